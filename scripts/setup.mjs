@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// One entry point that makes a clone runnable: RocksDB from the system, npm
+// dependencies, the native addon (rebuilt only when its sources change) and the
+// TypeScript build. It uses nothing but Node itself, because it runs before
+// node_modules exists.
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const addonOnly = process.argv.includes('--addon-only')
+const log = (msg) => process.stderr.write(`[setup] ${msg}\n`)
+
+function run(cmd, args, opts = {}) {
+  const res = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts })
+  if (res.error) throw res.error
+  if (res.status !== 0) {
+    log(`'${cmd} ${args.join(' ')}' failed with exit code ${res.status}`)
+    process.exit(res.status ?? 1)
+  }
+}
+
+function has(cmd, args) {
+  const res = spawnSync(cmd, args, { stdio: 'ignore' })
+  return !res.error && res.status === 0
+}
+
+function rocksdbInstalled() {
+  return has('pkg-config', ['--exists', 'rocksdb']) || existsSync('/usr/include/rocksdb/db.h')
+}
+
+function ensureRocksDB() {
+  const wantTools = !addonOnly && !has('ldb', ['--version']) && !existsSync('/usr/bin/ldb')
+  if (rocksdbInstalled() && has('pkg-config', ['--version']) && !wantTools) return
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+  const isDebian = existsSync('/etc/debian_version') && has('apt-get', ['--version'])
+  if (isRoot && isDebian) {
+    log('installing RocksDB (librocksdb-dev, rocksdb-tools) and pkg-config with apt-get')
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+    run('apt-get', ['update', '-qq'], { env })
+    run('apt-get', ['install', '-y', '-qq', 'librocksdb-dev', 'rocksdb-tools', 'pkg-config', 'g++', 'make'], { env })
+    return
+  }
+  if (rocksdbInstalled()) return // tools are only needed by a few tests; they skip without them
+  process.stderr.write(`
+keyed-state needs the RocksDB C++ library and headers to build its native addon.
+Install them, then run this command again:
+  Debian/Ubuntu:  sudo apt-get install librocksdb-dev rocksdb-tools pkg-config g++ make
+  Fedora:         sudo dnf install rocksdb-devel pkgconf-pkg-config gcc-c++ make
+  macOS:          brew install rocksdb pkg-config
+`)
+  process.exit(1)
+}
+
+function ensureNodeModules() {
+  const marker = join(root, 'node_modules', '.package-lock.json')
+  const stale = !existsSync(marker) ||
+    statSync(join(root, 'package.json')).mtimeMs > statSync(marker).mtimeMs ||
+    (existsSync(join(root, 'package-lock.json')) &&
+      statSync(join(root, 'package-lock.json')).mtimeMs > statSync(marker).mtimeMs)
+  if (!stale) return
+  log('installing npm dependencies')
+  const useCi = existsSync(join(root, 'package-lock.json')) && !existsSync(join(root, 'node_modules'))
+  run('npm', [useCi ? 'ci' : 'install', '--no-audit', '--no-fund'], {
+    env: { ...process.env, KEYED_STATE_SETUP: '1' },
+  })
+}
+
+function hashTree(paths) {
+  const h = createHash('sha256')
+  const visit = (p) => {
+    const full = join(root, p)
+    if (!existsSync(full)) return
+    if (statSync(full).isDirectory()) {
+      for (const name of readdirSync(full).sort()) visit(join(p, name))
+    } else {
+      h.update(p).update('\0').update(readFileSync(full)).update('\0')
+    }
+  }
+  paths.forEach(visit)
+  h.update(process.version)
+  return h.digest('hex')
+}
+
+function ensureAddon() {
+  if (!existsSync(join(root, 'binding.gyp'))) return
+  const stampFile = join(root, 'build', 'Release', '.sources-sha256')
+  const want = hashTree(['binding.gyp', 'native'])
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === want &&
+      existsSync(join(root, 'build', 'Release', 'keyed_state_native.node'))) return
+  log('building the native addon')
+  const localGyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
+  const args = ['rebuild', '-j', 'max']
+  if (existsSync(localGyp)) run(process.execPath, [localGyp, ...args])
+  else run('npm', ['exec', '--yes', '--', 'node-gyp', ...args])
+  mkdirSync(dirname(stampFile), { recursive: true })
+  writeFileSync(stampFile, want)
+}
+
+function ensureTypeScriptBuild() {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  run(process.execPath, [tsc, '-p', 'tsconfig.json'])
+}
+
+if (addonOnly) {
+  // Runs as the npm "install" hook. Inside our own setup the addon is built below.
+  if (process.env.KEYED_STATE_SETUP === '1') process.exit(0)
+  ensureRocksDB()
+  ensureAddon()
+  process.exit(0)
+}
+
+ensureRocksDB()
+ensureNodeModules()
+ensureAddon()
+ensureTypeScriptBuild()

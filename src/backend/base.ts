@@ -1,0 +1,234 @@
+// The public edge shared by every backend: argument checks, the current key and
+// its key group, state registration and compatibility checks, closed checks.
+// Backends implement the small abstract methods below.
+import { ClosedError, KeyedStateError, KeyGroupRangeError, StateConflictError } from '../errors.js'
+import {
+  assignToKeyGroup,
+  checkKeyGroupRange,
+  checkMaxParallelism,
+  DEFAULT_MAX_PARALLELISM,
+  formatRange,
+  type KeyGroupRange,
+} from '../keygroups.js'
+import { voidNamespaceSerializer } from '../serializers/primitives.js'
+import type { Serializer } from '../serializers/serializer.js'
+import type {
+  AggregatingStateDescriptor,
+  AnyStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  ValueStateDescriptor,
+} from '../state/descriptors.js'
+import { checkCompatible, metaInfoOf, type StateMetaInfo } from '../state/meta.js'
+import type { AggregatingState, ListState, MapState, ReducingState, State, ValueState } from '../state/types.js'
+import type { SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
+import type { BackendKind, KeyedStateBackend, KeyedStateBackendOptions, StateOf } from './types.js'
+
+/** A registered state: its recorded meta-info and, once the user asked for it, its descriptor. */
+export interface RegisteredState {
+  meta: StateMetaInfo
+  descriptor: AnyStateDescriptor | undefined
+  namespaceSerializer: Serializer<any> | undefined
+  /** State objects by namespace bytes (latin1 string), so per-record lookups allocate nothing new. */
+  objects: Map<string, State>
+}
+
+const EMPTY = new Uint8Array(0)
+
+function bytesKey(b: Uint8Array): string {
+  return b.length === 0 ? '' : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1')
+}
+
+export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<K> {
+  abstract readonly kind: BackendKind
+  readonly keySerializer: Serializer<K>
+  readonly maxParallelism: number
+  readonly keyGroupRange: KeyGroupRange
+
+  protected readonly states = new Map<string, RegisteredState>()
+  private closing: Promise<void> | undefined
+  private isClosed = false
+
+  /** The current key, its serialized bytes and its key group (valid once hasCurrentKey). */
+  protected currentKey: K | undefined
+  protected currentKeyBytes: Uint8Array = EMPTY
+  protected currentKeyGroup = -1
+  protected hasCurrentKey = false
+
+  constructor(options: KeyedStateBackendOptions<K>) {
+    if (!options.keySerializer || typeof options.keySerializer.serialize !== 'function') {
+      throw new KeyedStateError('INVALID_ARGUMENT', 'keySerializer is required')
+    }
+    this.keySerializer = options.keySerializer
+    this.maxParallelism = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM
+    checkMaxParallelism(this.maxParallelism)
+    this.keyGroupRange = options.keyGroupRange ?? { start: 0, end: this.maxParallelism - 1 }
+    checkKeyGroupRange(this.keyGroupRange, this.maxParallelism)
+  }
+
+  get closed(): boolean {
+    return this.isClosed || this.closing !== undefined
+  }
+
+  protected assertOpen(): void {
+    if (this.isClosed || this.closing) throw new ClosedError(`${this.kind} keyed-state backend`)
+  }
+
+  setCurrentKey(key: K): void {
+    this.assertOpen()
+    if (this.hasCurrentKey && key === this.currentKey && typeof key !== 'object') return
+    const bytes = this.keySerializer.serialize(key)
+    const keyGroup = assignToKeyGroup(bytes, this.maxParallelism)
+    if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
+      throw new KeyGroupRangeError(
+        `key ${String(key)} is in key group ${keyGroup}, outside this backend's range ${formatRange(this.keyGroupRange)}`,
+        { keyGroup },
+      )
+    }
+    this.currentKey = key
+    this.currentKeyBytes = bytes
+    this.currentKeyGroup = keyGroup
+    this.hasCurrentKey = true
+  }
+
+  getCurrentKey(): K {
+    this.assertCurrentKey()
+    return this.currentKey as K
+  }
+
+  getCurrentKeyGroup(): number {
+    this.assertCurrentKey()
+    return this.currentKeyGroup
+  }
+
+  /** For state objects: throws unless the backend is open and a current key is set. */
+  assertCurrentKey(): void {
+    if (!this.hasCurrentKey) {
+      this.assertOpen()
+      throw new KeyedStateError('NO_CURRENT_KEY', 'no current key: call setCurrentKey(key) before using keyed state')
+    }
+  }
+
+  getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> {
+    return this.getPartitionedState(undefined, voidNamespaceSerializer, descriptor)
+  }
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    return this.getPartitionedState(undefined, voidNamespaceSerializer, descriptor)
+  }
+  getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV> {
+    return this.getPartitionedState(undefined, voidNamespaceSerializer, descriptor)
+  }
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> {
+    return this.getPartitionedState(undefined, voidNamespaceSerializer, descriptor)
+  }
+  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> {
+    return this.getPartitionedState(undefined, voidNamespaceSerializer, descriptor)
+  }
+
+  getPartitionedState<N, D extends AnyStateDescriptor>(namespace: N, namespaceSerializer: Serializer<N>, descriptor: D): StateOf<D> {
+    this.assertOpen()
+    const reg = this.register(descriptor, namespaceSerializer)
+    const nsBytes = namespaceSerializer.serialize(namespace)
+    const id = bytesKey(nsBytes)
+    let obj = reg.objects.get(id)
+    if (!obj) {
+      obj = this.createStateObject(reg, namespace, nsBytes)
+      reg.objects.set(id, obj)
+    }
+    return obj as StateOf<D>
+  }
+
+  private register(descriptor: AnyStateDescriptor, namespaceSerializer: Serializer<any>): RegisteredState {
+    const existing = this.states.get(descriptor.name)
+    if (existing) {
+      if (existing.descriptor === descriptor && existing.namespaceSerializer === namespaceSerializer) return existing
+      checkCompatible(existing.meta, descriptor, namespaceSerializer)
+      if (existing.descriptor && existing.descriptor !== descriptor && existing.descriptor.kind !== descriptor.kind) {
+        throw new StateConflictError('STATE_CONFLICT', `state '${descriptor.name}' is already registered as ${existing.descriptor.kind} state`, {
+          state: descriptor.name,
+        })
+      }
+      const wasBound = existing.descriptor !== undefined
+      existing.descriptor = descriptor
+      existing.namespaceSerializer = namespaceSerializer
+      // The stored meta-info now describes the serializers in use (they can read the old bytes).
+      existing.meta = metaInfoOf(descriptor, namespaceSerializer)
+      if (!wasBound) this.onStateBound(existing)
+      else existing.objects.clear()
+      return existing
+    }
+    const reg: RegisteredState = {
+      meta: metaInfoOf(descriptor, namespaceSerializer),
+      descriptor,
+      namespaceSerializer,
+      objects: new Map(),
+    }
+    this.states.set(descriptor.name, reg)
+    this.onStateCreated(reg)
+    this.onStateBound(reg)
+    return reg
+  }
+
+  /** Registers states known from a restored snapshot, before the user asks for them. */
+  protected registerRestoredMetaInfo(meta: StateMetaInfo): RegisteredState {
+    const existing = this.states.get(meta.name)
+    if (existing) {
+      if (existing.meta.kind !== meta.kind) {
+        throw new StateConflictError('STATE_CONFLICT', `restored state '${meta.name}' is ${meta.kind} state in one handle and ${existing.meta.kind} in another`, {
+          state: meta.name,
+        })
+      }
+      return existing
+    }
+    const reg: RegisteredState = { meta, descriptor: undefined, namespaceSerializer: undefined, objects: new Map() }
+    this.states.set(meta.name, reg)
+    this.onStateCreated(reg)
+    return reg
+  }
+
+  stateNames(): string[] {
+    this.assertOpen()
+    return [...this.states.keys()]
+  }
+
+  keys<N = undefined>(stateName: string, namespace?: N, namespaceSerializer?: Serializer<N>): IterableIterator<K> {
+    this.assertOpen()
+    const reg = this.states.get(stateName)
+    if (!reg) throw new KeyedStateError('UNKNOWN_STATE', `unknown state '${stateName}'`, { state: stateName })
+    const nsSer = namespaceSerializer ?? reg.namespaceSerializer
+    let nsBytes: Uint8Array | undefined
+    if (namespace !== undefined || (nsSer && nsSer.id === 'void')) {
+      if (!nsSer) throw new KeyedStateError('INVALID_ARGUMENT', `keys('${stateName}', namespace): pass the namespace serializer`, { state: stateName })
+      nsBytes = nsSer.serialize(namespace)
+    }
+    return this.keysOf(reg, nsBytes)
+  }
+
+  close(): Promise<void> {
+    if (this.isClosed) return Promise.resolve()
+    this.closing ??= (async () => {
+      try {
+        await this.closeBackend()
+      } finally {
+        this.isClosed = true
+        this.hasCurrentKey = false
+      }
+    })()
+    return this.closing
+  }
+
+  // ---- what each backend implements ----
+
+  /** Creates storage for a new state (e.g. a column family). */
+  protected abstract onStateCreated(reg: RegisteredState): void
+  /** The user bound a descriptor to the state (restored or new). */
+  protected onStateBound(_reg: RegisteredState): void {}
+  protected abstract createStateObject(reg: RegisteredState, namespace: unknown, namespaceBytes: Uint8Array): State
+  /** Keys with state in `reg`, restricted to `namespaceBytes` when given. */
+  protected abstract keysOf(reg: RegisteredState, namespaceBytes: Uint8Array | undefined): IterableIterator<K>
+  abstract snapshot(checkpointId: number, options: SnapshotOptions): SnapshotRun
+  abstract notifyCheckpointComplete(checkpointId: number): void
+  abstract notifyCheckpointAborted(checkpointId: number): void
+  protected abstract closeBackend(): Promise<void>
+}

@@ -1,0 +1,82 @@
+import type { KeyGroupRange } from '../keygroups.js'
+import type { Serializer } from '../serializers/serializer.js'
+import type {
+  AggregatingStateDescriptor,
+  AnyStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  ValueStateDescriptor,
+} from '../state/descriptors.js'
+import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/types.js'
+import type { CheckpointStorage } from '../storage/types.js'
+import type { KeyedStateHandle, LocalStateHandle, SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
+
+export type BackendKind = 'heap' | 'rocksdb'
+
+export interface KeyedStateBackendOptions<K> {
+  kind: BackendKind
+  keySerializer: Serializer<K>
+  /** Number of key groups; 1..32768, default 128. Must be the same across restores. */
+  maxParallelism?: number
+  /** Key groups this instance owns; default: all of them. */
+  keyGroupRange?: KeyGroupRange
+  /** RocksDB: the working directory of the database (created if missing). */
+  dir?: string
+  /** Storage that `restoreFrom` handles refer to (paths in handles are relative to its root). */
+  storage?: CheckpointStorage
+  /** Handles to restore from (one or many, any key-group ranges that together cover keyGroupRange). */
+  restoreFrom?: readonly KeyedStateHandle[]
+  /** Local copies to try before storage (see local recovery). */
+  localRestoreFrom?: readonly LocalStateHandle[]
+  /** Directory for local recovery copies of checkpoints. */
+  localRecoveryDir?: string
+  /** RocksDB: 'incremental' (default) or 'full' checkpoints. Savepoints are always full. */
+  checkpointMode?: 'incremental' | 'full'
+}
+
+export type StateOf<D> = D extends ValueStateDescriptor<infer T>
+  ? ValueState<T>
+  : D extends ListStateDescriptor<infer T>
+    ? ListState<T>
+    : D extends MapStateDescriptor<infer K, infer V>
+      ? MapState<K, V>
+      : D extends ReducingStateDescriptor<infer T>
+        ? ReducingState<T>
+        : D extends AggregatingStateDescriptor<infer IN, any, infer OUT>
+          ? AggregatingState<IN, OUT>
+          : never
+
+export interface KeyedStateBackend<K> {
+  readonly kind: BackendKind
+  readonly keySerializer: Serializer<K>
+  readonly maxParallelism: number
+  readonly keyGroupRange: KeyGroupRange
+  readonly closed: boolean
+
+  /** Sets the key that every state object reads and writes. Throws KeyGroupRangeError outside keyGroupRange. */
+  setCurrentKey(key: K): void
+  getCurrentKey(): K
+  getCurrentKeyGroup(): number
+
+  getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T>
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>
+  getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV>
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>
+  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>
+  /** A state object bound to `namespace` (e.g. a window). */
+  getPartitionedState<N, D extends AnyStateDescriptor>(namespace: N, namespaceSerializer: Serializer<N>, descriptor: D): StateOf<D>
+
+  /** Keys that have state `stateName` (in `namespace`, when given). */
+  keys<N = undefined>(stateName: string, namespace?: N, namespaceSerializer?: Serializer<N>): IterableIterator<K>
+  /** Names of every registered or restored state. */
+  stateNames(): string[]
+
+  /** Starts a snapshot: returns after the synchronous part. */
+  snapshot(checkpointId: number, options: SnapshotOptions): SnapshotRun
+  notifyCheckpointComplete(checkpointId: number): void
+  notifyCheckpointAborted(checkpointId: number): void
+
+  /** Idempotent; waits for in-flight snapshots' synchronous resources to be released. */
+  close(): Promise<void>
+}

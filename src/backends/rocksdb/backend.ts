@@ -1,0 +1,7 @@
+import { KeyedStateError } from '../../errors.js'
+import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../backend/types.js'
+
+// Placeholder until the backend lands.
+export async function openRocksDBBackend<K>(_options: KeyedStateBackendOptions<K>): Promise<KeyedStateBackend<K>> {
+  throw new KeyedStateError('NOT_SUPPORTED', 'rocksdb backend not built yet')
+}

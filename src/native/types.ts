@@ -1,0 +1,141 @@
+// The contract of the C++ addon (native/). Mechanism only: every policy lives
+// in TypeScript. All keys and values are bytes. Errors thrown by the addon are
+// Error objects with `code` set to one of NativeErrorCode and a message that
+// includes the RocksDB status text; the loader (binding.ts) turns them into
+// NativeError (src/errors.ts).
+
+export type NativeErrorCode =
+  | 'NOT_FOUND'
+  | 'CORRUPTION'
+  | 'NOT_SUPPORTED'
+  | 'INVALID_ARGUMENT'
+  | 'IO_ERROR'
+  | 'BUSY'
+  | 'TIMED_OUT'
+  | 'ABORTED'
+  | 'INCOMPLETE'
+  | 'SHUTDOWN_IN_PROGRESS'
+  | 'TRY_AGAIN'
+  | 'DISK_FULL'
+  | 'CLOSED'
+  | 'INTERNAL'
+
+export interface NativeOpenOptions {
+  createIfMissing?: boolean
+  /** Column families to open (besides 'default'); existing ones on disk are always opened too. */
+  columnFamilies?: string[]
+  /** Block cache size; default 64 MiB. */
+  blockCacheBytes?: number
+  writeBufferBytes?: number
+  /** Disable the WAL: checkpoints flush memtables anyway, and a crashed working DB is discarded (restore from a checkpoint). Default true. */
+  disableWal?: boolean
+  /** Snappy/LZ4 etc.: 'none' | 'snappy' | 'lz4' | 'zstd'; default 'lz4' when available else 'snappy' else 'none'. */
+  compression?: string
+}
+
+/** A packed chunk: repeated (u32le keyLength | key | u32le valueLength | value). */
+export type PackedChunk = Buffer
+
+export interface NativeIteratorOptions {
+  /** Inclusive lower bound. */
+  gte?: Uint8Array
+  /** Exclusive upper bound. */
+  lt?: Uint8Array
+  snapshot?: NativeSnapshot
+  /** Only keys, value lengths 0 in chunks. */
+  keysOnly?: boolean
+}
+
+export interface NativeIterator {
+  /** Positions at the first key >= target (within bounds). */
+  seek(target: Uint8Array): void
+  /**
+   * Next entries packed into one buffer, at most `maxEntries` entries and about
+   * `maxBytes` bytes (at least one entry); null once exhausted.
+   */
+  nextChunk(maxEntries: number, maxBytes: number): PackedChunk | null
+  close(): void
+}
+
+export interface NativeSnapshot {
+  /** Releases the RocksDB snapshot; idempotent. */
+  release(): void
+}
+
+export interface NativeBatch {
+  put(cf: number, key: Uint8Array, value: Uint8Array): void
+  merge(cf: number, key: Uint8Array, value: Uint8Array): void
+  delete(cf: number, key: Uint8Array): void
+  deleteRange(cf: number, start: Uint8Array, end: Uint8Array): void
+  clear(): void
+  readonly count: number
+}
+
+export interface NativeLiveFile {
+  /** File name relative to the DB directory, e.g. '000012.sst'. */
+  name: string
+  columnFamily: string
+  sizeBytes: number
+  level: number
+  smallestKey: Buffer
+  largestKey: Buffer
+}
+
+export interface NativeDb {
+  /** Column family handle id for `name`, or -1 when it does not exist. 'default' is 0. */
+  columnFamily(name: string): number
+  listColumnFamilies(): string[]
+  createColumnFamily(name: string): number
+  dropColumnFamily(name: string): void
+
+  /** The value copied into a new Buffer, or undefined. */
+  get(cf: number, key: Uint8Array, snapshot?: NativeSnapshot): Buffer | undefined
+  /**
+   * Copies the value into `scratch` and returns its length, -1 when not found.
+   * When the value is larger than scratch, returns -(length + 2) and copies nothing.
+   */
+  getInto(cf: number, key: Uint8Array, scratch: Uint8Array): number
+  put(cf: number, key: Uint8Array, value: Uint8Array): void
+  merge(cf: number, key: Uint8Array, value: Uint8Array): void
+  delete(cf: number, key: Uint8Array): void
+  deleteRange(cf: number, start: Uint8Array, end: Uint8Array): void
+  batch(): NativeBatch
+  write(batch: NativeBatch): void
+
+  snapshot(): NativeSnapshot
+  iterator(cf: number, options?: NativeIteratorOptions): NativeIterator
+
+  flush(): void
+  compactRange(cf: number, start?: Uint8Array, end?: Uint8Array): void
+  getProperty(cf: number, name: string): string | undefined
+  /** Native checkpoint (hard links) into `dir`, which must not exist. Flushes memtables first. */
+  checkpoint(dir: string): void
+  liveFiles(): NativeLiveFile[]
+  /** Ingests external SST files into `cf`. move=true hard-links/moves instead of copying. */
+  ingest(cf: number, files: string[], options?: { move?: boolean }): void
+
+  /** Closes iterators and snapshots still open, then the DB. Idempotent. */
+  close(): void
+  readonly closed: boolean
+}
+
+export interface NativeSstWriter {
+  /** Keys must be added in strictly ascending order. */
+  put(key: Uint8Array, value: Uint8Array): void
+  /** Adds every entry of a packed chunk (keys ascending). */
+  putChunk(chunk: Uint8Array): void
+  /** Finishes the file; returns its size, 0 when no entry was added (then no file exists). */
+  finish(): number
+  readonly entries: number
+}
+
+export interface NativeBinding {
+  open(path: string, options?: NativeOpenOptions): NativeDb
+  sstWriter(path: string): NativeSstWriter
+  /** Removes a DB directory (RocksDB DestroyDB). */
+  destroy(path: string): void
+  /** RocksDB version string. */
+  readonly rocksdbVersion: string
+  /** Raw C++ loop for benchmarks: n put+get ops on `cf`, returns elapsed nanoseconds. */
+  benchRawLoop(db: NativeDb, cf: number, n: number, valueBytes: number): number
+}

@@ -1,0 +1,3 @@
+export * from './serializer.js'
+export * from './primitives.js'
+export * from './composite.js'

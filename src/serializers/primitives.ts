@@ -1,0 +1,118 @@
+import { KeyedStateError } from '../errors.js'
+import type { Serializer } from './serializer.js'
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+function expectLength(id: string, bytes: Uint8Array, n: number): void {
+  if (bytes.length !== n) {
+    throw new KeyedStateError('SERIALIZER_MISMATCH', `${id} serializer expects ${n} bytes, got ${bytes.length}`)
+  }
+}
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+export const stringSerializer: Serializer<string> = {
+  id: 'string',
+  version: 1,
+  serialize: (v) => {
+    if (typeof v !== 'string') throw new KeyedStateError('INVALID_ARGUMENT', `string serializer got ${typeof v}`)
+    return encoder.encode(v)
+  },
+  deserialize: (b) => decoder.decode(b),
+}
+
+export const int32Serializer: Serializer<number> = {
+  id: 'int32',
+  version: 1,
+  serialize: (v) => {
+    if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
+      throw new KeyedStateError('INVALID_ARGUMENT', `int32 serializer got ${String(v)}`)
+    }
+    const out = new Uint8Array(4)
+    view(out).setInt32(0, v, false)
+    return out
+  },
+  deserialize: (b) => {
+    expectLength('int32', b, 4)
+    return view(b).getInt32(0, false)
+  },
+}
+
+export const int64Serializer: Serializer<bigint> = {
+  id: 'int64',
+  version: 1,
+  serialize: (v) => {
+    if (typeof v !== 'bigint' || v < -(1n << 63n) || v >= 1n << 63n) {
+      throw new KeyedStateError('INVALID_ARGUMENT', `int64 serializer got ${String(v)}`)
+    }
+    const out = new Uint8Array(8)
+    view(out).setBigInt64(0, v, false)
+    return out
+  },
+  deserialize: (b) => {
+    expectLength('int64', b, 8)
+    return view(b).getBigInt64(0, false)
+  },
+}
+
+export const float64Serializer: Serializer<number> = {
+  id: 'float64',
+  version: 1,
+  serialize: (v) => {
+    if (typeof v !== 'number') throw new KeyedStateError('INVALID_ARGUMENT', `float64 serializer got ${typeof v}`)
+    const out = new Uint8Array(8)
+    view(out).setFloat64(0, v, false)
+    return out
+  },
+  deserialize: (b) => {
+    expectLength('float64', b, 8)
+    return view(b).getFloat64(0, false)
+  },
+}
+
+export const booleanSerializer: Serializer<boolean> = {
+  id: 'boolean',
+  version: 1,
+  serialize: (v) => {
+    if (typeof v !== 'boolean') throw new KeyedStateError('INVALID_ARGUMENT', `boolean serializer got ${typeof v}`)
+    return Uint8Array.of(v ? 1 : 0)
+  },
+  deserialize: (b) => {
+    expectLength('boolean', b, 1)
+    if (b[0]! > 1) throw new KeyedStateError('SERIALIZER_MISMATCH', `boolean serializer got byte ${b[0]}`)
+    return b[0] === 1
+  },
+}
+
+export const bytesSerializer: Serializer<Uint8Array> = {
+  id: 'bytes',
+  version: 1,
+  serialize: (v) => {
+    if (!(v instanceof Uint8Array)) throw new KeyedStateError('INVALID_ARGUMENT', 'bytes serializer expects a Uint8Array')
+    return v
+  },
+  deserialize: (b) => Uint8Array.prototype.slice.call(b),
+}
+
+/** JSON text (UTF-8). bigint is not JSON: use int64Serializer or a tuple for those. */
+export const jsonSerializer: Serializer<any> = {
+  id: 'json',
+  version: 1,
+  serialize: (v) => {
+    const text = JSON.stringify(v)
+    if (text === undefined) throw new KeyedStateError('INVALID_ARGUMENT', `json serializer cannot encode ${typeof v}`)
+    return encoder.encode(text)
+  },
+  deserialize: (b) => JSON.parse(decoder.decode(b)),
+}
+
+/** The namespace of state that is not partitioned further (no window etc.): zero bytes. */
+export const voidNamespaceSerializer: Serializer<undefined> = {
+  id: 'void',
+  version: 1,
+  serialize: () => new Uint8Array(0),
+  deserialize: () => undefined,
+}

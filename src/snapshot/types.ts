@@ -1,0 +1,105 @@
+// The snapshot API shared by every backend and strategy. Handles are plain
+// JSON so a coordinator can store them in `_metadata` and hand them to any
+// process for restore.
+import type { KeyGroupRange } from '../keygroups.js'
+import type { StateMetaInfo } from '../state/meta.js'
+import type { CheckpointStorage } from '../storage/types.js'
+
+export type SnapshotType = 'checkpoint' | 'savepoint'
+export type CompressionCodec = 'none' | 'snappy'
+
+export interface SnapshotOptions {
+  type: SnapshotType
+  storage: CheckpointStorage
+  /** Full snapshot codec; default 'snappy'. */
+  compression?: CompressionCodec
+  /** Savepoints are always written self-contained under this storage-relative directory when given. */
+  targetDir?: string
+}
+
+/** A file in checkpoint storage, by path relative to the storage root. */
+export interface StoredFile {
+  path: string
+  sizeBytes: number
+  /** crc32c-free: CRC-32 (zlib polynomial) of the whole file, as unsigned decimal. */
+  crc32: number
+}
+
+export interface FullSnapshotHandle {
+  type: 'full'
+  formatVersion: number
+  checkpointId: number
+  maxParallelism: number
+  keyGroupRange: KeyGroupRange
+  file: StoredFile
+  /** Byte offset of each key group's block in `file`, index i = keyGroupRange.start + i; -1 when the key group is empty. */
+  keyGroupOffsets: number[]
+}
+
+export interface IncrementalSnapshotHandle {
+  type: 'incremental'
+  formatVersion: number
+  backendId: string
+  checkpointId: number
+  maxParallelism: number
+  keyGroupRange: KeyGroupRange
+  /** SST files, shareable between checkpoints: file name in the RocksDB directory -> stored file. */
+  sharedFiles: Record<string, StoredFile>
+  /** MANIFEST, CURRENT, OPTIONS, ...: uploaded with every checkpoint. */
+  privateFiles: Record<string, StoredFile>
+  /** JSON with the state meta-info and the column family of each state. */
+  metaFile: StoredFile
+}
+
+export type KeyedStateHandle = FullSnapshotHandle | IncrementalSnapshotHandle
+
+/** A handle to a local copy kept for local recovery (absolute paths on this machine). */
+export interface LocalStateHandle {
+  type: 'local-full' | 'local-incremental'
+  checkpointId: number
+  directory: string
+  handle: KeyedStateHandle
+}
+
+export interface SnapshotResult {
+  /** Undefined when the backend held no state: nothing was written. */
+  handle: KeyedStateHandle | undefined
+  localHandle?: LocalStateHandle
+}
+
+export interface SnapshotRun {
+  readonly checkpointId: number
+  /** Duration of the synchronous part: the pause the job feels. */
+  readonly syncDurationMs: number
+  readonly done: Promise<SnapshotResult>
+  /** Cancels the async part: `done` rejects with CancelledError and every file it wrote is deleted. */
+  cancel(): void
+}
+
+/**
+ * What a backend exposes to the full-snapshot writer, captured in the
+ * synchronous part: the meta-info and a consistent read view of the data.
+ */
+export interface FullSnapshotResources {
+  readonly metaInfos: readonly StateMetaInfo[]
+  readonly keyGroupRange: KeyGroupRange
+  /**
+   * Entries of state `stateIndex` in `keyGroup`, as chunks packed as repeated
+   * (u32le keyLength | key | u32le valueLength | value), keys being full
+   * composite keys (see encoding.ts) in ascending byte order.
+   */
+  keyGroupChunks(stateIndex: number, keyGroup: number): Iterable<Uint8Array>
+  /** Whether any state holds any entry (an empty backend writes no file). */
+  isEmpty(): boolean
+  release(): void
+}
+
+/** What a backend accepts from a full-snapshot reader during restore. */
+export interface RestoreSink {
+  /** Registers the restored states (called once, before any entries). */
+  restoreMetaInfos(metaInfos: readonly StateMetaInfo[]): void
+  /** Entries of one state in one key group, packed as in FullSnapshotResources. */
+  restoreChunk(stateName: string, keyGroup: number, chunk: Uint8Array): void
+  /** Called after the last chunk of a handle. */
+  flushRestore?(): Promise<void> | void
+}

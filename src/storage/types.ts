@@ -1,0 +1,49 @@
+// Checkpoint storage: where snapshot files live. Paths are relative to the
+// storage root and never escape it. Written so that an object store (S3) can
+// implement it: streams in, streams out, list, delete.
+import type { Readable } from 'node:stream'
+
+export type StorageScope =
+  | { kind: 'exclusive'; checkpointId: number }
+  | { kind: 'shared' }
+  | { kind: 'taskowned' }
+  | { kind: 'savepoint'; dir: string }
+
+export interface StorageOutput {
+  /** Storage-relative path the file will have once committed. */
+  readonly path: string
+  write(chunk: Uint8Array): Promise<void>
+  readonly bytesWritten: number
+  /** Flushes, fsyncs and renames into place; returns the final size. */
+  commit(): Promise<number>
+  /** Deletes whatever was written. Safe to call after commit (deletes the committed file). */
+  discard(): Promise<void>
+}
+
+export interface StoredEntry {
+  path: string
+  sizeBytes: number
+  mtimeMs: number
+}
+
+export interface CheckpointStorage {
+  /** A description for messages, e.g. the root directory. */
+  readonly location: string
+  create(scope: StorageScope, name: string): Promise<StorageOutput>
+  /** Copies a local file in (used for SST uploads); returns its storage path. */
+  upload(scope: StorageScope, name: string, localPath: string): Promise<{ path: string; sizeBytes: number; crc32: number }>
+  read(path: string): Promise<Buffer>
+  readRange(path: string, offset: number, length: number): Promise<Buffer>
+  openReadStream(path: string, offset?: number): Readable
+  /** Copies a stored file to a local path (restore of SSTs). */
+  download(path: string, localPath: string): Promise<void>
+  size(path: string): Promise<number>
+  exists(path: string): Promise<boolean>
+  delete(path: string): Promise<void>
+  /** All files below a storage-relative directory ('' for everything). */
+  list(prefix: string): Promise<StoredEntry[]>
+  /** Writes a small file atomically (temp, fsync, rename, fsync dir). */
+  writeAtomic(path: string, data: Uint8Array): Promise<void>
+  /** Absolute local path of a storage path, for tools; undefined on remote storage. */
+  localPath?(path: string): string
+}
