@@ -15,6 +15,14 @@ export interface SnapshotOptions {
   compression?: CompressionCodec
   /** Savepoints are always written self-contained under this storage-relative directory when given. */
   targetDir?: string
+  /**
+   * Incremental checkpoints: upload every SST again and reuse no previously
+   * uploaded shared file. The coordinator sets it after a 'no-claim' restore,
+   * until the first checkpoint of the new job completes, so that the new job
+   * never depends on files owned by the snapshot it was restored from.
+   * Full snapshots ignore it (they never share files).
+   */
+  forceFullUpload?: boolean
 }
 
 /** A file in checkpoint storage, by path relative to the storage root. */
