@@ -1,0 +1,356 @@
+// State objects of the RocksDB backend. Each object is bound to one state
+// (column family) and one namespace; every call is one synchronous N-API call
+// on the hot path (value get, put, merge, delete).
+//
+// The composite-key prefix (key group | key | namespace) is built into the
+// object's own buffer once per current key and reused until the key changes:
+// the backend hands out the same serialized-key array for as long as the key
+// stays the same, so an identity check detects the change.
+import { encodeListElements, decodeListElements, prefixUpperBound, varintLength, writeVarint } from '../../encoding.js'
+import { KeyedStateError, isKeyedStateError } from '../../errors.js'
+import type { NativeDb } from '../../native/types.js'
+import type { Serializer } from '../../serializers/serializer.js'
+import type {
+  AggregatingStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  ValueStateDescriptor,
+} from '../../state/descriptors.js'
+import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../../state/types.js'
+import { ChunkCursor, scanChunks, SCAN_CHUNK } from './chunks.js'
+import { ScratchBuffer, type ValueReader } from './scratch.js'
+
+/** What state objects need from the backend. */
+export interface StateHost {
+  readonly db: NativeDb
+  readonly reader: ValueReader
+  /** Shared scratch for list element frames. */
+  readonly frameScratch: ScratchBuffer
+  /** Serialized current key; throws CLOSED / NO_CURRENT_KEY. Same array while the key is unchanged. */
+  currentKeyBytesOrThrow(): Uint8Array
+  /** Key group of the current key (call after currentKeyBytesOrThrow). */
+  currentKeyGroupUnchecked(): number
+}
+
+/** Deletes are sent in batches of at most this many keys (map clear). */
+const DELETE_BATCH_KEYS_MAX = 4096
+const KEY_BUFFER_INITIAL_BYTES = 64
+
+/** Attaches the state name to decoding errors so the message says which state holds the bad bytes. */
+function decodeError(e: unknown, state: string): KeyedStateError {
+  if (isKeyedStateError(e)) {
+    if (e.state !== undefined) return e
+    return new KeyedStateError(e.code, `state '${state}': ${e.message}`, { state, cause: e })
+  }
+  return new KeyedStateError('SERIALIZER_MISMATCH', `state '${state}': stored bytes cannot be deserialized: ${String(e)}`, {
+    state,
+    cause: e,
+  })
+}
+
+abstract class RocksDBState {
+  protected readonly db: NativeDb
+  private readonly keyBuffer = new ScratchBuffer(KEY_BUFFER_INITIAL_BYTES)
+  private prefixLength = 0
+  private prefixView: Buffer = Buffer.alloc(0)
+  private prefixKey: Uint8Array | undefined
+
+  constructor(
+    protected readonly host: StateHost,
+    protected readonly cf: number,
+    protected readonly stateName: string,
+    private readonly namespaceBytes: Uint8Array,
+  ) {
+    this.db = host.db
+  }
+
+  /** The composite key prefix of the current key and this namespace. */
+  protected prefix(): Buffer {
+    const key = this.host.currentKeyBytesOrThrow()
+    if (key !== this.prefixKey) this.buildPrefix(key, this.host.currentKeyGroupUnchecked())
+    return this.prefixView
+  }
+
+  private buildPrefix(key: Uint8Array, keyGroup: number): void {
+    const ns = this.namespaceBytes
+    const size = 2 + varintLength(key.length) + key.length + varintLength(ns.length) + ns.length
+    const out = this.keyBuffer.ensure(size)
+    out[0] = keyGroup >>> 8
+    out[1] = keyGroup & 0xff
+    let pos = writeVarint(out, 2, key.length)
+    out.set(key, pos)
+    pos = writeVarint(out, pos + key.length, ns.length)
+    out.set(ns, pos)
+    this.prefixLength = pos + ns.length
+    this.prefixView = out.subarray(0, this.prefixLength)
+    this.prefixKey = key
+  }
+
+  /** prefix + user key (map state), in the same buffer. */
+  protected prefixWith(userKey: Uint8Array): Buffer {
+    this.prefix()
+    const size = this.prefixLength + userKey.length
+    const before = this.keyBuffer.bytes
+    const out = this.keyBuffer.ensure(size, this.prefixLength)
+    // Growing moved the prefix into a new buffer; the cached view must follow it.
+    if (out !== before) this.prefixView = out.subarray(0, this.prefixLength)
+    out.set(userKey, this.prefixLength)
+    return out.subarray(0, size)
+  }
+
+  protected read(key: Uint8Array): Uint8Array | undefined {
+    return this.host.reader.read(this.cf, key)
+  }
+
+  protected decode<T>(serializer: Serializer<T>, bytes: Uint8Array): T {
+    try {
+      return serializer.deserialize(bytes)
+    } catch (e) {
+      throw decodeError(e, this.stateName)
+    }
+  }
+
+  clear(): void {
+    this.db.delete(this.cf, this.prefix())
+  }
+}
+
+export class RocksDBValueState<T> extends RocksDBState implements ValueState<T> {
+  private readonly serializer: Serializer<T>
+  private readonly defaultValue: T | undefined
+  private readonly defaultBytes: Uint8Array | undefined
+
+  constructor(host: StateHost, cf: number, d: ValueStateDescriptor<T>, ns: Uint8Array) {
+    super(host, cf, d.name, ns)
+    this.serializer = d.serializer
+    this.defaultValue = d.defaultValue
+    // A mutable default (object) is handed out as a fresh copy so callers cannot change it for everyone.
+    if (d.defaultValue !== null && typeof d.defaultValue === 'object') this.defaultBytes = d.serializer.serialize(d.defaultValue)
+  }
+
+  value(): T | undefined {
+    const raw = this.read(this.prefix())
+    if (raw === undefined) {
+      return this.defaultBytes === undefined ? this.defaultValue : this.serializer.deserialize(this.defaultBytes)
+    }
+    return this.decode(this.serializer, raw)
+  }
+
+  update(value: T | undefined): void {
+    if (value === undefined) return this.clear()
+    const bytes = this.serializer.serialize(value)
+    this.db.put(this.cf, this.prefix(), bytes)
+  }
+}
+
+function checkElement(value: unknown, state: string): void {
+  if (value === undefined) {
+    throw new KeyedStateError('INVALID_ARGUMENT', `state '${state}': list elements cannot be undefined`, { state })
+  }
+}
+
+export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
+  private readonly serializer: Serializer<T>
+
+  constructor(host: StateHost, cf: number, d: ListStateDescriptor<T>, ns: Uint8Array) {
+    super(host, cf, d.name, ns)
+    this.serializer = d.elementSerializer
+  }
+
+  get(): T[] {
+    const raw = this.read(this.prefix())
+    if (raw === undefined) return []
+    let elements: Uint8Array[]
+    try {
+      elements = decodeListElements(raw)
+    } catch (e) {
+      throw decodeError(e, this.stateName)
+    }
+    const out = new Array<T>(elements.length)
+    for (let i = 0; i < elements.length; i++) out[i] = this.decode(this.serializer, elements[i]!)
+    return out
+  }
+
+  /** Appends with the addon's concatenation merge operator: no read of the existing list. */
+  add(value: T): void {
+    checkElement(value, this.stateName)
+    const bytes = this.serializer.serialize(value)
+    const frame = this.host.frameScratch.ensure(4 + bytes.length)
+    frame.writeUInt32BE(bytes.length, 0)
+    frame.set(bytes, 4)
+    this.db.merge(this.cf, this.prefix(), frame.subarray(0, 4 + bytes.length))
+  }
+
+  addAll(values: readonly T[]): void {
+    if (values.length === 0) return
+    this.db.merge(this.cf, this.prefix(), this.encode(values))
+  }
+
+  update(values: readonly T[]): void {
+    if (values.length === 0) return this.clear()
+    this.db.put(this.cf, this.prefix(), this.encode(values))
+  }
+
+  private encode(values: readonly T[]): Uint8Array {
+    const parts = new Array<Uint8Array>(values.length)
+    for (let i = 0; i < values.length; i++) {
+      checkElement(values[i], this.stateName)
+      parts[i] = this.serializer.serialize(values[i]!)
+    }
+    return encodeListElements(parts)
+  }
+}
+
+export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK, UV> {
+  private readonly keySerializer: Serializer<UK>
+  private readonly valueSerializer: Serializer<UV>
+
+  constructor(host: StateHost, cf: number, d: MapStateDescriptor<UK, UV>, ns: Uint8Array) {
+    super(host, cf, d.name, ns)
+    this.keySerializer = d.userKeySerializer
+    this.valueSerializer = d.userValueSerializer
+  }
+
+  get(key: UK): UV | undefined {
+    const raw = this.read(this.prefixWith(this.keySerializer.serialize(key)))
+    return raw === undefined ? undefined : this.decode(this.valueSerializer, raw)
+  }
+
+  put(key: UK, value: UV): void {
+    const userKey = this.keySerializer.serialize(key)
+    const bytes = this.valueSerializer.serialize(value)
+    this.db.put(this.cf, this.prefixWith(userKey), bytes)
+  }
+
+  putAll(entries: Iterable<readonly [UK, UV]> | Map<UK, UV>): void {
+    const batch = this.db.batch()
+    for (const [k, v] of entries) {
+      const userKey = this.keySerializer.serialize(k)
+      const bytes = this.valueSerializer.serialize(v)
+      batch.put(this.cf, this.prefixWith(userKey), bytes)
+    }
+    if (batch.count > 0) this.db.write(batch)
+  }
+
+  remove(key: UK): void {
+    this.db.delete(this.cf, this.prefixWith(this.keySerializer.serialize(key)))
+  }
+
+  contains(key: UK): boolean {
+    return this.read(this.prefixWith(this.keySerializer.serialize(key))) !== undefined
+  }
+
+  isEmpty(): boolean {
+    const { gte, lt } = this.bounds()
+    const it = this.db.iterator(this.cf, { gte, lt, keysOnly: true })
+    try {
+      return it.nextChunk(1, 1) === null
+    } finally {
+      it.close()
+    }
+  }
+
+  /**
+   * Point deletes rather than one delete-range: RocksDB 7.x re-fragments the
+   * memtable's range tombstones on every read, so a tombstone per cleared map
+   * would slow down every later get.
+   */
+  override clear(): void {
+    const { gte, lt } = this.bounds()
+    const cursor = new ChunkCursor(new Uint8Array(0))
+    let batch = this.db.batch()
+    for (const chunk of scanChunks(this.db, this.cf, { gte, lt, keysOnly: true }, SCAN_CHUNK)) {
+      cursor.reset(chunk)
+      while (cursor.next()) {
+        batch.delete(this.cf, cursor.key())
+        if (batch.count >= DELETE_BATCH_KEYS_MAX) {
+          this.db.write(batch)
+          batch = this.db.batch()
+        }
+      }
+    }
+    if (batch.count > 0) this.db.write(batch)
+  }
+
+  entries(): IterableIterator<[UK, UV]> {
+    return this.scan((k, v) => [this.decode(this.keySerializer, k), this.decode(this.valueSerializer, v)] as [UK, UV], false)
+  }
+
+  keys(): IterableIterator<UK> {
+    return this.scan((k) => this.decode(this.keySerializer, k), true)
+  }
+
+  values(): IterableIterator<UV> {
+    return this.scan((_k, v) => this.decode(this.valueSerializer, v), false)
+  }
+
+  /** Bounds of the current key's entries; copies, because the key buffer is reused by later calls. */
+  private bounds(): { gte: Uint8Array; lt: Uint8Array } {
+    const gte = Uint8Array.prototype.slice.call(this.prefix())
+    // The key-group prefix is < 0x8000, so an upper bound always exists.
+    return { gte, lt: prefixUpperBound(gte)! }
+  }
+
+  /**
+   * Iterates the entries present when the iteration starts (the native iterator
+   * reads from an implicit snapshot), in user-key byte order.
+   */
+  private *scan<R>(map: (userKey: Uint8Array, value: Uint8Array) => R, keysOnly: boolean): Generator<R, void, undefined> {
+    const { gte, lt } = this.bounds()
+    const prefixLength = gte.length
+    const cursor = new ChunkCursor(new Uint8Array(0))
+    for (const chunk of scanChunks(this.db, this.cf, { gte, lt, keysOnly }, SCAN_CHUNK)) {
+      cursor.reset(chunk)
+      while (cursor.next()) {
+        yield map(chunk.subarray(cursor.keyStart + prefixLength, cursor.keyEnd), chunk.subarray(cursor.valueStart, cursor.valueEnd))
+      }
+    }
+  }
+}
+
+export class RocksDBReducingState<T> extends RocksDBState implements ReducingState<T> {
+  private readonly serializer: Serializer<T>
+  private readonly reduce: (a: T, b: T) => T
+
+  constructor(host: StateHost, cf: number, d: ReducingStateDescriptor<T>, ns: Uint8Array) {
+    super(host, cf, d.name, ns)
+    this.serializer = d.serializer
+    this.reduce = d.reduce
+  }
+
+  get(): T | undefined {
+    const raw = this.read(this.prefix())
+    return raw === undefined ? undefined : this.decode(this.serializer, raw)
+  }
+
+  add(value: T): void {
+    const raw = this.read(this.prefix())
+    const next = raw === undefined ? value : this.reduce(this.decode(this.serializer, raw), value)
+    const bytes = this.serializer.serialize(next)
+    this.db.put(this.cf, this.prefix(), bytes)
+  }
+}
+
+export class RocksDBAggregatingState<IN, ACC, OUT> extends RocksDBState implements AggregatingState<IN, OUT> {
+  private readonly serializer: Serializer<ACC>
+  private readonly aggregate: AggregatingStateDescriptor<IN, ACC, OUT>['aggregate']
+
+  constructor(host: StateHost, cf: number, d: AggregatingStateDescriptor<IN, ACC, OUT>, ns: Uint8Array) {
+    super(host, cf, d.name, ns)
+    this.serializer = d.accumulatorSerializer
+    this.aggregate = d.aggregate
+  }
+
+  get(): OUT | undefined {
+    const raw = this.read(this.prefix())
+    return raw === undefined ? undefined : this.aggregate.getResult(this.decode(this.serializer, raw))
+  }
+
+  add(value: IN): void {
+    const raw = this.read(this.prefix())
+    const acc = raw === undefined ? this.aggregate.createAccumulator() : this.decode(this.serializer, raw)
+    const bytes = this.serializer.serialize(this.aggregate.add(value, acc))
+    this.db.put(this.cf, this.prefix(), bytes)
+  }
+}
