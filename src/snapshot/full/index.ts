@@ -1,6 +1,7 @@
 // Full snapshots in the canonical format: the strategy shared by every backend.
-// (Contract; implementation lands with the full-snapshot work.)
-import { KeyedStateError } from '../../errors.js'
+// The backend does the synchronous part (captures FullSnapshotResources at the
+// barrier); runFullSnapshot runs the asynchronous part, restoreFullHandles reads
+// handles back into any key-group range.
 import type { KeyGroupRange } from '../../keygroups.js'
 import type { CheckpointStorage } from '../../storage/types.js'
 import type {
@@ -11,6 +12,12 @@ import type {
   SnapshotOptions,
   SnapshotRun,
 } from '../types.js'
+import { restoreFull, type FullRestoreOptions, type FullRestoreResult } from './restore.js'
+import { FullSnapshotRunImpl, type FullSnapshotTuning } from './run.js'
+
+export { clearSnapshotHooks, snapshotHooks, type SnapshotHookInfo, type SnapshotHookName, type FullSnapshotTuning } from './run.js'
+export { findLocalCopy, type FullRestoreOptions, type FullRestoreResult } from './restore.js'
+export { deleteLocalSnapshot } from './local.js'
 
 export interface FullSnapshotContext {
   maxParallelism: number
@@ -20,21 +27,24 @@ export interface FullSnapshotContext {
   localRecoveryDir?: string
   /** Called when the run settles (success, failure or cancel) — e.g. to release resources and untrack the run. */
   onSettled?: () => void
+  /** Format tuning (block bound); defaults suit production. */
+  tuning?: FullSnapshotTuning
 }
 
 /**
  * Takes the snapshot whose synchronous part the caller just did (`resources`
  * captured at the barrier) and runs the asynchronous part: writes the
  * canonical stream to storage, returns the handle. Releases `resources` when done.
+ * Nothing is written before this function returns.
  */
 export function runFullSnapshot(
-  _checkpointId: number,
-  _resources: FullSnapshotResources,
-  _options: SnapshotOptions,
-  _context: FullSnapshotContext,
-  _syncDurationMs: number,
+  checkpointId: number,
+  resources: FullSnapshotResources,
+  options: SnapshotOptions,
+  context: FullSnapshotContext,
+  syncDurationMs: number,
 ): SnapshotRun {
-  throw new KeyedStateError('NOT_SUPPORTED', 'full snapshots are not built yet')
+  return new FullSnapshotRunImpl(checkpointId, resources, options, context, syncDurationMs, context.tuning)
 }
 
 /**
@@ -43,11 +53,12 @@ export function runFullSnapshot(
  * Local copies are tried first when given and valid.
  */
 export async function restoreFullHandles(
-  _handles: readonly FullSnapshotHandle[],
-  _storage: CheckpointStorage,
-  _targetRange: KeyGroupRange,
-  _sink: RestoreSink,
-  _local?: readonly LocalStateHandle[],
-): Promise<void> {
-  throw new KeyedStateError('NOT_SUPPORTED', 'full restore is not built yet')
+  handles: readonly FullSnapshotHandle[],
+  storage: CheckpointStorage,
+  targetRange: KeyGroupRange,
+  sink: RestoreSink,
+  local?: readonly LocalStateHandle[],
+  options?: FullRestoreOptions,
+): Promise<FullRestoreResult> {
+  return restoreFull(handles, storage, targetRange, sink, local, options)
 }
