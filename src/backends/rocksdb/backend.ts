@@ -254,6 +254,11 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     return this.currentKeyGroup
   }
 
+  /** @internal StateHost. */
+  assertUsable(): void {
+    this.assertOpen()
+  }
+
   /**
    * Keys with an entry in the state (in `namespaceBytes`, when given), each
    * once, in key-group then key-byte order. Entries of one key are adjacent
@@ -269,6 +274,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     for (const chunk of scanChunks(this.db, cf, { gte, lt, keysOnly: true }, SCAN_CHUNK)) {
       cursor.reset(chunk)
       while (cursor.next()) {
+        this.assertOpen()
         const k = readVarint(chunk, cursor.keyStart + 2)
         const keyEnd = k.next + k.value
         if (namespaceBytes !== undefined) {

@@ -31,6 +31,8 @@ export interface StateHost {
   currentKeyBytesOrThrow(): Uint8Array
   /** Key group of the current key (call after currentKeyBytesOrThrow). */
   currentKeyGroupUnchecked(): number
+  /** Throws CLOSED once the backend is closing: lazy iterations check it per entry. */
+  assertUsable(): void
 }
 
 /** Deletes are sent in batches of at most this many keys (map clear). */
@@ -144,10 +146,12 @@ export class RocksDBValueState<T> extends RocksDBState implements ValueState<T> 
   }
 }
 
+function invalid(state: string, what: string): KeyedStateError {
+  return new KeyedStateError('INVALID_ARGUMENT', `state '${state}': ${what}`, { state })
+}
+
 function checkElement(value: unknown, state: string): void {
-  if (value === undefined) {
-    throw new KeyedStateError('INVALID_ARGUMENT', `state '${state}': list elements cannot be undefined`, { state })
-  }
+  if (value === undefined) throw invalid(state, 'list elements cannot be undefined')
 }
 
 export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
@@ -183,11 +187,16 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
   }
 
   addAll(values: readonly T[]): void {
-    if (values.length === 0) return
+    if (!Array.isArray(values)) throw invalid(this.stateName, 'expected an array of elements')
+    if (values.length === 0) {
+      this.prefix() // still refuses calls without a current key or after close
+      return
+    }
     this.db.merge(this.cf, this.prefix(), this.encode(values))
   }
 
   update(values: readonly T[]): void {
+    if (!Array.isArray(values)) throw invalid(this.stateName, 'expected an array of elements')
     if (values.length === 0) return this.clear()
     this.db.put(this.cf, this.prefix(), this.encode(values))
   }
@@ -218,19 +227,27 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
   }
 
   put(key: UK, value: UV): void {
+    this.checkEntry(key, value)
     const userKey = this.keySerializer.serialize(key)
     const bytes = this.valueSerializer.serialize(value)
     this.db.put(this.cf, this.prefixWith(userKey), bytes)
   }
 
   putAll(entries: Iterable<readonly [UK, UV]> | Map<UK, UV>): void {
+    this.prefix()
     const batch = this.db.batch()
     for (const [k, v] of entries) {
+      this.checkEntry(k, v)
       const userKey = this.keySerializer.serialize(k)
       const bytes = this.valueSerializer.serialize(v)
       batch.put(this.cf, this.prefixWith(userKey), bytes)
     }
     if (batch.count > 0) this.db.write(batch)
+  }
+
+  private checkEntry(key: UK, value: UV): void {
+    if (key === undefined) throw invalid(this.stateName, 'map keys cannot be undefined')
+    if (value === undefined) throw invalid(this.stateName, 'map values cannot be undefined (use remove)')
   }
 
   remove(key: UK): void {
@@ -273,16 +290,19 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
     if (batch.count > 0) this.db.write(batch)
   }
 
+  // The key is chosen when the method is called, not on the first next(): the
+  // current key may change before the caller starts iterating.
   entries(): IterableIterator<[UK, UV]> {
-    return this.scan((k, v) => [this.decode(this.keySerializer, k), this.decode(this.valueSerializer, v)] as [UK, UV], false)
+    const bounds = this.bounds()
+    return this.scan(bounds, (k, v) => [this.decode(this.keySerializer, k), this.decode(this.valueSerializer, v)] as [UK, UV], false)
   }
 
   keys(): IterableIterator<UK> {
-    return this.scan((k) => this.decode(this.keySerializer, k), true)
+    return this.scan(this.bounds(), (k) => this.decode(this.keySerializer, k), true)
   }
 
   values(): IterableIterator<UV> {
-    return this.scan((_k, v) => this.decode(this.valueSerializer, v), false)
+    return this.scan(this.bounds(), (_k, v) => this.decode(this.valueSerializer, v), false)
   }
 
   /** Bounds of the current key's entries; copies, because the key buffer is reused by later calls. */
@@ -296,13 +316,17 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
    * Iterates the entries present when the iteration starts (the native iterator
    * reads from an implicit snapshot), in user-key byte order.
    */
-  private *scan<R>(map: (userKey: Uint8Array, value: Uint8Array) => R, keysOnly: boolean): Generator<R, void, undefined> {
-    const { gte, lt } = this.bounds()
+  private *scan<R>(
+    { gte, lt }: { gte: Uint8Array; lt: Uint8Array },
+    map: (userKey: Uint8Array, value: Uint8Array) => R,
+    keysOnly: boolean,
+  ): Generator<R, void, undefined> {
     const prefixLength = gte.length
     const cursor = new ChunkCursor(new Uint8Array(0))
     for (const chunk of scanChunks(this.db, this.cf, { gte, lt, keysOnly }, SCAN_CHUNK)) {
       cursor.reset(chunk)
       while (cursor.next()) {
+        this.host.assertUsable()
         yield map(chunk.subarray(cursor.keyStart + prefixLength, cursor.keyEnd), chunk.subarray(cursor.valueStart, cursor.valueEnd))
       }
     }
@@ -325,6 +349,7 @@ export class RocksDBReducingState<T> extends RocksDBState implements ReducingSta
   }
 
   add(value: T): void {
+    if (value === undefined) throw invalid(this.stateName, 'add(undefined)')
     const raw = this.read(this.prefix())
     const next = raw === undefined ? value : this.reduce(this.decode(this.serializer, raw), value)
     const bytes = this.serializer.serialize(next)
