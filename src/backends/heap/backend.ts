@@ -1,7 +1,346 @@
-import { KeyedStateError } from '../../errors.js'
+// The heap keyed-state backend: state lives as JavaScript objects in Maps,
+// per state and per key group. Reads and writes are plain Map operations;
+// snapshots pin the per-key-group tables (copy-on-write, see state-table.ts)
+// and serialize them in the canonical full-snapshot layout, byte-identical to
+// what the RocksDB backend stores, so savepoints move between the two.
+//
+// Object values are handed out by reference, as with any heap state backend:
+// a value read from state may be mutated and written back, and the backend
+// copies values that a snapshot still shares before handing them out. Objects
+// passed to update()/add()/put() are kept as they are, so do not keep mutating
+// them after the call without calling the state again.
+import { performance } from 'node:perf_hooks'
+import { AbstractKeyedStateBackend, type RegisteredState } from '../../backend/base.js'
 import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../backend/types.js'
+import { KeyedStateError } from '../../errors.js'
+import { assignToKeyGroup, rangeSize } from '../../keygroups.js'
+import { stringSerializer } from '../../serializers/primitives.js'
+import { restoreFullHandles, runFullSnapshot } from '../../snapshot/full/index.js'
+import type { FullSnapshotHandle, RestoreSink, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
+import type { State } from '../../state/types.js'
+import { assertValidMetaInfo, type StateMetaInfo } from '../../state/meta.js'
+import { codecOf, type HeapStateData } from './data.js'
+import { keyIdPolicy, latin1, type KeyId, type KeyIdPolicy } from './key-ids.js'
+import { addRawChunk, materialize, rawKeys } from './restore.js'
+import { HeapSnapshotResources } from './snapshot-resources.js'
+import { StateTable } from './state-table.js'
+import {
+  HeapAggregatingState,
+  HeapListState,
+  HeapMapState,
+  HeapReducingState,
+  HeapValueState,
+  type HeapContext,
+} from './states.js'
 
-// Placeholder until the backend lands.
-export async function openHeapBackend<K>(_options: KeyedStateBackendOptions<K>): Promise<KeyedStateBackend<K>> {
-  throw new KeyedStateError('NOT_SUPPORTED', 'heap backend not built yet')
+/** Bounds the key cache; cleared when full (cheaper than LRU bookkeeping on the hot path). */
+const KEY_CACHE_ENTRIES_MAX = 1 << 16
+
+class CachedKey {
+  constructor(readonly bytes: Uint8Array, readonly keyGroup: number, readonly id: KeyId) {}
+}
+
+/** UTF-8 of an ASCII string (identical bytes, no TextEncoder call); undefined for other strings. */
+function asciiBytes(s: string): Uint8Array | undefined {
+  const n = s.length
+  const out = new Uint8Array(n)
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 0x7f) return undefined
+    out[i] = c
+  }
+  return out
+}
+
+interface InFlightSnapshot {
+  readonly checkpointId: number
+  readonly resources: HeapSnapshotResources
+  run: SnapshotRun | undefined
+}
+
+export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> implements HeapContext {
+  readonly kind = 'heap' as const
+
+  // HeapContext: what state objects read on every call, kept in sync with the current key.
+  kgIndex = 0
+  keyId: KeyId = 0
+  key: unknown = undefined
+
+  private readonly keyIds: KeyIdPolicy<K>
+  private readonly keyCache = new Map<unknown, CachedKey>()
+  private readonly data = new Map<string, HeapStateData>()
+  /** Restored meta-info per state, to fall back to when binding a descriptor fails. */
+  private readonly restoredMeta = new Map<string, StateMetaInfo>()
+  private readonly inFlight = new Set<InFlightSnapshot>()
+  private readonly localRecoveryDir: string | undefined
+
+  constructor(options: KeyedStateBackendOptions<K>) {
+    super(options)
+    if (options.checkpointMode === 'incremental') {
+      throw new KeyedStateError('INVALID_ARGUMENT', "the heap backend takes full snapshots only: drop checkpointMode or set it to 'full'")
+    }
+    this.keyIds = keyIdPolicy(this.keySerializer)
+    this.localRecoveryDir = options.localRecoveryDir
+  }
+
+  /**
+   * Serializing and hashing the key dominates a heap state access (UTF-8
+   * encoding alone costs more than the Map operations), so primitive keys keep
+   * their bytes, key group and id in a bounded cache.
+   */
+  override setCurrentKey(key: K): void {
+    const t = typeof key
+    if ((t === 'string' || t === 'number' || t === 'bigint' || t === 'boolean') && !(key === 0 && 1 / (key as number) < 0)) {
+      let cached = this.keyCache.get(key)
+      if (cached === undefined) {
+        this.assertOpen()
+        const bytes = this.serializeKey(key)
+        const keyGroup = assignToKeyGroup(bytes, this.maxParallelism)
+        if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
+          super.setCurrentKey(key) // throws the range error
+        }
+        if (this.keyCache.size >= KEY_CACHE_ENTRIES_MAX) this.keyCache.clear()
+        cached = new CachedKey(bytes, keyGroup, this.keyIds.idOf(key, bytes))
+        this.keyCache.set(key, cached)
+      } else {
+        this.assertOpen()
+      }
+      this.currentKey = key
+      this.currentKeyBytes = cached.bytes
+      this.currentKeyGroup = cached.keyGroup
+      this.hasCurrentKey = true
+      this.kgIndex = cached.keyGroup - this.keyGroupRange.start
+      this.keyId = cached.id
+      this.key = key
+      return
+    }
+    super.setCurrentKey(key)
+    this.kgIndex = this.currentKeyGroup - this.keyGroupRange.start
+    this.keyId = this.keyIds.idOf(key, this.currentKeyBytes)
+    this.key = key
+  }
+
+  private serializeKey(key: K): Uint8Array {
+    if (this.keySerializer === stringSerializer) {
+      const ascii = asciiBytes(key as string)
+      if (ascii !== undefined) return ascii
+    }
+    return this.keySerializer.serialize(key)
+  }
+
+  // ---- registration ----
+
+  protected onStateCreated(reg: RegisteredState): void {
+    const size = rangeSize(this.keyGroupRange)
+    this.data.set(reg.meta.name, {
+      name: reg.meta.name,
+      table: new StateTable(size),
+      raw: reg.descriptor === undefined ? new Array(size).fill(undefined) : undefined,
+      codec: undefined,
+    })
+    if (reg.descriptor === undefined) this.restoredMeta.set(reg.meta.name, reg.meta)
+  }
+
+  protected override onStateBound(reg: RegisteredState): void {
+    const data = this.data.get(reg.meta.name)!
+    const descriptor = reg.descriptor!
+    if (descriptor.ttl !== undefined) {
+      this.unbind(reg)
+      throw new KeyedStateError('NOT_SUPPORTED', `state '${descriptor.name}': the heap backend does not support TTL yet`, { state: descriptor.name })
+    }
+    const codec = codecOf(descriptor, this.keyIds as KeyIdPolicy<unknown>)
+    if (data.raw !== undefined) {
+      try {
+        data.table = materialize(data, data.raw, codec, this.keySerializer as never, this.keyGroupRange)
+      } catch (e) {
+        this.unbind(reg)
+        throw e
+      }
+      data.raw = undefined
+    }
+    data.codec = codec
+  }
+
+  /** Undoes the base class's binding after a failed bind, so a later attempt binds again. */
+  private unbind(reg: RegisteredState): void {
+    const restored = this.restoredMeta.get(reg.meta.name)
+    if (restored === undefined) {
+      this.states.delete(reg.meta.name)
+      this.data.delete(reg.meta.name)
+      return
+    }
+    reg.descriptor = undefined
+    reg.namespaceSerializer = undefined
+    reg.meta = restored
+    reg.objects.clear()
+  }
+
+  protected createStateObject(reg: RegisteredState, _namespace: unknown, namespaceBytes: Uint8Array): State {
+    const data = this.data.get(reg.meta.name)!
+    const d = reg.descriptor!
+    const nsId = latin1(namespaceBytes)
+    switch (d.kind) {
+      case 'value':
+        return new HeapValueState(this, data.table, nsId, namespaceBytes, d)
+      case 'list':
+        return new HeapListState(this, data.table, nsId, namespaceBytes, d)
+      case 'map':
+        return new HeapMapState(this, data.table, nsId, namespaceBytes, d, data.codec!.userKeys!)
+      case 'reducing':
+        return new HeapReducingState(this, data.table, nsId, namespaceBytes, d)
+      case 'aggregating':
+        return new HeapAggregatingState(this, data.table, nsId, namespaceBytes, d)
+    }
+  }
+
+  // ---- keys ----
+
+  protected keysOf(reg: RegisteredState, namespaceBytes: Uint8Array | undefined): IterableIterator<K> {
+    const data = this.data.get(reg.meta.name)!
+    if (data.raw !== undefined) return rawKeys(data.raw, this.keySerializer, namespaceBytes, reg.meta.name)
+    return tableKeys<K>(data.table, namespaceBytes === undefined ? undefined : latin1(namespaceBytes))
+  }
+
+  // ---- snapshots ----
+
+  /** The synchronous part of a full snapshot: pins every state's tables. Exposed for tests. */
+  captureSnapshotResources(onRelease?: () => void): HeapSnapshotResources {
+    this.assertOpen()
+    const states = [...this.states.values()].map((reg) => ({ meta: reg.meta, data: this.data.get(reg.meta.name)! }))
+    return new HeapSnapshotResources(this.keyGroupRange, states, onRelease)
+  }
+
+  snapshot(checkpointId: number, options: SnapshotOptions): SnapshotRun {
+    this.assertOpen()
+    if (!Number.isSafeInteger(checkpointId) || checkpointId < 0) {
+      throw new KeyedStateError('INVALID_ARGUMENT', `checkpointId must be a non-negative integer, got ${checkpointId}`)
+    }
+    if (!options || (options.type !== 'checkpoint' && options.type !== 'savepoint') || !options.storage) {
+      throw new KeyedStateError('INVALID_ARGUMENT', "snapshot options need type ('checkpoint' or 'savepoint') and storage")
+    }
+    const startMs = performance.now()
+    const resources = this.captureSnapshotResources()
+    const syncDurationMs = performance.now() - startMs
+    const tracked: InFlightSnapshot = { checkpointId, resources, run: undefined }
+    this.inFlight.add(tracked)
+    try {
+      tracked.run = runFullSnapshot(checkpointId, resources, options, {
+        maxParallelism: this.maxParallelism,
+        // Savepoints are self-contained and never kept for local recovery.
+        ...(options.type === 'checkpoint' && this.localRecoveryDir !== undefined ? { localRecoveryDir: this.localRecoveryDir } : {}),
+        onSettled: () => {
+          this.inFlight.delete(tracked)
+          resources.release()
+        },
+      }, syncDurationMs)
+    } catch (e) {
+      this.inFlight.delete(tracked)
+      resources.release()
+      throw e
+    }
+    return tracked.run
+  }
+
+  // Heap snapshots hold nothing beyond their own run, so confirmations need no bookkeeping.
+  // They are accepted after close too: a coordinator may confirm while the job shuts down.
+  notifyCheckpointComplete(_checkpointId: number): void {}
+  notifyCheckpointAborted(_checkpointId: number): void {}
+
+  // ---- restore ----
+
+  /** What the full-snapshot reader writes into. Exposed for tests. */
+  restoreSink(): RestoreSink {
+    return {
+      restoreMetaInfos: (metaInfos) => {
+        for (const meta of metaInfos) {
+          assertValidMetaInfo(meta, 'the restored snapshot')
+          this.registerRestoredMetaInfo(meta)
+        }
+      },
+      restoreChunk: (stateName, keyGroup, chunk) => {
+        const data = this.data.get(stateName)
+        if (data === undefined) {
+          throw new KeyedStateError('CORRUPTION', `restored entries for state '${stateName}', which the snapshot's meta-info does not list`, {
+            state: stateName,
+            keyGroup,
+          })
+        }
+        if (data.raw === undefined) {
+          throw new KeyedStateError('INTERNAL', `state '${stateName}' is already in use; restore happens before the backend is returned`, {
+            state: stateName,
+          })
+        }
+        addRawChunk(data.raw, this.keyGroupRange, stateName, keyGroup, chunk)
+      },
+    }
+  }
+
+  // ---- close ----
+
+  protected async closeBackend(): Promise<void> {
+    const runs = [...this.inFlight]
+    for (const s of runs) s.run?.cancel()
+    await Promise.allSettled(runs.map((s) => s.run?.done))
+    for (const s of runs) s.resources.release()
+    this.inFlight.clear()
+    this.data.clear()
+    this.keyCache.clear()
+  }
+}
+
+function* tableKeys<K>(table: StateTable, nsId: string | undefined): Generator<K> {
+  for (const kt of table.keyGroups) {
+    if (kt === undefined) continue
+    if (nsId !== undefined) {
+      const nt = kt.get(nsId)
+      if (nt !== undefined) for (const e of nt.entries.values()) yield e.key as K
+      continue
+    }
+    if (kt.namespaces.size === 1) {
+      for (const nt of kt.namespaces.values()) for (const e of nt.entries.values()) yield e.key as K
+      continue
+    }
+    const seen = new Set<KeyId>()
+    for (const nt of kt.namespaces.values()) {
+      for (const [id, e] of nt.entries) {
+        if (seen.has(id)) continue
+        seen.add(id)
+        yield e.key as K
+      }
+    }
+  }
+}
+
+/** Opens a heap backend, restoring from full snapshot handles when given. */
+export async function openHeapBackend<K>(options: KeyedStateBackendOptions<K>): Promise<KeyedStateBackend<K>> {
+  const backend = new HeapKeyedStateBackend(options)
+  const handles = options.restoreFrom ?? []
+  if (handles.length === 0) return backend
+  try {
+    if (!options.storage) {
+      throw new KeyedStateError('INVALID_ARGUMENT', 'restoreFrom needs the storage the handles refer to (option storage)')
+    }
+    const full: FullSnapshotHandle[] = []
+    for (const h of handles) {
+      if (h?.type !== 'full') {
+        throw new KeyedStateError(
+          'NOT_SUPPORTED',
+          `the heap backend restores full snapshots only (savepoints or full checkpoints); got a ${String(h?.type)} handle` +
+            (h && 'checkpointId' in h ? ` of checkpoint ${h.checkpointId}` : ''),
+        )
+      }
+      if (h.maxParallelism !== backend.maxParallelism) {
+        throw new KeyedStateError(
+          'INVALID_ARGUMENT',
+          `snapshot of checkpoint ${h.checkpointId} was taken with maxParallelism ${h.maxParallelism}, this backend has ${backend.maxParallelism}`,
+        )
+      }
+      full.push(h)
+    }
+    await restoreFullHandles(full, options.storage, backend.keyGroupRange, backend.restoreSink(), options.localRestoreFrom)
+  } catch (e) {
+    await backend.close()
+    throw e
+  }
+  return backend
 }

@@ -1,0 +1,177 @@
+// The heap backend's storage of one state: per key group, per namespace, a Map
+// from key id to entry, with copy-on-write so that a snapshot's synchronous
+// part only has to pin the key-group tables (O(key groups)), not copy data.
+//
+// Sharing is tracked with reference counts at two levels:
+//   KeyGroupTable.refs = 1 for the live state + 1 per snapshot holding it;
+//   NamespaceTable.refs = number of key-group tables (live or pinned) holding it.
+// A table may be written only when its count is 1. The first write after a
+// barrier copies the key-group table (its namespace Map only) and then the one
+// namespace table written to (its entry Map only). Entries stay shared between
+// the copies; an entry may be mutated in place only by the namespace table that
+// created it (`owner`), so the first write to an entry after a barrier replaces
+// it, and mutable values (list arrays, map-state Maps, objects) are copied
+// before anything mutates them.
+import type { KeyId } from './key-ids.js'
+
+export class Entry<V = unknown> {
+  constructor(
+    /** The original key object (for keys() and to serialize in snapshots). */
+    readonly key: unknown,
+    public value: V,
+    /** Id of the only namespace table allowed to mutate this entry in place. */
+    readonly owner: number,
+  ) {}
+}
+
+export class NamespaceTable {
+  refs = 1
+  constructor(
+    readonly id: number,
+    readonly namespaceBytes: Uint8Array,
+    readonly entries: Map<KeyId, Entry>,
+  ) {}
+}
+
+export class KeyGroupTable {
+  refs = 1
+  /**
+   * namespaces.get(''): most state has no namespace, and skipping that Map
+   * lookup is a large part of a heap access.
+   */
+  voidNamespace: NamespaceTable | undefined
+  constructor(readonly namespaces: Map<string, NamespaceTable>) {
+    this.voidNamespace = namespaces.get('')
+  }
+
+  get(nsId: string): NamespaceTable | undefined {
+    return nsId === '' ? this.voidNamespace : this.namespaces.get(nsId)
+  }
+
+  set(nsId: string, nt: NamespaceTable): void {
+    this.namespaces.set(nsId, nt)
+    if (nsId === '') this.voidNamespace = nt
+  }
+
+  delete(nsId: string): void {
+    this.namespaces.delete(nsId)
+    if (nsId === '') this.voidNamespace = undefined
+  }
+}
+
+let nextTableId = 1
+
+export type PinnedTables = readonly (KeyGroupTable | undefined)[]
+
+export class StateTable {
+  /** Index: key group - keyGroupStart. */
+  readonly keyGroups: (KeyGroupTable | undefined)[]
+  /**
+   * keyGroups[i]?.voidNamespace, and the same only while writable (both counts
+   * 1): the common no-namespace access then costs one array read and one Map
+   * lookup. pin() clears the writable copies.
+   */
+  private readonly voidNamespaces: (NamespaceTable | undefined)[]
+  private readonly writableVoidNamespaces: (NamespaceTable | undefined)[]
+
+  constructor(size: number) {
+    this.keyGroups = new Array<KeyGroupTable | undefined>(size).fill(undefined)
+    this.voidNamespaces = new Array<NamespaceTable | undefined>(size).fill(undefined)
+    this.writableVoidNamespaces = new Array<NamespaceTable | undefined>(size).fill(undefined)
+  }
+
+  /** The namespace table for reading, or undefined. Never copies. */
+  read(kgIndex: number, nsId: string): NamespaceTable | undefined {
+    if (nsId === '') return this.voidNamespaces[kgIndex]
+    const kt = this.keyGroups[kgIndex]
+    return kt === undefined ? undefined : kt.get(nsId)
+  }
+
+  /**
+   * The namespace table for writing: exclusive to the live state, so its Map may
+   * be changed. Created when missing if `namespaceBytes` is given; otherwise
+   * undefined when there is nothing to write to.
+   */
+  write(kgIndex: number, nsId: string, namespaceBytes?: Uint8Array): NamespaceTable | undefined {
+    if (nsId === '') {
+      const writable = this.writableVoidNamespaces[kgIndex]
+      if (writable !== undefined) return writable
+    }
+    let kt = this.keyGroups[kgIndex]
+    if (kt === undefined) {
+      if (namespaceBytes === undefined) return undefined
+      kt = new KeyGroupTable(new Map())
+      this.keyGroups[kgIndex] = kt
+    } else if (kt.refs > 1) {
+      kt = this.unshareKeyGroup(kgIndex, kt)
+    }
+    let nt = kt.get(nsId)
+    if (nt === undefined) {
+      if (namespaceBytes === undefined) return undefined
+      nt = new NamespaceTable(nextTableId++, namespaceBytes, new Map())
+      kt.set(nsId, nt)
+    } else if (nt.refs > 1) {
+      nt.refs--
+      nt = new NamespaceTable(nextTableId++, nt.namespaceBytes, new Map(nt.entries))
+      kt.set(nsId, nt)
+    }
+    if (nsId === '') {
+      this.voidNamespaces[kgIndex] = nt
+      this.writableVoidNamespaces[kgIndex] = nt
+    }
+    return nt
+  }
+
+  /** After a write emptied `nt` (obtained from write()), drops it from the live state. */
+  dropIfEmpty(kgIndex: number, nsId: string, nt: NamespaceTable): void {
+    if (nt.entries.size !== 0) return
+    const kt = this.keyGroups[kgIndex]!
+    kt.delete(nsId)
+    nt.refs--
+    if (nsId === '') {
+      this.voidNamespaces[kgIndex] = undefined
+      this.writableVoidNamespaces[kgIndex] = undefined
+    }
+    if (kt.namespaces.size === 0) {
+      kt.refs--
+      this.keyGroups[kgIndex] = undefined
+    }
+  }
+
+  /** Inserts an entry during restore (tables are exclusive then). */
+  insert(kgIndex: number, nsId: string, namespaceBytes: Uint8Array, keyId: KeyId, key: unknown, value: unknown): Entry {
+    const nt = this.write(kgIndex, nsId, namespaceBytes)!
+    const entry = new Entry(key, value, nt.id)
+    nt.entries.set(keyId, entry)
+    return entry
+  }
+
+  /** Pins the current key-group tables for a snapshot: O(key groups). */
+  pin(): PinnedTables {
+    this.writableVoidNamespaces.fill(undefined)
+    const pinned = this.keyGroups.slice()
+    for (const kt of pinned) if (kt !== undefined) kt.refs++
+    return pinned
+  }
+
+  isEmpty(): boolean {
+    return this.keyGroups.every((kt) => kt === undefined)
+  }
+
+  private unshareKeyGroup(kgIndex: number, shared: KeyGroupTable): KeyGroupTable {
+    shared.refs--
+    const copy = new KeyGroupTable(new Map(shared.namespaces))
+    for (const nt of copy.namespaces.values()) nt.refs++
+    this.keyGroups[kgIndex] = copy
+    return copy
+  }
+}
+
+/** Releases tables pinned by pin(); idempotence is the caller's job. */
+export function unpin(pinned: PinnedTables): void {
+  for (const kt of pinned) {
+    if (kt === undefined) continue
+    kt.refs--
+    if (kt.refs === 0) for (const nt of kt.namespaces.values()) nt.refs--
+  }
+}

@@ -1,0 +1,329 @@
+// The heap backend's state objects. Each is bound to one state and one
+// namespace; the current key comes from the backend (HeapContext). Values are
+// kept as objects; see state-table.ts for the copy-on-write rules these follow:
+// never mutate an entry (or a value inside it) unless the namespace table that
+// owns it is the one being written, and copy object values before handing them
+// out or passing them to user functions that may mutate them.
+import { KeyedStateError } from '../../errors.js'
+import type { Serializer } from '../../serializers/serializer.js'
+import type {
+  AggregateFunction,
+  AggregatingStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  ValueStateDescriptor,
+} from '../../state/descriptors.js'
+import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../../state/types.js'
+import type { KeyId, KeyIdPolicy } from './key-ids.js'
+import { Entry, type StateTable } from './state-table.js'
+
+/** What state objects read from the backend on every call. */
+export interface HeapContext {
+  /** Throws CLOSED or NO_CURRENT_KEY. */
+  assertCurrentKey(): void
+  /** Current key group - first key group of the range. */
+  readonly kgIndex: number
+  readonly keyId: KeyId
+  readonly key: unknown
+}
+
+export function isObject(v: unknown): v is object {
+  return typeof v === 'object' && v !== null
+}
+
+/** A deep copy through the serializer; primitives are immutable and returned as they are. */
+export function copier<T>(serializer: Serializer<T>): (v: T) => T {
+  return (v) => (isObject(v) ? serializer.deserialize(serializer.serialize(v)) : v)
+}
+
+abstract class HeapState {
+  constructor(
+    protected readonly ctx: HeapContext,
+    protected readonly table: StateTable,
+    protected readonly nsId: string,
+    protected readonly nsBytes: Uint8Array,
+    protected readonly stateName: string,
+  ) {}
+
+  /** The current entry for reading; it may be shared with a snapshot. */
+  protected peek(): Entry | undefined {
+    const nt = this.table.read(this.ctx.kgIndex, this.nsId)
+    return nt === undefined ? undefined : nt.entries.get(this.ctx.keyId)
+  }
+
+  /** The current entry, made mutable by this state (its value copied with `copy` when shared). */
+  protected own(copy: (v: any) => unknown): Entry | undefined {
+    const ctx = this.ctx
+    const nt = this.table.write(ctx.kgIndex, this.nsId)
+    if (nt === undefined) return undefined
+    const e = nt.entries.get(ctx.keyId)
+    if (e === undefined || e.owner === nt.id) return e
+    const owned = new Entry(e.key, copy(e.value), nt.id)
+    nt.entries.set(ctx.keyId, owned)
+    return owned
+  }
+
+  /** Sets the current entry's value, replacing a shared entry instead of mutating it. */
+  protected set(value: unknown): void {
+    const ctx = this.ctx
+    const nt = this.table.write(ctx.kgIndex, this.nsId, this.nsBytes)!
+    const e = nt.entries.get(ctx.keyId)
+    if (e !== undefined && e.owner === nt.id) e.value = value
+    else nt.entries.set(ctx.keyId, new Entry(e === undefined ? ctx.key : e.key, value, nt.id))
+  }
+
+  protected removeEntry(): void {
+    if (this.peek() === undefined) return
+    const ctx = this.ctx
+    const nt = this.table.write(ctx.kgIndex, this.nsId)!
+    nt.entries.delete(ctx.keyId)
+    this.table.dropIfEmpty(ctx.kgIndex, this.nsId, nt)
+  }
+
+  clear(): void {
+    this.ctx.assertCurrentKey()
+    this.removeEntry()
+  }
+
+  protected invalid(what: string): KeyedStateError {
+    return new KeyedStateError('INVALID_ARGUMENT', `state '${this.stateName}': ${what}`, { state: this.stateName })
+  }
+}
+
+export class HeapValueState<T> extends HeapState implements ValueState<T> {
+  private readonly copy: (v: T) => T
+  private readonly defaultValue: T | undefined
+
+  constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: ValueStateDescriptor<T>) {
+    super(ctx, table, nsId, nsBytes, d.name)
+    this.copy = copier(d.serializer)
+    this.defaultValue = d.defaultValue
+  }
+
+  value(): T | undefined {
+    this.ctx.assertCurrentKey()
+    const e = this.peek()
+    if (e === undefined) return this.defaultValue
+    const v = e.value as T
+    // The caller may mutate what it gets: hand out objects only from an entry no snapshot shares.
+    return isObject(v) ? (this.own(this.copy)!.value as T) : v
+  }
+
+  update(value: T | undefined): void {
+    this.ctx.assertCurrentKey()
+    if (value === undefined) this.removeEntry()
+    else this.set(value)
+  }
+}
+
+export class HeapReducingState<T> extends HeapState implements ReducingState<T> {
+  private readonly copy: (v: T) => T
+  private readonly reduce: (a: T, b: T) => T
+
+  constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: ReducingStateDescriptor<T>) {
+    super(ctx, table, nsId, nsBytes, d.name)
+    this.copy = copier(d.serializer)
+    this.reduce = d.reduce
+  }
+
+  get(): T | undefined {
+    this.ctx.assertCurrentKey()
+    const e = this.peek()
+    if (e === undefined) return undefined
+    const v = e.value as T
+    return isObject(v) ? (this.own(this.copy)!.value as T) : v
+  }
+
+  add(value: T): void {
+    this.ctx.assertCurrentKey()
+    if (value === undefined) throw this.invalid('add(undefined)')
+    // reduce may mutate its first argument, so it only ever sees an owned value.
+    const e = this.own(this.copy)
+    if (e === undefined) this.set(value)
+    else e.value = this.reduce(e.value as T, value)
+  }
+}
+
+export class HeapAggregatingState<IN, ACC, OUT> extends HeapState implements AggregatingState<IN, OUT> {
+  private readonly copy: (v: ACC) => ACC
+  private readonly aggregate: AggregateFunction<IN, ACC, OUT>
+
+  constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: AggregatingStateDescriptor<IN, ACC, OUT>) {
+    super(ctx, table, nsId, nsBytes, d.name)
+    this.copy = copier(d.accumulatorSerializer)
+    this.aggregate = d.aggregate
+  }
+
+  get(): OUT | undefined {
+    this.ctx.assertCurrentKey()
+    const e = this.peek()
+    if (e === undefined) return undefined
+    const acc = e.value as ACC
+    return this.aggregate.getResult(isObject(acc) ? (this.own(this.copy)!.value as ACC) : acc)
+  }
+
+  add(value: IN): void {
+    this.ctx.assertCurrentKey()
+    const e = this.own(this.copy)
+    if (e === undefined) this.set(this.aggregate.add(value, this.aggregate.createAccumulator()))
+    else e.value = this.aggregate.add(value, e.value as ACC)
+  }
+}
+
+export class HeapListState<T> extends HeapState implements ListState<T> {
+  private readonly copyList: (v: T[]) => T[]
+
+  constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: ListStateDescriptor<T>) {
+    super(ctx, table, nsId, nsBytes, d.name)
+    const copyElement = copier(d.elementSerializer)
+    this.copyList = (list) => list.map(copyElement)
+  }
+
+  get(): T[] {
+    this.ctx.assertCurrentKey()
+    if (this.peek() === undefined) return []
+    // A copy of the array, so pushing to the result does not change the state.
+    return (this.own(this.copyList)!.value as T[]).slice()
+  }
+
+  add(value: T): void {
+    this.ctx.assertCurrentKey()
+    if (value === undefined) throw this.invalid('list elements cannot be undefined')
+    const e = this.own(this.copyList)
+    if (e === undefined) this.set([value])
+    else (e.value as T[]).push(value)
+  }
+
+  addAll(values: readonly T[]): void {
+    this.ctx.assertCurrentKey()
+    this.checkElements(values)
+    if (values.length === 0) return
+    const e = this.own(this.copyList)
+    if (e === undefined) {
+      this.set(values.slice())
+    } else {
+      const list = e.value as T[]
+      for (const v of values) list.push(v)
+    }
+  }
+
+  update(values: readonly T[]): void {
+    this.ctx.assertCurrentKey()
+    this.checkElements(values)
+    if (values.length === 0) this.removeEntry()
+    else this.set(values.slice())
+  }
+
+  private checkElements(values: readonly T[]): void {
+    if (!Array.isArray(values)) throw this.invalid('expected an array of elements')
+    for (const v of values) if (v === undefined) throw this.invalid('list elements cannot be undefined')
+  }
+}
+
+export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> {
+  private readonly copyMap: (m: Map<KeyId, UV>) => Map<KeyId, UV>
+
+  constructor(
+    ctx: HeapContext,
+    table: StateTable,
+    nsId: string,
+    nsBytes: Uint8Array,
+    d: MapStateDescriptor<UK, UV>,
+    private readonly userKeys: KeyIdPolicy<UK>,
+  ) {
+    super(ctx, table, nsId, nsBytes, d.name)
+    const copyValue = copier(d.userValueSerializer)
+    this.copyMap = (m) => {
+      const out = new Map<KeyId, UV>()
+      for (const [k, v] of m) out.set(k, copyValue(v))
+      return out
+    }
+  }
+
+  private readMap(): Map<KeyId, UV> | undefined {
+    const e = this.peek()
+    return e === undefined ? undefined : (e.value as Map<KeyId, UV>)
+  }
+
+  private ownedMap(): Map<KeyId, UV> | undefined {
+    const e = this.own(this.copyMap)
+    return e === undefined ? undefined : (e.value as Map<KeyId, UV>)
+  }
+
+  get(key: UK): UV | undefined {
+    this.ctx.assertCurrentKey()
+    const m = this.readMap()
+    if (m === undefined) return undefined
+    const id = this.userKeys.idOf(key)
+    const v = m.get(id)
+    return isObject(v) ? this.ownedMap()!.get(id) : v
+  }
+
+  put(key: UK, value: UV): void {
+    this.ctx.assertCurrentKey()
+    this.putOne(key, value)
+  }
+
+  putAll(entries: Iterable<readonly [UK, UV]> | Map<UK, UV>): void {
+    this.ctx.assertCurrentKey()
+    for (const [k, v] of entries) this.putOne(k, v)
+  }
+
+  private putOne(key: UK, value: UV): void {
+    if (key === undefined) throw this.invalid('map keys cannot be undefined')
+    if (value === undefined) throw this.invalid('map values cannot be undefined (use remove)')
+    const id = this.userKeys.idOf(key)
+    const m = this.ownedMap()
+    if (m === undefined) this.set(new Map([[id, value]]))
+    else m.set(id, value)
+  }
+
+  remove(key: UK): void {
+    this.ctx.assertCurrentKey()
+    const id = this.userKeys.idOf(key)
+    if (this.readMap()?.has(id) !== true) return
+    const m = this.ownedMap()!
+    m.delete(id)
+    if (m.size === 0) this.removeEntry()
+  }
+
+  contains(key: UK): boolean {
+    this.ctx.assertCurrentKey()
+    return this.readMap()?.has(this.userKeys.idOf(key)) === true
+  }
+
+  isEmpty(): boolean {
+    this.ctx.assertCurrentKey()
+    return this.peek() === undefined
+  }
+
+  // The map is chosen when the method is called, not on the first next(): the
+  // current key may change before the caller starts iterating.
+  entries(): IterableIterator<[UK, UV]> {
+    return mapEntries(this.iterationMap(), this.userKeys)
+  }
+
+  keys(): IterableIterator<UK> {
+    return mapKeys(this.iterationMap(), this.userKeys)
+  }
+
+  values(): IterableIterator<UV> {
+    return this.iterationMap().values()
+  }
+
+  /** The map to iterate: owned (values may be mutated by the caller) or empty. */
+  private iterationMap(): Map<KeyId, UV> {
+    this.ctx.assertCurrentKey()
+    if (this.peek() === undefined) return new Map()
+    return this.ownedMap()!
+  }
+}
+
+function* mapEntries<UK, UV>(m: Map<KeyId, UV>, userKeys: KeyIdPolicy<UK>): IterableIterator<[UK, UV]> {
+  for (const [id, v] of m) yield [userKeys.keyOf(id), v]
+}
+
+function* mapKeys<UK>(m: Map<KeyId, unknown>, userKeys: KeyIdPolicy<UK>): IterableIterator<UK> {
+  for (const id of m.keys()) yield userKeys.keyOf(id)
+}
