@@ -1,0 +1,78 @@
+// What the numbers were measured on, and whether a state size fits here.
+import { statfsSync } from 'node:fs'
+import { cpus, freemem, release, tmpdir, totalmem } from 'node:os'
+import { getHeapStatistics } from 'node:v8'
+import { formatBytes, sizeLabel } from './format.js'
+
+export interface MachineInfo {
+  cpuModel: string
+  cores: number
+  memoryBytes: number
+  memoryFreeBytes: number
+  diskFreeBytes: number
+  tmpDir: string
+  platform: string
+  node: string
+  rocksdb: string
+  heapLimitBytes: number
+}
+
+export function diskFreeBytes(dir = tmpdir()): number {
+  const s = statfsSync(dir)
+  return Number(s.bavail) * Number(s.bsize)
+}
+
+export function machineInfo(rocksdbVersion: string): MachineInfo {
+  const cpuList = cpus()
+  return {
+    cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
+    cores: cpuList.length,
+    memoryBytes: totalmem(),
+    memoryFreeBytes: freemem(),
+    diskFreeBytes: diskFreeBytes(),
+    tmpDir: tmpdir(),
+    platform: `${process.platform} ${release()} ${process.arch}`,
+    node: process.version,
+    rocksdb: rocksdbVersion,
+    heapLimitBytes: getHeapStatistics().heap_size_limit,
+  }
+}
+
+export function describeMachine(m: MachineInfo): string[] {
+  return [
+    `CPU: ${m.cpuModel}, ${m.cores} cores`,
+    `memory: ${formatBytes(m.memoryBytes)} (${formatBytes(m.memoryFreeBytes)} free at start)`,
+    `disk free in ${m.tmpDir}: ${formatBytes(m.diskFreeBytes)}`,
+    `OS: ${m.platform}`,
+    `Node ${m.node}, RocksDB ${m.rocksdb}, V8 heap limit ${formatBytes(m.heapLimitBytes)}`,
+  ]
+}
+
+/**
+ * How much a measure at one state size needs, as multiples of the state size
+ * (e.g. disk 6 = working DB + raw copy + checkpoint storage + ...).
+ */
+export interface Footprint {
+  diskFactor: number
+  memoryFactor: number
+}
+
+/** Why `sizeBytes` does not fit on this machine now, or undefined when it does. */
+export function whyNotFits(sizeBytes: number, footprint: Footprint): string | undefined {
+  const disk = diskFreeBytes()
+  const diskNeed = sizeBytes * footprint.diskFactor
+  if (diskNeed > disk * 0.9) {
+    return `skipped ${sizeLabel(sizeBytes)}: needs ~${formatBytes(diskNeed)} of free disk in ${tmpdir()}, ${formatBytes(disk)} available`
+  }
+  const memNeed = sizeBytes * footprint.memoryFactor
+  const mem = freemem()
+  if (memNeed > mem * 0.8) {
+    return `skipped ${sizeLabel(sizeBytes)}: needs ~${formatBytes(memNeed)} of free memory, ${formatBytes(mem)} available`
+  }
+  const heap = getHeapStatistics()
+  const heapFree = heap.heap_size_limit - heap.used_heap_size
+  if (memNeed > heapFree) {
+    return `skipped ${sizeLabel(sizeBytes)}: needs ~${formatBytes(memNeed)} of JS heap, the V8 limit leaves ${formatBytes(heapFree)}`
+  }
+  return undefined
+}

@@ -1,0 +1,57 @@
+// Timing: tinybench for per-operation throughput, process.hrtime for whole
+// bulk operations (a checkpoint of 1 GB runs once, not thousands of times).
+import { Bench } from 'tinybench'
+
+export function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6
+}
+
+/** Runs `fn` once and returns its wall time in milliseconds with its value. */
+export async function timed<T>(fn: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
+  const start = process.hrtime.bigint()
+  const value = await fn()
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, value }
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN
+  const s = [...values].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+export interface ThroughputTask {
+  name: string
+  /** Performs `opsPerCall` operations; may return a promise. */
+  fn: () => unknown
+  opsPerCall: number
+  /**
+   * For work timed elsewhere (the native C++ loop times itself): returns the
+   * duration in ms of one call, which replaces tinybench's own measurement.
+   */
+  selfTimed?: boolean
+}
+
+export interface ThroughputOptions {
+  timeMs: number
+  warmupMs: number
+}
+
+/**
+ * Operations per second of each task (median of tinybench samples, which is
+ * robust against a GC pause landing in one sample). Tasks run one after the
+ * other in one process, so their ratios are comparable.
+ */
+export async function measureThroughput(task: ThroughputTask, options: ThroughputOptions): Promise<number> {
+  const bench = new Bench({ time: options.timeMs, warmupTime: options.warmupMs, iterations: 5, warmupIterations: 2, throws: true })
+  if (task.selfTimed) {
+    bench.add(task.name, () => ({ overriddenDuration: task.fn() as number }))
+  } else {
+    bench.add(task.name, task.fn)
+  }
+  await bench.run()
+  const result = bench.tasks[0]!.result
+  if (!result || result.error) throw result?.error ?? new Error(`benchmark '${task.name}' produced no result`)
+  const latencyMs = result.latency.p50 ?? result.latency.mean
+  return (task.opsPerCall * 1000) / latencyMs
+}

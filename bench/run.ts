@@ -1,0 +1,168 @@
+// `npm run bench`: runs the bench groups, prints a table per group, judges the
+// goals, and (for full runs) rewrites bench/RESULTS.md and the checkpoint chart.
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { totalmem } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { getHeapStatistics } from 'node:v8'
+import { Command, Option } from 'commander'
+import { checkpointChartSpec, renderSvg } from './lib/chart.js'
+import { defaultConfig, RunContext, type BenchConfig, type BenchGroup, type CostPoint } from './lib/context.js'
+import { parseSize, sizeLabel } from './lib/format.js'
+import type { GoalResult } from './lib/goals.js'
+import { machineInfo } from './lib/machine.js'
+import { isUnavailable, nativeBinding } from './lib/pieces.js'
+import { Progress } from './lib/progress.js'
+import { goalsTable, renderGroupText, renderResultsMarkdown, type GroupReport, type RunReport } from './lib/report.js'
+import { renderText } from './lib/table.js'
+import { TempSpace } from './lib/tmp.js'
+import { stateAccessGroup } from './groups/state-access.js'
+
+const GROUPS: BenchGroup[] = [stateAccessGroup]
+
+const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url))
+const RESULTS_FILE = `${BENCH_DIR}RESULTS.md`
+const CHART_FILE = 'checkpoint-cost.svg'
+const PROFILE_NOTES_FILE = `${BENCH_DIR}notes/profiles.md`
+const CHILD_ENV = 'KEYED_STATE_BENCH_CHILD'
+
+interface CliOptions {
+  quick: boolean
+  json: boolean
+  only?: string
+  sizes?: string
+  writeResults: boolean
+  progress: boolean
+}
+
+function parseArgs(argv: string[]): CliOptions {
+  const program = new Command()
+    .name('npm run bench --')
+    .description('Measures keyed-state against the physical limit and the alternatives; ratios come from one run.')
+    .option('--quick', 'one-minute smoke run: small sizes, short samples', false)
+    .option('--json', 'print the results as JSON on stdout (no tables)', false)
+    .addOption(new Option('--only <groups>', `comma-separated groups: ${GROUPS.map((g) => g.id).join(', ')}`))
+    .option('--sizes <list>', 'state sizes for the size-dependent groups, e.g. 10MB,100MB,1GB')
+    .option('--write-results', 'rewrite bench/RESULTS.md and the chart (default for full runs of every group)', false)
+    .option('--no-progress', 'no progress bar on stderr')
+    .allowExcessArguments(false)
+  program.parse(argv, { from: 'user' })
+  return program.opts<CliOptions>()
+}
+
+function selectGroups(only: string | undefined): BenchGroup[] {
+  if (!only) return GROUPS
+  const ids = only.split(',').map((s) => s.trim()).filter(Boolean)
+  for (const id of ids) {
+    if (!GROUPS.some((g) => g.id === id)) {
+      throw new Error(`unknown group '${id}' (groups: ${GROUPS.map((g) => g.id).join(', ')})`)
+    }
+  }
+  return GROUPS.filter((g) => ids.includes(g.id))
+}
+
+function configFor(opts: CliOptions): BenchConfig {
+  const config = defaultConfig(opts.quick)
+  if (opts.sizes) config.sizes = opts.sizes.split(',').map(parseSize).sort((a, b) => a - b)
+  return config
+}
+
+/**
+ * The heap backend and the JSON/Map alternative hold the whole state in the JS
+ * heap; with 1 GB of state that needs more than V8's default limit. Re-runs
+ * this script in a child with a larger heap instead of failing halfway.
+ */
+function respawnWithLargerHeap(config: BenchConfig): boolean {
+  if (process.env[CHILD_ENV]) return false
+  const largest = Math.max(...config.sizes)
+  const wantBytes = Math.min(largest * 8 + 2e9, totalmem() * 0.7)
+  if (getHeapStatistics().heap_size_limit >= wantBytes) return false
+  const mb = Math.floor(wantBytes / 2 ** 20)
+  const child = spawnSync(process.execPath, [...process.execArgv, `--max-old-space-size=${mb}`, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, [CHILD_ENV]: '1' },
+  })
+  process.exitCode = child.status ?? 1
+  return true
+}
+
+function commandLine(): string {
+  const args = process.argv.slice(2).join(' ')
+  return process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args ? ` -- ${args}` : ''}` : `node dist/bench/run.js ${args}`.trim()
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2))
+  const groups = selectGroups(opts.only)
+  const config = configFor(opts)
+  if (respawnWithLargerHeap(config)) return
+
+  const startedMs = Date.now()
+  const date = new Date().toISOString()
+  const native = nativeBinding()
+  const machine = machineInfo(isUnavailable(native) ? native.reason : native.rocksdbVersion)
+  const progress = new Progress(opts.progress)
+  const tmp = new TempSpace()
+  const ctx = new RunContext(config, tmp, progress)
+  const print = (text: string) => {
+    if (opts.json) return
+    if (progress.drawing && process.stdout.isTTY) progress.log(text)
+    else process.stdout.write(`${text}\n`)
+  }
+
+  print(`keyed-state bench${config.quick ? ' (quick)' : ''}: ${groups.map((g) => g.id).join(', ')}; sizes ${config.sizes.map(sizeLabel).join(', ')}; temp data in ${tmp.root}`)
+  progress.addTotal(groups.reduce((n, g) => n + g.steps(config), 0))
+
+  const reports: GroupReport[] = []
+  const goals: GoalResult[] = []
+  const chart: CostPoint[] = []
+  for (const g of groups) {
+    const report: GroupReport = { id: g.id, title: g.title, description: g.description, tables: [], notes: [] }
+    try {
+      const r = await g.run(ctx)
+      report.tables = r.tables
+      report.notes = r.notes
+      goals.push(...r.goals)
+      chart.push(...r.chart)
+    } catch (e) {
+      ctx.recordFailure(`group ${g.id}`, e)
+      report.notes.push(`the group failed: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    reports.push(report)
+    print(renderGroupText(report))
+  }
+  progress.stop()
+  tmp.removeAll()
+
+  const report: RunReport = {
+    command: commandLine(),
+    date,
+    durationMs: Date.now() - startedMs,
+    quick: config.quick,
+    machine,
+    groups: reports,
+    goals,
+    failures: ctx.failures,
+  }
+  if (!opts.json) process.stdout.write(`\n${renderText(goalsTable(goals))}\n`)
+
+  const writeResults = opts.writeResults || (!config.quick && !opts.only)
+  if (writeResults) {
+    if (chart.length) {
+      writeFileSync(`${BENCH_DIR}${CHART_FILE}`, await renderSvg(checkpointChartSpec(chart)))
+      report.chartFile = CHART_FILE
+    }
+    writeFileSync(RESULTS_FILE, renderResultsMarkdown(report, PROFILE_NOTES_FILE))
+    if (!opts.json) process.stdout.write(`\nwrote ${RESULTS_FILE}${report.chartFile ? ` and ${BENCH_DIR}${CHART_FILE}` : ''}\n`)
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify({ ...report, config, chart }, null, 2)}\n`)
+  if (ctx.failures.length) {
+    process.stderr.write(`\n${ctx.failures.length} measure(s) failed (see above${writeResults ? ' and RESULTS.md' : ''}).\n`)
+    process.exitCode = 1
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+  process.exitCode = 1
+})
