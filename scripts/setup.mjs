@@ -93,6 +93,10 @@ function ensureAddon() {
   log('building the native addon')
   const localGyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
   const args = ['rebuild', '-j', 'max']
+  // node-gyp downloads the Node headers unless told where they are; Debian and
+  // NodeSource packages install them next to the binary (offline builds work).
+  const nodePrefix = join(dirname(process.execPath), '..')
+  if (existsSync(join(nodePrefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${nodePrefix}`)
   if (existsSync(localGyp)) run(process.execPath, [localGyp, ...args])
   else run('npm', ['exec', '--yes', '--', 'node-gyp', ...args])
   mkdirSync(dirname(stampFile), { recursive: true })

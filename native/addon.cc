@@ -1,0 +1,64 @@
+// Module entry: registers the classes and the exported functions. Everything
+// here is wiring; each concept lives in its own file.
+#include <napi.h>
+#include <rocksdb/version.h>
+
+#include "addon_data.h"
+#include "args.h"
+#include "batch.h"
+#include "bench_loop.h"
+#include "db.h"
+#include "iterator.h"
+#include "snapshot.h"
+#include "sst_writer.h"
+
+namespace ks {
+
+// setErrorFactory(fn): fn(code, message, statusText?) returns the Error to
+// throw, so the loader's error class is created here and JS needs no wrapper
+// around hot calls. null removes it.
+static Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonData* data = AddonData::Of(env);
+  if (IsNullish(info[0])) {
+    data->errorFactory.Reset();
+  } else if (info[0].IsFunction()) {
+    data->errorFactory = Napi::Persistent(info[0].As<Napi::Function>());
+  } else {
+    Throw(env, ErrorCode::kInvalidArgument, "setErrorFactory expects a function or null");
+  }
+  return env.Undefined();
+}
+
+// closeAll(): closes every DB of this environment, for process 'exit'
+// handlers (process.exit() skips environment cleanup hooks).
+static Napi::Value CloseAll(const Napi::CallbackInfo& info) {
+  AddonData::Of(info.Env())->CloseAllDbs();
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  AddonData* data = InstallAddonData(env);
+  data->dbClass = Napi::Persistent(Db::DefineClass(env));
+  data->iteratorClass = Napi::Persistent(Iterator::DefineClass(env));
+  data->snapshotClass = Napi::Persistent(Snapshot::DefineClass(env));
+  data->batchClass = Napi::Persistent(Batch::DefineClass(env));
+  data->sstWriterClass = Napi::Persistent(SstWriter::DefineClass(env));
+
+  exports.Set("open", Napi::Function::New<Db::Open>(env, "open"));
+  exports.Set("destroy", Napi::Function::New<Db::Destroy>(env, "destroy"));
+  exports.Set("sstWriter", Napi::Function::New<SstWriter::Create>(env, "sstWriter"));
+  exports.Set("benchRawLoop", Napi::Function::New<BenchRawLoop>(env, "benchRawLoop"));
+  exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
+  exports.Set("closeAll", Napi::Function::New<CloseAll>(env, "closeAll"));
+  exports.Set("rocksdbVersion", Napi::String::New(env, rocksdb::GetRocksVersionAsString(true)));
+  return exports;
+}
+
+}  // namespace ks
+
+static Napi::Object InitKeyedStateNative(Napi::Env env, Napi::Object exports) {
+  return ks::Init(env, exports);
+}
+
+NODE_API_MODULE(keyed_state_native, InitKeyedStateNative)

@@ -1,0 +1,9 @@
+#pragma once
+
+#include <napi.h>
+
+namespace ks {
+
+Napi::Value BenchRawLoop(const Napi::CallbackInfo& info);
+
+}  // namespace ks

@@ -1,0 +1,144 @@
+#include "db_core.h"
+
+#include <rocksdb/cache.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+namespace ks {
+
+namespace {
+
+bool HasCurrentFile(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
+}
+
+}  // namespace
+
+DbCore::DbCore(std::string path, const OpenConfig& config, std::unordered_set<DbCore*>* registry)
+    : path_(std::move(path)), registry_(registry) {
+  writeOptions_.disableWAL = config.disableWal;
+  blockCache_ = rocksdb::NewLRUCache(config.blockCacheBytes);
+  cfOptions_ = MakeCfOptions(config, blockCache_);
+}
+
+DbCore::~DbCore() { Close(); }
+
+rocksdb::Status DbCore::Open(const std::string& path, const OpenConfig& config,
+                             std::unordered_set<DbCore*>* registry, std::shared_ptr<DbCore>* out) {
+  std::shared_ptr<DbCore> core(new DbCore(path, config, registry));
+  rocksdb::DBOptions dbOptions = MakeDbOptions(config);
+
+  const bool exists = HasCurrentFile(path);
+  if (!exists && !config.createIfMissing) {
+    return rocksdb::Status::PathNotFound("no database at " + path + " and createIfMissing is false");
+  }
+  if (!exists) {
+    // RocksDB creates only the last path component.
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return rocksdb::Status::IOError("cannot create directory " + path, ec.message());
+  }
+
+  // Every family on disk must be opened (RocksDB refuses otherwise), plus the
+  // requested ones, which create_missing_column_families creates.
+  std::vector<std::string> names{rocksdb::kDefaultColumnFamilyName};
+  if (exists) {
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(dbOptions, path, &names);
+    if (!s.ok()) return s;
+  }
+  for (const auto& name : config.columnFamilies) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, core->cfOptions_);
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = rocksdb::DB::Open(dbOptions, path, descriptors, &handles, &core->db_);
+  if (!s.ok()) return s;
+  for (auto* handle : handles) core->IndexHandle(handle);
+  core->RebuildOpenHandles();
+  if (registry != nullptr) registry->insert(core.get());
+  *out = std::move(core);
+  return s;
+}
+
+void DbCore::IndexHandle(rocksdb::ColumnFamilyHandle* handle) {
+  size_t id = handle->GetID();
+  if (cfs_.size() <= id) cfs_.resize(id + 1, nullptr);
+  cfs_[id] = handle;
+}
+
+void DbCore::RebuildOpenHandles() {
+  openHandles_.clear();
+  for (auto* handle : cfs_) {
+    if (handle != nullptr) openHandles_.push_back(handle);
+  }
+}
+
+int64_t DbCore::CfId(const std::string& name) const {
+  for (auto* handle : openHandles_) {
+    if (handle->GetName() == name) return handle->GetID();
+  }
+  return -1;
+}
+
+std::vector<std::string> DbCore::CfNames() const {
+  std::vector<std::string> names;
+  for (auto* handle : openHandles_) names.push_back(handle->GetName());
+  return names;
+}
+
+rocksdb::Status DbCore::CreateCf(const std::string& name, int64_t* id) {
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  rocksdb::Status s = db_->CreateColumnFamily(cfOptions_, name, &handle);
+  if (!s.ok()) return s;
+  IndexHandle(handle);
+  RebuildOpenHandles();
+  *id = handle->GetID();
+  return s;
+}
+
+rocksdb::Status DbCore::DropCf(const std::string& name) {
+  int64_t id = CfId(name);
+  if (id < 0) return rocksdb::Status::NotFound("no column family named '" + name + "'");
+  rocksdb::ColumnFamilyHandle* handle = cfs_[id];
+  rocksdb::Status s = db_->DropColumnFamily(handle);
+  if (!s.ok()) return s;
+  // Open iterators keep the family's data alive on their own; the handle is ours.
+  s = db_->DestroyColumnFamilyHandle(handle);
+  cfs_[id] = nullptr;
+  RebuildOpenHandles();
+  return s;
+}
+
+rocksdb::Status DbCore::Close() {
+  if (db_ == nullptr) return rocksdb::Status::OK();
+  // Release() of a resource calls Untrack, so work on a copy.
+  std::vector<DbResource*> resources(resources_.begin(), resources_.end());
+  for (DbResource* resource : resources) resource->ReleaseBeforeClose();
+  resources_.clear();
+
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  flush.allow_write_stall = true;
+  rocksdb::Status result = db_->Flush(flush, openHandles_);
+
+  for (auto* handle : openHandles_) {
+    rocksdb::Status s = db_->DestroyColumnFamilyHandle(handle);
+    if (result.ok() && !s.ok()) result = s;
+  }
+  cfs_.clear();
+  openHandles_.clear();
+  rocksdb::Status s = db_->Close();
+  if (result.ok() && !s.ok()) result = s;
+  delete db_;
+  db_ = nullptr;
+  if (registry_ != nullptr) registry_->erase(this);
+  registry_ = nullptr;
+  return result;
+}
+
+}  // namespace ks

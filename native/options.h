@@ -1,0 +1,41 @@
+// RocksDB options for our databases and for SST files meant to be ingested
+// into them. One place, so a DB and an SstFileWriter always agree on the
+// comparator, merge operator and table format.
+#pragma once
+
+#include <napi.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/options.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ks {
+
+struct OpenConfig {
+  bool createIfMissing = true;
+  std::vector<std::string> columnFamilies;
+  uint64_t blockCacheBytes = 64ull << 20;
+  uint64_t writeBufferBytes = 64ull << 20;
+  // Checkpoints flush memtables and a crashed working DB is discarded and
+  // restored from a checkpoint, so the WAL buys nothing but write cost.
+  bool disableWal = true;
+  rocksdb::CompressionType compression = rocksdb::kNoCompression;
+};
+
+// Reads the JS options object of open(); throws INVALID_ARGUMENT on unknown keys
+// or wrong types and NOT_SUPPORTED for a compression this librocksdb lacks.
+OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value options);
+
+// LZ4 when the library has it, else Snappy, else none.
+rocksdb::CompressionType DefaultCompression();
+
+rocksdb::DBOptions MakeDbOptions(const OpenConfig& config);
+rocksdb::ColumnFamilyOptions MakeCfOptions(const OpenConfig& config,
+                                           const std::shared_ptr<rocksdb::Cache>& blockCache);
+// Options for SstFileWriter: the column family options of a DB opened with defaults.
+rocksdb::Options MakeSstWriterOptions();
+
+}  // namespace ks
