@@ -18,6 +18,12 @@ export interface FullRestoreOptions {
   maxParallelism?: number
   /** Bound of one storage read; default 4 MiB. */
   windowBytes?: number
+  /**
+   * Key-group ranges known to hold no state, e.g. of instances whose snapshot
+   * was empty and wrote no handle (the checkpoint metadata knows them). They
+   * count as covered; without them every target key group needs a handle.
+   */
+  knownEmptyRanges?: readonly KeyGroupRange[]
   /** Told when a local copy was unusable and storage is read instead. */
   onLocalFallback?: (local: LocalStateHandle, error: unknown) => void
 }
@@ -133,7 +139,7 @@ export async function restoreFull(
     }
   }
   if (maxParallelism !== undefined) checkKeyGroupRange(targetRange, maxParallelism)
-  checkCoverage(handles.map((h) => h.keyGroupRange), targetRange)
+  checkCoverage([...handles.map((h) => h.keyGroupRange), ...(options.knownEmptyRanges ?? [])], targetRange)
   const overlap = firstOverlap(handles.map((h) => h.keyGroupRange), targetRange)
   if (overlap) {
     throw new KeyedStateError(
