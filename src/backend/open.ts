@@ -6,10 +6,31 @@ const KNOWN_OPTIONS = new Set([
   'localRecoveryDir', 'checkpointMode', 'storage',
 ])
 
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
+
+/** The known option closest to a misspelled one (case differences and up to two typos). */
 function suggest(name: string): string {
   const lower = name.toLowerCase()
-  const match = [...KNOWN_OPTIONS].find((k) => k.toLowerCase() === lower)
-  return match ? ` (did you mean '${match}'?)` : ''
+  let best: string | undefined
+  let bestDistance = 3
+  for (const k of KNOWN_OPTIONS) {
+    const d = editDistance(lower, k.toLowerCase())
+    if (d < bestDistance) {
+      best = k
+      bestDistance = d
+    }
+  }
+  return best ? ` (did you mean '${best}'?)` : ''
 }
 
 /** Opens a heap or RocksDB keyed-state backend, restoring from handles when given. */

@@ -2,12 +2,14 @@
 //
 // A key's identity is its serialized bytes: that is what RocksDB stores and
 // what snapshots contain. Using the key itself as the Map key is much faster
-// (no serialization, no string building) and is only correct when equal Map
-// keys (SameValueZero) always have equal bytes and the other way round. Numbers,
-// bigints and booleans never collide with strings, so they are always used
-// directly; strings only when the serializer is the built-in string serializer
-// (with json, the string '{"a":1}' and the object {a:1} have the same bytes'
-// latin1 form, so strings there go through their bytes too).
+// (no serialization, no string building) but only correct when equal Map keys
+// (SameValueZero) have equal bytes and the other way round, and when the
+// serializer would accept the key (the heap backend must refuse what RocksDB
+// refuses). So keys are used directly only for the built-in serializers whose
+// behaviour is known; everything else is keyed by its bytes as a latin1 string.
+// Numbers, bigints and booleans never equal a string, so the two kinds of ids
+// cannot collide; strings are direct only for the string serializer (with json,
+// the string '{"a":1}' and the object {a:1} would have the same latin1 id).
 import type { Serializer } from '../../serializers/serializer.js'
 
 /** The Map key of a key: the key itself, or its serialized bytes as a latin1 string. */
@@ -32,40 +34,51 @@ export function latin1Bytes(s: string): Uint8Array {
   return Buffer.from(s, 'latin1')
 }
 
+const INT64_MIN = -(1n << 63n)
+const INT64_LIMIT = 1n << 63n
+
+type NumberRule = 'none' | 'int32' | 'float64' | 'finite'
+
 export function keyIdPolicy<K>(serializer: Serializer<K>): KeyIdPolicy<K> {
-  const stringsDirect = serializer.id === 'string'
-  // float64 writes -0 and 0 differently; every other built-in number serializer writes them alike.
-  const negativeZeroDistinct = serializer.id === 'float64'
-  const isDirect = (id: KeyId): boolean => typeof id !== 'string' || stringsDirect
+  const id = serializer.id
+  const strings = id === 'string'
+  const numbers: NumberRule = id === 'int32' ? 'int32' : id === 'float64' ? 'float64' : id === 'json' ? 'finite' : 'none'
+  const bigints = id === 'int64'
+  const booleans = id === 'boolean' || id === 'json'
+  const isDirect = (keyId: KeyId): boolean => typeof keyId !== 'string' || strings
 
-  const viaBytes = (key: K, bytes: Uint8Array | undefined): string => latin1(bytes ?? serializer.serialize(key))
-
-  return {
+  const policy: KeyIdPolicy<K> = {
     idOf(key, bytes) {
       switch (typeof key) {
+        case 'string':
+          if (strings) return key
+          break
         case 'number':
-          if (key === 0 && 1 / key < 0) return negativeZeroDistinct ? viaBytes(key, bytes) : 0
+          if (numbers === 'none' || (numbers === 'int32' ? (key | 0) !== key : numbers === 'finite' && !Number.isFinite(key))) break
+          // -0 is written as 0 by int32 and json, but as its own bytes by float64.
+          if (key === 0 && 1 / key < 0) {
+            if (numbers === 'float64') break
+            return 0
+          }
           return key
         case 'bigint':
+          if (bigints && key >= INT64_MIN && key < INT64_LIMIT) return key
+          break
         case 'boolean':
-          return key
-        case 'string':
-          return stringsDirect ? key : viaBytes(key, bytes)
-        default:
-          return viaBytes(key, bytes)
+          if (booleans) return key
+          break
       }
+      return latin1(bytes ?? serializer.serialize(key))
     },
     idOfBytes(bytes) {
-      const key = serializer.deserialize(bytes)
-      const t = typeof key
-      if (t === 'number' || t === 'bigint' || t === 'boolean' || (t === 'string' && stringsDirect)) return this.idOf(key, bytes)
-      return latin1(bytes)
+      return policy.idOf(serializer.deserialize(bytes), bytes)
     },
-    bytesOf(id) {
-      return isDirect(id) ? serializer.serialize(id as K) : latin1Bytes(id as string)
+    bytesOf(keyId) {
+      return isDirect(keyId) ? serializer.serialize(keyId as K) : latin1Bytes(keyId as string)
     },
-    keyOf(id) {
-      return isDirect(id) ? (id as K) : serializer.deserialize(latin1Bytes(id as string))
+    keyOf(keyId) {
+      return isDirect(keyId) ? (keyId as K) : serializer.deserialize(latin1Bytes(keyId as string))
     },
   }
+  return policy
 }

@@ -104,7 +104,8 @@ export class HeapValueState<T> extends HeapState implements ValueState<T> {
   value(): T | undefined {
     this.ctx.assertCurrentKey()
     const e = this.peek()
-    if (e === undefined) return this.defaultValue
+    // A fresh copy of an object default, so a caller mutating it cannot change the default for other keys.
+    if (e === undefined) return this.copy(this.defaultValue as T)
     const v = e.value as T
     // The caller may mutate what it gets: hand out objects only from an entry no snapshot shares.
     return isObject(v) ? (this.own(this.copy)!.value as T) : v
@@ -267,12 +268,19 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
 
   putAll(entries: Iterable<readonly [UK, UV]> | Map<UK, UV>): void {
     this.ctx.assertCurrentKey()
-    for (const [k, v] of entries) this.putOne(k, v)
+    // All or nothing, as on RocksDB (one write batch): check every entry first.
+    const all = [...entries]
+    for (const [k, v] of all) this.checkEntry(k, v)
+    for (const [k, v] of all) this.putOne(k, v)
+  }
+
+  private checkEntry(key: UK, value: UV): void {
+    if (key === undefined) throw this.invalid('map keys cannot be undefined')
+    if (value === undefined) throw this.invalid('map values cannot be undefined (use remove)')
   }
 
   private putOne(key: UK, value: UV): void {
-    if (key === undefined) throw this.invalid('map keys cannot be undefined')
-    if (value === undefined) throw this.invalid('map values cannot be undefined (use remove)')
+    this.checkEntry(key, value)
     const id = this.userKeys.idOf(key)
     const m = this.ownedMap()
     if (m === undefined) this.set(new Map([[id, value]]))

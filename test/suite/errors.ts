@@ -1,0 +1,116 @@
+// Errors at the public edge: typed, with a code, naming what is wrong.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import {
+  int32Serializer,
+  int64Serializer,
+  KeyGroupRangeError,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  stringSerializer,
+  ValueStateDescriptor,
+} from '../../src/index.js'
+import type { BackendFactory } from './factory.js'
+import { expectCode, expectCodeSync, stringKeysIn, withBackend } from './helpers.js'
+
+export function errorTests(factory: BackendFactory): void {
+  describe(`[${factory.name}] errors`, () => {
+    test('setCurrentKey outside the key-group range throws KeyGroupRangeError naming the key group', () =>
+      withBackend(
+        factory,
+        (b) => {
+          const range = { start: 0, end: 63 }
+          const [outside] = stringKeysIn(range, 128, 1, false)
+          const [inside] = stringKeysIn(range, 128, 1, true)
+          const e = expectCodeSync(() => b.setCurrentKey(outside!), 'KEY_GROUP_RANGE')
+          assert.ok(e instanceof KeyGroupRangeError)
+          assert.ok(e.keyGroup !== undefined && e.keyGroup >= 64 && e.keyGroup <= 127)
+          // The backend stays usable, and a failed setCurrentKey does not change the current key.
+          const s = b.getState(new ValueStateDescriptor('v', int32Serializer))
+          b.setCurrentKey(inside!)
+          s.update(1)
+          expectCodeSync(() => b.setCurrentKey(outside!), 'KEY_GROUP_RANGE')
+          assert.equal(b.getCurrentKey(), inside)
+          assert.equal(s.value(), 1)
+        },
+        { maxParallelism: 128, keyGroupRange: { start: 0, end: 63 } },
+      ))
+
+    test('state used before setCurrentKey throws NO_CURRENT_KEY', () =>
+      withBackend(factory, (b) => {
+        const v = b.getState(new ValueStateDescriptor('v', int32Serializer))
+        const l = b.getListState(new ListStateDescriptor('l', int32Serializer))
+        const m = b.getMapState(new MapStateDescriptor('m', stringSerializer, int32Serializer))
+        expectCodeSync(() => v.value(), 'NO_CURRENT_KEY')
+        expectCodeSync(() => v.update(1), 'NO_CURRENT_KEY')
+        expectCodeSync(() => l.add(1), 'NO_CURRENT_KEY')
+        expectCodeSync(() => l.get(), 'NO_CURRENT_KEY')
+        expectCodeSync(() => m.put('a', 1), 'NO_CURRENT_KEY')
+        expectCodeSync(() => [...m.entries()], 'NO_CURRENT_KEY')
+        expectCodeSync(() => b.getCurrentKey(), 'NO_CURRENT_KEY')
+      }))
+
+    test('the same state name with a different kind throws STATE_CONFLICT', () =>
+      withBackend(factory, (b) => {
+        b.getState(new ValueStateDescriptor('s', int32Serializer))
+        const e = expectCodeSync(() => b.getListState(new ListStateDescriptor('s', int32Serializer)), 'STATE_CONFLICT', "'s'")
+        assert.equal(e.state, 's')
+      }))
+
+    test('the same state with an incompatible serializer throws SERIALIZER_MISMATCH naming the state', () =>
+      withBackend(factory, (b) => {
+        b.getState(new ValueStateDescriptor('count', int32Serializer))
+        const e = expectCodeSync(() => b.getState(new ValueStateDescriptor('count', int64Serializer)), 'SERIALIZER_MISMATCH', "'count'")
+        assert.equal(e.state, 'count')
+        b.getMapState(new MapStateDescriptor('m', stringSerializer, int32Serializer))
+        expectCodeSync(() => b.getMapState(new MapStateDescriptor('m', int32Serializer, int32Serializer)), 'SERIALIZER_MISMATCH', "'m'")
+        expectCodeSync(
+          () => b.getPartitionedState(1, int32Serializer, new ValueStateDescriptor('count', int32Serializer)),
+          'SERIALIZER_MISMATCH',
+          'namespace',
+        )
+        // The registered state still works.
+        b.setCurrentKey('a')
+        b.getState(new ValueStateDescriptor('count', int32Serializer)).update(3)
+      }))
+
+    test('keys() of an unknown state throws UNKNOWN_STATE', () =>
+      withBackend(factory, async (b) => {
+        const e = expectCodeSync(() => b.keys('nope'), 'UNKNOWN_STATE', "'nope'")
+        assert.equal(e.state, 'nope')
+      }))
+
+    test('invalid state names are refused with INVALID_ARGUMENT', () => {
+      expectCodeSync(() => new ValueStateDescriptor('', int32Serializer), 'INVALID_ARGUMENT')
+      expectCodeSync(() => new ValueStateDescriptor('_reserved', int32Serializer), 'INVALID_ARGUMENT')
+      expectCodeSync(() => new ValueStateDescriptor('has space', int32Serializer), 'INVALID_ARGUMENT')
+    })
+
+    test('a misspelled option is refused with INVALID_ARGUMENT and a suggestion', async () => {
+      const options = { keySerializer: stringSerializer, maxParalelism: 64 } as never
+      const e = await expectCode(() => factory.open(options), 'INVALID_ARGUMENT', 'maxParalelism')
+      assert.match(e.message, /did you mean 'maxParallelism'/)
+      const e2 = await expectCode(() => factory.open({ keySerializer: stringSerializer, keygroupRange: { start: 0, end: 1 } } as never), 'INVALID_ARGUMENT')
+      assert.match(e2.message, /did you mean 'keyGroupRange'/)
+    })
+
+    test('bad maxParallelism, key-group range or key serializer is refused with INVALID_ARGUMENT', async () => {
+      await expectCode(() => factory.open({ keySerializer: stringSerializer, maxParallelism: 0 }), 'INVALID_ARGUMENT')
+      await expectCode(() => factory.open({ keySerializer: stringSerializer, maxParallelism: 40000 }), 'INVALID_ARGUMENT')
+      await expectCode(() => factory.open({ keySerializer: stringSerializer, maxParallelism: 8, keyGroupRange: { start: 4, end: 8 } }), 'INVALID_ARGUMENT')
+      await expectCode(() => factory.open({} as never), 'INVALID_ARGUMENT')
+    })
+
+    test('a key the key serializer cannot write is refused and the current key is kept', () =>
+      withBackend<number>(
+        factory,
+        (b) => {
+          b.setCurrentKey(1)
+          expectCodeSync(() => b.setCurrentKey(1.5), 'INVALID_ARGUMENT')
+          expectCodeSync(() => b.setCurrentKey('1' as never), 'INVALID_ARGUMENT')
+          assert.equal(b.getCurrentKey(), 1)
+        },
+        { keySerializer: int32Serializer },
+      ))
+  })
+}

@@ -1,0 +1,4 @@
+import { heapFactory } from './factories.js'
+import { runConformanceSuite } from './index.js'
+
+runConformanceSuite(heapFactory())

@@ -1,0 +1,97 @@
+// keys(stateName, namespace?): the keys that hold state, across key groups.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import {
+  int32Serializer,
+  jsonSerializer,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  stringSerializer,
+  ValueStateDescriptor,
+} from '../../src/index.js'
+import type { BackendFactory } from './factory.js'
+import { sorted, withBackend } from './helpers.js'
+
+export function keysTests(factory: BackendFactory): void {
+  describe(`[${factory.name}] keys()`, () => {
+    test('lists every key with state, each once, and drops cleared keys', () =>
+      withBackend(factory, (b) => {
+        const v = b.getState(new ValueStateDescriptor('v', int32Serializer))
+        const expected: string[] = []
+        for (let i = 0; i < 200; i++) {
+          b.setCurrentKey(`key-${i}`)
+          v.update(i)
+          expected.push(`key-${i}`)
+        }
+        assert.deepEqual(sorted(b.keys('v')), sorted(expected))
+        for (let i = 0; i < 200; i += 2) {
+          b.setCurrentKey(`key-${i}`)
+          v.clear()
+        }
+        assert.deepEqual(sorted(b.keys('v')), sorted(expected.filter((_, i) => i % 2 === 1)))
+      }))
+
+    test('a registered state without entries has no keys', () =>
+      withBackend(factory, (b) => {
+        b.getState(new ValueStateDescriptor('empty', int32Serializer))
+        assert.deepEqual([...b.keys('empty')], [])
+        assert.deepEqual(sorted(b.stateNames()), ['empty'])
+      }))
+
+    test('list and map states: keys with a non-empty list or map', () =>
+      withBackend(factory, (b) => {
+        const l = b.getListState(new ListStateDescriptor('l', int32Serializer))
+        const m = b.getMapState(new MapStateDescriptor('m', stringSerializer, int32Serializer))
+        b.setCurrentKey('with-list')
+        l.add(1)
+        b.setCurrentKey('with-map')
+        m.put('a', 1)
+        m.put('b', 2)
+        b.setCurrentKey('emptied')
+        l.add(1)
+        l.update([])
+        m.put('a', 1)
+        m.remove('a')
+        assert.deepEqual([...b.keys('l')], ['with-list'])
+        assert.deepEqual([...b.keys('m')], ['with-map'])
+      }))
+
+    test('with a namespace: only keys that have state in it; without: each key once', () =>
+      withBackend(factory, (b) => {
+        const d = new ValueStateDescriptor('v', int32Serializer)
+        for (const [key, namespaces] of [['a', ['n1']], ['b', ['n1', 'n2']], ['c', ['n2']]] as const) {
+          b.setCurrentKey(key)
+          for (const ns of namespaces) b.getPartitionedState(ns, stringSerializer, d).update(1)
+        }
+        assert.deepEqual(sorted(b.keys('v', 'n1', stringSerializer)), ['a', 'b'])
+        assert.deepEqual(sorted(b.keys('v', 'n2', stringSerializer)), ['b', 'c'])
+        assert.deepEqual(sorted(b.keys('v', 'n3', stringSerializer)), [])
+        assert.deepEqual(sorted(b.keys('v')), ['a', 'b', 'c'])
+      }))
+
+    test('the namespace serializer is taken from the registered state when omitted', () =>
+      withBackend(factory, (b) => {
+        const d = new ValueStateDescriptor('v', int32Serializer)
+        b.setCurrentKey('a')
+        b.getPartitionedState('n1', stringSerializer, d).update(1)
+        assert.deepEqual([...b.keys('v', 'n1')], ['a'])
+      }))
+
+    test('object keys come back equal to the keys used', () =>
+      withBackend<{ user: string; shard: number }>(
+        factory,
+        (b) => {
+          const v = b.getState(new ValueStateDescriptor('v', int32Serializer))
+          const keys = [{ user: 'x', shard: 1 }, { user: 'y', shard: 2 }]
+          for (const k of keys) {
+            b.setCurrentKey(k)
+            v.update(k.shard)
+          }
+          b.setCurrentKey({ user: 'x', shard: 1 })
+          assert.equal(v.value(), 1)
+          assert.deepEqual([...b.keys('v')].sort((p, q) => p.shard - q.shard), keys)
+        },
+        { keySerializer: jsonSerializer },
+      ))
+  })
+}

@@ -1,0 +1,124 @@
+// Map state: every method, per-key isolation, iteration, argument checks.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import {
+  int32Serializer,
+  int64Serializer,
+  jsonSerializer,
+  MapStateDescriptor,
+  stringSerializer,
+  tupleSerializer,
+} from '../../src/index.js'
+import type { BackendFactory } from './factory.js'
+import { expectCodeSync, sorted, withBackend } from './helpers.js'
+
+export function mapStateTests(factory: BackendFactory): void {
+  describe(`[${factory.name}] map state`, () => {
+    test('get/put/contains/remove/isEmpty', () =>
+      withBackend(factory, (b) => {
+        const m = b.getMapState(new MapStateDescriptor('seen', stringSerializer, int32Serializer))
+        b.setCurrentKey('a')
+        assert.equal(m.isEmpty(), true)
+        assert.equal(m.get('x'), undefined)
+        assert.equal(m.contains('x'), false)
+        m.put('x', 1)
+        m.put('y', 2)
+        m.put('x', 3)
+        assert.equal(m.get('x'), 3)
+        assert.equal(m.contains('y'), true)
+        assert.equal(m.isEmpty(), false)
+        m.remove('x')
+        m.remove('never-there')
+        assert.equal(m.contains('x'), false)
+        assert.equal(m.get('x'), undefined)
+        m.remove('y')
+        assert.equal(m.isEmpty(), true)
+      }))
+
+    test('entries/keys/values list every entry once', () =>
+      withBackend(factory, (b) => {
+        const m = b.getMapState(new MapStateDescriptor('m', stringSerializer, int64Serializer))
+        b.setCurrentKey('a')
+        const expected = new Map<string, bigint>()
+        for (let i = 0; i < 300; i++) expected.set(`user-${i}`, BigInt(i) * 1000n)
+        m.putAll(expected)
+        assert.deepEqual(new Map(m.entries()), expected)
+        assert.deepEqual(sorted(m.keys()), sorted(expected.keys()))
+        assert.deepEqual(sorted(m.values()), sorted(expected.values()))
+      }))
+
+    test('putAll takes any iterable of pairs; clear removes everything', () =>
+      withBackend(factory, (b) => {
+        const m = b.getMapState(new MapStateDescriptor('m', int32Serializer, stringSerializer))
+        b.setCurrentKey('a')
+        m.putAll([[1, 'one'], [2, 'two']])
+        m.putAll(new Map([[3, 'three']]))
+        assert.deepEqual(new Map(m.entries()), new Map([[1, 'one'], [2, 'two'], [3, 'three']]))
+        m.clear()
+        assert.equal(m.isEmpty(), true)
+        assert.deepEqual([...m.entries()], [])
+        m.put(4, 'four')
+        assert.deepEqual([...m.entries()], [[4, 'four']])
+      }))
+
+    test('maps are per key', () =>
+      withBackend(factory, (b) => {
+        const m = b.getMapState(new MapStateDescriptor('m', stringSerializer, int32Serializer))
+        for (let i = 0; i < 20; i++) {
+          b.setCurrentKey(`key-${i}`)
+          m.put('i', i)
+          if (i % 2 === 0) m.put('even', 1)
+        }
+        for (let i = 0; i < 20; i++) {
+          b.setCurrentKey(`key-${i}`)
+          assert.equal(m.get('i'), i)
+          assert.equal(m.contains('even'), i % 2 === 0)
+          assert.equal([...m.keys()].length, i % 2 === 0 ? 2 : 1)
+        }
+      }))
+
+    test('composite user keys and object values', () =>
+      withBackend(factory, (b) => {
+        const m = b.getMapState(
+          new MapStateDescriptor<[string, number], { total: number }>('m', tupleSerializer(stringSerializer, int32Serializer), jsonSerializer),
+        )
+        b.setCurrentKey('a')
+        m.put(['x', 1], { total: 1 })
+        m.put(['x', 2], { total: 2 })
+        m.put(['x', 1], { total: 10 })
+        assert.deepEqual(m.get(['x', 1]), { total: 10 })
+        assert.equal(m.contains(['x', 3]), false)
+        assert.deepEqual(
+          [...m.entries()].sort((p, q) => p[0][1] - q[0][1]),
+          [[['x', 1], { total: 10 }], [['x', 2], { total: 2 }]],
+        )
+        const v = m.get(['x', 2])!
+        v.total += 5
+        m.put(['x', 2], v)
+        assert.deepEqual(m.get(['x', 2]), { total: 7 })
+      }))
+
+    test('an iterator keeps the key it was created for', () =>
+      withBackend(factory, (b) => {
+        const m = b.getMapState(new MapStateDescriptor('m', stringSerializer, int32Serializer))
+        b.setCurrentKey('a')
+        m.put('from-a', 1)
+        b.setCurrentKey('b')
+        m.put('from-b', 2)
+        b.setCurrentKey('a')
+        const it = m.keys()
+        b.setCurrentKey('b')
+        assert.deepEqual([...it], ['from-a'])
+      }))
+
+    test('undefined keys or values are refused with INVALID_ARGUMENT; putAll is all or nothing', () =>
+      withBackend(factory, (b) => {
+        const m = b.getMapState(new MapStateDescriptor<string, number>('m', stringSerializer, int32Serializer))
+        b.setCurrentKey('a')
+        expectCodeSync(() => m.put('x', undefined as never), 'INVALID_ARGUMENT')
+        expectCodeSync(() => m.put(undefined as never, 1), 'INVALID_ARGUMENT')
+        expectCodeSync(() => m.putAll([['ok', 1], ['bad', undefined as never]]), 'INVALID_ARGUMENT')
+        assert.equal(m.isEmpty(), true)
+      }))
+  })
+}
