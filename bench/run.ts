@@ -16,9 +16,10 @@ import { Progress } from './lib/progress.js'
 import { goalsTable, renderGroupText, renderResultsMarkdown, type GroupReport, type RunReport } from './lib/report.js'
 import { renderText } from './lib/table.js'
 import { TempSpace } from './lib/tmp.js'
+import { checkpointsGroup } from './groups/checkpoints.js'
 import { stateAccessGroup } from './groups/state-access.js'
 
-const GROUPS: BenchGroup[] = [stateAccessGroup]
+const GROUPS: BenchGroup[] = [stateAccessGroup, checkpointsGroup]
 
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url))
 const RESULTS_FILE = `${BENCH_DIR}RESULTS.md`

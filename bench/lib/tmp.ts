@@ -1,6 +1,6 @@
 // All bench data lives under one directory in os.tmpdir(), removed when the
 // run ends however it ends (normal exit, error, Ctrl-C).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -53,4 +53,21 @@ export async function withDir<T>(tmp: TempSpace, label: string, fn: (dir: string
   } finally {
     tmp.remove(dir)
   }
+}
+
+/** Bytes of all files below `path` (a RocksDB dir, a storage root). */
+export function dirSizeBytes(path: string): number {
+  let total = 0
+  const visit = (p: string) => {
+    let st
+    try {
+      st = statSync(p)
+    } catch {
+      return
+    }
+    if (st.isDirectory()) for (const name of readdirSync(p)) visit(join(p, name))
+    else total += st.size
+  }
+  visit(path)
+  return total
 }

@@ -1,0 +1,286 @@
+// Group 2: checkpoints at each state size. Sync pause and async time of full
+// and incremental checkpoints, bytes written, incremental after 1 % / 10 % of
+// keys changed, and full snapshot throughput against raw packed iteration.
+import { emptyResult, type BenchGroup, type CostPoint, type GroupResult, type RunContext } from '../lib/context.js'
+import { datasetOfSize, sampleIndices, type Dataset } from '../lib/data.js'
+import { mbPerSec, sizeLabel } from '../lib/format.js'
+import { GOALS, goalCell, judge } from '../lib/goals.js'
+import { openBackend, randomReadsPerSec, writeValues } from '../lib/keyed.js'
+import type { Footprint } from '../lib/machine.js'
+import { attempt, fsStorageFactory, isUnavailable, nativeBinding, NOT_BUILT, Unavailable } from '../lib/pieces.js'
+import { fillRawDb, packedIteration } from '../lib/raw-db.js'
+import { forEachSize, largestMeasured, whereLabel, type PerSize } from '../lib/sizes.js'
+import { table } from '../lib/table.js'
+import { median, timed } from '../lib/timing.js'
+import { dirSizeBytes } from '../lib/tmp.js'
+import { takeCompletedCheckpoint, takeSnapshot, type CheckpointCost } from '../lib/checkpointing.js'
+
+export const ROCKSDB_FOOTPRINT: Footprint = { diskFactor: 6, memoryFactor: 1 }
+export const HEAP_FOOTPRINT: Footprint = { diskFactor: 2, memoryFactor: 6 }
+
+type Maybe<T> = T | Unavailable
+
+export interface RocksCheckpointMeasures {
+  data: Dataset
+  fillMs: number
+  randomReadsPerSec: number
+  workingDirBytes: number
+  full: Maybe<CheckpointCost>
+  incrementalFirst: Maybe<CheckpointCost>
+  incremental1pct: Maybe<CheckpointCost>
+  incremental10pct: Maybe<CheckpointCost>
+  rawIteration: Maybe<{ ms: number; packedBytes: number }>
+}
+
+export interface HeapCheckpointMeasures {
+  data: Dataset
+  fillMs: number
+  heapUsedBytes: number
+  full: Maybe<CheckpointCost>
+}
+
+/** Small states finish in milliseconds: repeat those measures and take the median. */
+function repeatsFor(sizeBytes: number): number {
+  return sizeBytes <= 100e6 ? 3 : 1
+}
+
+async function medianCost(repeats: number, take: (repeat: number) => Promise<CheckpointCost>): Promise<CheckpointCost> {
+  const costs: CheckpointCost[] = []
+  for (let r = 0; r < repeats; r++) costs.push(await take(r))
+  const m = median(costs.map((c) => c.totalMs))
+  return costs.reduce((best, c) => (Math.abs(c.totalMs - m) < Math.abs(best.totalMs - m) ? c : best))
+}
+
+function stateData(ctx: RunContext, sizeBytes: number): Dataset {
+  return datasetOfSize(sizeBytes, ctx.config.stateValueChars)
+}
+
+/** Measures a RocksDB backend holding `sizeBytes` of ValueState (once per run; other groups reuse it). */
+export function rocksCheckpointMeasures(ctx: RunContext, sizeBytes: number): Promise<Maybe<RocksCheckpointMeasures>> {
+  return ctx.memo(`rocksdb-checkpoints:${sizeBytes}`, () =>
+    attempt(async () => {
+      const label = sizeLabel(sizeBytes)
+      const storageFactory = await fsStorageFactory()
+      if (isUnavailable(storageFactory)) throw storageFactory
+      const data = stateData(ctx, sizeBytes)
+      const storageDir = ctx.tmp.dir(`chk-storage-${label}`)
+      const storage = storageFactory(storageDir)
+      ctx.progress.step(`checkpoints ${label}: fill RocksDB (${data.count.toLocaleString('en-US')} keys)`)
+      const opened = await openBackend(ctx.tmp, 'rocksdb', `chk-${label}`)
+      try {
+        const b = opened.backend
+        const fill = await timed(() => writeValues(b, data))
+        const reads = randomReadsPerSec(b, data, ctx.config.quick ? 20_000 : 200_000, 7)
+
+        ctx.progress.step(`checkpoints ${label}: incremental and full checkpoints`)
+        const first = await takeCompletedCheckpoint(b, 1, storage)
+        const incremental = first.result.handle?.type === 'incremental'
+        const full = await attempt(
+          () => medianCost(repeatsFor(sizeBytes), (r) => takeSnapshot(b, 100 + r, storage, 'savepoint')),
+          ctx.onError(`checkpoints ${label}: full snapshot`),
+        )
+        let incremental1pct: Maybe<CheckpointCost> = new Unavailable(NOT_BUILT)
+        let incremental10pct: Maybe<CheckpointCost> = new Unavailable(NOT_BUILT)
+        if (incremental) {
+          writeValues(b, data, 1, sampleIndices(data.count, 0.01, 11))
+          incremental1pct = await attempt(() => takeCompletedCheckpoint(b, 3, storage), ctx.onError(`checkpoints ${label}: incremental 1 %`))
+          writeValues(b, data, 2, sampleIndices(data.count, 0.1, 12))
+          incremental10pct = await attempt(() => takeCompletedCheckpoint(b, 4, storage), ctx.onError(`checkpoints ${label}: incremental 10 %`))
+        }
+        const workingDirBytes = opened.dir ? dirSizeBytes(opened.dir) : 0
+
+        ctx.progress.step(`checkpoints ${label}: raw packed iteration`)
+        const rawIteration = await attempt(() => measureRawIteration(ctx, data, sizeBytes), ctx.onError(`checkpoints ${label}: raw iteration`))
+        return {
+          data,
+          fillMs: fill.ms,
+          randomReadsPerSec: reads,
+          workingDirBytes,
+          full,
+          incrementalFirst: incremental ? first : new Unavailable(NOT_BUILT),
+          incremental1pct,
+          incremental10pct,
+          rawIteration,
+        }
+      } finally {
+        await opened.dispose()
+        ctx.tmp.remove(storageDir)
+      }
+    }, ctx.onError(`checkpoints ${sizeLabel(sizeBytes)}`)),
+  )
+}
+
+async function measureRawIteration(ctx: RunContext, data: Dataset, sizeBytes: number): Promise<{ ms: number; packedBytes: number }> {
+  const native = nativeBinding()
+  if (isUnavailable(native)) throw native
+  const dir = ctx.tmp.path(`raw-${sizeLabel(sizeBytes)}`)
+  const raw = fillRawDb(native, dir, data)
+  try {
+    const runs: number[] = []
+    let packedBytes = 0
+    for (let r = 0; r < repeatsFor(sizeBytes); r++) {
+      const t = await timed(() => packedIteration(raw))
+      runs.push(t.ms)
+      packedBytes = t.value
+    }
+    return { ms: median(runs), packedBytes }
+  } finally {
+    raw.close()
+    ctx.tmp.remove(dir)
+  }
+}
+
+/** The heap backend with the same state: fill and one full checkpoint. */
+export function heapCheckpointMeasures(ctx: RunContext, sizeBytes: number): Promise<Maybe<HeapCheckpointMeasures>> {
+  return ctx.memo(`heap-checkpoints:${sizeBytes}`, () =>
+    attempt(async () => {
+      const label = sizeLabel(sizeBytes)
+      ctx.progress.step(`checkpoints ${label}: heap backend`)
+      const storageFactory = await fsStorageFactory()
+      if (isUnavailable(storageFactory)) throw storageFactory
+      const data = stateData(ctx, sizeBytes)
+      const storageDir = ctx.tmp.dir(`heap-storage-${label}`)
+      const heapBefore = process.memoryUsage().heapUsed
+      const opened = await openBackend(ctx.tmp, 'heap', `heap-${label}`)
+      try {
+        const fill = await timed(() => writeValues(opened.backend, data))
+        const heapUsedBytes = process.memoryUsage().heapUsed - heapBefore
+        const storage = storageFactory(storageDir)
+        let id = 0
+        const full = await attempt(
+          () => medianCost(repeatsFor(sizeBytes), () => takeCompletedCheckpoint(opened.backend, ++id, storage)),
+          ctx.onError(`checkpoints ${label}: heap full`),
+        )
+        return { data, fillMs: fill.ms, heapUsedBytes, full }
+      } finally {
+        await opened.dispose()
+        ctx.tmp.remove(storageDir)
+      }
+    }, ctx.onError(`checkpoints ${sizeLabel(sizeBytes)} heap`)),
+  )
+}
+
+export async function allRocksMeasures(ctx: RunContext): Promise<PerSize<RocksCheckpointMeasures>> {
+  return forEachSize(ctx, ROCKSDB_FOOTPRINT, (size) => rocksCheckpointMeasures(ctx, size))
+}
+
+export async function allHeapMeasures(ctx: RunContext): Promise<PerSize<HeapCheckpointMeasures>> {
+  return forEachSize(ctx, HEAP_FOOTPRINT, (size) => heapCheckpointMeasures(ctx, size))
+}
+
+/** Our checkpoint methods as chart points (shared with the durability group's alternatives). */
+export const METHOD = {
+  incrementalFirst: 'RocksDB incremental, first',
+  incremental1pct: 'RocksDB incremental, 1 % changed',
+  fullRocks: 'RocksDB full snapshot',
+  fullHeap: 'heap full snapshot',
+} as const
+
+function costCells(c: Maybe<CheckpointCost>, fullBytes: number | undefined, packedBytes: number | undefined) {
+  if (isUnavailable(c)) return [c.reason, null, null, null, null, null]
+  return [
+    c.syncMs,
+    c.asyncMs,
+    c.totalMs,
+    c.bytesWritten,
+    fullBytes ? (100 * c.bytesWritten) / fullBytes : null,
+    packedBytes !== undefined ? mbPerSec(packedBytes, c.totalMs) : null,
+  ]
+}
+
+export const checkpointsGroup: BenchGroup = {
+  id: 'checkpoints',
+  title: 'Checkpoints',
+  description:
+    'A ValueState of each size (keys of 8 bytes, 200-byte alphanumeric values) on the RocksDB backend and on the heap backend. ' +
+    'Sync pause = the synchronous part the job feels; async = the rest, while processing continues. Bytes written = growth of the ' +
+    'checkpoint storage (incremental checkpoints do not re-upload SST files the last completed checkpoint holds). The full snapshot ' +
+    "(canonical format, snappy; the path of savepoints and of checkpointMode 'full') is compared with raw packed iteration: one " +
+    'native iterator reading the same entries from a read snapshot in the chunks the writer uses, writing nothing.',
+  steps: (config) => config.sizes.length * 4,
+
+  async run(ctx: RunContext): Promise<GroupResult> {
+    const result = emptyResult()
+    const rocks = await allRocksMeasures(ctx)
+    const heap = await allHeapMeasures(ctx)
+
+    const cost = table('Checkpoint cost', [
+      ['state', 'text'],
+      ['method', 'text'],
+      ['sync pause', 'ms'],
+      ['async', 'ms'],
+      ['total', 'ms'],
+      ['bytes written', 'bytes'],
+      ['% of full', 'pct'],
+      ['MB/s', 'MB/s'],
+    ])
+    const vsRaw = table('Full snapshot write vs raw packed iteration', [
+      ['state', 'text'],
+      ['packed bytes', 'bytes'],
+      ['raw iteration', 'MB/s'],
+      ['full snapshot', 'MB/s'],
+      ['full / raw', 'ratio'],
+      ['goal', 'text'],
+    ])
+    const points: CostPoint[] = []
+    for (const size of ctx.config.sizes) {
+      const label = sizeLabel(size)
+      const r = rocks.get(size)
+      const h = heap.get(size)
+      if (!r || isUnavailable(r)) {
+        cost.rows.push([label, 'RocksDB', r?.reason ?? 'n/a'])
+        vsRaw.rows.push([label, r?.reason ?? 'n/a'])
+      } else {
+        const fullBytes = isUnavailable(r.full) ? undefined : r.full.bytesWritten
+        const packed = isUnavailable(r.rawIteration) ? undefined : r.rawIteration.packedBytes
+        const rows: Array<[string, Maybe<CheckpointCost>]> = [
+          [METHOD.incrementalFirst, r.incrementalFirst],
+          ['RocksDB incremental, 1 % of keys changed', r.incremental1pct],
+          ['RocksDB incremental, 10 % of keys changed', r.incremental10pct],
+          [METHOD.fullRocks, r.full],
+        ]
+        for (const [method, c] of rows) cost.rows.push([label, method, ...costCells(c, fullBytes, packed)])
+        addPoint(points, METHOD.incrementalFirst, size, r.incrementalFirst)
+        addPoint(points, METHOD.incremental1pct, size, r.incremental1pct)
+        addPoint(points, METHOD.fullRocks, size, r.full)
+
+        const rawMBs = isUnavailable(r.rawIteration) ? r.rawIteration.reason : mbPerSec(r.rawIteration.packedBytes, r.rawIteration.ms)
+        const fullMBs = isUnavailable(r.full) || packed === undefined ? (isUnavailable(r.full) ? r.full.reason : null) : mbPerSec(packed, r.full.totalMs)
+        const ratio = typeof rawMBs === 'number' && typeof fullMBs === 'number' ? fullMBs / rawMBs : null
+        vsRaw.rows.push([label, packed ?? null, rawMBs, fullMBs, ratio, ratio === null ? '' : goalCell(judge(GOALS.fullVsRawIteration, ratio, label))])
+      }
+      if (!h || isUnavailable(h)) cost.rows.push([label, METHOD.fullHeap, h?.reason ?? 'n/a'])
+      else {
+        cost.rows.push([label, METHOD.fullHeap, ...costCells(h.full, isUnavailable(h.full) ? undefined : h.full.bytesWritten, undefined)])
+        addPoint(points, METHOD.fullHeap, size, h.full)
+      }
+    }
+    cost.notes.push(
+      '% of full = bytes written / bytes of the full snapshot of the same state; MB/s = packed entry bytes / total time.',
+      'Runs at ≤ 100 MB repeat the full snapshot 3 times (median shown); the rest run once.',
+    )
+    result.tables.push(cost, vsRaw)
+    result.chart.push(...points)
+
+    const top = largestMeasured(rocks)
+    const where = `checkpoints at ${whereLabel(ctx, top?.size)}`
+    const inc = top && !isUnavailable(top.value.incremental1pct) && !isUnavailable(top.value.full)
+      ? (100 * top.value.incremental1pct.bytesWritten) / top.value.full.bytesWritten
+      : null
+    result.goals.push(judge(GOALS.incrementalBytes, inc, where, inc === null ? reasonOf(top?.value.incremental1pct) : undefined))
+    const fullRatio = top && !isUnavailable(top.value.full) && !isUnavailable(top.value.rawIteration)
+      ? mbPerSec(top.value.rawIteration.packedBytes, top.value.full.totalMs) / mbPerSec(top.value.rawIteration.packedBytes, top.value.rawIteration.ms)
+      : null
+    result.goals.push(judge(GOALS.fullVsRawIteration, fullRatio, where))
+    return result
+  },
+}
+
+function reasonOf(v: unknown): string | undefined {
+  return isUnavailable(v) ? v.reason : undefined
+}
+
+function addPoint(points: CostPoint[], method: string, size: number, c: Maybe<CheckpointCost>): void {
+  if (!isUnavailable(c)) points.push({ method, stateBytes: size, timeMs: c.totalMs, bytesWritten: c.bytesWritten })
+}
+
