@@ -19,6 +19,7 @@ test('entries are composite keys, grouped by key group in ascending byte order, 
   try {
     const b = await openIn(dir.path)
     const value = new ValueStateDescriptor('v', int32Serializer)
+    const windowed = new ValueStateDescriptor('w', int32Serializer)
     const list = new ListStateDescriptor('l', stringSerializer)
     const map = new MapStateDescriptor('m', stringSerializer, int32Serializer)
     const keys = Array.from({ length: 300 }, (_, i) => `key-${i}`)
@@ -29,27 +30,35 @@ test('entries are composite keys, grouped by key group in ascending byte order, 
       b.getListState(list).add(key)
       b.getMapState(map).put('u1', i)
       b.getMapState(map).put('u0', -i)
-      b.getPartitionedState(9, int32Serializer, value).update(i + 1)
+      b.getPartitionedState(9, int32Serializer, windowed).update(i + 1)
     }
     await b.close()
 
     withRawDb(dir.path, (db) => {
       assert.ok(db.listColumnFamilies().includes('s:v'))
-      const values = rawEntries(db, 's:v')
+      // Raw iteration order of each column family: ascending, key groups never split.
+      for (const cf of ['s:v', 's:w', 's:l', 's:m']) {
+        const entries = rawEntries(db, cf)
+        assert.ok(entries.length >= keys.length)
+        const finished = new Set<number>()
+        let current = -1
+        for (let i = 0; i < entries.length; i++) {
+          if (i > 0) assert.ok(Buffer.compare(entries[i - 1]!.key, entries[i]!.key) < 0, 'ascending keys')
+          const parts = parseCompositeKey(entries[i]!.key)
+          assert.equal(parts.keyGroup, kgOf(Buffer.from(parts.key).toString('utf8')))
+          if (parts.keyGroup !== current) {
+            assert.ok(!finished.has(parts.keyGroup), `key group ${parts.keyGroup} of ${cf} is split`)
+            if (current >= 0) finished.add(current)
+            current = parts.keyGroup
+          }
+        }
+      }
+
+      const values = [...rawEntries(db, 's:v'), ...rawEntries(db, 's:w')]
       assert.equal(values.length, keys.length * 2)
-      for (let i = 1; i < values.length; i++) assert.ok(Buffer.compare(values[i - 1]!.key, values[i]!.key) < 0, 'ascending keys')
-      // Contiguous key groups: once a key group ends it never comes back.
-      const finished = new Set<number>()
-      let current = -1
       for (const { key, value: raw } of values) {
         const parts = parseCompositeKey(key)
         const k = Buffer.from(parts.key).toString('utf8')
-        assert.equal(parts.keyGroup, kgOf(k))
-        if (parts.keyGroup !== current) {
-          assert.ok(!finished.has(parts.keyGroup), `key group ${parts.keyGroup} is split`)
-          if (current >= 0) finished.add(current)
-          current = parts.keyGroup
-        }
         const i = keys.indexOf(k)
         const expected = parts.namespace.length === 0 ? i : i + 1
         assert.deepEqual(raw, Buffer.from(int32Serializer.serialize(expected)))

@@ -32,6 +32,7 @@ const avg = new AggregatingStateDescriptor(
   jsonSerializer,
 )
 const windowNs = int32Serializer
+const perWindow = new ValueStateDescriptor('perWindow', int64Serializer, 0n)
 
 test('every state kind, with namespaces, survives close and reopen', async () => {
   const dir = await tempDir()
@@ -47,7 +48,7 @@ test('every state kind, with namespaces, survives close and reopen', async () =>
       a.getReducingState(sum).add(4)
       a.getAggregatingState(avg).add(2)
       a.getAggregatingState(avg).add(4)
-      a.getPartitionedState(7, windowNs, count).update(70n)
+      a.getPartitionedState(7, windowNs, perWindow).update(70n)
     }
     a.setCurrentKey('bob')
     a.getMapState(seen).remove('bob-x')
@@ -55,7 +56,7 @@ test('every state kind, with namespaces, survives close and reopen', async () =>
     await a.close()
 
     const b = await openIn(dir.path)
-    assert.deepEqual(b.stateNames().sort(), ['avg', 'count', 'events', 'seen', 'sum'])
+    assert.deepEqual(b.stateNames().sort(), ['avg', 'count', 'events', 'perWindow', 'seen', 'sum'])
     for (const key of ['alice', 'bob', 'carol']) {
       b.setCurrentKey(key)
       assert.equal(b.getState(count).value(), key === 'bob' ? 0n : BigInt(key.length))
@@ -66,8 +67,8 @@ test('every state kind, with namespaces, survives close and reopen', async () =>
       )
       assert.equal(b.getReducingState(sum).get(), 7)
       assert.equal(b.getAggregatingState(avg).get(), 3)
-      assert.equal(b.getPartitionedState(7, windowNs, count).value(), 70n)
-      assert.equal(b.getPartitionedState(8, windowNs, count).value(), 0n)
+      assert.equal(b.getPartitionedState(7, windowNs, perWindow).value(), 70n)
+      assert.equal(b.getPartitionedState(8, windowNs, perWindow).value(), 0n)
     }
     assert.deepEqual([...b.keys('seen')].sort(), ['alice', 'bob', 'carol'])
     await b.close()
