@@ -11,6 +11,7 @@ import { mapStateTests } from './map.js'
 import { namespaceTests } from './namespaces.js'
 import { reducingAggregatingTests } from './reducing-aggregating.js'
 import { reopenTests } from './reopen.js'
+import { snapshotTests } from './snapshot.js'
 import { valueStateTests } from './value.js'
 
 export type SuiteFeature = (factory: BackendFactory) => void
@@ -25,6 +26,7 @@ export const suiteFeatures: SuiteFeature[] = [
   errorTests,
   lifecycleTests,
   reopenTests,
+  snapshotTests,
 ]
 
 /** Registers every feature's tests for `factory` (plus `extra` ones) and cleans the factory up afterwards. */
