@@ -10,6 +10,14 @@ function expectLength(id: string, bytes: Uint8Array, n: number): void {
   }
 }
 
+function decodeUtf8(id: string, bytes: Uint8Array): string {
+  try {
+    return decoder.decode(bytes)
+  } catch (e) {
+    throw new KeyedStateError('SERIALIZER_MISMATCH', `${id} serializer: ${bytes.length} bytes are not valid UTF-8`, { cause: e })
+  }
+}
+
 function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
@@ -21,7 +29,7 @@ export const stringSerializer: Serializer<string> = {
     if (typeof v !== 'string') throw new KeyedStateError('INVALID_ARGUMENT', `string serializer got ${typeof v}`)
     return encoder.encode(v)
   },
-  deserialize: (b) => decoder.decode(b),
+  deserialize: (b) => decodeUtf8('string', b),
 }
 
 export const int32Serializer: Serializer<number> = {
@@ -106,7 +114,14 @@ export const jsonSerializer: Serializer<any> = {
     if (text === undefined) throw new KeyedStateError('INVALID_ARGUMENT', `json serializer cannot encode ${typeof v}`)
     return encoder.encode(text)
   },
-  deserialize: (b) => JSON.parse(decoder.decode(b)),
+  deserialize: (b) => {
+    const text = decodeUtf8('json', b)
+    try {
+      return JSON.parse(text)
+    } catch (e) {
+      throw new KeyedStateError('SERIALIZER_MISMATCH', `json serializer: ${b.length} bytes are not JSON (${(e as Error).message})`, { cause: e })
+    }
+  },
 }
 
 /** The namespace of state that is not partitioned further (no window etc.): zero bytes. */
