@@ -1,5 +1,7 @@
 #include "batch.h"
 
+#include <algorithm>
+
 #include "addon_data.h"
 #include "args.h"
 #include "db.h"
@@ -33,13 +35,26 @@ DbCore& Batch::OpenCore(Napi::Env env) const {
 
 rocksdb::WriteBatch* Batch::Of(Napi::Env env, const DbCore& core) {
   if (core_.get() != &core) Throw(env, ErrorCode::kInvalidArgument, "batch belongs to another database");
+  for (uint32_t id : families_) {
+    if (core.Cf(id) == nullptr) {
+      Throw(env, ErrorCode::kInvalidArgument,
+            "batch writes to column family id " + std::to_string(id) + ", which was dropped");
+    }
+  }
   return &batch_;
+}
+
+rocksdb::ColumnFamilyHandle* Batch::Family(Napi::Env env, const DbCore& core, napi_value value) {
+  rocksdb::ColumnFamilyHandle* cf = CfArg(env, core, value);
+  const uint32_t id = cf->GetID();
+  if (std::find(families_.begin(), families_.end(), id) == families_.end()) families_.push_back(id);
+  return cf;
 }
 
 Napi::Value Batch::Put(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbCore& core = OpenCore(env);
-  rocksdb::ColumnFamilyHandle* cf = CfArg(env, core, info[0]);
+  rocksdb::ColumnFamilyHandle* cf = Family(env, core, info[0]);
   Check(env, batch_.Put(cf, Bytes(env, info[1], "key"), Bytes(env, info[2], "value")), "batch.put");
   return env.Undefined();
 }
@@ -47,7 +62,7 @@ Napi::Value Batch::Put(const Napi::CallbackInfo& info) {
 Napi::Value Batch::Merge(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbCore& core = OpenCore(env);
-  rocksdb::ColumnFamilyHandle* cf = CfArg(env, core, info[0]);
+  rocksdb::ColumnFamilyHandle* cf = Family(env, core, info[0]);
   Check(env, batch_.Merge(cf, Bytes(env, info[1], "key"), Bytes(env, info[2], "value")), "batch.merge");
   return env.Undefined();
 }
@@ -55,7 +70,7 @@ Napi::Value Batch::Merge(const Napi::CallbackInfo& info) {
 Napi::Value Batch::Delete(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbCore& core = OpenCore(env);
-  rocksdb::ColumnFamilyHandle* cf = CfArg(env, core, info[0]);
+  rocksdb::ColumnFamilyHandle* cf = Family(env, core, info[0]);
   Check(env, batch_.Delete(cf, Bytes(env, info[1], "key")), "batch.delete");
   return env.Undefined();
 }
@@ -63,7 +78,7 @@ Napi::Value Batch::Delete(const Napi::CallbackInfo& info) {
 Napi::Value Batch::DeleteRange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbCore& core = OpenCore(env);
-  rocksdb::ColumnFamilyHandle* cf = CfArg(env, core, info[0]);
+  rocksdb::ColumnFamilyHandle* cf = Family(env, core, info[0]);
   Check(env, batch_.DeleteRange(cf, Bytes(env, info[1], "start"), Bytes(env, info[2], "end")),
         "batch.deleteRange");
   return env.Undefined();
@@ -72,6 +87,7 @@ Napi::Value Batch::DeleteRange(const Napi::CallbackInfo& info) {
 Napi::Value Batch::Clear(const Napi::CallbackInfo& info) {
   OpenCore(info.Env());
   batch_.Clear();
+  families_.clear();
   return info.Env().Undefined();
 }
 

@@ -4,7 +4,9 @@
 #include <napi.h>
 #include <rocksdb/write_batch.h>
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "db_core.h"
 #include "wrapped.h"
@@ -20,7 +22,9 @@ class Batch : public Wrapped<Batch> {
   explicit Batch(const Napi::CallbackInfo& info);
 
   void Init(std::shared_ptr<DbCore> core, Napi::Object db);
-  // The batch for a write on `core`; INVALID_ARGUMENT when made by another DB.
+  // The batch for a write on `core`: INVALID_ARGUMENT when made by another DB
+  // or when one of its column families was dropped since (RocksDB would apply
+  // part of the batch and then stop accepting writes altogether).
   rocksdb::WriteBatch* Of(Napi::Env env, const DbCore& core);
 
  private:
@@ -31,10 +35,13 @@ class Batch : public Wrapped<Batch> {
   Napi::Value Clear(const Napi::CallbackInfo& info);
   Napi::Value Count(const Napi::CallbackInfo& info);
   DbCore& OpenCore(Napi::Env env) const;
+  // The handle for a cf argument, remembered for the check in Of().
+  rocksdb::ColumnFamilyHandle* Family(Napi::Env env, const DbCore& core, napi_value value);
 
   std::shared_ptr<DbCore> core_;
   Napi::ObjectReference db_;
   rocksdb::WriteBatch batch_;
+  std::vector<uint32_t> families_;  // ids used by batch_, usually one or two
 };
 
 }  // namespace ks
