@@ -17,9 +17,10 @@ import { goalsTable, renderGroupText, renderResultsMarkdown, type GroupReport, t
 import { renderText } from './lib/table.js'
 import { TempSpace } from './lib/tmp.js'
 import { checkpointsGroup } from './groups/checkpoints.js'
+import { durabilityGroup } from './groups/durability.js'
 import { stateAccessGroup } from './groups/state-access.js'
 
-const GROUPS: BenchGroup[] = [stateAccessGroup, checkpointsGroup]
+const GROUPS: BenchGroup[] = [stateAccessGroup, checkpointsGroup, durabilityGroup]
 
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url))
 const RESULTS_FILE = `${BENCH_DIR}RESULTS.md`
