@@ -273,18 +273,19 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     let previous: Uint8Array = new Uint8Array(0)
     for (const chunk of scanChunks(this.db, cf, { gte, lt, keysOnly: true }, SCAN_CHUNK)) {
       cursor.reset(chunk)
+      const bytes = cursor.bytes
       while (cursor.next()) {
         this.assertOpen()
-        const k = readVarint(chunk, cursor.keyStart + 2)
+        const k = readVarint(bytes, cursor.keyStart + 2)
         const keyEnd = k.next + k.value
         if (namespaceBytes !== undefined) {
-          const n = readVarint(chunk, keyEnd)
-          if (compareBytes(chunk, n.next, n.next + n.value, namespaceBytes, 0, namespaceBytes.length) !== 0) continue
+          const n = readVarint(bytes, keyEnd)
+          if (compareBytes(bytes, n.next, n.next + n.value, namespaceBytes, 0, namespaceBytes.length) !== 0) continue
         }
         // Compare key group and key together: the same key bytes never repeat across key groups, but be exact.
-        if (compareBytes(chunk, cursor.keyStart, keyEnd, previous, 0, previous.length) === 0) continue
-        previous = chunk.slice(cursor.keyStart, keyEnd)
-        yield this.keySerializer.deserialize(chunk.subarray(k.next, keyEnd))
+        if (compareBytes(bytes, cursor.keyStart, keyEnd, previous, 0, previous.length) === 0) continue
+        previous = bytes.slice(cursor.keyStart, keyEnd)
+        yield this.keySerializer.deserialize(bytes.subarray(k.next, keyEnd))
       }
     }
   }

@@ -51,14 +51,19 @@ export class ChunkCursor {
   private view: DataView
 
   constructor(chunk: Uint8Array) {
-    this.chunk = chunk
+    this.chunk = plainBytes(chunk)
     this.view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength)
   }
 
   reset(chunk: Uint8Array): void {
-    this.chunk = chunk
+    this.chunk = plainBytes(chunk)
     this.view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     this.pos = 0
+  }
+
+  /** The chunk as a plain Uint8Array (views taken from it are Uint8Arrays, not Buffers). */
+  get bytes(): Uint8Array {
+    return this.chunk
   }
 
   next(): boolean {
@@ -91,6 +96,15 @@ export class ChunkCursor {
   keyGroup(): number {
     return (this.chunk[this.keyStart]! << 8) | this.chunk[this.keyStart + 1]!
   }
+}
+
+/**
+ * A Uint8Array view of the same bytes. Deserializers get views of chunks and
+ * of the value scratch; handing them Buffers would leak the Buffer type into
+ * user values (bytesSerializer's slice() keeps the species).
+ */
+export function plainBytes(b: Uint8Array): Uint8Array {
+  return b instanceof Buffer ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : b
 }
 
 function malformed(offset: number): KeyedStateError {

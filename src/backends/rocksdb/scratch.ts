@@ -2,6 +2,7 @@
 // state call completes before the next starts, so one buffer per backend is
 // enough; a view handed out is valid until the next call that uses the buffer.
 import type { NativeDb } from '../../native/types.js'
+import { plainBytes } from './chunks.js'
 
 /** Values larger than this are read into a fresh buffer instead of growing the scratch without bound. */
 export const VALUE_SCRATCH_MAX_BYTES = 1024 * 1024
@@ -15,7 +16,8 @@ function nextPowerOfTwo(n: number): number {
 
 /** Reads values with `getInto` into a reused buffer: no allocation per read for values up to the cap. */
 export class ValueReader {
-  private scratch = Buffer.allocUnsafe(VALUE_SCRATCH_INITIAL_BYTES)
+  // A plain Uint8Array, not a Buffer: see plainBytes().
+  private scratch = new Uint8Array(VALUE_SCRATCH_INITIAL_BYTES)
 
   constructor(private readonly db: NativeDb) {}
 
@@ -26,8 +28,11 @@ export class ValueReader {
       if (n >= 0) return this.scratch.subarray(0, n)
       if (n === -1) return undefined
       const sizeBytes = -(n + 2)
-      if (sizeBytes > VALUE_SCRATCH_MAX_BYTES) return this.db.get(cf, key)
-      this.scratch = Buffer.allocUnsafe(nextPowerOfTwo(sizeBytes))
+      if (sizeBytes > VALUE_SCRATCH_MAX_BYTES) {
+        const value = this.db.get(cf, key)
+        return value === undefined ? undefined : plainBytes(value)
+      }
+      this.scratch = new Uint8Array(nextPowerOfTwo(sizeBytes))
     }
   }
 }

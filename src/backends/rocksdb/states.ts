@@ -325,9 +325,10 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
     const cursor = new ChunkCursor(new Uint8Array(0))
     for (const chunk of scanChunks(this.db, this.cf, { gte, lt, keysOnly }, SCAN_CHUNK)) {
       cursor.reset(chunk)
+      const bytes = cursor.bytes
       while (cursor.next()) {
         this.host.assertUsable()
-        yield map(chunk.subarray(cursor.keyStart + prefixLength, cursor.keyEnd), chunk.subarray(cursor.valueStart, cursor.valueEnd))
+        yield map(bytes.subarray(cursor.keyStart + prefixLength, cursor.keyEnd), bytes.subarray(cursor.valueStart, cursor.valueEnd))
       }
     }
   }
