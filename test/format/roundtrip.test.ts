@@ -109,3 +109,37 @@ test('large key groups are split into blocks no larger than the bound (a single 
   assert.deepEqual(sink.flat(), expectedFlat([model], { start: 0, end: 7 }))
   assert.equal(rangeSize(rangeIntersection(handle.keyGroupRange, { start: 0, end: 7 })), 8)
 })
+
+test('blocks larger than the output buffer keep file order (header bytes before a large payload)', async () => {
+  const storage = new FileSystemCheckpointStorage(await tempDir())
+  const entries = []
+  for (let kg = 0; kg < 4; kg++) for (let i = 0; i < 12; i++) entries.push({ kg, key: Buffer.from(`big-${i}`), value: Buffer.alloc(150_000 + kg, i) })
+  const model = buildModel(4, { start: 0, end: 3 }, [{ name: 'big', kind: 'value', entries }])
+  for (const codec of ['none', 'snappy'] as const) {
+    const handle = await snapshot(model, storage, codec)
+    assert.ok(handle)
+    const sink = new RecordingSink()
+    await restoreFullHandles([handle], storage, { start: 0, end: 3 }, sink)
+    assert.deepEqual(sink.flat(), expectedFlat([model], { start: 0, end: 3 }))
+    assert.deepEqual((await verifyFullSnapshot(storage, handle)).problems, [])
+  }
+})
+
+test('the asynchronous part lets the event loop run: work scheduled after the synchronous part runs before the first key group is written', async () => {
+  const storage = new FileSystemCheckpointStorage(await tempDir())
+  const model = buildModel(8, { start: 0, end: 7 }, [{ name: 's', kind: 'value', entries: [0, 3, 5].map((kg) => ({ kg, key: Buffer.from('k'), value: Buffer.from('v') })) }])
+  const { snapshotHooks, clearSnapshotHooks } = await import('../../src/snapshot/full/index.js')
+  const order: string[] = []
+  snapshotHooks.afterKeyGroup = ({ keyGroup }) => {
+    order.push(`kg${keyGroup}`)
+  }
+  try {
+    const run = runFullSnapshot(1, resourcesOf(model), { type: 'checkpoint', storage }, { maxParallelism: 8 }, 0)
+    setImmediate(() => order.push('record'))
+    await run.done
+  } finally {
+    clearSnapshotHooks()
+  }
+  assert.equal(order[0], 'record')
+  assert.deepEqual(order.slice(1), ['kg0', 'kg1', 'kg2', 'kg3', 'kg4', 'kg5', 'kg6', 'kg7'])
+})

@@ -74,8 +74,10 @@ class TeeOutput {
   async write(bytes: Uint8Array): Promise<void> {
     this.crc = crc32(bytes, this.crc)
     this.size += bytes.length
-    if (this.used + bytes.length > this.buf.length) await this.flush()
-    if (bytes.length > this.buf.length / 2) {
+    const large = bytes.length > this.buf.length / 2
+    // Buffered bytes go out first, whether the new bytes are buffered or written through.
+    if (large || this.used + bytes.length > this.buf.length) await this.flush()
+    if (large) {
       await this.writeThrough(bytes)
       return
     }
