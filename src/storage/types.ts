@@ -12,6 +12,7 @@ export type StorageScope =
 export interface StorageOutput {
   /** Storage-relative path the file will have once committed. */
   readonly path: string
+  /** Appends `chunk`; the caller may reuse `chunk` once the promise resolves (implementations copy or finish with it first). */
   write(chunk: Uint8Array): Promise<void>
   readonly bytesWritten: number
   /** Flushes, fsyncs and renames into place; returns the final size. */
@@ -33,6 +34,7 @@ export interface CheckpointStorage {
   /** Copies a local file in (used for SST uploads); returns its storage path. */
   upload(scope: StorageScope, name: string, localPath: string): Promise<{ path: string; sizeBytes: number; crc32: number }>
   read(path: string): Promise<Buffer>
+  /** `length` bytes at `offset`; fewer only when the file ends first (readers turn that into TRUNCATED). */
   readRange(path: string, offset: number, length: number): Promise<Buffer>
   openReadStream(path: string, offset?: number): Readable
   /** Copies a stored file to a local path (restore of SSTs). */
