@@ -18,9 +18,10 @@ import { renderText } from './lib/table.js'
 import { TempSpace } from './lib/tmp.js'
 import { checkpointsGroup } from './groups/checkpoints.js'
 import { durabilityGroup } from './groups/durability.js'
+import { restoreGroup } from './groups/restore.js'
 import { stateAccessGroup } from './groups/state-access.js'
 
-const GROUPS: BenchGroup[] = [stateAccessGroup, checkpointsGroup, durabilityGroup]
+const GROUPS: BenchGroup[] = [stateAccessGroup, checkpointsGroup, durabilityGroup, restoreGroup]
 
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url))
 const RESULTS_FILE = `${BENCH_DIR}RESULTS.md`
