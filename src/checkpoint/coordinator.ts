@@ -817,12 +817,18 @@ export class CheckpointCoordinator {
    */
   async collectGarbage(options: Omit<GcOptions, 'inUse'> = {}): Promise<GcReport> {
     this.checkRunning()
+    const pending = [...this.pending.values()]
+    const inFlightFiles = new Set(pending.flatMap((p) => p.acks.flatMap((a) => (a?.ack.handle ? filesOfHandle(a.ack.handle).map((f) => f.path) : []))))
+    // An instance may be uploading a file that no answer mentions yet: spare whatever was written
+    // since the oldest in-flight checkpoint started (with a second of slack for coarse mtimes).
+    const oldestTriggerMs = Math.min(...pending.map((p) => p.triggeredAtMs)) - 1000
     return collectGarbage(this.storage, {
       ...options,
-      inUse: (path) =>
-        this.registry.isProtected(path) ||
-        [...this.pending.values()].some((p) => isUnder(path, p.dir)) ||
-        [...this.pending.values()].some((p) => p.acks.some((a) => a?.ack.handle && filesOfHandle(a.ack.handle).some((f) => f.path === path))),
+      inUse: (entry) =>
+        this.registry.isProtected(entry.path) ||
+        inFlightFiles.has(entry.path) ||
+        pending.some((p) => isUnder(entry.path, p.dir)) ||
+        entry.mtimeMs >= oldestTriggerMs,
     })
   }
 

@@ -18,8 +18,8 @@ export interface GcOptions {
   delete?: boolean
   /** "Now" for the grace period; default Date.now(). */
   nowMs?: number
-  /** Paths a live coordinator still uses that no `_metadata` mentions yet (in-flight checkpoints). */
-  inUse?: (path: string) => boolean
+  /** Files a live coordinator still uses that no `_metadata` mentions yet (in-flight checkpoints). */
+  inUse?: (entry: StoredEntry) => boolean
   /** Called as files are deleted. */
   onProgress?: (done: number, total: number) => void
 }
@@ -90,7 +90,7 @@ export async function collectGarbage(storage: CheckpointStorage, options: GcOpti
       report.referencedFiles++
     } else if (!ownedByLifecycle(e.path, metadataDirs)) {
       report.foreign.push(e)
-    } else if (protectedDirs.some((d) => isUnder(e.path, d)) || options.inUse?.(e.path)) {
+    } else if (protectedDirs.some((d) => isUnder(e.path, d)) || options.inUse?.(e)) {
       report.tooYoung.push(e)
     } else if (nowMs - e.mtimeMs < gracePeriodMs) {
       report.tooYoung.push(e)
