@@ -115,22 +115,34 @@ for (const hook of ['afterSyncPart', 'afterKeyGroup', 'beforeCommit'] as Snapsho
   })
 }
 
-test('cancel while the async part is waiting on a write: no files remain and a later snapshot works', async () => {
-  const { root, storage } = await setup()
-  let release: () => void = () => {}
-  snapshotHooks.afterKeyGroup = ({ keyGroup, run }) => {
-    if (keyGroup !== 4) return
-    return new Promise<void>((resolve) => {
-      release = resolve
-      run.cancel()
-    })
+test('cancel while the async part is waiting on a storage write: no files remain and a later snapshot works', async () => {
+  const { root, storage: inner } = await setup()
+  // A storage whose first write waits until the test lets it go.
+  let signalPending: () => void = () => {}
+  const pending = new Promise<void>((resolve) => (signalPending = resolve))
+  let openGate: () => void = () => {}
+  const gate = new Promise<void>((resolve) => (openGate = resolve))
+  const storage = Object.create(inner) as FileSystemCheckpointStorage
+  storage.create = async (scope, name) => {
+    const out = await inner.create(scope, name)
+    let writes = 0
+    const write = out.write.bind(out)
+    out.write = async (chunk) => {
+      if (++writes === 1) {
+        signalPending()
+        await gate
+      }
+      return write(chunk)
+    }
+    return out
   }
-  const run = runFullSnapshot(1, resourcesOf(sampleModel()), { type: 'checkpoint', storage }, { maxParallelism: 16 }, 0)
-  setTimeout(() => release(), 5)
+  const run = runFullSnapshot(1, resourcesOf(sampleModel(2000), 50), { type: 'checkpoint', storage, compression: 'none' }, { maxParallelism: 16 }, 0)
+  await pending
+  run.cancel()
+  openGate()
   await assert.rejects(run.done, CancelledError)
   assert.deepEqual(await filesUnder(root), [])
-  clearSnapshotHooks()
-  const again = await runFullSnapshot(2, resourcesOf(sampleModel()), { type: 'checkpoint', storage }, { maxParallelism: 16 }, 0).done
+  const again = await runFullSnapshot(2, resourcesOf(sampleModel()), { type: 'checkpoint', storage: inner }, { maxParallelism: 16 }, 0).done
   assert.ok(again.handle)
 })
 
