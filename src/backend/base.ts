@@ -77,7 +77,8 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
 
   setCurrentKey(key: K): void {
     this.assertOpen()
-    if (this.hasCurrentKey && key === this.currentKey && typeof key !== 'object') return
+    // Object.is, not ===: -0 and 0 are different keys for serializers that write them differently (float64).
+    if (this.hasCurrentKey && Object.is(key, this.currentKey) && typeof key !== 'object') return
     const bytes = this.keySerializer.serialize(key)
     const keyGroup = assignToKeyGroup(bytes, this.maxParallelism)
     if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {

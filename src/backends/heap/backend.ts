@@ -12,8 +12,8 @@
 import { performance } from 'node:perf_hooks'
 import { AbstractKeyedStateBackend, type RegisteredState } from '../../backend/base.js'
 import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../backend/types.js'
-import { KeyedStateError } from '../../errors.js'
-import { assignToKeyGroup, rangeSize } from '../../keygroups.js'
+import { KeyedStateError, KeyGroupRangeError } from '../../errors.js'
+import { assignToKeyGroup, formatRange, rangeSize } from '../../keygroups.js'
 import { stringSerializer } from '../../serializers/primitives.js'
 import { restoreFullHandles, runFullSnapshot } from '../../snapshot/full/index.js'
 import type { FullSnapshotHandle, RestoreSink, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
@@ -90,20 +90,25 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
    */
   override setCurrentKey(key: K): void {
     const t = typeof key
-    if ((t === 'string' || t === 'number' || t === 'bigint' || t === 'boolean') && !(key === 0 && 1 / (key as number) < 0)) {
-      let cached = this.keyCache.get(key)
+    if (t === 'string' || t === 'number' || t === 'bigint' || t === 'boolean') {
+      // The cache is a Map (SameValueZero): -0 would find 0's entry, whose bytes differ for float64.
+      const cacheable = !(key === 0 && 1 / (key as number) < 0)
+      let cached = cacheable ? this.keyCache.get(key) : undefined
+      this.assertOpen()
       if (cached === undefined) {
-        this.assertOpen()
         const bytes = this.serializeKey(key)
         const keyGroup = assignToKeyGroup(bytes, this.maxParallelism)
         if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
-          super.setCurrentKey(key) // throws the range error
+          throw new KeyGroupRangeError(
+            `key ${String(key)} is in key group ${keyGroup}, outside this backend's range ${formatRange(this.keyGroupRange)}`,
+            { keyGroup },
+          )
         }
-        if (this.keyCache.size >= KEY_CACHE_ENTRIES_MAX) this.keyCache.clear()
         cached = new CachedKey(bytes, keyGroup, this.keyIds.idOf(key, bytes))
-        this.keyCache.set(key, cached)
-      } else {
-        this.assertOpen()
+        if (cacheable) {
+          if (this.keyCache.size >= KEY_CACHE_ENTRIES_MAX) this.keyCache.clear()
+          this.keyCache.set(key, cached)
+        }
       }
       this.currentKey = key
       this.currentKeyBytes = cached.bytes
