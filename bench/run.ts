@@ -18,10 +18,12 @@ import { renderText } from './lib/table.js'
 import { TempSpace } from './lib/tmp.js'
 import { checkpointsGroup } from './groups/checkpoints.js'
 import { durabilityGroup } from './groups/durability.js'
+import { growthGroup } from './groups/growth.js'
 import { restoreGroup } from './groups/restore.js'
 import { stateAccessGroup } from './groups/state-access.js'
+import { ttlTimersGroup } from './groups/ttl-timers.js'
 
-const GROUPS: BenchGroup[] = [stateAccessGroup, checkpointsGroup, durabilityGroup, restoreGroup]
+const GROUPS: BenchGroup[] = [stateAccessGroup, checkpointsGroup, durabilityGroup, restoreGroup, growthGroup, ttlTimersGroup]
 
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url))
 const RESULTS_FILE = `${BENCH_DIR}RESULTS.md`

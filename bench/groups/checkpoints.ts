@@ -6,7 +6,7 @@ import { datasetOfSize, sampleIndices, type Dataset } from '../lib/data.js'
 import { mbPerSec, sizeLabel } from '../lib/format.js'
 import { GOALS, goalCell, judge } from '../lib/goals.js'
 import { openBackend, randomReadsPerSec, writeValues } from '../lib/keyed.js'
-import type { Footprint } from '../lib/machine.js'
+import { forceGc, type Footprint } from '../lib/machine.js'
 import { attempt, fsStorageFactory, isUnavailable, nativeBinding, NOT_BUILT, Unavailable } from '../lib/pieces.js'
 import { fillRawDb, packedIteration } from '../lib/raw-db.js'
 import { forEachSize, largestMeasured, whereLabel, type PerSize } from '../lib/sizes.js'
@@ -140,10 +140,12 @@ export function heapCheckpointMeasures(ctx: RunContext, sizeBytes: number): Prom
       if (isUnavailable(storageFactory)) throw storageFactory
       const data = stateData(ctx, sizeBytes)
       const storageDir = ctx.tmp.dir(`heap-storage-${label}`)
+      forceGc()
       const heapBefore = process.memoryUsage().heapUsed
       const opened = await openBackend(ctx.tmp, 'heap', `heap-${label}`)
       try {
         const fill = await timed(() => writeValues(opened.backend, data))
+        forceGc()
         const heapUsedBytes = process.memoryUsage().heapUsed - heapBefore
         const storage = storageFactory(storageDir)
         let id = 0

@@ -20,12 +20,12 @@ const FOOTPRINT: Footprint = { diskFactor: 5, memoryFactor: 4 }
 const METHOD_JSON = 'JSON file of a Map'
 const METHOD_SQLITE = 'better-sqlite3 backup'
 
-interface AlternativeCost {
+export interface AlternativeCost {
   ms: number
   bytes: number
 }
 
-interface DurabilityMeasures {
+export interface DurabilityMeasures {
   json: AlternativeCost | Unavailable
   sqlite: AlternativeCost | Unavailable
 }
@@ -96,7 +96,7 @@ async function measureSqlite(ctx: RunContext, data: Dataset): Promise<Alternativ
   }
 }
 
-function durabilityMeasures(ctx: RunContext, size: number): Promise<DurabilityMeasures> {
+export function durabilityMeasures(ctx: RunContext, size: number): Promise<DurabilityMeasures> {
   return ctx.memo(`durability:${size}`, async () => {
     const data = datasetOfSize(size, ctx.config.stateValueChars)
     ctx.progress.step(`durability ${sizeLabel(size)}: JSON.stringify of a Map`)
@@ -105,6 +105,10 @@ function durabilityMeasures(ctx: RunContext, size: number): Promise<DurabilityMe
     const sqlite = await attempt(() => measureSqlite(ctx, data), ctx.onError(`durability ${sizeLabel(size)} SQLite`))
     return { json, sqlite }
   })
+}
+
+export function allDurabilityMeasures(ctx: RunContext) {
+  return forEachSize(ctx, FOOTPRINT, (size) => durabilityMeasures(ctx, size))
 }
 
 type Ours = { method: string; cost: CheckpointCost | Unavailable }
@@ -130,7 +134,7 @@ export const durabilityGroup: BenchGroup = {
 
   async run(ctx: RunContext): Promise<GroupResult> {
     const result = emptyResult()
-    const alternatives = await forEachSize(ctx, FOOTPRINT, (size) => durabilityMeasures(ctx, size))
+    const alternatives = await allDurabilityMeasures(ctx)
     const rocks = await allRocksMeasures(ctx)
     const heap = await allHeapMeasures(ctx)
 

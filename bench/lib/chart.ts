@@ -12,12 +12,13 @@ export function checkpointChartSpec(points: readonly CostPoint[]): TopLevelSpec 
     writtenMB: p.bytesWritten / 1e6,
   }))
   const x = { field: 'stateMB', type: 'quantitative', title: 'state size (MB)', scale: { type: 'log' } } as const
-  const color = { field: 'method', type: 'nominal', title: 'method', legend: { orient: 'bottom', columns: 2 } } as const
+  const color = { field: 'method', type: 'nominal', title: 'method', legend: { orient: 'bottom', columns: 2, labelLimit: 320 } } as const
+  const shape = { field: 'method', type: 'nominal', title: 'method' } as const
   const panel = (field: string, title: string) => ({
     width: 360,
     height: 260,
     mark: { type: 'line', point: true },
-    encoding: { x, y: { field, type: 'quantitative', title, scale: { type: 'log' } }, color },
+    encoding: { x, y: { field, type: 'quantitative', title, scale: { type: 'log' } }, color, shape },
   })
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',

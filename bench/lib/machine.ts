@@ -1,7 +1,8 @@
 // What the numbers were measured on, and whether a state size fits here.
 import { statfsSync } from 'node:fs'
 import { cpus, freemem, release, tmpdir, totalmem } from 'node:os'
-import { getHeapStatistics } from 'node:v8'
+import { getHeapStatistics, setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { formatBytes, sizeLabel } from './format.js'
 
 export interface MachineInfo {
@@ -75,4 +76,15 @@ export function whyNotFits(sizeBytes: number, footprint: Footprint): string | un
     return `skipped ${sizeLabel(sizeBytes)}: needs ~${formatBytes(memNeed)} of JS heap, the V8 limit leaves ${formatBytes(heapFree)}`
   }
   return undefined
+}
+
+let gcFunction: (() => void) | undefined
+
+/** A full GC, so heap measurements are not noise from garbage (the flag is set at run time, no --expose-gc needed). */
+export function forceGc(): void {
+  if (!gcFunction) {
+    setFlagsFromString('--expose-gc')
+    gcFunction = runInNewContext('gc') as () => void
+  }
+  gcFunction()
 }

@@ -68,7 +68,7 @@ export function renderResultsMarkdown(r: RunReport, profileNotesFile: string): s
     '',
     '## Goals',
     '',
-    renderMarkdown(goalsTable(r.goals)),
+    renderMarkdown({ ...goalsTable(r.goals), title: '' }),
     '',
     '## Machine',
     '',

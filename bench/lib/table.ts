@@ -45,8 +45,7 @@ function escapeMd(s: string): string {
 export function renderMarkdown(t: Table): string {
   const cells = rendered(t)
   const out = [
-    `**${escapeMd(t.title)}**`,
-    '',
+    ...(t.title ? [`**${escapeMd(t.title)}**`, ''] : []),
     `| ${t.columns.map((c) => escapeMd(c.header)).join(' | ')} |`,
     `| ${t.columns.map((c, i) => (isNumeric(c) && i > 0 ? '---:' : ':---')).join(' | ')} |`,
   ]

@@ -1,0 +1,135 @@
+// Group 6: state TTL and timers (issue 7). The read overhead of TTL on
+// ValueState, and timer register + fire throughput, on both backends.
+import { stringSerializer } from '../../src/serializers/primitives.js'
+import { ValueStateDescriptor } from '../../src/state/descriptors.js'
+import type { StateTtlConfig } from '../../src/state/ttl.js'
+import { emptyResult, type BenchGroup, type GroupResult, type RunContext } from '../lib/context.js'
+import { openBackend, type Kind } from '../lib/keyed.js'
+import { attempt, isUnavailable, NOT_BUILT, Unavailable } from '../lib/pieces.js'
+import { accessWorkload, blackhole, cursor, type AccessWorkload } from '../lib/subjects/types.js'
+import { table } from '../lib/table.js'
+import { measureThroughput } from '../lib/timing.js'
+import { timerThroughput } from '../lib/timers.js'
+
+const KINDS: Kind[] = ['rocksdb', 'heap']
+const OPS_PER_CALL = 1000
+
+function ttlDescriptor(name: string, ttl: StateTtlConfig | undefined): ValueStateDescriptor<string> {
+  const d = new ValueStateDescriptor(name, stringSerializer)
+  return ttl ? d.enableTimeToLive(ttl) : d
+}
+
+/**
+ * Whether the backend really applies TTL (a backend that accepts the config
+ * but ignores it would make the overhead look like zero).
+ */
+async function ttlIsApplied(ctx: RunContext, kind: Kind): Promise<void> {
+  let now = 1_000_000
+  const opened = await openBackend(ctx.tmp, kind, `ttl-probe-${kind}`)
+  try {
+    const state = opened.backend.getState(ttlDescriptor('probe', { ttlMs: 10, visibility: 'neverReturnExpired', clock: { now: () => now } }))
+    opened.backend.setCurrentKey('k')
+    state.update('v')
+    now += 1000
+    if (state.value() !== undefined) throw new Unavailable(NOT_BUILT)
+  } finally {
+    await opened.dispose()
+  }
+}
+
+interface TtlMeasures {
+  plainReads: number
+  ttlReads: number
+  plainWrites: number
+  ttlWrites: number
+}
+
+async function measureTtl(ctx: RunContext, kind: Kind, w: AccessWorkload): Promise<TtlMeasures> {
+  await ttlIsApplied(ctx, kind)
+  const opened = await openBackend(ctx.tmp, kind, `ttl-${kind}`)
+  try {
+    const b = opened.backend
+    const plain = b.getState(ttlDescriptor('plain', undefined))
+    // An hour: nothing expires during the run, so both states read the same values.
+    const withTtl = b.getState(ttlDescriptor('ttl', { ttlMs: 3_600_000, updateType: 'onCreateAndWrite', visibility: 'neverReturnExpired' }))
+    for (let i = 0; i < w.keys.length; i++) {
+      b.setCurrentKey(w.keys[i]!)
+      plain.update(w.values[i]!)
+      withTtl.update(w.values[i]!)
+    }
+    const opts = { timeMs: ctx.config.benchTimeMs, warmupMs: ctx.config.benchWarmupMs }
+    const reads = (state: typeof plain) => {
+      const next = cursor(w.order)
+      return () => {
+        for (let j = 0; j < OPS_PER_CALL; j++) {
+          b.setCurrentKey(w.keys[next()]!)
+          blackhole.value = state.value()
+        }
+      }
+    }
+    const writes = (state: typeof plain) => {
+      const next = cursor(w.order)
+      return () => {
+        for (let j = 0; j < OPS_PER_CALL; j++) {
+          const i = next()
+          b.setCurrentKey(w.keys[i]!)
+          state.update(w.values[i]!)
+        }
+      }
+    }
+    const run = (name: string, fn: () => void) => measureThroughput({ name, fn, opsPerCall: OPS_PER_CALL }, opts)
+    return {
+      plainReads: await run(`${kind} value()`, reads(plain)),
+      ttlReads: await run(`${kind} ttl value()`, reads(withTtl)),
+      plainWrites: await run(`${kind} update()`, writes(plain)),
+      ttlWrites: await run(`${kind} ttl update()`, writes(withTtl)),
+    }
+  } finally {
+    await opened.dispose()
+  }
+}
+
+export const ttlTimersGroup: BenchGroup = {
+  id: 'ttl-timers',
+  title: 'TTL and timers',
+  description:
+    'TTL: ValueState value() and update() with a one-hour TTL (nothing expires during the run) against the same state without TTL, ' +
+    'per record with setCurrentKey. Timers: registering event-time timers on distinct keys, then advancing the watermark past ' +
+    'them so every timer fires once (register + fire per timer).',
+  steps: () => KINDS.length * 2,
+
+  async run(ctx: RunContext): Promise<GroupResult> {
+    const result = emptyResult()
+    const w = accessWorkload(ctx.config.accessKeys, ctx.config.accessValueChars)
+    const ttl = table('TTL overhead on ValueState', [
+      ['backend', 'text'],
+      ['value() no TTL', 'ops/s'],
+      ['value() TTL', 'ops/s'],
+      ['TTL / no TTL', 'ratio'],
+      ['update() no TTL', 'ops/s'],
+      ['update() TTL', 'ops/s'],
+      ['TTL / no TTL', 'ratio'],
+    ])
+    const timers = table('Timers: register + fire', [
+      ['backend', 'text'],
+      ['timers', 'count'],
+      ['register', 'ops/s'],
+      ['fire', 'ops/s'],
+      ['register + fire', 'ops/s'],
+    ])
+    for (const kind of KINDS) {
+      ctx.progress.step(`ttl ${kind}`)
+      const m = await attempt(() => measureTtl(ctx, kind, w), ctx.onError(`ttl ${kind}`))
+      if (isUnavailable(m)) ttl.rows.push([kind, m.reason])
+      else ttl.rows.push([kind, m.plainReads, m.ttlReads, m.ttlReads / m.plainReads, m.plainWrites, m.ttlWrites, m.ttlWrites / m.plainWrites])
+
+      ctx.progress.step(`timers ${kind}`)
+      const count = ctx.config.quick ? 20_000 : 200_000
+      const t = await attempt(() => timerThroughput(ctx.tmp, kind, w.keys, count), ctx.onError(`timers ${kind}`))
+      if (isUnavailable(t)) timers.rows.push([kind, t.reason])
+      else timers.rows.push([kind, count, t.registerPerSec, t.firePerSec, t.bothPerSec])
+    }
+    result.tables.push(ttl, timers)
+    return result
+  },
+}
