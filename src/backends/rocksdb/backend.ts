@@ -13,6 +13,8 @@ import { loadNative } from '../../native/binding.js'
 import type { NativeBinding, NativeDb } from '../../native/types.js'
 import { serializerConfig } from '../../serializers/serializer.js'
 import { restoreFullHandles } from '../../snapshot/full/index.js'
+import { IncrementalSnapshotStrategy, type RestoredSstBase } from '../../snapshot/incremental/index.js'
+import { restoreIncrementalHandles } from '../../restore/incremental.js'
 import type {
   FullSnapshotHandle,
   FullSnapshotResources,
@@ -65,12 +67,21 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   /** Column family of each registered state, by state name. */
   private readonly columnFamilies = new Map<string, { columnFamily: string; cf: number }>()
   private fullStrategy!: SnapshotStrategy
+  private incrementalStrategy: IncrementalSnapshotStrategy | undefined
+  /** The SST set of the incremental handle this backend was restored from (base of its first checkpoint). */
+  private restoredSstBase: RestoredSstBase | undefined
+  readonly checkpointMode: 'incremental' | 'full'
 
   constructor(options: KeyedStateBackendOptions<K>, native: NativeBinding) {
     super(options)
     this.native = native
     this.workingDir = workingDirOf(options.dir!)
     this.localRecoveryDir = options.localRecoveryDir
+    const mode = options.checkpointMode ?? 'incremental'
+    if (mode !== 'incremental' && mode !== 'full') {
+      throw new KeyedStateError('INVALID_ARGUMENT', `checkpointMode must be 'incremental' or 'full', got ${JSON.stringify(mode)}`)
+    }
+    this.checkpointMode = mode
   }
 
   /** Lineage id of this working directory (created once; new after a restore). */
@@ -86,6 +97,9 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     if (handles.length > 0) await this.openRestoring(handles, options)
     else await this.openWorkingDir()
     this.fullStrategy = new FullSnapshotStrategy(this.snapshotContext())
+    if (this.checkpointMode === 'incremental') {
+      this.incrementalStrategy = new IncrementalSnapshotStrategy(this.snapshotContext(), this.restoredSstBase)
+    }
     // The marker is made durable before any state is written: with the WAL off,
     // a crash loses unflushed writes, and the next open must notice that.
     this.metaStore.writeSession('open')
@@ -163,9 +177,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     }
     const incremental = handles.filter((h) => h.type === 'incremental')
     if (incremental.length > 0) {
-      // Seam: incremental restore (open/clip a native checkpoint, or ingest
-      // several) plugs in here next to the full restore below.
-      throw new KeyedStateError('NOT_SUPPORTED', 'restoring incremental RocksDB checkpoints is not supported yet')
+      await this.openRestoringIncremental(handles, options)
+      return
     }
     await wipeWorkingDir(this.workingDir)
     this.openDatabase()
@@ -182,6 +195,36 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       throw e
     } finally {
       await sink.discard()
+    }
+  }
+
+  /** Incremental handles (possibly mixed with full ones): see src/restore/incremental.ts. */
+  private async openRestoringIncremental(handles: readonly KeyedStateHandle[], options: KeyedStateBackendOptions<K>): Promise<void> {
+    await wipeWorkingDir(this.workingDir)
+    try {
+      const restored = await restoreIncrementalHandles(
+        handles,
+        options.storage!,
+        {
+          native: this.native,
+          workingDir: this.workingDir,
+          keyGroupRange: this.keyGroupRange,
+          maxParallelism: this.maxParallelism,
+          keySerializer: this.keySerializer as never,
+          openDatabase: () => {
+            this.openDatabase()
+            return this.restoreTarget()
+          },
+        },
+        options.localRestoreFrom?.filter((l): l is LocalStateHandle => l !== undefined && l !== null),
+      )
+      this.record = { ...this.newRecord(), backendId: restored.backendId ?? randomUUID() }
+      this.metaStore.writeBackend(this.record)
+      this.restoredSstBase = restored.base
+    } catch (e) {
+      if (this.db && !this.db.closed) this.db.close()
+      await discardDatabase(this.workingDir)
+      throw e
     }
   }
 
@@ -307,9 +350,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   }
 
   /** The strategy for a snapshot type. Savepoints are always full and canonical. */
-  protected strategyFor(_options: SnapshotOptions): SnapshotStrategy {
-    // Checkpoints use full snapshots until the incremental strategy lands
-    // (checkpointMode 'incremental' then selects it here).
+  protected strategyFor(options: SnapshotOptions): SnapshotStrategy {
+    if (options.type === 'checkpoint' && this.incrementalStrategy) return this.incrementalStrategy
     return this.fullStrategy
   }
 
@@ -338,11 +380,13 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   notifyCheckpointComplete(checkpointId: number): void {
     this.assertOpen()
     this.fullStrategy.notifyCheckpointComplete(checkpointId)
+    this.incrementalStrategy?.notifyCheckpointComplete(checkpointId)
   }
 
   notifyCheckpointAborted(checkpointId: number): void {
     this.assertOpen()
     this.fullStrategy.notifyCheckpointAborted(checkpointId)
+    this.incrementalStrategy?.notifyCheckpointAborted(checkpointId)
   }
 
   // ---- closing ----
@@ -352,6 +396,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     this.hasCurrentKey = false
     await this.inFlight.cancelAll(CLOSE_WAIT_FOR_SNAPSHOTS_MS)
     await this.fullStrategy.dispose?.()
+    await this.incrementalStrategy?.dispose()
     try {
       for (const s of this.stateColumnFamilies()) this.metaStore.writeState({ meta: s.meta, columnFamily: s.columnFamily })
       // Data first, then the clean-close marker: the marker is never durable without the data.
