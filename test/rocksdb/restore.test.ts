@@ -123,6 +123,11 @@ test('restoreFrom replaces what the directory held; bad restore arguments are re
     assert.deepEqual([...b.keys('v')], ['only'])
     await b.close()
 
+    // No handles (the instance held nothing at the checkpoint): start empty, not from the old directory.
+    const empty = await openIn(join(dir.path, 'a'), { restoreFrom: [] })
+    assert.deepEqual(empty.stateNames(), [])
+    await empty.close()
+
     await assert.rejects(openIn(join(dir.path, 'c'), { restoreFrom: [handle] }), (e: unknown) => isKeyedStateError(e, 'INVALID_ARGUMENT') && /storage/.test(e.message))
     await assert.rejects(
       openIn(join(dir.path, 'c'), { restoreFrom: [handle], storage, maxParallelism: 64 }),

@@ -93,9 +93,17 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
 
   /** @internal Called once by openRocksDBBackend. */
   async open(options: KeyedStateBackendOptions<K>): Promise<void> {
-    const handles = (options.restoreFrom ?? []).filter((h): h is KeyedStateHandle => h !== undefined && h !== null)
-    if (handles.length > 0) await this.openRestoring(handles, options)
-    else await this.openWorkingDir()
+    // restoreFrom, even empty (an instance whose state was empty at the checkpoint),
+    // means "start from these handles": the directory's old contents must not survive.
+    if (options.restoreFrom !== undefined) {
+      if (!Array.isArray(options.restoreFrom)) {
+        throw new KeyedStateError('INVALID_ARGUMENT', 'restoreFrom must be an array of snapshot handles')
+      }
+      const handles = options.restoreFrom.filter((h): h is KeyedStateHandle => h !== undefined && h !== null)
+      await this.openRestoring(handles, options)
+    } else {
+      await this.openWorkingDir()
+    }
     this.fullStrategy = new FullSnapshotStrategy(this.snapshotContext())
     if (this.checkpointMode === 'incremental') {
       this.incrementalStrategy = new IncrementalSnapshotStrategy(this.snapshotContext(), this.restoredSstBase)
@@ -163,7 +171,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   }
 
   private async openRestoring(handles: readonly KeyedStateHandle[], options: KeyedStateBackendOptions<K>): Promise<void> {
-    if (!options.storage) {
+    if (handles.length > 0 && !options.storage) {
       throw new KeyedStateError('INVALID_ARGUMENT', 'restoreFrom needs options.storage (the checkpoint storage the handles refer to)')
     }
     for (const h of handles) {
@@ -184,10 +192,11 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     this.openDatabase()
     this.record = this.newRecord()
     this.metaStore.writeBackend(this.record)
+    if (handles.length === 0) return
     const sink = new IngestingRestoreSink(this.restoreTarget())
     try {
       const local = (options.localRestoreFrom ?? []).filter((l): l is LocalStateHandle => l?.type === 'local-full')
-      await restoreFullHandles(handles as readonly FullSnapshotHandle[], options.storage, this.keyGroupRange, sink, local)
+      await restoreFullHandles(handles as readonly FullSnapshotHandle[], options.storage!, this.keyGroupRange, sink, local)
       sink.flushRestore()
     } catch (e) {
       this.db.close()
