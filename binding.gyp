@@ -19,6 +19,7 @@
         'native/snapshot.cc',
         'native/sst_writer.cc',
         'native/status.cc',
+        'native/ttl_compaction_filter.cc',
       ],
       'include_dirs': [
         "<!(node -p \"require('node-addon-api').include_dir\")",

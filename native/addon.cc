@@ -11,6 +11,7 @@
 #include "iterator.h"
 #include "snapshot.h"
 #include "sst_writer.h"
+#include "ttl_compaction_filter.h"
 
 namespace ks {
 
@@ -49,6 +50,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("destroy", Napi::Function::New<Db::Destroy>(env, "destroy"));
   exports.Set("sstWriter", Napi::Function::New<SstWriter::Create>(env, "sstWriter"));
   exports.Set("benchRawLoop", Napi::Function::New<BenchRawLoop>(env, "benchRawLoop"));
+  exports.Set("setColumnFamilyTtl", Napi::Function::New<SetColumnFamilyTtl>(env, "setColumnFamilyTtl"));
   exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
   exports.Set("closeAll", Napi::Function::New<CloseAll>(env, "closeAll"));
   exports.Set("rocksdbVersion", Napi::String::New(env, rocksdb::GetRocksVersionAsString(true)));

@@ -22,6 +22,9 @@ DbCore::DbCore(std::string path, const OpenConfig& config, std::unordered_set<Db
   writeOptions_.disableWAL = config.disableWal;
   blockCache_ = rocksdb::NewLRUCache(config.blockCacheBytes);
   cfOptions_ = MakeCfOptions(config, blockCache_);
+  // Every family gets the factory; it creates a filter only for TTL'd states.
+  ttlFilters_ = std::make_shared<TtlFilterFactory>();
+  cfOptions_.compaction_filter_factory = ttlFilters_;
 }
 
 DbCore::~DbCore() { Close(); }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "options.h"
+#include "ttl_compaction_filter.h"
 
 namespace ks {
 
@@ -37,6 +38,8 @@ class DbCore {
   rocksdb::DB* db() const { return db_; }
   const std::string& path() const { return path_; }
   const rocksdb::WriteOptions& writeOptions() const { return writeOptions_; }
+  // TTL compaction filter settings per column family (ttl_compaction_filter.h).
+  TtlFilterFactory* ttlFilters() const { return ttlFilters_.get(); }
 
   // Handle by column family id (RocksDB's own ids, stable across reopen), or
   // nullptr when no such family is open.
@@ -70,6 +73,7 @@ class DbCore {
   rocksdb::WriteOptions writeOptions_;
   std::shared_ptr<rocksdb::Cache> blockCache_;
   rocksdb::ColumnFamilyOptions cfOptions_;
+  std::shared_ptr<TtlFilterFactory> ttlFilters_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // index = column family id
   std::vector<rocksdb::ColumnFamilyHandle*> openHandles_;
   std::unordered_set<DbResource*> resources_;

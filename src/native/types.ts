@@ -129,8 +129,24 @@ export interface NativeSstWriter {
   readonly entries: number
 }
 
+/**
+ * TTL compaction filter settings of one column family: stored values start
+ * with an i64be last-access timestamp (ms); 'list' values hold such elements
+ * framed as (u32be length | element). Entries whose timestamp + ttlMs <= nowMs
+ * are dropped during compactions (list values are rewritten without expired
+ * elements). Without nowMs nothing is dropped.
+ */
+export interface NativeTtlConfig {
+  kind: 'value' | 'list' | 'map'
+  ttlMs: number
+  /** The state's current time; send it again as it advances (a stale time only keeps more). */
+  nowMs?: number
+}
+
 export interface NativeBinding {
   open(path: string, options?: NativeOpenOptions): NativeDb
+  /** Sets (or with null removes) the TTL compaction filter of column family `cf`. */
+  setColumnFamilyTtl(db: NativeDb, cf: number, config: NativeTtlConfig | null): void
   sstWriter(path: string): NativeSstWriter
   /** Removes a DB directory (RocksDB DestroyDB). */
   destroy(path: string): void
