@@ -200,7 +200,8 @@ export class FakeInstance implements OperatorInstance {
     }
     const manifest = Buffer.from(JSON.stringify([...files.keys()]))
     const privateFiles = { [`MANIFEST-${this.index}`]: await write({ kind: 'exclusive', checkpointId: id }, `MANIFEST-${this.index}`, manifest) }
-    const metaFile = await write({ kind: 'exclusive', checkpointId: id }, `meta-${this.index}`, Buffer.from('{}'))
+    const states = [{ name: 'fake', kind: 'value', namespaceSerializer: { id: 'void', version: 1 }, valueSerializer: { id: 'bytes', version: 1 } }]
+    const metaFile = await write({ kind: 'exclusive', checkpointId: id }, `meta-${this.index}`, Buffer.from(JSON.stringify({ states })))
     this.uploaded.set(id, new Map(Object.entries(sharedFiles)))
     return {
       type: 'incremental',

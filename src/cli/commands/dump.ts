@@ -1,0 +1,83 @@
+import { assignToKeyGroup, rangeContains, type KeyGroupRange } from '../../keygroups.js'
+import { KeyedStateError } from '../../errors.js'
+import { parseCompositeKey } from '../../encoding.js'
+import { openFullSnapshot } from '../../snapshot/format/reader.js'
+import { unpackEntries } from '../../snapshot/format/packed.js'
+import type { FullSnapshotHandle } from '../../snapshot/types.js'
+import type { CheckpointStorage } from '../../storage/types.js'
+import { entryDecoder, parseKeyArgument } from '../decode.js'
+import { materializeIncremental } from '../incremental.js'
+import { openSnapshotDirectory } from '../open.js'
+import { jsonReplacer, progress, writeLine } from '../output.js'
+
+export interface DumpOptions {
+  state: string
+  key?: string
+  keySerializer: string
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0
+}
+
+/** Writes the entries of one state as JSON lines; returns whether the snapshot knows the state. */
+async function dumpFull(
+  storage: CheckpointStorage,
+  handle: FullSnapshotHandle,
+  options: DumpOptions,
+  keyBytes: Uint8Array | undefined,
+  range: KeyGroupRange,
+  knownStates: Set<string>,
+): Promise<boolean> {
+  const reader = await openFullSnapshot(storage, handle)
+  for (const s of reader.states) knownStates.add(s.name)
+  const meta = reader.states.find((s) => s.name === options.state)
+  if (!meta) return false
+  const decoder = entryDecoder(meta, options.keySerializer)
+  for await (const section of reader.sections(range)) {
+    if (section.stateName !== options.state) continue
+    for (const { key, value } of unpackEntries(section.chunk)) {
+      if (keyBytes && !sameBytes(parseCompositeKey(key).key, keyBytes)) continue
+      await writeLine(JSON.stringify(decoder.decode(section.keyGroup, key, value), jsonReplacer))
+    }
+  }
+  return true
+}
+
+export async function dumpCommand(path: string, options: DumpOptions): Promise<number> {
+  const { storage, metadata: md } = await openSnapshotDirectory(path)
+  const keyBytes = options.key === undefined ? undefined : parseKeyArgument(options.key, options.keySerializer)
+  const keyGroup = keyBytes ? assignToKeyGroup(keyBytes, md.maxParallelism) : undefined
+  const instances = md.instances.filter((i) => i.handle && (keyGroup === undefined || rangeContains(i.keyGroupRange, keyGroup)))
+  const knownStates = new Set<string>()
+  let found = false
+  const bar = progress('dumping', instances.length, 'instances')
+  try {
+    for (const inst of instances) {
+      const h = inst.handle!
+      const range = keyGroup === undefined ? h.keyGroupRange : { start: keyGroup, end: keyGroup }
+      if (h.type === 'full') {
+        found = (await dumpFull(storage, h, options, keyBytes, range, knownStates)) || found
+      } else {
+        const m = await materializeIncremental(storage, h)
+        try {
+          if (m.handle) found = (await dumpFull(m.storage, m.handle, options, keyBytes, range, knownStates)) || found
+        } finally {
+          await m.cleanup()
+        }
+      }
+      bar.increment()
+    }
+  } finally {
+    bar.stop()
+  }
+  if (!found && (keyGroup === undefined || knownStates.size > 0)) {
+    const known = [...knownStates].sort()
+    throw new KeyedStateError(
+      'UNKNOWN_STATE',
+      `state '${options.state}' is not in ${md.type} ${md.checkpointId}; ${known.length > 0 ? `it holds: ${known.join(', ')}` : 'it holds no state'}`,
+      { state: options.state },
+    )
+  }
+  return 0
+}

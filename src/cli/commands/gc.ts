@@ -1,0 +1,40 @@
+import { collectGarbage, DEFAULT_GC_GRACE_PERIOD_MS } from '../../checkpoint/gc.js'
+import { openStorageRoot } from '../open.js'
+import { formatBytes, progress, table, writeJson, writeLine, type Progress } from '../output.js'
+
+export async function gcCommand(root: string, options: { delete?: boolean; graceMs?: number; json?: boolean }): Promise<number> {
+  const storage = await openStorageRoot(root)
+  let bar: Progress | undefined
+  const report = await collectGarbage(storage, {
+    delete: options.delete ?? false,
+    gracePeriodMs: options.graceMs ?? DEFAULT_GC_GRACE_PERIOD_MS,
+    onProgress: (done, total) => {
+      bar ??= progress('deleting', total)
+      bar.increment()
+    },
+  })
+  bar?.stop()
+  const failed = report.failed.length > 0
+  if (options.json) {
+    await writeJson({ root: storage.root, gracePeriodMs: options.graceMs ?? DEFAULT_GC_GRACE_PERIOD_MS, deleteRequested: options.delete ?? false, ...report })
+    return failed ? 1 : 0
+  }
+  const lines: string[] = []
+  if (report.orphans.length === 0) {
+    lines.push(`no orphans in ${storage.root} (${report.scannedFiles} files, ${report.referencedFiles} referenced)`)
+  } else {
+    lines.push(table(['ORPHAN', 'SIZE', 'MODIFIED'], report.orphans.map((e) => [e.path, formatBytes(e.sizeBytes), new Date(e.mtimeMs).toISOString()])))
+    lines.push('')
+    lines.push(
+      options.delete
+        ? `deleted ${report.deleted.length} of ${report.orphans.length} orphans (${formatBytes(report.orphanBytes)})`
+        : `${report.orphans.length} orphans (${formatBytes(report.orphanBytes)}); run again with --delete to remove them`,
+    )
+  }
+  if (report.tooYoung.length > 0) lines.push(`kept ${report.tooYoung.length} unreferenced file(s) younger than the grace period or still in use`)
+  if (report.foreign.length > 0) lines.push(`ignored ${report.foreign.length} file(s) outside the checkpoint directories`)
+  for (const p of report.problems) lines.push(`problem: ${p}`)
+  for (const f of report.failed) lines.push(`could not delete ${f.path}: ${f.error}`)
+  await writeLine(lines.join('\n'))
+  return failed ? 1 : 0
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// keyed-state: look inside checkpoint storage. Data goes to stdout (text, or
+// JSON with --json), progress and errors to stderr. Exit codes: 0 success,
+// 1 the command failed or found problems, 2 the command line was wrong.
+import { readFileSync, realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { DEFAULT_GC_GRACE_PERIOD_MS } from '../checkpoint/gc.js'
+import { isKeyedStateError } from '../errors.js'
+import { dumpCommand } from './commands/dump.js'
+import { gcCommand } from './commands/gc.js'
+import { inspectCommand } from './commands/inspect.js'
+import { listCommand } from './commands/list.js'
+import { verifyCommand } from './commands/verify.js'
+import { KEY_SERIALIZER_IDS } from './decode.js'
+
+export const EXIT_OK = 0
+export const EXIT_FAILED = 1
+export const EXIT_USAGE = 2
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }
+    return pkg.version ?? '0.0.0'
+  } catch {
+    return '0.0.0'
+  }
+}
+
+function nonNegativeInteger(text: string): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a non-negative integer (milliseconds)')
+  return n
+}
+
+export function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command()
+  program
+    .name('keyed-state')
+    .description('Inspect, verify and clean up keyed-state checkpoints and savepoints.')
+    .version(packageVersion())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) })
+
+  const json = new Option('--json', 'print machine-readable JSON')
+  const run = (fn: (...args: any[]) => Promise<number>) => async (...args: any[]): Promise<void> => setExitCode(await fn(...args))
+
+  program
+    .command('list')
+    .description('list the checkpoints and savepoints under a checkpoint root: id, time, size, complete or not, incremental bytes')
+    .argument('<root>', 'checkpoint storage root directory')
+    .addOption(json)
+    .action(run((root: string, opts: { json?: boolean }) => listCommand(root, opts)))
+
+  program
+    .command('inspect')
+    .description('show a checkpoint or savepoint: states (name, kind, serializers), key-group ranges, files, sizes, shared vs exclusive')
+    .argument('<dir>', 'a chk-<id> directory or a savepoint directory (or its _metadata file)')
+    .addOption(json)
+    .action(run((dir: string, opts: { json?: boolean }) => inspectCommand(dir, opts)))
+
+  program
+    .command('dump')
+    .description('print the entries of one state as JSON lines, decoded with the built-in serializers (unknown ones as base64)')
+    .argument('<dir>', 'a chk-<id> directory or a savepoint directory')
+    .requiredOption('--state <name>', 'the state to dump')
+    .option('--key <key>', 'only this key (parsed with --key-serializer)')
+    .addOption(
+      new Option('--key-serializer <id>', 'how keys were serialized (snapshots do not record it)').choices([...KEY_SERIALIZER_IDS]).default('string'),
+    )
+    .action(run((dir: string, opts: { state: string; key?: string; keySerializer: string }) => dumpCommand(dir, opts)))
+
+  program
+    .command('verify')
+    .description('check that every referenced file exists with its recorded size and checksum and every key group decodes')
+    .argument('<dir>', 'a chk-<id> directory or a savepoint directory')
+    .addOption(json)
+    .action(run((dir: string, opts: { json?: boolean }) => verifyCommand(dir, opts)))
+
+  program
+    .command('gc')
+    .description('find files that no _metadata references (left by crashes); delete them with --delete')
+    .argument('<root>', 'checkpoint storage root directory')
+    .option('--delete', 'delete the orphans (default: only list them)')
+    .option('--grace-ms <ms>', `keep unreferenced files modified within this many milliseconds (default ${DEFAULT_GC_GRACE_PERIOD_MS}); keep it above the checkpoint timeout`, nonNegativeInteger)
+    .addOption(json)
+    .action(run((root: string, opts: { delete?: boolean; graceMs?: number; json?: boolean }) => gcCommand(root, opts)))
+
+  return program
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode = EXIT_OK
+  const program = buildProgram((code) => {
+    exitCode = code
+  })
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version end here too; commander has already printed what it had to say.
+      return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE
+    }
+    const message = isKeyedStateError(e) ? `${e.message} [${e.code}]` : e instanceof Error ? e.stack ?? e.message : String(e)
+    process.stderr.write(`keyed-state: error: ${message}\n`)
+    return EXIT_FAILED
+  }
+  return exitCode
+}
+
+function invokedDirectly(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
+  } catch {
+    return false
+  }
+}
+
+if (invokedDirectly()) {
+  // `| head` closes stdout early: stop quietly instead of failing with EPIPE.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT_OK)
+    throw e
+  })
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (e: unknown) => {
+      process.stderr.write(`keyed-state: error: ${e instanceof Error ? e.message : String(e)}\n`)
+      process.exitCode = EXIT_FAILED
+    },
+  )
+}

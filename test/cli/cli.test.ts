@@ -1,0 +1,245 @@
+// The keyed-state CLI as users run it: a child process on real checkpoints.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { cp, mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js'
+import type { CheckpointMetadata } from '../../src/checkpoint/metadata.js'
+import { FakeInstance, storedPaths, tempStorage, type TempStorage } from '../checkpoint/helpers.js'
+import { cloneModel, Job, type Model } from '../checkpoint/job.js'
+
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js')
+const OLD_MS = 2 * 3_600_000
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+function jsonLines(s: string): any[] {
+  return s.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l))
+}
+
+let t: TempStorage
+let model2: Model
+let chk2: CheckpointMetadata
+let savepoint: CheckpointMetadata
+
+before(async () => {
+  t = await tempStorage('ks-cli-')
+  const job = await Job.open({ parallelism: 2, maxParallelism: 16, storage: t.storage, seed: 21 })
+  const c = await CheckpointCoordinator.create({ storage: t.storage, instances: job.instances, retainedCheckpoints: 2 })
+  job.process(300, 20)
+  await c.triggerCheckpoint()
+  job.process(100, 20)
+  model2 = cloneModel(job.model)
+  chk2 = await c.triggerCheckpoint()
+  savepoint = await c.triggerSavepoint('savepoints/sp')
+  job.process(10, 20)
+  await c.triggerCheckpoint() // 4: subsumes 1
+  await c.close()
+  await job.close()
+  // What a crash leaves: a checkpoint that never completed and an orphan upload.
+  await mkdir(join(t.root, 'chk-9'), { recursive: true })
+  await writeFile(join(t.root, 'chk-9', 'partial'), 'x'.repeat(10))
+  await mkdir(join(t.root, 'shared'), { recursive: true })
+  await writeFile(join(t.root, 'shared', 'orphan.sst'), 'y'.repeat(20))
+  const old = (Date.now() - OLD_MS) / 1000
+  for (const p of ['chk-9/partial', 'shared/orphan.sst']) await utimes(join(t.root, p), old, old)
+})
+
+after(async () => {
+  await t.cleanup()
+})
+
+test('list shows complete and incomplete checkpoints and savepoints', async () => {
+  const r = await cli('list', t.root, '--json')
+  assert.equal(r.code, 0, r.stderr)
+  const rows = JSON.parse(r.stdout).snapshots
+  assert.deepEqual(
+    rows.map((x: any) => [x.dir, x.checkpointId, x.type, x.complete]),
+    [['chk-2', 2, 'checkpoint', true], ['savepoints/sp', 3, 'savepoint', true], ['chk-4', 4, 'checkpoint', true], ['chk-9', 9, null, false]],
+  )
+  const two = rows[0]
+  assert.equal(two.sizeBytes, chk2.sizeBytes)
+  assert.equal(two.incrementalSizeBytes, chk2.incrementalSizeBytes)
+  assert.equal(two.completedAtMs, chk2.completedAtMs)
+  assert.match(rows[3].problem, /no _metadata/)
+
+  const text = await cli('list', t.root)
+  assert.equal(text.code, 0)
+  assert.match(text.stdout, /^ID\s+TYPE\s+STATUS\s+COMPLETED\s+SIZE\s+INCREMENTAL/)
+  assert.match(text.stdout, /9\s+-\s+INCOMPLETE/)
+})
+
+test('inspect shows states, ranges, files and sizes', async () => {
+  const r = await cli('inspect', join(t.root, 'chk-2'), '--json')
+  assert.equal(r.code, 0, r.stderr)
+  const report = JSON.parse(r.stdout)
+  assert.equal(report.checkpointId, 2)
+  assert.equal(report.root, t.root)
+  assert.deepEqual(report.states.map((s: any) => [s.name, s.kind, s.valueSerializer, s.userKeySerializer ?? null]), [
+    ['count', 'value', 'int64@1', null],
+    ['last-seen', 'map', 'json@1', 'string@1'],
+    ['recent', 'list', 'string@1', null],
+  ])
+  assert.deepEqual(report.instances.map((i: any) => i.keyGroupRange), [{ start: 0, end: 7 }, { start: 8, end: 15 }])
+  for (const [i, inst] of report.instances.entries()) {
+    const h = chk2.instances[i]!.handle!
+    assert.equal(inst.handleType, 'full')
+    assert.equal(inst.codec, 'snappy')
+    assert.deepEqual(inst.files.map((f: any) => [f.path, f.shared, f.sizeBytes]), [[(h as any).file.path, false, inst.sizeBytes]])
+  }
+  const text = await cli('inspect', join(t.root, 'savepoints', 'sp'))
+  assert.equal(text.code, 0, text.stderr)
+  assert.match(text.stdout, /^savepoint 3 /)
+  assert.match(text.stdout, /count\s+value\s+void@1\s+int64@1/)
+  assert.match(text.stdout, /instance 1\s+key groups \[8\.\.15\]\s+full v1 snappy/)
+})
+
+test('inspect tells shared from exclusive files of incremental checkpoints', async () => {
+  const s = await tempStorage('ks-cli-inc-')
+  try {
+    const instances = FakeInstance.many(2, 8, s.storage)
+    for (const i of instances) i.flush()
+    const c = await CheckpointCoordinator.create({ storage: s.storage, instances })
+    await c.triggerCheckpoint()
+    instances[0]!.flush()
+    await c.triggerCheckpoint()
+    await c.close()
+    const r = await cli('inspect', join(s.root, 'chk-2'), '--json')
+    assert.equal(r.code, 0, r.stderr)
+    const inst0 = JSON.parse(r.stdout).instances[0]
+    assert.equal(inst0.handleType, 'incremental')
+    const ssts = inst0.files.filter((f: any) => f.shared)
+    assert.deepEqual(ssts.map((f: any) => f.referencedBy), [[1, 2], [2]], 'the first SST is shared with checkpoint 1')
+    assert.deepEqual(inst0.files.filter((f: any) => !f.shared).map((f: any) => f.role).sort(), ['meta', 'private'])
+    assert.equal(inst0.sharedBytes + inst0.exclusiveBytes, inst0.sizeBytes)
+  } finally {
+    await s.cleanup()
+  }
+})
+
+test('dump prints every entry of a state as decoded JSON lines', async () => {
+  const r = await cli('dump', join(t.root, 'chk-2'), '--state', 'count')
+  assert.equal(r.code, 0, r.stderr)
+  const counts = new Map(jsonLines(r.stdout).map((e) => [e.key, e.value]))
+  assert.deepEqual(counts, new Map([...model2].map(([k, m]) => [k, Number(m.count)])))
+
+  const [key, m] = [...model2].find(([, x]) => x.lastSeen.size > 1)!
+  const map = await cli('dump', join(t.root, 'chk-2'), '--state', 'last-seen', '--key', key)
+  assert.equal(map.code, 0, map.stderr)
+  const entries = jsonLines(map.stdout)
+  assert.deepEqual(new Map(entries.map((e) => [e.userKey, e.value])), m.lastSeen)
+  assert.ok(entries.every((e) => e.key === key && Object.keys(e).join() === 'keyGroup,state,key,userKey,value'))
+
+  const list = await cli('dump', join(t.root, 'savepoints', 'sp'), '--state', 'recent', '--key', key)
+  assert.deepEqual(jsonLines(list.stdout).map((e) => e.value), [m.recent])
+})
+
+test('dump names an unknown state and lists the known ones', async () => {
+  const r = await cli('dump', join(t.root, 'chk-2'), '--state', 'nope')
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /state 'nope' is not in checkpoint 2; it holds: count, last-seen, recent/)
+  const missing = await cli('dump', join(t.root, 'chk-2'))
+  assert.equal(missing.code, 2)
+  assert.match(missing.stderr, /required option '--state <name>'/)
+})
+
+test('verify accepts intact snapshots and names every problem of damaged ones', async () => {
+  for (const dir of ['chk-2', 'chk-4', join('savepoints', 'sp')]) {
+    const ok = await cli('verify', join(t.root, dir))
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr)
+    assert.match(ok.stdout, /^OK (checkpoint|savepoint) \d+ .* entries in \d+ key groups/)
+  }
+  const incomplete = await cli('verify', join(t.root, 'chk-9'))
+  assert.equal(incomplete.code, 1)
+  assert.match(incomplete.stdout, /has no _metadata/)
+
+  // Damage a copy: flip one byte inside a key-group block of one file, delete the other.
+  const copy = await tempStorage('ks-cli-bad-')
+  try {
+    await cp(t.root, copy.root, { recursive: true })
+    const [a, b] = chk2.instances.map((i) => (i.handle as any).file.path as string)
+    const { open } = await import('node:fs/promises')
+    const fh = await open(join(copy.root, a!), 'r+')
+    const offset = (chk2.instances[0]!.handle as any).keyGroupOffsets.find((o: number) => o >= 0) + 12
+    const byte = Buffer.alloc(1)
+    await fh.read(byte, 0, 1, offset)
+    byte[0] ^= 0x10
+    await fh.write(byte, 0, 1, offset)
+    await fh.close()
+    await rm(join(copy.root, b!))
+    const r = await cli('verify', join(copy.root, 'chk-2'), '--json')
+    assert.equal(r.code, 1)
+    const result = JSON.parse(r.stdout)
+    assert.equal(result.ok, false)
+    const byFile = new Map(result.problems.map((p: any) => [p.file, p]))
+    assert.ok(byFile.has(a), `a problem names ${a}: ${r.stdout}`)
+    assert.ok(byFile.has(b), `a problem names ${b}: ${r.stdout}`)
+    assert.equal((byFile.get(b) as any).code, 'MISSING_FILE')
+    const text = await cli('verify', join(copy.root, 'chk-2'))
+    assert.equal(text.code, 1)
+    assert.match(text.stdout, /^FAILED checkpoint 2 .*: \d+ problem/)
+    assert.ok(text.stdout.includes(a!) && text.stdout.includes(b!))
+  } finally {
+    await copy.cleanup()
+  }
+})
+
+test('gc lists the orphans, and deletes them only with --delete', async () => {
+  const before = await storedPaths(t.storage)
+  const dry = await cli('gc', t.root, '--json')
+  assert.equal(dry.code, 0, dry.stderr)
+  const report = JSON.parse(dry.stdout)
+  assert.deepEqual(report.orphans.map((e: any) => e.path).sort(), ['chk-9/partial', 'shared/orphan.sst'])
+  assert.deepEqual(await storedPaths(t.storage), before)
+
+  const young = await cli('gc', t.root, '--delete', '--grace-ms', String(10 * OLD_MS))
+  assert.equal(young.code, 0)
+  assert.match(young.stdout, /no orphans/)
+  assert.deepEqual(await storedPaths(t.storage), before)
+
+  const del = await cli('gc', t.root, '--delete')
+  assert.equal(del.code, 0, del.stderr)
+  assert.match(del.stdout, /deleted 2 of 2 orphans/)
+  assert.deepEqual(await storedPaths(t.storage), before.filter((p) => p !== 'chk-9/partial' && p !== 'shared/orphan.sst'))
+  assert.ok(!(await readdir(t.root)).includes('chk-9'), 'the emptied directory is removed')
+  const list = JSON.parse((await cli('list', t.root, '--json')).stdout).snapshots
+  assert.deepEqual(list.map((x: any) => x.dir), ['chk-2', 'savepoints/sp', 'chk-4'])
+})
+
+test('every command has --help; bad input exits non-zero with a clear message', async () => {
+  for (const cmd of ['list', 'inspect', 'dump', 'verify', 'gc']) {
+    const r = await cli(cmd, '--help')
+    assert.equal(r.code, 0)
+    assert.match(r.stdout, new RegExp(`^Usage: keyed-state ${cmd} `))
+  }
+  const top = await cli('--help')
+  assert.equal(top.code, 0)
+  assert.match(top.stdout, /Commands:[\s\S]*list[\s\S]*inspect[\s\S]*dump[\s\S]*verify[\s\S]*gc/)
+  const unknown = await cli('frobnicate')
+  assert.equal(unknown.code, 2)
+  assert.match(unknown.stderr, /unknown command 'frobnicate'/)
+  const noRoot = await cli('list', join(t.root, 'nowhere'))
+  assert.equal(noRoot.code, 1)
+  assert.match(noRoot.stderr, /^keyed-state: error: opening checkpoint root .*nowhere.*\[MISSING_FILE\]/)
+  const badGrace = await cli('gc', t.root, '--grace-ms', '-5')
+  assert.equal(badGrace.code, 2)
+  const notSnapshot = await cli('inspect', t.root)
+  assert.equal(notSnapshot.code, 1)
+  assert.match(notSnapshot.stderr, /has no _metadata/)
+  assert.equal(savepoint.type, 'savepoint')
+})
