@@ -52,6 +52,12 @@ OptionalSlice OptionalBytes(napi_env env, napi_value value, const char* name) {
   return out;
 }
 
+KeyRange RangeArgs(napi_env env, napi_value start, napi_value end) {
+  KeyRange range{Bytes(env, start, "start"), Bytes(env, end, "end")};
+  if (range.start.compare(range.end) > 0) Invalid(env, "range start must not be greater than its end");
+  return range;
+}
+
 int64_t Integer(napi_env env, napi_value value, const char* name, int64_t min, int64_t max) {
   double number;
   if (napi_get_value_double(env, value, &number) != napi_ok) {

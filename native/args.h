@@ -36,6 +36,15 @@ struct OptionalSlice {
 };
 OptionalSlice OptionalBytes(napi_env env, napi_value value, const char* name);
 
+// The [start, end) byte arguments of a range delete. start > end is refused
+// here: RocksDB would accept the write and then fail inside the memtable,
+// which stops the whole DB from accepting writes.
+struct KeyRange {
+  rocksdb::Slice start;
+  rocksdb::Slice end;
+};
+KeyRange RangeArgs(napi_env env, napi_value start, napi_value end);
+
 // An integer in [min, max]; fractions, NaN and non-numbers are rejected.
 int64_t Integer(napi_env env, napi_value value, const char* name, int64_t min, int64_t max);
 

@@ -79,8 +79,8 @@ Napi::Value Batch::DeleteRange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbCore& core = OpenCore(env);
   rocksdb::ColumnFamilyHandle* cf = Family(env, core, info[0]);
-  Check(env, batch_.DeleteRange(cf, Bytes(env, info[1], "start"), Bytes(env, info[2], "end")),
-        "batch.deleteRange");
+  KeyRange range = RangeArgs(env, info[1], info[2]);
+  Check(env, batch_.DeleteRange(cf, range.start, range.end), "batch.deleteRange");
   return env.Undefined();
 }
 

@@ -174,9 +174,8 @@ Napi::Value Db::DeleteRange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbCore& core = OpenCore(env);
   rocksdb::ColumnFamilyHandle* cf = CfArg(env, core, info[0]);
-  rocksdb::Slice start = Bytes(env, info[1], "start");
-  rocksdb::Slice end = Bytes(env, info[2], "end");
-  Check(env, core.db()->DeleteRange(core.writeOptions(), cf, start, end), "deleteRange");
+  KeyRange range = RangeArgs(env, info[1], info[2]);
+  Check(env, core.db()->DeleteRange(core.writeOptions(), cf, range.start, range.end), "deleteRange");
   return env.Undefined();
 }
 

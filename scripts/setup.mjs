@@ -5,7 +5,8 @@
 // node_modules exists.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -84,12 +85,82 @@ function hashTree(paths) {
   return h.digest('hex')
 }
 
+// Several set-ups may run in one checkout at once (parallel test runs), and
+// node-gyp rebuilds build/ in place: they take turns, and a later one finds the
+// addon already built. The lock is a directory holding its owner's pid.
+const buildLock = join(tmpdir(), `keyed-state-addon-${createHash('sha256').update(root).digest('hex').slice(0, 16)}.lock`)
+const buildLockWaitMs = 15 * 60_000
+const buildLockOrphanMs = 60_000
+
+function lockOwner() {
+  try {
+    return Number(readFileSync(join(buildLock, 'pid'), 'utf8'))
+  } catch {
+    return 0
+  }
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return e.code === 'EPERM'
+  }
+}
+
+function releaseBuildLock() {
+  if (lockOwner() === process.pid) rmSync(buildLock, { recursive: true, force: true })
+}
+
+function acquireBuildLock() {
+  const deadline = Date.now() + buildLockWaitMs
+  const sleeper = new Int32Array(new SharedArrayBuffer(4))
+  let announced = false
+  for (;;) {
+    try {
+      mkdirSync(buildLock)
+      writeFileSync(join(buildLock, 'pid'), String(process.pid))
+      process.on('exit', releaseBuildLock)
+      return
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e
+    }
+    const owner = lockOwner()
+    let orphaned = owner > 0 && !isAlive(owner)
+    if (owner === 0) {
+      try {
+        orphaned = Date.now() - statSync(buildLock).mtimeMs > buildLockOrphanMs
+      } catch {
+        continue // released meanwhile
+      }
+    }
+    if (orphaned) {
+      rmSync(buildLock, { recursive: true, force: true })
+      continue
+    }
+    if (Date.now() > deadline) {
+      log(`gave up waiting for another build of the addon (lock ${buildLock})`)
+      process.exit(1)
+    }
+    if (!announced) log(`waiting for another build of the addon (pid ${owner})`)
+    announced = true
+    Atomics.wait(sleeper, 0, 0, 200)
+  }
+}
+
 function ensureAddon() {
   if (!existsSync(join(root, 'binding.gyp'))) return
   const stampFile = join(root, 'build', 'Release', '.sources-sha256')
   const want = hashTree(['binding.gyp', 'native'])
-  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === want &&
-      existsSync(join(root, 'build', 'Release', 'keyed_state_native.node'))) return
+  const upToDate = () => existsSync(stampFile) && readFileSync(stampFile, 'utf8') === want &&
+    existsSync(join(root, 'build', 'Release', 'keyed_state_native.node'))
+  if (upToDate()) return
+  acquireBuildLock()
+  if (upToDate()) {
+    releaseBuildLock()
+    return
+  }
   log('building the native addon')
   const localGyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
   const args = ['rebuild', '-j', 'max']
@@ -101,6 +172,7 @@ function ensureAddon() {
   else run('npm', ['exec', '--yes', '--', 'node-gyp', ...args])
   mkdirSync(dirname(stampFile), { recursive: true })
   writeFileSync(stampFile, want)
+  releaseBuildLock()
 }
 
 function ensureTypeScriptBuild() {

@@ -76,6 +76,15 @@ test('deleteRange removes [start, end) only', () => {
   assert.deepEqual(scan(db, 0).map(([k]) => k), ['a', 'd', 'e'])
   db.deleteRange(0, b('x'), b('x'))
   assert.deepEqual(scan(db, 0).map(([k]) => k), ['a', 'd', 'e'])
+  // A reversed range is refused up front; RocksDB would fail it inside the
+  // memtable and then refuse every later write.
+  assert.equal(codeOf(() => db.deleteRange(0, b('e'), b('a'))), 'INVALID_ARGUMENT')
+  const batch = db.batch()
+  assert.equal(codeOf(() => batch.deleteRange(0, b('e'), b('a'))), 'INVALID_ARGUMENT')
+  assert.equal(batch.count, 0)
+  db.put(0, b('z'), b('z'))
+  db.flush()
+  assert.deepEqual(scan(db, 0).map(([k]) => k), ['a', 'd', 'e', 'z'])
 })
 
 test('batches apply atomically, count and clear', () => {
