@@ -27,6 +27,13 @@ export interface KeyedStateBackendOptions<K> {
   storage?: CheckpointStorage
   /** Handles to restore from (one or many, any key-group ranges that together cover keyGroupRange). */
   restoreFrom?: readonly KeyedStateHandle[]
+  /**
+   * Key-group ranges known to hold no state in the snapshot restored from: the
+   * ranges of instances whose snapshot was empty and wrote no handle (the
+   * checkpoint's `_metadata` records them; see restoreAssignment). They count
+   * as covered when checking that `restoreFrom` covers keyGroupRange.
+   */
+  knownEmptyRanges?: readonly KeyGroupRange[]
   /** Local copies to try before storage (see local recovery). */
   localRestoreFrom?: readonly LocalStateHandle[]
   /** Directory for local recovery copies of checkpoints. */

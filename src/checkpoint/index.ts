@@ -17,7 +17,7 @@ export {
   rebaseMetadata,
 } from './metadata.js'
 export type { CheckpointMetadata, InstanceSnapshotRecord, RestoredFromRecord, RestoreMode } from './metadata.js'
-export { handlesForRange, restoreAssignment } from './restore.js'
+export { handlesForRange, knownEmptyRangesFor, restoreAssignment } from './restore.js'
 export type { InstanceAssignment } from './restore.js'
 export { listSnapshots, findLatestCompleteCheckpoint, missingFiles } from './catalog.js'
 export type { SnapshotListing, FindLatestOptions } from './catalog.js'

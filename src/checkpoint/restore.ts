@@ -25,10 +25,27 @@ export function handlesForRange(metadata: CheckpointMetadata, range: KeyGroupRan
   return out
 }
 
+/**
+ * The parts of `range` whose instances held no state at the snapshot (they
+ * wrote no handle): a restore counts them as covered (backend option
+ * knownEmptyRanges).
+ */
+export function knownEmptyRangesFor(metadata: CheckpointMetadata, range: KeyGroupRange): KeyGroupRange[] {
+  const out: KeyGroupRange[] = []
+  for (const inst of metadata.instances) {
+    const overlap = rangeIntersection(inst.keyGroupRange, range)
+    if (!inst.handle && rangeSize(overlap) > 0) out.push(overlap)
+  }
+  return out
+}
+
 export interface InstanceAssignment {
   index: number
   keyGroupRange: KeyGroupRange
+  /** Backend option restoreFrom. */
   restoreFrom: KeyedStateHandle[]
+  /** Backend option knownEmptyRanges. */
+  knownEmptyRanges: KeyGroupRange[]
 }
 
 /** For each of `parallelism` new instances: its key-group range and the handles to restore from. */
@@ -36,7 +53,12 @@ export function restoreAssignment(metadata: CheckpointMetadata, parallelism: num
   const out: InstanceAssignment[] = []
   for (let index = 0; index < parallelism; index++) {
     const keyGroupRange = keyGroupRangeForOperator(metadata.maxParallelism, parallelism, index)
-    out.push({ index, keyGroupRange, restoreFrom: handlesForRange(metadata, keyGroupRange) })
+    out.push({
+      index,
+      keyGroupRange,
+      restoreFrom: handlesForRange(metadata, keyGroupRange),
+      knownEmptyRanges: knownEmptyRangesFor(metadata, keyGroupRange),
+    })
   }
   return out
 }

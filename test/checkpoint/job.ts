@@ -73,7 +73,7 @@ export class Job {
           maxParallelism: options.maxParallelism,
           keyGroupRange,
           storage: options.storage,
-          ...(assignments ? { restoreFrom: assignments[i]!.restoreFrom } : {}),
+          ...(assignments ? { restoreFrom: assignments[i]!.restoreFrom, knownEmptyRanges: assignments[i]!.knownEmptyRanges } : {}),
         }),
       )
     }
@@ -91,9 +91,10 @@ export class Job {
   }
 
   /** Processes `events` events over `keys` keys, updating state and the model. */
-  process(events: number, keys = 50): void {
+  process(events: number, keys = 50, accept: (key: string) => boolean = () => true): void {
     for (let i = 0; i < events; i++) {
       const key = `key-${Math.floor(this.random() * keys)}`
+      if (!accept(key)) continue
       const source = `src-${Math.floor(this.random() * 4)}`
       const offset = this.offset++
       const b = this.backendFor(key)
