@@ -17,12 +17,14 @@ export async function tempDir(prefix = 'ks-rocksdb-'): Promise<{ path: string; r
 
 export type TestOptions<K> = Partial<Omit<KeyedStateBackendOptions<K>, 'kind' | 'dir'>>
 
+/** Opens a backend in `dir`; checkpoints are full snapshots unless the test asks otherwise. */
 export function openIn<K = string>(dir: string, options: TestOptions<K> = {}): Promise<RocksDBKeyedStateBackend<K>> {
   return openRocksDBBackend<K>({
     kind: 'rocksdb',
     dir,
     keySerializer: stringSerializer as never,
     maxParallelism: 128,
+    checkpointMode: 'full',
     ...options,
   })
 }
