@@ -185,6 +185,11 @@ async function withOpen<R>(backends: Array<KeyedStateBackend<string>>, fn: () =>
 
 const TYPES: SnapshotType[] = ['checkpoint', 'savepoint']
 
+/** Property runs per test: a few by default (every backend opens real databases), ten times more with SOAK=1. */
+function runs(n: number): number {
+  return process.env.SOAK === '1' ? n * 10 : n
+}
+
 export function snapshotTests(factory: BackendFactory): void {
   for (const type of TYPES) {
     const incremental = type === 'checkpoint' && factory.supports.incremental
@@ -204,7 +209,7 @@ export function snapshotTests(factory: BackendFactory): void {
             const restored = await restoreInto(factory, storage, handles, maxParallelism)
             await withOpen([restored], async () => assertModelEqual(readModel(restored), model))
           }),
-          { numRuns: 12 },
+          { numRuns: runs(8) },
         )
       })
 
@@ -226,7 +231,7 @@ export function snapshotTests(factory: BackendFactory): void {
             const restored = await restoreInto(factory, storage, handles, 128)
             await withOpen([restored], async () => assertModelEqual(readModel(restored), atBarrier))
           }),
-          { numRuns: 10 },
+          { numRuns: runs(6) },
         )
       })
 
@@ -328,7 +333,7 @@ export function snapshotTests(factory: BackendFactory): void {
             }
             assertModelEqual(union, model)
           }),
-          { numRuns: 6 },
+          { numRuns: runs(5) },
         )
       })
     })
@@ -364,7 +369,7 @@ export function crossBackendSnapshotTests(source: BackendFactory, target: Backen
             await withOpen([restored], async () => assertModelEqual(readModel(restored), modelInRange(model, 16, range)))
           }
         }),
-        { numRuns: 8 },
+        { numRuns: runs(5) },
       )
     })
   })
