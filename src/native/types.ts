@@ -21,11 +21,13 @@ export type NativeErrorCode =
   | 'INTERNAL'
 
 export interface NativeOpenOptions {
+  /** Default true; parent directories are created too. false and no DB there: NOT_FOUND. */
   createIfMissing?: boolean
   /** Column families to open (besides 'default'); existing ones on disk are always opened too. */
   columnFamilies?: string[]
   /** Block cache size; default 64 MiB. */
   blockCacheBytes?: number
+  /** Memtable size per column family; default 64 MiB, at least 64 KiB. */
   writeBufferBytes?: number
   /** Disable the WAL: checkpoints flush memtables anyway, and a crashed working DB is discarded (restore from a checkpoint). Default true. */
   disableWal?: boolean
@@ -54,11 +56,12 @@ export interface NativeIterator {
    * `maxBytes` bytes (at least one entry); null once exhausted.
    */
   nextChunk(maxEntries: number, maxBytes: number): PackedChunk | null
+  /** Idempotent; a no-op once the DB closed (which closed the iterator). */
   close(): void
 }
 
 export interface NativeSnapshot {
-  /** Releases the RocksDB snapshot; idempotent. */
+  /** Releases the RocksDB snapshot; idempotent, and a no-op once the DB closed. */
   release(): void
 }
 
@@ -98,8 +101,10 @@ export interface NativeDb {
   put(cf: number, key: Uint8Array, value: Uint8Array): void
   merge(cf: number, key: Uint8Array, value: Uint8Array): void
   delete(cf: number, key: Uint8Array): void
+  /** Deletes [start, end); start > end is INVALID_ARGUMENT (checked before RocksDB sees it). */
   deleteRange(cf: number, start: Uint8Array, end: Uint8Array): void
   batch(): NativeBatch
+  /** Applies the batch atomically. INVALID_ARGUMENT when it was made by another DB or writes to a dropped column family. */
   write(batch: NativeBatch): void
 
   snapshot(): NativeSnapshot
@@ -114,7 +119,11 @@ export interface NativeDb {
   /** Ingests external SST files into `cf`. move=true hard-links/moves instead of copying. */
   ingest(cf: number, files: string[], options?: { move?: boolean }): void
 
-  /** Closes iterators and snapshots still open, then the DB. Idempotent. */
+  /**
+   * Closes iterators and snapshots still open, flushes the memtables, then
+   * closes the DB. Idempotent. Afterwards every method of the DB and of its
+   * iterators, snapshots and batches throws CLOSED (close/release excepted).
+   */
   close(): void
   readonly closed: boolean
 }
