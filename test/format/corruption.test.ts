@@ -8,7 +8,7 @@ import { openFullSnapshot, verifyFullSnapshot } from '../../src/snapshot/format/
 import { restoreFullHandles, runFullSnapshot } from '../../src/snapshot/full/index.js'
 import type { CompressionCodec, FullSnapshotHandle } from '../../src/snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
-import { buildModel, expectedFlat, modelArbitrary, RecordingSink, removeTempDirs, resourcesOf, tempDir, type Model } from './helpers.js'
+import { buildModel, expectedFlat, modelArbitrary, RecordingSink, removeTempDirs, resourcesOf, runs, tempDir, type Model } from './helpers.js'
 
 after(removeTempDirs)
 
@@ -56,7 +56,7 @@ test('a flipped byte anywhere in the file is always detected and never restored'
       const report = await verifyFullSnapshot(storage, handle.file.path)
       assert.equal(report.ok, false, `verify missed the flip of byte ${at}`)
     }),
-    { numRuns: 100 },
+    { numRuns: runs(80) },
   )
 })
 
@@ -80,7 +80,7 @@ test('a truncation anywhere is always detected, with and without the handle', as
       const report = await verifyFullSnapshot(storage, handle.file.path)
       assert.equal(report.ok, false)
     }),
-    { numRuns: 60 },
+    { numRuns: runs(40) },
   )
 })
 

@@ -195,3 +195,8 @@ export function recordingStorage(inner: CheckpointStorage): CheckpointStorage & 
   }
   return wrapper
 }
+
+/** Property runs: a few seconds' worth by default, ten times more with SOAK=1. */
+export function runs(n: number): number {
+  return process.env.SOAK === '1' ? n * 10 : n
+}

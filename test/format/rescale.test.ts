@@ -7,7 +7,7 @@ import { checkCoverage, uncoveredKeyGroups } from '../../src/restore/coverage.js
 import { restoreFullHandles, runFullSnapshot } from '../../src/snapshot/full/index.js'
 import type { FullSnapshotHandle } from '../../src/snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
-import { buildModel, expectedFlat, RecordingSink, removeTempDirs, resourcesOf, tempDir, type Model } from './helpers.js'
+import { buildModel, expectedFlat, RecordingSink, removeTempDirs, resourcesOf, runs, tempDir, type Model } from './helpers.js'
 
 after(removeTempDirs)
 
@@ -51,7 +51,7 @@ test('snapshot at parallelism p1, restore at p2: the union equals the model and 
         assert.deepEqual(restored.sort(), all)
       },
     ),
-    { numRuns: 40 },
+    { numRuns: runs(40) },
   )
 })
 

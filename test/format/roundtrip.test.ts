@@ -6,7 +6,7 @@ import { openFullSnapshot, verifyFullSnapshot } from '../../src/snapshot/format/
 import { restoreFullHandles, runFullSnapshot } from '../../src/snapshot/full/index.js'
 import type { CompressionCodec, FullSnapshotHandle } from '../../src/snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
-import { buildModel, expectedFlat, modelArbitrary, RecordingSink, recordingStorage, removeTempDirs, resourcesOf, tempDir, type Model } from './helpers.js'
+import { buildModel, expectedFlat, modelArbitrary, RecordingSink, recordingStorage, removeTempDirs, resourcesOf, runs, tempDir, type Model } from './helpers.js'
 
 after(removeTempDirs)
 
@@ -45,7 +45,7 @@ test('random state → snapshot → restore of the whole range is equal, for bot
       for await (const _ of reader.entries()) n++
       assert.equal(n, expected.length)
     }),
-    { numRuns: 60 },
+    { numRuns: runs(60) },
   )
 })
 
@@ -84,7 +84,7 @@ test('a restore of any sub-range reads only the bytes of its key groups, besides
         assert.ok(inFixedRecords || inTargetData, `read [${r.offset}, ${end}) outside the target's key groups ${JSON.stringify(target)}`)
       }
     }),
-    { numRuns: 40 },
+    { numRuns: runs(40) },
   )
 })
 
