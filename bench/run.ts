@@ -2,15 +2,15 @@
 // goals, and (for full runs) rewrites bench/RESULTS.md and the checkpoint chart.
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { totalmem } from 'node:os'
+import { loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { getHeapStatistics } from 'node:v8'
 import { Command, Option } from 'commander'
 import { checkpointChartSpec, renderSvg } from './lib/chart.js'
 import { defaultConfig, RunContext, type BenchConfig, type BenchGroup, type CostPoint } from './lib/context.js'
-import { parseSize, sizeLabel } from './lib/format.js'
+import { formatMs, parseSize, sizeLabel } from './lib/format.js'
 import type { GoalResult } from './lib/goals.js'
-import { machineInfo } from './lib/machine.js'
+import { describeMachine, machineInfo } from './lib/machine.js'
 import { isUnavailable, nativeBinding } from './lib/pieces.js'
 import { Progress } from './lib/progress.js'
 import { goalsTable, renderGroupText, renderResultsMarkdown, type GroupReport, type RunReport } from './lib/report.js'
@@ -138,6 +138,7 @@ async function main(): Promise<void> {
   }
   progress.stop()
   tmp.removeAll()
+  machine.loadAverageEnd = loadavg()[0]!
 
   const report: RunReport = {
     command: commandLine(),
@@ -149,7 +150,9 @@ async function main(): Promise<void> {
     goals,
     failures: ctx.failures,
   }
-  if (!opts.json) process.stdout.write(`\n${renderText(goalsTable(goals))}\n`)
+  if (!opts.json) {
+    process.stdout.write(`\n${renderText(goalsTable(goals))}\n\ntook ${formatMs(report.durationMs)}; ${describeMachine(machine).at(-1)}\n`)
+  }
 
   const writeResults = opts.writeResults || (!config.quick && !opts.only)
   if (writeResults) {

@@ -3,15 +3,18 @@
 // (a JS Map), and what a Node user would use instead (classic-level, better-sqlite3).
 import { GOALS, goalCell, judge, type GoalResult } from '../lib/goals.js'
 import { emptyResult, type BenchGroup, type GroupResult, type RunContext } from '../lib/context.js'
-import { attempt, isUnavailable, nativeBinding, Unavailable } from '../lib/pieces.js'
+import { attempt, isUnavailable, nativeBinding } from '../lib/pieces.js'
 import { table } from '../lib/table.js'
-import { measureThroughput } from '../lib/timing.js'
+import { measureThroughput, median } from '../lib/timing.js'
 import { classicLevelSubject } from '../lib/subjects/classic-level.js'
 import { jsMapSubject } from '../lib/subjects/js-map.js'
 import { keyedStateSubject } from '../lib/subjects/keyed-state.js'
 import { rawBindingSubject, rawCppSubject } from '../lib/subjects/raw-native.js'
 import { sqliteSubject } from '../lib/subjects/sqlite.js'
 import { ACCESS_OPS, accessWorkload, type AccessOp, type AccessSubject, type AccessWorkload } from '../lib/subjects/types.js'
+
+/** Interleaved rounds per measure (see measureAll). */
+const ROUNDS = 3
 
 type SubjectId = 'rocksdb' | 'heap' | 'cpp' | 'binding' | 'map' | 'level' | 'sqlite'
 
@@ -52,38 +55,56 @@ async function createSubject(ctx: RunContext, id: SubjectId, w: AccessWorkload):
 /** ops/s per subject and op; a string cell says why a measure is missing. */
 type Matrix = Record<SubjectId, Partial<Record<AccessOp, number | string>>>
 
-async function measureSubject(ctx: RunContext, id: SubjectId, header: string, w: AccessWorkload, notes: string[]): Promise<Partial<Record<AccessOp, number | string>>> {
-  const where = `state access: ${header}`
-  const out: Partial<Record<AccessOp, number | string>> = {}
-  const subject = await attempt(() => createSubject(ctx, id, w), ctx.onError(where))
-  if (isUnavailable(subject)) {
-    for (const { op } of ACCESS_OPS) {
-      ctx.progress.step(`${where} ${op}`)
-      out[op] = subject.reason
+/**
+ * Measures every subject × op in interleaved rounds and keeps the median per
+ * cell: load from other processes drifts over a run, and interleaving spreads
+ * it over all subjects instead of penalising whichever ran during a spike.
+ */
+async function measureAll(ctx: RunContext, w: AccessWorkload, notes: string[]): Promise<Matrix> {
+  const m = {} as Matrix
+  const subjects = new Map<SubjectId, AccessSubject>()
+  for (const s of SUBJECTS) {
+    m[s.id] = {}
+    ctx.progress.step(`state access: set up ${s.header}`)
+    const subject = await attempt(() => createSubject(ctx, s.id, w), ctx.onError(`state access: ${s.header}`))
+    if (isUnavailable(subject)) {
+      for (const { op } of ACCESS_OPS) m[s.id][op] = subject.reason
+      continue
     }
-    return out
+    if (subject.note) notes.push(subject.note)
+    subjects.set(s.id, subject)
   }
-  if (subject.note) notes.push(subject.note)
+  const samples = new Map<string, number[]>()
+  const rounds = ROUNDS
+  const opts = { timeMs: ctx.config.benchTimeMs / rounds, warmupMs: ctx.config.benchWarmupMs }
   try {
-    for (const { op } of ACCESS_OPS) {
-      ctx.progress.step(`${where} ${op}`)
-      const run = subject.ops[op]
-      if (!run) continue
-      const opsPerCall = subject.opsPerCall ?? 1000
-      const r = await attempt(
-        () =>
-          measureThroughput(
-            { name: `${header} ${op}`, fn: () => run(opsPerCall), opsPerCall, selfTimed: subject.selfTimed?.[op] ?? false },
-            { timeMs: ctx.config.benchTimeMs, warmupMs: ctx.config.benchWarmupMs },
-          ),
-        ctx.onError(`${where} ${op}`),
-      )
-      out[op] = r instanceof Unavailable ? r.reason : r
+    for (let round = 1; round <= rounds; round++) {
+      for (const { op } of ACCESS_OPS) {
+        ctx.progress.step(`state access: round ${round}/${rounds}, ${op}`)
+        for (const s of SUBJECTS) {
+          const subject = subjects.get(s.id)
+          const run = subject?.ops[op]
+          if (!subject || !run || typeof m[s.id][op] === 'string') continue
+          const opsPerCall = subject.opsPerCall ?? 1000
+          const r = await attempt(
+            () => measureThroughput({ name: `${s.header} ${op}`, fn: () => run(opsPerCall), opsPerCall, selfTimed: subject.selfTimed?.[op] ?? false }, opts),
+            ctx.onError(`state access: ${s.header} ${op}`),
+          )
+          if (isUnavailable(r)) m[s.id][op] = r.reason
+          else samples.set(`${s.id}/${op}`, [...(samples.get(`${s.id}/${op}`) ?? []), r])
+        }
+      }
     }
   } finally {
-    await subject.close()
+    for (const subject of subjects.values()) await subject.close()
   }
-  return out
+  for (const s of SUBJECTS) {
+    for (const { op } of ACCESS_OPS) {
+      const xs = samples.get(`${s.id}/${op}`)
+      if (xs && typeof m[s.id][op] !== 'string') m[s.id][op] = median(xs)
+    }
+  }
+  return m
 }
 
 function ratio(a: number | string | undefined, b: number | string | undefined): number | string | null {
@@ -99,15 +120,15 @@ export const stateAccessGroup: BenchGroup = {
   description:
     'Per-record state access as a stream operator does it (setCurrentKey, then the state call), on the RocksDB and heap backends, ' +
     'against the raw C++ loop inside the addon, a raw JS loop over our binding with prebuilt keys, a plain JS Map, ' +
-    'classic-level and better-sqlite3 doing the same key-value work. Throughput is the median of tinybench samples.',
-  steps: () => SUBJECTS.length * ACCESS_OPS.length,
+    'classic-level and better-sqlite3 doing the same key-value work. Each cell is measured in 3 interleaved rounds (every subject ' +
+    'once per round) and the median of the rounds is shown; within a round, throughput is the median of tinybench samples.',
+  steps: () => SUBJECTS.length + ROUNDS * ACCESS_OPS.length,
 
   async run(ctx: RunContext): Promise<GroupResult> {
     const result = emptyResult()
     const w = accessWorkload(ctx.config.accessKeys, ctx.config.accessValueChars)
     const notes: string[] = []
-    const m = {} as Matrix
-    for (const s of SUBJECTS) m[s.id] = await measureSubject(ctx, s.id, s.header, w, notes)
+    const m = await measureAll(ctx, w, notes)
 
     const throughput = table(`State access: operations per second (${w.keys.length.toLocaleString('en-US')} keys, ${w.valueChars}-byte values)`, [
       ['operation', 'text'],

@@ -1,6 +1,6 @@
 // What the numbers were measured on, and whether a state size fits here.
 import { statfsSync } from 'node:fs'
-import { cpus, freemem, release, tmpdir, totalmem } from 'node:os'
+import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { getHeapStatistics, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { formatBytes, sizeLabel } from './format.js'
@@ -16,6 +16,9 @@ export interface MachineInfo {
   node: string
   rocksdb: string
   heapLimitBytes: number
+  /** 1-minute load average at the start and the end of the run: other processes compete for the cores. */
+  loadAverageStart: number
+  loadAverageEnd?: number
 }
 
 export function diskFreeBytes(dir = tmpdir()): number {
@@ -36,6 +39,7 @@ export function machineInfo(rocksdbVersion: string): MachineInfo {
     node: process.version,
     rocksdb: rocksdbVersion,
     heapLimitBytes: getHeapStatistics().heap_size_limit,
+    loadAverageStart: loadavg()[0]!,
   }
 }
 
@@ -46,6 +50,9 @@ export function describeMachine(m: MachineInfo): string[] {
     `disk free in ${m.tmpDir}: ${formatBytes(m.diskFreeBytes)}`,
     `OS: ${m.platform}`,
     `Node ${m.node}, RocksDB ${m.rocksdb}, V8 heap limit ${formatBytes(m.heapLimitBytes)}`,
+    `load average (1 min): ${m.loadAverageStart.toFixed(2)} at the start` +
+      (m.loadAverageEnd === undefined ? '' : `, ${m.loadAverageEnd.toFixed(2)} at the end`) +
+      (Math.max(m.loadAverageStart, m.loadAverageEnd ?? 0) > m.cores ? ' (other processes competed for the cores: expect noise)' : ''),
   ]
 }
 
