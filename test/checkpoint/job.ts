@@ -2,6 +2,7 @@
 // operator instances, each a real backend with its key-group range, a
 // deterministic stream of updates, and a model of what the state must be.
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { openKeyedStateBackend } from '../../src/backend/open.js'
 import type { BackendKind, KeyedStateBackend } from '../../src/backend/types.js'
 import { LocalOperatorInstance } from '../../src/checkpoint/instance.js'
@@ -60,6 +61,9 @@ export class Job {
     seed?: number
     restoreFrom?: CheckpointMetadata
     model?: Model
+    /** RocksDB: a directory for the instances' working directories. */
+    workDir?: string
+    checkpointMode?: 'incremental' | 'full'
   }): Promise<Job> {
     const kind = options.kind ?? 'heap'
     const assignments = options.restoreFrom ? restoreAssignment(options.restoreFrom, options.parallelism) : undefined
@@ -73,6 +77,8 @@ export class Job {
           maxParallelism: options.maxParallelism,
           keyGroupRange,
           storage: options.storage,
+          ...(kind === 'rocksdb' ? { dir: join(options.workDir!, `instance-${i}-of-${options.parallelism}-${Math.random().toString(36).slice(2)}`) } : {}),
+          ...(options.checkpointMode ? { checkpointMode: options.checkpointMode } : {}),
           ...(assignments ? { restoreFrom: assignments[i]!.restoreFrom, knownEmptyRanges: assignments[i]!.knownEmptyRanges } : {}),
         }),
       )
