@@ -93,6 +93,15 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
     this.hasCurrentKey = true
   }
 
+  /**
+   * The serialized current key. Read it through this method rather than the
+   * field: a backend may fill the field lazily (the heap backend does not
+   * serialize keys whose key group it can hash directly).
+   */
+  protected currentKeyBytesNow(): Uint8Array {
+    return this.currentKeyBytes
+  }
+
   getCurrentKey(): K {
     this.assertCurrentKey()
     return this.currentKey as K

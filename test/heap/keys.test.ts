@@ -101,15 +101,3 @@ test('map user keys follow the same rules', async () => {
     await b.close()
   }
 })
-
-test('TTL-enabled states are refused for now and leave nothing registered', async () => {
-  const b = new HeapKeyedStateBackend<string>({ kind: 'heap', keySerializer: stringSerializer })
-  try {
-    const d = new ValueStateDescriptor('ttl', int32Serializer).enableTimeToLive({ ttlMs: 1000 })
-    assert.throws(() => b.getState(d), (e) => isKeyedStateError(e, 'NOT_SUPPORTED'))
-    assert.deepEqual(b.stateNames(), [])
-    b.getState(new ValueStateDescriptor('ttl', int32Serializer))
-  } finally {
-    await b.close()
-  }
-})

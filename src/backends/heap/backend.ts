@@ -14,7 +14,9 @@ import { AbstractKeyedStateBackend, type RegisteredState } from '../../backend/b
 import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../backend/types.js'
 import { KeyedStateError, KeyGroupRangeError } from '../../errors.js'
 import { assignToKeyGroup, formatRange, rangeSize } from '../../keygroups.js'
-import { stringSerializer } from '../../serializers/primitives.js'
+import { int32Serializer, stringSerializer } from '../../serializers/primitives.js'
+import type { Serializer } from '../../serializers/serializer.js'
+import { murmur3Ascii, murmur3Int32BE } from './key-hash.js'
 import { restoreFullHandles, runFullSnapshot } from '../../snapshot/full/index.js'
 import type { FullSnapshotHandle, RestoreSink, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
 import type { State } from '../../state/types.js'
@@ -23,7 +25,7 @@ import { codecOf, type HeapStateData } from './data.js'
 import { keyIdPolicy, latin1, type KeyId, type KeyIdPolicy } from './key-ids.js'
 import { addRawChunk, materialize, rawKeys } from './restore.js'
 import { HeapSnapshotResources } from './snapshot-resources.js'
-import { StateTable } from './state-table.js'
+import { keyOfStored, StateTable } from './state-table.js'
 import {
   HeapAggregatingState,
   HeapListState,
@@ -33,24 +35,8 @@ import {
   type HeapContext,
 } from './states.js'
 
-/** Bounds the key cache; cleared when full (cheaper than LRU bookkeeping on the hot path). */
-const KEY_CACHE_ENTRIES_MAX = 1 << 16
-
-class CachedKey {
-  constructor(readonly bytes: Uint8Array, readonly keyGroup: number, readonly id: KeyId) {}
-}
-
-/** UTF-8 of an ASCII string (identical bytes, no TextEncoder call); undefined for other strings. */
-function asciiBytes(s: string): Uint8Array | undefined {
-  const n = s.length
-  const out = new Uint8Array(n)
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i)
-    if (c > 0x7f) return undefined
-    out[i] = c
-  }
-  return out
-}
+/** Stands in for the current key's bytes until currentKeyBytesNow() builds them. */
+const PENDING_KEY_BYTES = new Uint8Array(0)
 
 interface InFlightSnapshot {
   readonly checkpointId: number
@@ -66,8 +52,12 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   keyId: KeyId = 0
   key: unknown = undefined
 
+  keyDirect = true
+
   private readonly keyIds: KeyIdPolicy<K>
-  private readonly keyCache = new Map<unknown, CachedKey>()
+  /** Key types whose key group setCurrentKey hashes without serializing (built-in serializers only). */
+  private readonly directKeys: 'string' | 'int32' | undefined
+  private keyBytesPending = false
   private readonly data = new Map<string, HeapStateData>()
   /** Restored meta-info per state, to fall back to when binding a descriptor fails. */
   private readonly restoredMeta = new Map<string, StateMetaInfo>()
@@ -80,57 +70,59 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
       throw new KeyedStateError('INVALID_ARGUMENT', "the heap backend takes full snapshots only: drop checkpointMode or set it to 'full'")
     }
     this.keyIds = keyIdPolicy(this.keySerializer)
+    this.directKeys =
+      this.keySerializer === (stringSerializer as Serializer<unknown>) ? 'string' : this.keySerializer === (int32Serializer as Serializer<unknown>) ? 'int32' : undefined
     this.localRecoveryDir = options.localRecoveryDir
   }
 
   /**
-   * Serializing and hashing the key dominates a heap state access (UTF-8
-   * encoding alone costs more than the Map operations), so primitive keys keep
-   * their bytes, key group and id in a bounded cache.
+   * Serializing the key costs more than the heap state access itself, so string
+   * keys (ASCII, string serializer) and int32 keys (int32 serializer) are hashed
+   * directly and their bytes are only built when asked for (currentKeyBytesNow).
    */
   override setCurrentKey(key: K): void {
-    const t = typeof key
-    if (t === 'string' || t === 'number' || t === 'bigint' || t === 'boolean') {
-      // The cache is a Map (SameValueZero): -0 would find 0's entry, whose bytes differ for float64.
-      const cacheable = !(key === 0 && 1 / (key as number) < 0)
-      let cached = cacheable ? this.keyCache.get(key) : undefined
-      this.assertOpen()
-      if (cached === undefined) {
-        const bytes = this.serializeKey(key)
-        const keyGroup = assignToKeyGroup(bytes, this.maxParallelism)
-        if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
-          throw new KeyGroupRangeError(
-            `key ${String(key)} is in key group ${keyGroup}, outside this backend's range ${formatRange(this.keyGroupRange)}`,
-            { keyGroup },
-          )
-        }
-        cached = new CachedKey(bytes, keyGroup, this.keyIds.idOf(key, bytes))
-        if (cacheable) {
-          if (this.keyCache.size >= KEY_CACHE_ENTRIES_MAX) this.keyCache.clear()
-          this.keyCache.set(key, cached)
-        }
-      }
-      this.currentKey = key
-      this.currentKeyBytes = cached.bytes
-      this.currentKeyGroup = cached.keyGroup
-      this.hasCurrentKey = true
-      this.kgIndex = cached.keyGroup - this.keyGroupRange.start
-      this.keyId = cached.id
+    let hash = -1
+    if (typeof key === 'string') {
+      if (this.directKeys === 'string') hash = murmur3Ascii(key)
+    } else if (typeof key === 'number' && this.directKeys === 'int32' && (key | 0) === key) {
+      hash = murmur3Int32BE(key)
+    }
+    if (hash < 0) {
+      super.setCurrentKey(key)
+      this.keyBytesPending = false
+      const id = this.keyIds.idOf(key, this.currentKeyBytes)
+      this.kgIndex = this.currentKeyGroup - this.keyGroupRange.start
+      this.keyId = id
+      this.keyDirect = this.keyIds.isDirect(id)
       this.key = key
       return
     }
-    super.setCurrentKey(key)
-    this.kgIndex = this.currentKeyGroup - this.keyGroupRange.start
-    this.keyId = this.keyIds.idOf(key, this.currentKeyBytes)
+    this.assertOpen()
+    const keyGroup = hash % this.maxParallelism
+    if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
+      throw new KeyGroupRangeError(
+        `key ${String(key)} is in key group ${keyGroup}, outside this backend's range ${formatRange(this.keyGroupRange)}`,
+        { keyGroup },
+      )
+    }
+    this.currentKey = key
+    this.currentKeyBytes = PENDING_KEY_BYTES
+    this.keyBytesPending = true
+    this.currentKeyGroup = keyGroup
+    this.hasCurrentKey = true
+    this.kgIndex = keyGroup - this.keyGroupRange.start
+    // int32 writes -0 as 0.
+    this.keyId = key === 0 ? 0 : (key as KeyId)
+    this.keyDirect = true
     this.key = key
   }
 
-  private serializeKey(key: K): Uint8Array {
-    if (this.keySerializer === stringSerializer) {
-      const ascii = asciiBytes(key as string)
-      if (ascii !== undefined) return ascii
+  protected override currentKeyBytesNow(): Uint8Array {
+    if (this.keyBytesPending) {
+      this.currentKeyBytes = this.keySerializer.serialize(this.currentKey as K)
+      this.keyBytesPending = false
     }
-    return this.keySerializer.serialize(key)
+    return this.currentKeyBytes
   }
 
   // ---- registration ----
@@ -149,10 +141,6 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   protected override onStateBound(reg: RegisteredState): void {
     const data = this.data.get(reg.meta.name)!
     const descriptor = reg.descriptor!
-    if (descriptor.ttl !== undefined) {
-      this.unbind(reg)
-      throw new KeyedStateError('NOT_SUPPORTED', `state '${descriptor.name}': the heap backend does not support TTL yet`, { state: descriptor.name })
-    }
     const codec = codecOf(descriptor, this.keyIds as KeyIdPolicy<unknown>)
     if (data.raw !== undefined) {
       try {
@@ -289,7 +277,6 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
     for (const s of runs) s.resources.release()
     this.inFlight.clear()
     this.data.clear()
-    this.keyCache.clear()
   }
 }
 
@@ -298,19 +285,19 @@ function* tableKeys<K>(table: StateTable, nsId: string | undefined): Generator<K
     if (kt === undefined) continue
     if (nsId !== undefined) {
       const nt = kt.get(nsId)
-      if (nt !== undefined) for (const e of nt.entries.values()) yield e.key as K
+      if (nt !== undefined) for (const [id, s] of nt.entries) yield keyOfStored(id, s) as K
       continue
     }
     if (kt.namespaces.size === 1) {
-      for (const nt of kt.namespaces.values()) for (const e of nt.entries.values()) yield e.key as K
+      for (const nt of kt.namespaces.values()) for (const [id, s] of nt.entries) yield keyOfStored(id, s) as K
       continue
     }
     const seen = new Set<KeyId>()
     for (const nt of kt.namespaces.values()) {
-      for (const [id, e] of nt.entries) {
+      for (const [id, s] of nt.entries) {
         if (seen.has(id)) continue
         seen.add(id)
-        yield e.key as K
+        yield keyOfStored(id, s) as K
       }
     }
   }

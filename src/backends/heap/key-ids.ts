@@ -20,6 +20,8 @@ export interface KeyIdPolicy<K> {
   idOf(key: K, bytes?: Uint8Array): KeyId
   /** The id of a key known only by its bytes (restore). */
   idOfBytes(bytes: Uint8Array): KeyId
+  /** Whether `id` is the key itself (not its bytes). */
+  isDirect(id: KeyId): boolean
   /** The serialized bytes of the key with this id. */
   bytesOf(id: KeyId): Uint8Array
   /** The key of an id (map user keys are stored without their key object). */
@@ -70,6 +72,7 @@ export function keyIdPolicy<K>(serializer: Serializer<K>): KeyIdPolicy<K> {
       }
       return latin1(bytes ?? serializer.serialize(key))
     },
+    isDirect,
     idOfBytes(bytes) {
       return policy.idOf(serializer.deserialize(bytes), bytes)
     },

@@ -9,7 +9,7 @@ import type { Serializer } from '../../serializers/serializer.js'
 import type { HeapStateData, RawEntries, StateCodec } from './data.js'
 import { latin1, type KeyId } from './key-ids.js'
 import { forEachPacked, packEntries, type PackedEntry } from './packed.js'
-import { StateTable } from './state-table.js'
+import { StateTable, type Entry } from './state-table.js'
 
 /**
  * Adds a chunk to `raw`. Entries are checked for framing and key group: the
@@ -61,25 +61,26 @@ export function materialize(data: HeapStateData, raw: RawEntries, codec: StateCo
           if (parts.keyGroup !== keyGroup) return
           const key = keySerializer.deserialize(parts.key)
           const keyId = codec.keys.idOf(key, parts.key)
+          const direct = codec.keys.isDirect(keyId)
           const nsId = latin1(parts.namespace)
           switch (codec.kind) {
             case 'value':
             case 'reducing':
             case 'aggregating':
-              table.insert(index, nsId, parts.namespace.slice(), keyId, key, codec.value.deserialize(value))
+              table.insert(index, nsId, parts.namespace.slice(), keyId, direct, key, codec.value.deserialize(value))
               break
             case 'list': {
               const elements = decodeListElements(value).map((e) => codec.value.deserialize(e))
-              if (elements.length > 0) table.insert(index, nsId, parts.namespace.slice(), keyId, key, elements)
+              if (elements.length > 0) table.insert(index, nsId, parts.namespace.slice(), keyId, direct, key, elements)
               break
             }
             case 'map': {
               const userKeyId: KeyId = codec.userKeys!.idOfBytes(parts.userKey)
               const userValue = codec.value.deserialize(value)
               const nt = table.read(index, nsId)
-              const existing = nt?.entries.get(keyId)
+              const existing = nt?.entries.get(keyId) as Entry | undefined
               if (existing) (existing.value as Map<KeyId, unknown>).set(userKeyId, userValue)
-              else table.insert(index, nsId, parts.namespace.slice(), keyId, key, new Map([[userKeyId, userValue]]))
+              else table.insert(index, nsId, parts.namespace.slice(), keyId, direct, key, new Map([[userKeyId, userValue]]))
               break
             }
           }

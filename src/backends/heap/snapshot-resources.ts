@@ -10,7 +10,7 @@ import type { StateMetaInfo } from '../../state/meta.js'
 import type { HeapStateData, RawEntries, StateCodec } from './data.js'
 import type { KeyId } from './key-ids.js'
 import { compareBytes, packEntries, type PackedEntry } from './packed.js'
-import { unpin, type KeyGroupTable, type PinnedTables } from './state-table.js'
+import { unpin, valueOf, type KeyGroupTable, type PinnedTables } from './state-table.js'
 
 type PinnedState =
   | { readonly meta: StateMetaInfo; readonly raw: RawEntries }
@@ -67,22 +67,23 @@ export function sortedEntries(stateName: string, codec: StateCodec, keyGroup: nu
   try {
     for (const nt of kt.namespaces.values()) {
       const ns = nt.namespaceBytes
-      for (const [id, entry] of nt.entries) {
+      for (const [id, stored] of nt.entries) {
         keyId = id
         const key = codec.keys.bytesOf(id)
+        const value = valueOf(stored)
         switch (codec.kind) {
           case 'value':
           case 'reducing':
           case 'aggregating':
-            out.push([compositeKey(keyGroup, key, ns), codec.value.serialize(entry.value)])
+            out.push([compositeKey(keyGroup, key, ns), codec.value.serialize(value)])
             break
           case 'list': {
-            const elements = (entry.value as unknown[]).map((e) => codec.value.serialize(e))
+            const elements = (value as unknown[]).map((e) => codec.value.serialize(e))
             out.push([compositeKey(keyGroup, key, ns), encodeListElements(elements)])
             break
           }
           case 'map':
-            for (const [userKeyId, userValue] of entry.value as Map<KeyId, unknown>) {
+            for (const [userKeyId, userValue] of value as Map<KeyId, unknown>) {
               out.push([compositeKey(keyGroup, key, ns, codec.userKeys!.bytesOf(userKeyId)), codec.value.serialize(userValue)])
             }
             break

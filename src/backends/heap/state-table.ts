@@ -7,16 +7,23 @@
 //   NamespaceTable.refs = number of key-group tables (live or pinned) holding it.
 // A table may be written only when its count is 1. The first write after a
 // barrier copies the key-group table (its namespace Map only) and then the one
-// namespace table written to (its entry Map only). Entries stay shared between
-// the copies; an entry may be mutated in place only by the namespace table that
-// created it (`owner`), so the first write to an entry after a barrier replaces
-// it, and mutable values (list arrays, map-state Maps, objects) are copied
+// namespace table written to (its entry Map only).
+//
+// What a namespace table maps a key id to (Stored):
+//   - a primitive value, as it is, when the key id is the key itself: the
+//     common case costs one Map lookup and no object per entry;
+//   - otherwise an Entry: object values (including list arrays and map-state
+//     Maps), and any value of a key known only by its bytes (the Entry keeps
+//     the original key object for keys()).
+// Entries stay shared between a table and its copy; an Entry may be mutated in
+// place only by the namespace table that created it (`owner`), so the first
+// write to an entry after a barrier replaces it, and mutable values are copied
 // before anything mutates them.
 import type { KeyId } from './key-ids.js'
 
 export class Entry<V = unknown> {
   constructor(
-    /** The original key object (for keys() and to serialize in snapshots). */
+    /** The original key object. */
     readonly key: unknown,
     public value: V,
     /** Id of the only namespace table allowed to mutate this entry in place. */
@@ -24,12 +31,29 @@ export class Entry<V = unknown> {
   ) {}
 }
 
+/** A primitive value or an Entry: every object in a namespace table is an Entry. */
+export type Stored = Entry | string | number | bigint | boolean | null
+
+export function isEntry(s: Stored | undefined): s is Entry {
+  return typeof s === 'object' && s !== null
+}
+
+/** The value of a stored item. */
+export function valueOf(s: Stored): unknown {
+  return typeof s === 'object' && s !== null ? s.value : s
+}
+
+/** The key of a stored item with id `keyId` (a primitive is only stored under a direct key id). */
+export function keyOfStored(keyId: KeyId, s: Stored): unknown {
+  return typeof s === 'object' && s !== null ? s.key : keyId
+}
+
 export class NamespaceTable {
   refs = 1
   constructor(
     readonly id: number,
     readonly namespaceBytes: Uint8Array,
-    readonly entries: Map<KeyId, Entry>,
+    readonly entries: Map<KeyId, Stored>,
   ) {}
 }
 
@@ -138,12 +162,14 @@ export class StateTable {
     }
   }
 
-  /** Inserts an entry during restore (tables are exclusive then). */
-  insert(kgIndex: number, nsId: string, namespaceBytes: Uint8Array, keyId: KeyId, key: unknown, value: unknown): Entry {
+  /**
+   * Stores a value during restore (tables are exclusive then); `direct` says
+   * whether the key id is the key itself, so a primitive may be stored as it is.
+   */
+  insert(kgIndex: number, nsId: string, namespaceBytes: Uint8Array, keyId: KeyId, direct: boolean, key: unknown, value: unknown): void {
     const nt = this.write(kgIndex, nsId, namespaceBytes)!
-    const entry = new Entry(key, value, nt.id)
-    nt.entries.set(keyId, entry)
-    return entry
+    const raw = direct && (typeof value !== 'object' || value === null)
+    nt.entries.set(keyId, raw ? (value as Stored) : new Entry(key, value, nt.id))
   }
 
   /** Pins the current key-group tables for a snapshot: O(key groups). */

@@ -16,7 +16,7 @@ import type {
 } from '../../state/descriptors.js'
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../../state/types.js'
 import type { KeyId, KeyIdPolicy } from './key-ids.js'
-import { Entry, type StateTable } from './state-table.js'
+import { Entry, isEntry, type StateTable, type Stored } from './state-table.js'
 
 /** What state objects read from the backend on every call. */
 export interface HeapContext {
@@ -25,6 +25,8 @@ export interface HeapContext {
   /** Current key group - first key group of the range. */
   readonly kgIndex: number
   readonly keyId: KeyId
+  /** Whether keyId is the key itself (then primitive values are stored without an Entry). */
+  readonly keyDirect: boolean
   readonly key: unknown
 }
 
@@ -46,31 +48,37 @@ abstract class HeapState {
     protected readonly stateName: string,
   ) {}
 
-  /** The current entry for reading; it may be shared with a snapshot. */
-  protected peek(): Entry | undefined {
+  /** What is stored for the current key, for reading; an Entry may be shared with a snapshot. */
+  protected peek(): Stored | undefined {
     const nt = this.table.read(this.ctx.kgIndex, this.nsId)
     return nt === undefined ? undefined : nt.entries.get(this.ctx.keyId)
   }
 
-  /** The current entry, made mutable by this state (its value copied with `copy` when shared). */
-  protected own(copy: (v: any) => unknown): Entry | undefined {
+  /**
+   * The current key's Entry, made mutable by this state (its value copied with
+   * `copy` when shared). Call only when peek() returned an Entry.
+   */
+  protected own(copy: (v: any) => unknown): Entry {
     const ctx = this.ctx
-    const nt = this.table.write(ctx.kgIndex, this.nsId)
-    if (nt === undefined) return undefined
-    const e = nt.entries.get(ctx.keyId)
-    if (e === undefined || e.owner === nt.id) return e
+    const nt = this.table.write(ctx.kgIndex, this.nsId)!
+    const e = nt.entries.get(ctx.keyId) as Entry
+    if (e.owner === nt.id) return e
     const owned = new Entry(e.key, copy(e.value), nt.id)
     nt.entries.set(ctx.keyId, owned)
     return owned
   }
 
-  /** Sets the current entry's value, replacing a shared entry instead of mutating it. */
+  /** Stores `value` for the current key, replacing (never mutating) an Entry a snapshot may share. */
   protected set(value: unknown): void {
     const ctx = this.ctx
     const nt = this.table.write(ctx.kgIndex, this.nsId, this.nsBytes)!
-    const e = nt.entries.get(ctx.keyId)
-    if (e !== undefined && e.owner === nt.id) e.value = value
-    else nt.entries.set(ctx.keyId, new Entry(e === undefined ? ctx.key : e.key, value, nt.id))
+    if (ctx.keyDirect && (typeof value !== 'object' || value === null)) {
+      nt.entries.set(ctx.keyId, value as Stored)
+      return
+    }
+    const s = nt.entries.get(ctx.keyId)
+    if (isEntry(s) && s.owner === nt.id) s.value = value
+    else nt.entries.set(ctx.keyId, new Entry(isEntry(s) ? s.key : ctx.key, value, nt.id))
   }
 
   protected removeEntry(): void {
@@ -103,12 +111,12 @@ export class HeapValueState<T> extends HeapState implements ValueState<T> {
 
   value(): T | undefined {
     this.ctx.assertCurrentKey()
-    const e = this.peek()
+    const s = this.peek()
     // A fresh copy of an object default, so a caller mutating it cannot change the default for other keys.
-    if (e === undefined) return this.copy(this.defaultValue as T)
-    const v = e.value as T
+    if (s === undefined) return this.copy(this.defaultValue as T)
+    if (!isEntry(s)) return s as T
     // The caller may mutate what it gets: hand out objects only from an entry no snapshot shares.
-    return isObject(v) ? (this.own(this.copy)!.value as T) : v
+    return isObject(s.value) ? (this.own(this.copy).value as T) : (s.value as T)
   }
 
   update(value: T | undefined): void {
@@ -130,19 +138,20 @@ export class HeapReducingState<T> extends HeapState implements ReducingState<T> 
 
   get(): T | undefined {
     this.ctx.assertCurrentKey()
-    const e = this.peek()
-    if (e === undefined) return undefined
-    const v = e.value as T
-    return isObject(v) ? (this.own(this.copy)!.value as T) : v
+    const s = this.peek()
+    if (!isEntry(s)) return s as T | undefined
+    return isObject(s.value) ? (this.own(this.copy).value as T) : (s.value as T)
   }
 
   add(value: T): void {
     this.ctx.assertCurrentKey()
     if (value === undefined) throw this.invalid('add(undefined)')
+    const s = this.peek()
+    if (s === undefined) return this.set(value)
+    if (!isEntry(s)) return this.set(this.reduce(s as T, value))
     // reduce may mutate its first argument, so it only ever sees an owned value.
     const e = this.own(this.copy)
-    if (e === undefined) this.set(value)
-    else e.value = this.reduce(e.value as T, value)
+    e.value = this.reduce(e.value as T, value)
   }
 }
 
@@ -158,17 +167,20 @@ export class HeapAggregatingState<IN, ACC, OUT> extends HeapState implements Agg
 
   get(): OUT | undefined {
     this.ctx.assertCurrentKey()
-    const e = this.peek()
-    if (e === undefined) return undefined
-    const acc = e.value as ACC
-    return this.aggregate.getResult(isObject(acc) ? (this.own(this.copy)!.value as ACC) : acc)
+    const s = this.peek()
+    if (s === undefined) return undefined
+    if (!isEntry(s)) return this.aggregate.getResult(s as ACC)
+    return this.aggregate.getResult(isObject(s.value) ? (this.own(this.copy).value as ACC) : (s.value as ACC))
   }
 
   add(value: IN): void {
     this.ctx.assertCurrentKey()
+    const s = this.peek()
+    if (s === undefined) return this.set(this.aggregate.add(value, this.aggregate.createAccumulator()))
+    if (!isEntry(s)) return this.set(this.aggregate.add(value, s as ACC))
+    // add may mutate the accumulator, so it only ever sees an owned one.
     const e = this.own(this.copy)
-    if (e === undefined) this.set(this.aggregate.add(value, this.aggregate.createAccumulator()))
-    else e.value = this.aggregate.add(value, e.value as ACC)
+    e.value = this.aggregate.add(value, e.value as ACC)
   }
 }
 
@@ -185,26 +197,24 @@ export class HeapListState<T> extends HeapState implements ListState<T> {
     this.ctx.assertCurrentKey()
     if (this.peek() === undefined) return []
     // A copy of the array, so pushing to the result does not change the state.
-    return (this.own(this.copyList)!.value as T[]).slice()
+    return (this.own(this.copyList).value as T[]).slice()
   }
 
   add(value: T): void {
     this.ctx.assertCurrentKey()
     if (value === undefined) throw this.invalid('list elements cannot be undefined')
-    const e = this.own(this.copyList)
-    if (e === undefined) this.set([value])
-    else (e.value as T[]).push(value)
+    if (this.peek() === undefined) this.set([value])
+    else (this.own(this.copyList).value as T[]).push(value)
   }
 
   addAll(values: readonly T[]): void {
     this.ctx.assertCurrentKey()
     this.checkElements(values)
     if (values.length === 0) return
-    const e = this.own(this.copyList)
-    if (e === undefined) {
+    if (this.peek() === undefined) {
       this.set(values.slice())
     } else {
-      const list = e.value as T[]
+      const list = this.own(this.copyList).value as T[]
       for (const v of values) list.push(v)
     }
   }
@@ -243,13 +253,13 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
   }
 
   private readMap(): Map<KeyId, UV> | undefined {
-    const e = this.peek()
+    const e = this.peek() as Entry | undefined
     return e === undefined ? undefined : (e.value as Map<KeyId, UV>)
   }
 
-  private ownedMap(): Map<KeyId, UV> | undefined {
-    const e = this.own(this.copyMap)
-    return e === undefined ? undefined : (e.value as Map<KeyId, UV>)
+  /** Call only when readMap() returned a map. */
+  private ownedMap(): Map<KeyId, UV> {
+    return this.own(this.copyMap).value as Map<KeyId, UV>
   }
 
   get(key: UK): UV | undefined {
@@ -258,7 +268,7 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
     if (m === undefined) return undefined
     const id = this.userKeys.idOf(key)
     const v = m.get(id)
-    return isObject(v) ? this.ownedMap()!.get(id) : v
+    return isObject(v) ? this.ownedMap().get(id) : v
   }
 
   put(key: UK, value: UV): void {
@@ -282,16 +292,15 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
   private putOne(key: UK, value: UV): void {
     this.checkEntry(key, value)
     const id = this.userKeys.idOf(key)
-    const m = this.ownedMap()
-    if (m === undefined) this.set(new Map([[id, value]]))
-    else m.set(id, value)
+    if (this.peek() === undefined) this.set(new Map([[id, value]]))
+    else this.ownedMap().set(id, value)
   }
 
   remove(key: UK): void {
     this.ctx.assertCurrentKey()
     const id = this.userKeys.idOf(key)
     if (this.readMap()?.has(id) !== true) return
-    const m = this.ownedMap()!
+    const m = this.ownedMap()
     m.delete(id)
     if (m.size === 0) this.removeEntry()
   }
@@ -324,7 +333,7 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
   private iterationMap(): Map<KeyId, UV> {
     this.ctx.assertCurrentKey()
     if (this.peek() === undefined) return new Map()
-    return this.ownedMap()!
+    return this.ownedMap()
   }
 }
 

@@ -1,0 +1,38 @@
+// The heap backend hashes string and int32 keys without serializing them; the
+// hash must equal murmur3 of the serialized bytes exactly, or keys would land
+// in other key groups than on RocksDB and in snapshots.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { murmur3Ascii, murmur3Int32BE } from '../../src/backends/heap/key-hash.js'
+import { int32Serializer, murmur3_32, stringSerializer } from '../../src/index.js'
+
+test('murmur3Ascii equals murmur3 of the UTF-8 bytes for ASCII strings, -1 otherwise', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary-ascii', maxLength: 40 }), (s) => {
+      assert.equal(murmur3Ascii(s), murmur3_32(stringSerializer.serialize(s)))
+    }),
+    { numRuns: 2000 },
+  )
+  fc.assert(
+    fc.property(fc.string({ maxLength: 10 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 3 }), fc.string({ maxLength: 10 }), (a, b, c) => {
+      const s = a + b + c
+      const ascii = [...s].every((ch) => ch.charCodeAt(0) < 0x80)
+      assert.equal(murmur3Ascii(s), ascii ? murmur3_32(stringSerializer.serialize(s)) : -1)
+    }),
+  )
+  assert.equal(murmur3Ascii(''), 0)
+  assert.equal(murmur3Ascii('hello'), 0x248bfa47)
+  assert.equal(murmur3Ascii('héllo'), -1)
+  assert.equal(murmur3Ascii('abc\u0080'), -1)
+})
+
+test('murmur3Int32BE equals murmur3 of the int32 serializer bytes', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: -0x80000000, max: 0x7fffffff }), (v) => {
+      assert.equal(murmur3Int32BE(v), murmur3_32(int32Serializer.serialize(v)))
+    }),
+    { numRuns: 2000 },
+  )
+  for (const v of [0, -0, 1, -1, 0x7fffffff, -0x80000000]) assert.equal(murmur3Int32BE(v), murmur3_32(int32Serializer.serialize(v)))
+})
