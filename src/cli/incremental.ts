@@ -8,10 +8,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openKeyedStateBackend } from '../backend/open.js'
 import { KeyedStateError } from '../errors.js'
-import { bytesSerializer } from '../serializers/primitives.js'
+import type { Serializer } from '../serializers/serializer.js'
 import type { FullSnapshotHandle, IncrementalSnapshotHandle } from '../snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../storage/fs.js'
 import type { CheckpointStorage } from '../storage/types.js'
+
+/**
+ * Keys only move as bytes from RocksDB to the full snapshot here, so any
+ * recorded key serializer is acceptable: this one reads whatever was written.
+ */
+const rawKeySerializer: Serializer<Uint8Array> = {
+  id: 'keyed-state-cli-raw-key',
+  version: 1,
+  serialize: (v) => v,
+  deserialize: (b) => Uint8Array.prototype.slice.call(b),
+  canRead: () => true,
+}
 
 export interface MaterializedSnapshot {
   storage: CheckpointStorage
@@ -23,10 +35,9 @@ export async function materializeIncremental(storage: CheckpointStorage, handle:
   const temp = await mkdtemp(join(tmpdir(), 'keyed-state-cli-'))
   const cleanup = (): Promise<void> => rm(temp, { recursive: true, force: true })
   try {
-    // Keys are only moved as bytes here, so the key serializer does not matter.
     const backend = await openKeyedStateBackend({
       kind: 'rocksdb',
-      keySerializer: bytesSerializer,
+      keySerializer: rawKeySerializer,
       maxParallelism: handle.maxParallelism,
       keyGroupRange: handle.keyGroupRange,
       dir: join(temp, 'db'),

@@ -200,8 +200,19 @@ export class FakeInstance implements OperatorInstance {
     }
     const manifest = Buffer.from(JSON.stringify([...files.keys()]))
     const privateFiles = { [`MANIFEST-${this.index}`]: await write({ kind: 'exclusive', checkpointId: id }, `MANIFEST-${this.index}`, manifest) }
-    const states = [{ name: 'fake', kind: 'value', namespaceSerializer: { id: 'void', version: 1 }, valueSerializer: { id: 'bytes', version: 1 } }]
-    const metaFile = await write({ kind: 'exclusive', checkpointId: id }, `meta-${this.index}`, Buffer.from(JSON.stringify({ states })))
+    // The meta file as the incremental strategy writes it (docs/FORMAT.md §7), so tools can read it.
+    const meta = {
+      format: 'keyed-state/incremental-meta',
+      formatVersion: 1,
+      checkpointId: id,
+      backendId: `fake-${this.index}`,
+      maxParallelism: this.maxParallelism,
+      keyGroupRange: this.keyGroupRange,
+      keySerializer: { id: 'string', version: 1 },
+      rocksdbVersion: 'fake',
+      states: [{ meta: { name: 'fake', kind: 'value', namespaceSerializer: { id: 'void', version: 1 }, valueSerializer: { id: 'bytes', version: 1 } }, columnFamily: 'fake' }],
+    }
+    const metaFile = await write({ kind: 'exclusive', checkpointId: id }, `meta-${this.index}`, Buffer.from(JSON.stringify(meta)))
     this.uploaded.set(id, new Map(Object.entries(sharedFiles)))
     return {
       type: 'incremental',

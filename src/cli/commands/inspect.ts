@@ -6,7 +6,8 @@ import { formatRange } from '../../keygroups.js'
 import { describeSerializer } from '../../serializers/serializer.js'
 import { openFullSnapshot } from '../../snapshot/format/reader.js'
 import type { KeyedStateHandle } from '../../snapshot/types.js'
-import { assertValidMetaInfo, type StateMetaInfo } from '../../state/meta.js'
+import type { StateMetaInfo } from '../../state/meta.js'
+import { decodeMetaFile } from '../../snapshot/incremental/meta-file.js'
 import type { CheckpointStorage } from '../../storage/types.js'
 import { openSnapshotDirectory } from '../open.js'
 import { formatBytes, formatTime, progress, table, writeJson, writeLine } from '../output.js'
@@ -49,15 +50,10 @@ export interface StateSummary {
   ttlMs?: number
 }
 
-/** The state meta-info of an incremental handle, from its meta file (JSON listing the states). */
+/** The state meta-info of an incremental handle, from its meta file. */
 export async function incrementalStates(storage: CheckpointStorage, handle: Extract<KeyedStateHandle, { type: 'incremental' }>): Promise<StateMetaInfo[]> {
-  const doc = JSON.parse((await storage.read(handle.metaFile.path)).toString('utf8')) as { states?: unknown[] }
-  if (!Array.isArray(doc.states)) throw new Error(`${handle.metaFile.path} lists no states`)
-  return doc.states.map((s, i) => {
-    const meta = (s as { meta?: unknown }).meta ?? s
-    assertValidMetaInfo(meta, `${handle.metaFile.path} state ${i}`)
-    return meta
-  })
+  const meta = decodeMetaFile(await storage.read(handle.metaFile.path), handle.metaFile.path)
+  return meta.states.map((s) => s.meta)
 }
 
 export async function statesOfHandle(storage: CheckpointStorage, handle: KeyedStateHandle): Promise<{ states: StateMetaInfo[]; codec?: string }> {
