@@ -26,6 +26,8 @@ export interface RocksCheckpointMeasures {
   randomReadsPerSec: number
   workingDirBytes: number
   full: Maybe<CheckpointCost>
+  /** The same full snapshot without compression: what the codec costs. */
+  fullUncompressed: Maybe<CheckpointCost>
   incrementalFirst: Maybe<CheckpointCost>
   incremental1pct: Maybe<CheckpointCost>
   incremental10pct: Maybe<CheckpointCost>
@@ -79,6 +81,10 @@ export function rocksCheckpointMeasures(ctx: RunContext, sizeBytes: number): Pro
           () => medianCost(repeatsFor(sizeBytes), (r) => takeSnapshot(b, 100 + r, storage, 'savepoint')),
           ctx.onError(`checkpoints ${label}: full snapshot`),
         )
+        const fullUncompressed = await attempt(
+          () => medianCost(repeatsFor(sizeBytes), (r) => takeSnapshot(b, 200 + r, storage, 'savepoint', 'none')),
+          ctx.onError(`checkpoints ${label}: full snapshot without compression`),
+        )
         let incremental1pct: Maybe<CheckpointCost> = new Unavailable(NOT_BUILT)
         let incremental10pct: Maybe<CheckpointCost> = new Unavailable(NOT_BUILT)
         if (incremental) {
@@ -97,6 +103,7 @@ export function rocksCheckpointMeasures(ctx: RunContext, sizeBytes: number): Pro
           randomReadsPerSec: reads,
           workingDirBytes,
           full,
+          fullUncompressed,
           incrementalFirst: incremental ? first : new Unavailable(NOT_BUILT),
           incremental1pct,
           incremental10pct,
@@ -223,6 +230,8 @@ export const checkpointsGroup: BenchGroup = {
       ['full snapshot', 'MB/s'],
       ['full / raw', 'ratio'],
       ['goal', 'text'],
+      ['full, no compression', 'MB/s'],
+      ['ratio', 'ratio'],
     ])
     const points: CostPoint[] = []
     for (const size of ctx.config.sizes) {
@@ -240,6 +249,7 @@ export const checkpointsGroup: BenchGroup = {
           ['RocksDB incremental, 1 % of keys changed', r.incremental1pct],
           ['RocksDB incremental, 10 % of keys changed', r.incremental10pct],
           [METHOD.fullRocks, r.full],
+          ['RocksDB full snapshot, no compression', r.fullUncompressed],
         ]
         for (const [method, c] of rows) cost.rows.push([label, method, ...costCells(c, fullBytes, packed)])
         addPoint(points, METHOD.incrementalFirst, size, r.incrementalFirst)
@@ -249,7 +259,17 @@ export const checkpointsGroup: BenchGroup = {
         const rawMBs = isUnavailable(r.rawIteration) ? r.rawIteration.reason : mbPerSec(r.rawIteration.packedBytes, r.rawIteration.ms)
         const fullMBs = isUnavailable(r.full) || packed === undefined ? (isUnavailable(r.full) ? r.full.reason : null) : mbPerSec(packed, r.full.totalMs)
         const ratio = typeof rawMBs === 'number' && typeof fullMBs === 'number' ? fullMBs / rawMBs : null
-        vsRaw.rows.push([label, packed ?? null, rawMBs, fullMBs, ratio, ratio === null ? '' : goalCell(judge(GOALS.fullVsRawIteration, ratio, label))])
+        const plainMBs = isUnavailable(r.fullUncompressed) || packed === undefined ? null : mbPerSec(packed, r.fullUncompressed.totalMs)
+        vsRaw.rows.push([
+          label,
+          packed ?? null,
+          rawMBs,
+          fullMBs,
+          ratio,
+          ratio === null ? '' : goalCell(judge(GOALS.fullVsRawIteration, ratio, label)),
+          plainMBs,
+          plainMBs !== null && typeof rawMBs === 'number' ? plainMBs / rawMBs : null,
+        ])
       }
       if (!h || isUnavailable(h)) cost.rows.push([label, METHOD.fullHeap, h?.reason ?? 'n/a'])
       else {

@@ -1,6 +1,6 @@
 // Takes one snapshot and measures what the issue asks for: the synchronous
 // pause, the asynchronous part, and the bytes that landed in storage.
-import type { SnapshotResult, SnapshotType } from '../../src/snapshot/types.js'
+import type { CompressionCodec, SnapshotResult, SnapshotType } from '../../src/snapshot/types.js'
 import type { CheckpointStorage } from '../../src/storage/types.js'
 import type { Backend } from './keyed.js'
 
@@ -25,10 +25,11 @@ export async function takeSnapshot(
   checkpointId: number,
   storage: CheckpointStorage,
   type: SnapshotType = 'checkpoint',
+  compression?: CompressionCodec,
 ): Promise<CheckpointCost> {
   const before = await storedBytes(storage)
   const start = process.hrtime.bigint()
-  const run = backend.snapshot(checkpointId, { type, storage })
+  const run = backend.snapshot(checkpointId, compression === undefined ? { type, storage } : { type, storage, compression })
   const syncEnd = process.hrtime.bigint()
   const result = await run.done
   const end = process.hrtime.bigint()
