@@ -52,7 +52,8 @@ export function toErrorCode(code: string): ErrorCode {
   return ERROR_CODES[code as NativeErrorCode] ?? 'INTERNAL'
 }
 
-function makeNativeError(code: NativeErrorCode, message: string, status?: string): Error {
+/** The factory the addon calls to build every error it throws. */
+export function makeNativeError(code: NativeErrorCode, message: string, status?: string): Error {
   const cause = status === undefined ? undefined : new RocksDBStatus(code, status)
   return new NativeError(toErrorCode(code), message, { cause })
 }
