@@ -9,3 +9,4 @@ export type { KeyedStateBackend, KeyedStateBackendOptions, BackendKind } from '.
 export type * from './snapshot/types.js'
 export type * from './storage/types.js'
 export { openKeyedStateBackend } from './backend/open.js'
+export * from './checkpoint/index.js'

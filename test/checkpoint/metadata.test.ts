@@ -133,3 +133,12 @@ test('retention keeps the newest checkpoints by id, whatever the completion orde
   assert.ok(wouldBeSubsumed(2, [3, 4], 2))
   assert.ok(!wouldBeSubsumed(2, [3, 1], 2))
 })
+
+test('the example in docs/FORMAT.md section 8 is valid metadata with a correct checksum', async () => {
+  const { readFile } = await import('node:fs/promises')
+  const doc = await readFile(new URL('../../../docs/FORMAT.md', import.meta.url), 'utf8')
+  const section = doc.slice(doc.indexOf('### 8.6 Example'))
+  const json = section.slice(section.indexOf('```json') + 7, section.indexOf('```', section.indexOf('```json') + 7))
+  const md = decodeMetadata(Buffer.from(json), 'docs/FORMAT.md 8.6')
+  assert.deepEqual(md, sample())
+})
