@@ -1,0 +1,167 @@
+// Property: random state at parallelism p1, an incremental checkpoint of every
+// instance, restore at p2 (any of 1..8, random maxParallelism): the union is
+// the model and every instance holds exactly its key groups — in the API and
+// in the database below it. Then more writes and incremental checkpoints on
+// top of the restored instances, and a restore at p3.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { keyGroupRangeForOperator, type KeyGroupRange } from '../../src/keygroups.js'
+import { incrementalRestoreHooks, type IncrementalRestoreStats } from '../../src/restore/incremental.js'
+import type { KeyedStateHandle } from '../../src/snapshot/types.js'
+import { int32Serializer } from '../../src/serializers/primitives.js'
+import { ValueStateDescriptor } from '../../src/state/descriptors.js'
+import { rawEntries, withRawDb } from '../rocksdb/helpers.js'
+import { applyOps, assertModelEqual, emptyModel, modelOpArb, readModel, type ModelOp, type SnapshotModel } from '../suite/snapshot.js'
+import { openIncremental, owns, testDirs, type TestDirs } from './helpers.js'
+
+function modelInRange(model: SnapshotModel, range: KeyGroupRange, maxParallelism: number): SnapshotModel {
+  const out = emptyModel()
+  for (const [k, v] of model.values) if (owns(range, k, maxParallelism)) out.values.set(k, v)
+  for (const [k, v] of model.lists) if (owns(range, k, maxParallelism)) out.lists.set(k, [...v])
+  for (const [k, v] of model.maps) if (owns(range, k, maxParallelism)) out.maps.set(k, new Map(v))
+  return out
+}
+
+interface Generation {
+  handles: KeyedStateHandle[]
+  modes: Array<IncrementalRestoreStats['mode'] | 'fresh'>
+}
+
+/**
+ * Restores `handles` at `parallelism`, checks every instance against the
+ * model, applies `more` ops and takes checkpoint `nextId` of each; returns the
+ * new handles.
+ */
+async function restoreCheckAndContinue(
+  t: TestDirs,
+  label: string,
+  handles: KeyedStateHandle[],
+  parallelism: number,
+  maxParallelism: number,
+  model: SnapshotModel,
+  more: readonly ModelOp[],
+  nextId: number,
+): Promise<Generation> {
+  const out: Generation = { handles: [], modes: [] }
+  const union = emptyModel()
+  const after = emptyModel()
+  for (let i = 0; i < parallelism; i++) {
+    const keyGroupRange = keyGroupRangeForOperator(maxParallelism, parallelism, i)
+    let mode: Generation['modes'][number] = 'fresh'
+    incrementalRestoreHooks.onRestored = (s) => (mode = s.mode)
+    const dir = t.dir(`${label}-${i}`)
+    const b = await openIncremental(dir, { maxParallelism, keyGroupRange, ...(handles.length ? { restoreFrom: handles, storage: t.storage } : {}) })
+    delete incrementalRestoreHooks.onRestored
+    out.modes.push(mode)
+    try {
+      const got = readModel(b)
+      assertModelEqual(got, modelInRange(model, keyGroupRange, maxParallelism), `${label}: instance ${i} of ${parallelism}`)
+      for (const name of b.stateNames()) for (const key of b.keys(name)) assert.ok(owns(keyGroupRange, key, maxParallelism), `${label}: ${key} of ${name} outside its range`)
+      for (const [k, v] of got.values) union.values.set(k, v)
+      for (const [k, v] of got.lists) union.lists.set(k, v)
+      for (const [k, v] of got.maps) union.maps.set(k, v)
+      // Incremental checkpoints on top of the restored state.
+      Object.assign(after, mergeModels(after, got))
+      applyOps(b, more, after)
+      // Every instance holds something, so its handle covers its key groups at the next restore.
+      b.setCurrentKey(markerKey(keyGroupRange, maxParallelism))
+      b.getState(marker).update(nextId)
+      // An instance without state writes no handle; its key groups need none.
+      const { handle } = await b.snapshot(nextId, { type: 'checkpoint', storage: t.storage }).done
+      if (handle) out.handles.push(handle)
+      b.notifyCheckpointComplete(nextId)
+    } finally {
+      await b.close()
+    }
+    withRawDb(dir, (db) => {
+      for (const cf of db.listColumnFamilies().filter((c) => c.startsWith('s:'))) {
+        for (const { key } of rawEntries(db, cf)) {
+          const kg = key.readUInt16BE(0)
+          assert.ok(kg >= keyGroupRange.start && kg <= keyGroupRange.end, `${label}: instance ${i} stores key group ${kg} in ${cf}`)
+        }
+      }
+    })
+  }
+  assertModelEqual(union, model, `${label}: union of all instances`)
+  Object.assign(model, after)
+  return out
+}
+
+/** Outside the model's states: it only makes every instance non-empty. */
+const marker = new ValueStateDescriptor('marker', int32Serializer)
+
+function markerKey(range: KeyGroupRange, maxParallelism: number): string {
+  for (let i = 0; ; i++) if (owns(range, `marker-${i}`, maxParallelism)) return `marker-${i}`
+}
+
+function mergeModels(a: SnapshotModel, b: SnapshotModel): SnapshotModel {
+  return {
+    values: new Map([...a.values, ...b.values]),
+    lists: new Map([...a.lists, ...b.lists]),
+    maps: new Map([...a.maps, ...b.maps]),
+  }
+}
+
+test('rescaling incremental checkpoints: p1 → p2 → p3, union equals the model, each instance exactly its key groups', async () => {
+  const seen = new Set<string>()
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(modelOpArb, { minLength: 1, maxLength: 150 }),
+      fc.array(modelOpArb, { maxLength: 60 }),
+      fc.integer({ min: 1, max: 8 }),
+      fc.integer({ min: 1, max: 8 }),
+      fc.integer({ min: 1, max: 8 }),
+      fc.integer({ min: 8, max: 300 }),
+      async (ops, more, p1, p2, p3, maxParallelism) => {
+        const t = await testDirs('ks-incremental-rescale-')
+        try {
+          const model = emptyModel()
+          const first = await restoreCheckAndContinue(t, 'p1', [], p1, maxParallelism, model, ops, 1)
+          const second = await restoreCheckAndContinue(t, 'p2', first.handles, p2, maxParallelism, model, more, 2)
+          const third = await restoreCheckAndContinue(t, 'p3', second.handles, p3, maxParallelism, model, [], 3)
+          for (const m of [...second.modes, ...third.modes]) seen.add(m)
+        } finally {
+          await t.remove()
+        }
+      },
+    ),
+    { numRuns: process.env.SOAK ? 100 : 4, examples: [[[{ op: 'put', key: 'key-1', value: 1 }], [], 2, 4, 1, 16]] },
+  )
+  // Both restore paths ran: opening one handle in place, and ingesting several.
+  assert.ok(seen.has('direct') && seen.has('ingest'), `restore modes seen: ${[...seen].join(', ')}`)
+})
+
+test('mixed full and incremental handles restore into one backend by ingestion', async () => {
+  const t = await testDirs()
+  try {
+    const ops = fc.sample(modelOpArb, { numRuns: 200, seed: 3 })
+    const model = emptyModel()
+    const handles: KeyedStateHandle[] = []
+    for (let op = 0; op < 2; op++) {
+      const keyGroupRange = keyGroupRangeForOperator(32, 2, op)
+      const b = await openIncremental(t.dir(`src${op}`), { maxParallelism: 32, keyGroupRange, checkpointMode: op === 0 ? 'full' : 'incremental' })
+      applyOps(b, ops, model)
+      const { handle } = await b.snapshot(1, { type: 'checkpoint', storage: t.storage }).done
+      assert.equal(handle?.type, op === 0 ? 'full' : 'incremental')
+      handles.push(handle!)
+      await b.close()
+    }
+    let stats: IncrementalRestoreStats | undefined
+    incrementalRestoreHooks.onRestored = (s) => (stats = s)
+    try {
+      for (const [label, keyGroupRange] of [['all', { start: 0, end: 31 }], ['middle', { start: 8, end: 23 }]] as const) {
+        const r = await openIncremental(t.dir(`r-${label}`), { maxParallelism: 32, keyGroupRange, restoreFrom: handles, storage: t.storage })
+        assert.equal(stats?.mode, 'ingest')
+        assert.equal(stats?.fullHandles, 1)
+        assert.equal(stats?.incrementalHandles, 1)
+        assertModelEqual(readModel(r), modelInRange(model, keyGroupRange, 32))
+        await r.close()
+      }
+    } finally {
+      delete incrementalRestoreHooks.onRestored
+    }
+  } finally {
+    await t.remove()
+  }
+})
