@@ -293,3 +293,18 @@ test('incremental RocksDB checkpoints: inspect, dump and verify read them throug
     await rm(workDir, { recursive: true, force: true })
   }
 })
+
+test('the progress bar goes to stderr only when stderr is a terminal', async (ctx) => {
+  const { spawnSync } = await import('node:child_process')
+  if (spawnSync('script', ['--version']).status !== 0) {
+    ctx.skip('util-linux script (a pseudo-terminal) is not installed')
+    return
+  }
+  const plain = await cli('verify', join(t.root, 'chk-2'))
+  assert.equal(plain.stderr, '', 'no progress output without a terminal')
+  const command = [process.execPath, CLI, 'verify', join(t.root, 'chk-2')].map((a) => `'${a}'`).join(' ')
+  const tty = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' })
+  assert.equal(tty.status, 0, tty.stdout)
+  assert.match(tty.stdout, /verifying \[.*\] \d+% \| \d+\/\d+ bytes/)
+  assert.match(tty.stdout, /OK checkpoint 2/)
+})
