@@ -24,6 +24,19 @@ import { checkCompatible, metaInfoOf, type StateMetaInfo } from '../state/meta.j
 import type { AggregatingState, ListState, MapState, ReducingState, State, ValueState } from '../state/types.js'
 import type { SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
 import type { BackendKind, KeyedStateBackend, KeyedStateBackendOptions, StateOf } from './types.js'
+import { bindDescriptor, ttlSnapshotTransformers, ttlStateContext, wrapTtlState, type TtlBinding } from '../ttl/binding.js'
+import type { PartitionedTimerQueue } from '../timers/queue.js'
+import {
+  checkStoredTimers,
+  checkTimerServiceArgs,
+  isReservedStateName,
+  resolveTimersKind,
+  timersMetaInfo,
+  timerStateName,
+  type TimersKind,
+} from '../timers/registry.js'
+import { TimerServiceImpl, type TimerHost } from '../timers/service.js'
+import type { TimeDomain, TimerService, TimerServiceOptions } from '../timers/types.js'
 
 /** A registered state: its recorded meta-info and, once the user asked for it, its descriptor. */
 export interface RegisteredState {
@@ -32,6 +45,17 @@ export interface RegisteredState {
   namespaceSerializer: Serializer<any> | undefined
   /** State objects by namespace bytes (latin1 string), so per-record lookups allocate nothing new. */
   objects: Map<string, State>
+  /**
+   * Present when the bound descriptor has TTL: `descriptor` is then the storage
+   * descriptor (values wrapped with their timestamp, see src/ttl) and
+   * `ttl.user` the user's descriptor.
+   */
+  ttl?: TtlBinding | undefined
+}
+
+/** The descriptor the user bound (not the TTL storage one), or undefined while unbound. */
+function userDescriptorOf(reg: RegisteredState): AnyStateDescriptor | undefined {
+  return reg.descriptor === undefined ? undefined : (reg.ttl?.user ?? reg.descriptor)
 }
 
 const EMPTY = new Uint8Array(0)
@@ -47,6 +71,9 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
   readonly keyGroupRange: KeyGroupRange
 
   protected readonly states = new Map<string, RegisteredState>()
+  /** Where timer services keep their timers (option `timers`). */
+  protected readonly timersKind: TimersKind
+  private readonly timerServices = new Map<string, TimerServiceImpl<K, any>>()
   private closing: Promise<void> | undefined
   private isClosed = false
 
@@ -65,6 +92,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
     checkMaxParallelism(this.maxParallelism)
     this.keyGroupRange = options.keyGroupRange ?? { start: 0, end: this.maxParallelism - 1 }
     checkKeyGroupRange(this.keyGroupRange, this.maxParallelism)
+    this.timersKind = resolveTimersKind(options.kind, options.timers)
   }
 
   get closed(): boolean {
@@ -144,6 +172,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
     let obj = reg.objects.get(id)
     if (!obj) {
       obj = this.createStateObject(reg, namespace, nsBytes)
+      if (reg.ttl !== undefined) obj = wrapTtlState(reg.ttl, this.ttlContextOf(reg, reg.ttl), obj)
       reg.objects.set(id, obj)
     }
     return obj as StateOf<D>
@@ -152,15 +181,18 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
   private register(descriptor: AnyStateDescriptor, namespaceSerializer: Serializer<any>): RegisteredState {
     const existing = this.states.get(descriptor.name)
     if (existing) {
-      if (existing.descriptor === descriptor && existing.namespaceSerializer === namespaceSerializer) return existing
+      const bound = userDescriptorOf(existing)
+      if (bound === descriptor && existing.namespaceSerializer === namespaceSerializer) return existing
       checkCompatible(existing.meta, descriptor, namespaceSerializer)
-      if (existing.descriptor && existing.descriptor !== descriptor && existing.descriptor.kind !== descriptor.kind) {
-        throw new StateConflictError('STATE_CONFLICT', `state '${descriptor.name}' is already registered as ${existing.descriptor.kind} state`, {
+      if (bound && bound !== descriptor && bound.kind !== descriptor.kind) {
+        throw new StateConflictError('STATE_CONFLICT', `state '${descriptor.name}' is already registered as ${bound.kind} state`, {
           state: descriptor.name,
         })
       }
+      const { storage, ttl } = bindDescriptor(descriptor)
       const wasBound = existing.descriptor !== undefined
-      existing.descriptor = descriptor
+      existing.descriptor = storage
+      existing.ttl = ttl
       existing.namespaceSerializer = namespaceSerializer
       // The stored meta-info now describes the serializers in use (they can read the old bytes).
       existing.meta = metaInfoOf(descriptor, namespaceSerializer)
@@ -168,11 +200,13 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
       else existing.objects.clear()
       return existing
     }
+    const { storage, ttl } = bindDescriptor(descriptor)
     const reg: RegisteredState = {
       meta: metaInfoOf(descriptor, namespaceSerializer),
-      descriptor,
+      descriptor: storage,
       namespaceSerializer,
       objects: new Map(),
+      ttl,
     }
     this.states.set(descriptor.name, reg)
     this.onStateCreated(reg)
@@ -199,12 +233,12 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
 
   stateNames(): string[] {
     this.assertOpen()
-    return [...this.states.keys()]
+    return [...this.states.keys()].filter((name) => !isReservedStateName(name))
   }
 
   keys<N = undefined>(stateName: string, namespace?: N, namespaceSerializer?: Serializer<N>): IterableIterator<K> {
     this.assertOpen()
-    const reg = this.states.get(stateName)
+    const reg = isReservedStateName(stateName) ? undefined : this.states.get(stateName)
     if (!reg) throw new KeyedStateError('UNKNOWN_STATE', `unknown state '${stateName}'`, { state: stateName })
     const nsSer = namespaceSerializer ?? reg.namespaceSerializer
     let nsBytes: Uint8Array | undefined
@@ -213,6 +247,71 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
       nsBytes = nsSer.serialize(namespace)
     }
     return this.keysOf(reg, nsBytes)
+  }
+
+  // ---- TTL ----
+
+  private ttlContextOf(reg: RegisteredState, binding: TtlBinding) {
+    binding.context ??= ttlStateContext(binding, this.ttlAccessListener(reg), () => this.currentKeyBytesNow())
+    return binding.context
+  }
+
+  /**
+   * Transformers that drop expired entries of TTL'd states, for a full
+   * snapshot whose synchronous part runs now (FullSnapshotContext.transformers).
+   */
+  protected ttlSnapshotTransformers(): ReadonlyMap<string, (key: Uint8Array, value: Uint8Array) => Uint8Array | undefined> | undefined {
+    return ttlSnapshotTransformers(this.states.values())
+  }
+
+  // ---- timers ----
+
+  /**
+   * The timer service `name` (created on first call; the same object for
+   * later calls with the same namespace serializer and onTimer). Its timers
+   * are kept in the backend, snapshotted and restored with the keyed state.
+   */
+  timerService<N = undefined>(name: string, options: TimerServiceOptions<K, N>): TimerService<K, N> {
+    this.assertOpen()
+    checkTimerServiceArgs(name, options)
+    const namespaceSerializer = (options.namespaceSerializer ?? voidNamespaceSerializer) as Serializer<N>
+    const existing = this.timerServices.get(name)
+    if (existing !== undefined) {
+      if (existing.namespaceSerializer === namespaceSerializer && existing.onTimer === options.onTimer) return existing
+      throw new StateConflictError('STATE_CONFLICT', `timer service '${name}' already exists with another namespace serializer or onTimer`)
+    }
+    const queue = (domain: TimeDomain) => this.createTimerQueue(this.registerTimerState(name, domain, namespaceSerializer))
+    const service = new TimerServiceImpl<K, N>(this.timerHost(), name, namespaceSerializer, options.onTimer, queue('event'), queue('processing'))
+    this.timerServices.set(name, service)
+    return service
+  }
+
+  private registerTimerState(service: string, domain: TimeDomain, namespaceSerializer: Serializer<any>): RegisteredState {
+    const meta = timersMetaInfo(timerStateName(service, domain), namespaceSerializer)
+    const existing = this.states.get(meta.name)
+    if (existing !== undefined) {
+      checkStoredTimers(existing.meta, service, namespaceSerializer)
+      existing.meta = meta
+      existing.namespaceSerializer = namespaceSerializer
+      return existing
+    }
+    const reg: RegisteredState = { meta, descriptor: undefined, namespaceSerializer, objects: new Map() }
+    this.states.set(meta.name, reg)
+    this.onStateCreated(reg)
+    return reg
+  }
+
+  private timerHost(): TimerHost<K> {
+    return {
+      keySerializer: this.keySerializer,
+      currentKey: () => {
+        this.assertCurrentKey()
+        return { bytes: this.currentKeyBytesNow(), keyGroup: this.currentKeyGroup }
+      },
+      currentKeyIfSet: () => (this.hasCurrentKey ? { key: this.currentKey as K } : undefined),
+      setCurrentKey: (key) => this.setCurrentKey(key),
+      assertOpen: () => this.assertOpen(),
+    }
   }
 
   close(): Promise<void> {
@@ -234,6 +333,18 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
   protected abstract onStateCreated(reg: RegisteredState): void
   /** The user bound a descriptor to the state (restored or new). */
   protected onStateBound(_reg: RegisteredState): void {}
+  /**
+   * A TTL'd state was bound: the returned function (if any) is called on every
+   * access with the state clock's time, e.g. for incremental cleanup (heap) or
+   * to refresh the compaction filter's time (RocksDB).
+   */
+  protected ttlAccessListener(_reg: RegisteredState): ((nowMs: number) => void) | undefined {
+    return undefined
+  }
+  /** The queue of one timer state (registered with onStateCreated before), kept as `this.timersKind` says. */
+  protected createTimerQueue(_reg: RegisteredState): PartitionedTimerQueue {
+    throw new KeyedStateError('NOT_SUPPORTED', `the ${this.kind} backend does not support timers`)
+  }
   protected abstract createStateObject(reg: RegisteredState, namespace: unknown, namespaceBytes: Uint8Array): State
   /** Keys with state in `reg`, restricted to `namespaceBytes` when given. */
   protected abstract keysOf(reg: RegisteredState, namespaceBytes: Uint8Array | undefined): IterableIterator<K>

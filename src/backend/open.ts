@@ -3,7 +3,7 @@ import type { KeyedStateBackend, KeyedStateBackendOptions } from './types.js'
 
 const KNOWN_OPTIONS = new Set([
   'kind', 'keySerializer', 'maxParallelism', 'keyGroupRange', 'dir', 'restoreFrom', 'localRestoreFrom',
-  'localRecoveryDir', 'checkpointMode', 'storage', 'knownEmptyRanges',
+  'localRecoveryDir', 'checkpointMode', 'storage', 'knownEmptyRanges', 'timers',
 ])
 
 function editDistance(a: string, b: string): number {

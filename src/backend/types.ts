@@ -11,6 +11,7 @@ import type {
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/types.js'
 import type { CheckpointStorage } from '../storage/types.js'
 import type { KeyedStateHandle, LocalStateHandle, SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
+import type { TimerService, TimerServiceOptions } from '../timers/types.js'
 
 export type BackendKind = 'heap' | 'rocksdb'
 
@@ -40,6 +41,12 @@ export interface KeyedStateBackendOptions<K> {
   localRecoveryDir?: string
   /** RocksDB: 'incremental' (default) or 'full' checkpoints. Savepoints are always full. */
   checkpointMode?: 'incremental' | 'full'
+  /**
+   * Where timer services keep their timers: 'heap' (every timer in memory) or
+   * 'rocksdb' (in a column family, the earliest timers of each key group cached).
+   * Default: the backend's kind. The heap backend supports 'heap' only.
+   */
+  timers?: 'heap' | 'rocksdb'
 }
 
 export type StateOf<D> = D extends ValueStateDescriptor<infer T>
@@ -78,6 +85,9 @@ export interface KeyedStateBackend<K> {
   keys<N = undefined>(stateName: string, namespace?: N, namespaceSerializer?: Serializer<N>): IterableIterator<K>
   /** Names of every registered or restored state. */
   stateNames(): string[]
+
+  /** A named timer service of this operator (see src/timers/types.ts); the same object for every call with the same name. */
+  timerService<N = undefined>(name: string, options: TimerServiceOptions<K, N>): TimerService<K, N>
 
   /** Starts a snapshot: returns after the synchronous part. */
   snapshot(checkpointId: number, options: SnapshotOptions): SnapshotRun

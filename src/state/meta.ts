@@ -12,7 +12,8 @@ import type { AnyStateDescriptor, StateKind } from './descriptors.js'
 
 export interface StateMetaInfo {
   readonly name: string
-  readonly kind: StateKind
+  /** 'timers': the reserved (name starting with '_') state of a timer service, see src/timers/. */
+  readonly kind: StateKind | 'timers'
   readonly namespaceSerializer: SerializerConfig
   /** value/reducing: value; list: element; map: userValue; aggregating: accumulator. */
   readonly valueSerializer: SerializerConfig
@@ -102,7 +103,7 @@ export function checkCompatible(stored: StateMetaInfo, d: AnyStateDescriptor, na
 
 export function assertValidMetaInfo(m: unknown, where: string): asserts m is StateMetaInfo {
   const o = m as Partial<StateMetaInfo> | null
-  const kinds = ['value', 'list', 'map', 'reducing', 'aggregating']
+  const kinds = ['value', 'list', 'map', 'reducing', 'aggregating', 'timers']
   if (!o || typeof o.name !== 'string' || !kinds.includes(o.kind as string) || !o.namespaceSerializer || !o.valueSerializer ||
       (o.kind === 'map' && !o.userKeySerializer)) {
     throw new KeyedStateError('CORRUPTION', `invalid state meta-info in ${where}: ${JSON.stringify(m)?.slice(0, 200)}`)

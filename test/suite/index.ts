@@ -12,6 +12,8 @@ import { namespaceTests } from './namespaces.js'
 import { reducingAggregatingTests } from './reducing-aggregating.js'
 import { reopenTests } from './reopen.js'
 import { snapshotTests } from './snapshot.js'
+import { timerTests } from './timers.js'
+import { ttlTests } from './ttl.js'
 import { valueStateTests } from './value.js'
 
 export type SuiteFeature = (factory: BackendFactory) => void
@@ -27,6 +29,8 @@ export const suiteFeatures: SuiteFeature[] = [
   lifecycleTests,
   reopenTests,
   snapshotTests,
+  ttlTests,
+  timerTests,
 ]
 
 /** Registers every feature's tests for `factory` (plus `extra` ones) and cleans the factory up afterwards. */

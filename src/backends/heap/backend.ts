@@ -25,6 +25,9 @@ import { codecOf, type HeapStateData } from './data.js'
 import { keyIdPolicy, latin1, type KeyId, type KeyIdPolicy } from './key-ids.js'
 import { addRawChunk, materialize, rawKeys } from './restore.js'
 import { HeapSnapshotResources } from './snapshot-resources.js'
+import { heapTimerQueue } from './timers.js'
+import { heapTtlLayout, HeapTtlCleanup } from './ttl-cleanup.js'
+import type { PartitionedTimerQueue } from '../../timers/queue.js'
 import { keyOfStored, StateTable } from './state-table.js'
 import {
   HeapAggregatingState,
@@ -154,6 +157,21 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
     data.codec = codec
   }
 
+  /** TTL: each access of the state also cleans a few entries (ttl-cleanup.ts). */
+  protected override ttlAccessListener(reg: RegisteredState): (nowMs: number) => void {
+    const cleanup = new HeapTtlCleanup(this.data.get(reg.meta.name)!, heapTtlLayout(reg.meta.kind), reg.ttl!.config.ttlMs)
+    return (nowMs) => cleanup.run(nowMs)
+  }
+
+  /** Timers stay in memory; restored timer entries are loaded now (timers.ts). */
+  protected override createTimerQueue(reg: RegisteredState): PartitionedTimerQueue {
+    const data = this.data.get(reg.meta.name)!
+    const { queue, snapshots } = heapTimerQueue(data.raw, this.keyGroupRange, reg.meta.name)
+    data.raw = undefined
+    data.internal = snapshots
+    return queue
+  }
+
   /** Undoes the base class's binding after a failed bind, so a later attempt binds again. */
   private unbind(reg: RegisteredState): void {
     const restored = this.restoredMeta.get(reg.meta.name)
@@ -219,6 +237,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
     try {
       tracked.run = runFullSnapshot(checkpointId, resources, options, {
         maxParallelism: this.maxParallelism,
+        transformers: this.ttlSnapshotTransformers(),
         // Savepoints are self-contained and never kept for local recovery.
         ...(options.type === 'checkpoint' && this.localRecoveryDir !== undefined ? { localRecoveryDir: this.localRecoveryDir } : {}),
         onSettled: () => {

@@ -5,6 +5,7 @@ import type { AnyStateDescriptor, StateKind } from '../../state/descriptors.js'
 import { valueSerializerOf } from '../../state/descriptors.js'
 import { keyIdPolicy, type KeyIdPolicy } from './key-ids.js'
 import { StateTable } from './state-table.js'
+import type { InternalSnapshotSource } from './timers.js'
 
 /** How one state's objects become bytes (and back), fixed when a descriptor is bound. */
 export interface StateCodec {
@@ -25,6 +26,8 @@ export interface HeapStateData {
   /** Present while the state was restored and not yet bound to a descriptor. */
   raw: RawEntries | undefined
   codec: StateCodec | undefined
+  /** Internal states (timers) whose data lives outside `table`: snapshots read it from here. */
+  internal?: InternalSnapshotSource
 }
 
 export function codecOf(d: AnyStateDescriptor, keys: KeyIdPolicy<unknown>): StateCodec {

@@ -11,9 +11,11 @@ import type { HeapStateData, RawEntries, StateCodec } from './data.js'
 import type { KeyId } from './key-ids.js'
 import { compareBytes, packEntries, type PackedEntry } from './packed.js'
 import { unpin, valueOf, type KeyGroupTable, type PinnedTables } from './state-table.js'
+import type { CapturedInternalState } from './timers.js'
 
 type PinnedState =
   | { readonly meta: StateMetaInfo; readonly raw: RawEntries }
+  | { readonly meta: StateMetaInfo; readonly internal: CapturedInternalState }
   | { readonly meta: StateMetaInfo; readonly codec: StateCodec; readonly tables: PinnedTables }
 
 export class HeapSnapshotResources implements FullSnapshotResources {
@@ -29,6 +31,7 @@ export class HeapSnapshotResources implements FullSnapshotResources {
   ) {
     this.pinned = states.map(({ meta, data }): PinnedState => {
       if (data.raw !== undefined) return { meta, raw: data.raw.slice() }
+      if (data.internal !== undefined) return { meta, internal: data.internal.capture() }
       return { meta, codec: data.codec!, tables: data.table.pin() }
     })
     this.metaInfos = this.pinned.map((p) => p.meta)
@@ -41,6 +44,7 @@ export class HeapSnapshotResources implements FullSnapshotResources {
     const index = keyGroup - this.keyGroupRange.start
     if (index < 0 || keyGroup > this.keyGroupRange.end) return []
     if ('raw' in state) return state.raw[index] ?? []
+    if ('internal' in state) return state.internal.chunks(index)
     const kt = state.tables[index]
     if (kt === undefined) return []
     return packEntries(sortedEntries(state.meta.name, state.codec, keyGroup, kt))
@@ -48,7 +52,11 @@ export class HeapSnapshotResources implements FullSnapshotResources {
 
   isEmpty(): boolean {
     return this.pinned.every((p) =>
-      'raw' in p ? p.raw.every((chunks) => chunks === undefined || chunks.length === 0) : p.tables.every((kt) => kt === undefined),
+      'raw' in p
+        ? p.raw.every((chunks) => chunks === undefined || chunks.length === 0)
+        : 'internal' in p
+          ? p.internal.isEmpty()
+          : p.tables.every((kt) => kt === undefined),
     )
   }
 

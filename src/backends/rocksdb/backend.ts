@@ -48,6 +48,10 @@ import {
   type StateHost,
 } from './states.js'
 import { discardDatabase, ensureWorkingDir, wipeWorkingDir, workingDirOf, type WorkingDir } from './working-dir.js'
+import { compactionFilterListener } from './ttl-compaction.js'
+import { nowOf } from '../../ttl/config.js'
+import { rocksdbTimerQueue } from './timers.js'
+import type { PartitionedTimerQueue } from '../../timers/queue.js'
 
 /** How long close() waits for cancelled snapshot runs before closing the database anyway. */
 const CLOSE_WAIT_FOR_SNAPSHOTS_MS = 30_000
@@ -271,6 +275,18 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     this.metaStore.writeState({ meta: reg.meta, columnFamily: this.columnFamilyEntry(reg.meta.name).columnFamily })
   }
 
+  /** TTL: the compaction filter of the state's column family follows the state's clock (ttl-compaction.ts). */
+  protected override ttlAccessListener(reg: RegisteredState): (nowMs: number) => void {
+    const listener = compactionFilterListener(this.native, this.db, this.columnFamilyEntry(reg.meta.name).cf, reg.meta, reg.ttl!.config.ttlMs)
+    listener(nowOf(reg.ttl!.config, reg.meta.name))
+    return listener
+  }
+
+  /** Timers live in the timer state's column family (timers.ts). */
+  protected override createTimerQueue(reg: RegisteredState): PartitionedTimerQueue {
+    return rocksdbTimerQueue(this.db, this.columnFamilyEntry(reg.meta.name).cf, this.keyGroupRange, this.timersKind, reg.meta.name)
+  }
+
   /** Registered states with their column families, in registration order, with their current meta-info. */
   private stateColumnFamilies(): StateColumnFamily[] {
     const out: StateColumnFamily[] = []
@@ -355,6 +371,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       localRecoveryDir: this.localRecoveryDir,
       inFlight: this.inFlight,
       states: () => this.stateColumnFamilies(),
+      ttlTransformers: () => this.ttlSnapshotTransformers(),
     }
   }
 

@@ -116,6 +116,7 @@ export class FullSnapshotStrategy implements SnapshotStrategy {
           maxParallelism: this.ctx.maxParallelism,
           localRecoveryDir: options.type === 'checkpoint' ? this.ctx.localRecoveryDir : undefined,
           onSettled: ticket.settle,
+          transformers: this.ctx.ttlTransformers?.(),
         },
         syncDurationMs,
       )

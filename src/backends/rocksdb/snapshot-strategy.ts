@@ -35,6 +35,8 @@ export interface RocksDBSnapshotContext {
   readonly inFlight: InFlightRuns
   /** Every registered state now, in registration order (meta-info is immutable JSON). */
   states(): StateColumnFamily[]
+  /** Full snapshots: per-state transformers for a snapshot taken now (TTL drops expired entries). */
+  ttlTransformers?(): ReadonlyMap<string, (key: Uint8Array, value: Uint8Array) => Uint8Array | undefined> | undefined
 }
 
 export interface SnapshotStrategy {

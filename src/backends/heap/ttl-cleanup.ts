@@ -1,0 +1,109 @@
+// Incremental TTL cleanup on the heap: every access of a TTL'd state also
+// checks a few more of its entries, walking the state with a cursor that wraps
+// around, and drops what expired (whole values, list elements, map entries).
+// So expired state nobody reads again does not stay in memory forever, at a
+// bounded cost per access. Writes follow the table's copy-on-write rules:
+// entries are replaced through StateTable.write(), never mutated in place, so
+// snapshots in flight keep what they captured.
+import { isExpired } from '../../ttl/config.js'
+import type { TtlValue } from '../../ttl/value.js'
+import type { HeapStateData } from './data.js'
+import type { KeyId } from './key-ids.js'
+import { Entry, isEntry, type StateTable } from './state-table.js'
+
+/** Entries (or empty key groups / namespaces) looked at per state access (Flink's default is 5 too). */
+export const TTL_CLEANUP_STEPS_PER_ACCESS = 5
+
+type Layout = 'value' | 'list' | 'map'
+
+export class HeapTtlCleanup {
+  private kgIndex = -1
+  private nsIds: string[] = []
+  private nsPos = 0
+  private keyIds: KeyId[] = []
+  private keyPos = 0
+  private nsId = ''
+
+  constructor(
+    /** Read on every run: binding a restored state replaces its table. */
+    private readonly data: HeapStateData,
+    private readonly layout: Layout,
+    private readonly ttlMs: number,
+    private readonly stepsPerAccess = TTL_CLEANUP_STEPS_PER_ACCESS,
+  ) {}
+
+  run(nowMs: number): void {
+    const table = this.data.table
+    if (table.keyGroups.length === 0) return
+    for (let i = 0; i < this.stepsPerAccess; i++) this.step(table, nowMs)
+  }
+
+  private step(table: StateTable, nowMs: number): void {
+    if (this.keyPos < this.keyIds.length) {
+      this.check(table, this.keyIds[this.keyPos++]!, nowMs)
+      return
+    }
+    if (this.nsPos < this.nsIds.length) {
+      // Key ids are copied per namespace so that removals during the walk are safe.
+      this.nsId = this.nsIds[this.nsPos++]!
+      const nt = table.read(this.kgIndex, this.nsId)
+      this.keyIds = nt === undefined ? [] : [...nt.entries.keys()]
+      this.keyPos = 0
+      return
+    }
+    this.kgIndex = (this.kgIndex + 1) % table.keyGroups.length
+    const kt = table.keyGroups[this.kgIndex]
+    this.nsIds = kt === undefined ? [] : [...kt.namespaces.keys()]
+    this.nsPos = 0
+    this.keyIds = []
+    this.keyPos = 0
+  }
+
+  private check(table: StateTable, keyId: KeyId, nowMs: number): void {
+    const nt = table.read(this.kgIndex, this.nsId)
+    const stored = nt?.entries.get(keyId)
+    // TtlValues are objects, so a TTL'd state stores every value in an Entry.
+    if (!isEntry(stored)) return
+    const live = this.liveValue(stored.value, nowMs)
+    if (live === stored.value) return
+    const writable = table.write(this.kgIndex, this.nsId)!
+    if (live === undefined) {
+      writable.entries.delete(keyId)
+      table.dropIfEmpty(this.kgIndex, this.nsId, writable)
+    } else {
+      writable.entries.set(keyId, new Entry(stored.key, live, writable.id))
+    }
+  }
+
+  /** The value without its expired parts: the same object when nothing expired, undefined when everything did. */
+  private liveValue(value: unknown, nowMs: number): unknown {
+    const { ttlMs } = this
+    switch (this.layout) {
+      case 'value': {
+        const ts = (value as TtlValue<unknown> | undefined)?.ts
+        return typeof ts === 'number' && isExpired(ts, ttlMs, nowMs) ? undefined : value
+      }
+      case 'list': {
+        const list = value as TtlValue<unknown>[]
+        const live = list.filter((e) => !isExpired(e.ts, ttlMs, nowMs))
+        if (live.length === list.length) return value
+        return live.length === 0 ? undefined : live
+      }
+      case 'map': {
+        const map = value as Map<KeyId, TtlValue<unknown>>
+        let live: Map<KeyId, TtlValue<unknown>> | undefined
+        for (const [k, v] of map) {
+          if (!isExpired(v.ts, ttlMs, nowMs)) continue
+          live ??= new Map(map)
+          live.delete(k)
+        }
+        if (live === undefined) return value
+        return live.size === 0 ? undefined : live
+      }
+    }
+  }
+}
+
+export function heapTtlLayout(kind: string): Layout {
+  return kind === 'list' ? 'list' : kind === 'map' ? 'map' : 'value'
+}
