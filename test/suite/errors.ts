@@ -101,6 +101,28 @@ export function errorTests(factory: BackendFactory): void {
       await expectCode(() => factory.open({} as never), 'INVALID_ARGUMENT')
     })
 
+    test('values the serializers cannot write are refused with INVALID_ARGUMENT and change nothing', () =>
+      withBackend(factory, (b) => {
+        const v = b.getState(new ValueStateDescriptor<number>('v', int32Serializer))
+        const l = b.getListState(new ListStateDescriptor<bigint>('l', int64Serializer))
+        const m = b.getMapState(new MapStateDescriptor<string, number>('m', stringSerializer, int32Serializer))
+        b.setCurrentKey('a')
+        v.update(1)
+        l.add(1n)
+        m.put('x', 1)
+        expectCodeSync(() => v.update(1.5), 'INVALID_ARGUMENT')
+        expectCodeSync(() => v.update('2' as never), 'INVALID_ARGUMENT')
+        expectCodeSync(() => l.add(2 as never), 'INVALID_ARGUMENT')
+        expectCodeSync(() => l.addAll([2n, 1n << 64n]), 'INVALID_ARGUMENT')
+        expectCodeSync(() => l.update([3 as never]), 'INVALID_ARGUMENT')
+        expectCodeSync(() => m.put('y', 2 ** 40), 'INVALID_ARGUMENT')
+        expectCodeSync(() => m.put(5 as never, 1), 'INVALID_ARGUMENT')
+        expectCodeSync(() => m.putAll([['ok', 2], ['bad', 0.5]]), 'INVALID_ARGUMENT')
+        assert.equal(v.value(), 1)
+        assert.deepEqual(l.get(), [1n])
+        assert.deepEqual([...m.entries()], [['x', 1]])
+      }))
+
     test('a key the key serializer cannot write is refused and the current key is kept', () =>
       withBackend<number>(
         factory,

@@ -39,6 +39,43 @@ export function copier<T>(serializer: Serializer<T>): (v: T) => T {
   return (v) => (isObject(v) ? serializer.deserialize(serializer.serialize(v)) : v)
 }
 
+/**
+ * A check that `serializer` could write a value, without serializing it: the
+ * heap must refuse what RocksDB (which serializes every write) refuses. Known
+ * for the built-in primitive serializers; other serializers are checked when a
+ * snapshot serializes the state. On failure the serializer itself is called,
+ * so the error is exactly the one RocksDB would raise.
+ */
+export function writeChecker<T>(serializer: Serializer<T>): (v: T) => void {
+  const ok = quickCheckOf(serializer.id)
+  if (ok === undefined) return () => {}
+  return (v) => {
+    if (!ok(v)) serializer.serialize(v)
+  }
+}
+
+const INT64_MIN = -(1n << 63n)
+const INT64_LIMIT = 1n << 63n
+
+function quickCheckOf(id: string): ((v: unknown) => boolean) | undefined {
+  switch (id) {
+    case 'string':
+      return (v) => typeof v === 'string'
+    case 'int32':
+      return (v) => typeof v === 'number' && (v | 0) === v
+    case 'int64':
+      return (v) => typeof v === 'bigint' && v >= INT64_MIN && v < INT64_LIMIT
+    case 'float64':
+      return (v) => typeof v === 'number'
+    case 'boolean':
+      return (v) => typeof v === 'boolean'
+    case 'bytes':
+      return (v) => v instanceof Uint8Array
+    default:
+      return undefined
+  }
+}
+
 abstract class HeapState {
   constructor(
     protected readonly ctx: HeapContext,
@@ -101,11 +138,13 @@ abstract class HeapState {
 
 export class HeapValueState<T> extends HeapState implements ValueState<T> {
   private readonly copy: (v: T) => T
+  private readonly check: (v: T) => void
   private readonly defaultValue: T | undefined
 
   constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: ValueStateDescriptor<T>) {
     super(ctx, table, nsId, nsBytes, d.name)
     this.copy = copier(d.serializer)
+    this.check = writeChecker(d.serializer)
     this.defaultValue = d.defaultValue
   }
 
@@ -121,18 +160,21 @@ export class HeapValueState<T> extends HeapState implements ValueState<T> {
 
   update(value: T | undefined): void {
     this.ctx.assertCurrentKey()
-    if (value === undefined) this.removeEntry()
-    else this.set(value)
+    if (value === undefined) return this.removeEntry()
+    this.check(value)
+    this.set(value)
   }
 }
 
 export class HeapReducingState<T> extends HeapState implements ReducingState<T> {
   private readonly copy: (v: T) => T
+  private readonly check: (v: T) => void
   private readonly reduce: (a: T, b: T) => T
 
   constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: ReducingStateDescriptor<T>) {
     super(ctx, table, nsId, nsBytes, d.name)
     this.copy = copier(d.serializer)
+    this.check = writeChecker(d.serializer)
     this.reduce = d.reduce
   }
 
@@ -146,9 +188,14 @@ export class HeapReducingState<T> extends HeapState implements ReducingState<T> 
   add(value: T): void {
     this.ctx.assertCurrentKey()
     if (value === undefined) throw this.invalid('add(undefined)')
+    this.check(value)
     const s = this.peek()
     if (s === undefined) return this.set(value)
-    if (!isEntry(s)) return this.set(this.reduce(s as T, value))
+    if (!isEntry(s)) {
+      const reduced = this.reduce(s as T, value)
+      this.check(reduced)
+      return this.set(reduced)
+    }
     // reduce may mutate its first argument, so it only ever sees an owned value.
     const e = this.own(this.copy)
     e.value = this.reduce(e.value as T, value)
@@ -186,11 +233,13 @@ export class HeapAggregatingState<IN, ACC, OUT> extends HeapState implements Agg
 
 export class HeapListState<T> extends HeapState implements ListState<T> {
   private readonly copyList: (v: T[]) => T[]
+  private readonly check: (v: T) => void
 
   constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: ListStateDescriptor<T>) {
     super(ctx, table, nsId, nsBytes, d.name)
     const copyElement = copier(d.elementSerializer)
     this.copyList = (list) => list.map(copyElement)
+    this.check = writeChecker(d.elementSerializer)
   }
 
   get(): T[] {
@@ -203,6 +252,7 @@ export class HeapListState<T> extends HeapState implements ListState<T> {
   add(value: T): void {
     this.ctx.assertCurrentKey()
     if (value === undefined) throw this.invalid('list elements cannot be undefined')
+    this.check(value)
     if (this.peek() === undefined) this.set([value])
     else (this.own(this.copyList).value as T[]).push(value)
   }
@@ -228,12 +278,16 @@ export class HeapListState<T> extends HeapState implements ListState<T> {
 
   private checkElements(values: readonly T[]): void {
     if (!Array.isArray(values)) throw this.invalid('expected an array of elements')
-    for (const v of values) if (v === undefined) throw this.invalid('list elements cannot be undefined')
+    for (const v of values) {
+      if (v === undefined) throw this.invalid('list elements cannot be undefined')
+      this.check(v)
+    }
   }
 }
 
 export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> {
   private readonly copyMap: (m: Map<KeyId, UV>) => Map<KeyId, UV>
+  private readonly check: (v: UV) => void
 
   constructor(
     ctx: HeapContext,
@@ -245,6 +299,7 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
   ) {
     super(ctx, table, nsId, nsBytes, d.name)
     const copyValue = copier(d.userValueSerializer)
+    this.check = writeChecker(d.userValueSerializer)
     this.copyMap = (m) => {
       const out = new Map<KeyId, UV>()
       for (const [k, v] of m) out.set(k, copyValue(v))
@@ -273,25 +328,25 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
 
   put(key: UK, value: UV): void {
     this.ctx.assertCurrentKey()
-    this.putOne(key, value)
+    this.putChecked(this.checkedId(key, value), value)
   }
 
   putAll(entries: Iterable<readonly [UK, UV]> | Map<UK, UV>): void {
     this.ctx.assertCurrentKey()
     // All or nothing, as on RocksDB (one write batch): check every entry first.
-    const all = [...entries]
-    for (const [k, v] of all) this.checkEntry(k, v)
-    for (const [k, v] of all) this.putOne(k, v)
+    const checked = [...entries].map(([k, v]) => [this.checkedId(k, v), v] as const)
+    for (const [id, v] of checked) this.putChecked(id, v)
   }
 
-  private checkEntry(key: UK, value: UV): void {
+  /** The id of `key`, after refusing what the serializers could not write. */
+  private checkedId(key: UK, value: UV): KeyId {
     if (key === undefined) throw this.invalid('map keys cannot be undefined')
     if (value === undefined) throw this.invalid('map values cannot be undefined (use remove)')
+    this.check(value)
+    return this.userKeys.idOf(key)
   }
 
-  private putOne(key: UK, value: UV): void {
-    this.checkEntry(key, value)
-    const id = this.userKeys.idOf(key)
+  private putChecked(id: KeyId, value: UV): void {
     if (this.peek() === undefined) this.set(new Map([[id, value]]))
     else this.ownedMap().set(id, value)
   }
