@@ -1,7 +1,8 @@
 // Restore of the RocksDB backend from incremental handles (mixed with full
 // ones, when a job switched modes or instances differed):
 //
-// - one incremental handle whose key groups cover the target: its files become
+// - one incremental handle holds every key group of the target that has state
+//   (it covers the target, or the rest is known to be empty): its files become
 //   the working database directly, and the key groups outside the target are
 //   clipped with delete-range. The restored SST set is the base of the next
 //   checkpoint, so that one uploads only what changed. The backend id is kept
@@ -66,10 +67,6 @@ export interface IncrementalRestoreResult {
 /** Test hook: told about every finished incremental restore. */
 export const incrementalRestoreHooks: { onRestored?: (stats: IncrementalRestoreStats) => void } = {}
 
-function covers(outer: KeyGroupRange, inner: KeyGroupRange): boolean {
-  return outer.start <= inner.start && outer.end >= inner.end
-}
-
 function describe(h: KeyedStateHandle): string {
   return h.type === 'full' ? h.file.path : h.metaFile.path
 }
@@ -121,13 +118,15 @@ export async function restoreIncrementalHandles(
   storage: CheckpointStorage,
   target: IncrementalRestoreTarget,
   local: readonly LocalStateHandle[] = [],
+  knownEmptyRanges: readonly KeyGroupRange[] = [],
 ): Promise<IncrementalRestoreResult> {
   const range = target.keyGroupRange
   checkKeyGroupRange(range, target.maxParallelism)
   handles.forEach((h, i) => {
     if (h?.type === 'incremental') checkIncrementalHandle(h, `restore handle #${i} (checkpoint ${h.checkpointId})`)
   })
-  checkCoverage(handles.map((h) => h.keyGroupRange), range)
+  // Instances that held no state wrote no handle; the checkpoint metadata knows their ranges.
+  checkCoverage([...handles.map((h) => h.keyGroupRange), ...knownEmptyRanges], range)
   const overlap = firstOverlap(handles.map((h) => h.keyGroupRange), range)
   if (overlap) {
     throw new KeyedStateError(
@@ -151,11 +150,12 @@ export async function restoreIncrementalHandles(
     fullHandles: full.length,
     clippedKeyGroups: 0,
   }
-  const only = incremental[0]
+  // Coverage is checked: a single relevant handle holds every key group of the target that has state.
+  const only = relevant.length === 1 ? incremental[0] : undefined
   const result =
-    relevant.length === 1 && only && covers(only.keyGroupRange, range)
+    only
       ? await restoreDirect(only, storage, target, local, stats)
-      : await restoreByIngestion(incremental, full, handles, storage, target, local, stats)
+      : await restoreByIngestion(incremental, full, [...handles.filter((h) => h.type === 'incremental').map((h) => h.keyGroupRange), ...knownEmptyRanges], storage, target, local, stats)
   incrementalRestoreHooks.onRestored?.(stats)
   return result
 }
@@ -204,7 +204,8 @@ async function restoreDirect(
 async function restoreByIngestion(
   incremental: readonly IncrementalSnapshotHandle[],
   full: readonly FullSnapshotHandle[],
-  allHandles: readonly KeyedStateHandle[],
+  /** Key groups the full handles need not cover: restored from incremental handles, or known to be empty. */
+  coveredElsewhere: readonly KeyGroupRange[],
   storage: CheckpointStorage,
   target: IncrementalRestoreTarget,
   locals: readonly LocalStateHandle[],
@@ -275,9 +276,7 @@ async function restoreByIngestion(
     }
     try {
       const localFull = locals.filter((l) => l?.type === 'local-full')
-      // The incremental handles' key groups are restored already: they count as covered.
-      const knownEmptyRanges = allHandles.filter((h) => h.type === 'incremental').map((h) => h.keyGroupRange)
-      await restoreFullHandles(full, storage, range, checked, localFull, { maxParallelism: target.maxParallelism, knownEmptyRanges })
+      await restoreFullHandles(full, storage, range, checked, localFull, { maxParallelism: target.maxParallelism, knownEmptyRanges: coveredElsewhere })
       sink.flushRestore()
     } finally {
       await sink.discard()

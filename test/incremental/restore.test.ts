@@ -231,3 +231,30 @@ test('a checkpoint restored from storage is a valid RocksDB database (ldb list_c
     await t.remove()
   }
 })
+
+test('key groups of instances that held no state count as covered when the restore knows them as empty', async () => {
+  const t = await testDirs()
+  const capture = captureRestoreStats()
+  try {
+    const left = keyGroupRangeForOperator(128, 2, 0)
+    const right = keyGroupRangeForOperator(128, 2, 1)
+    const b = await openIncremental(t.dir('a'), { keyGroupRange: left })
+    writeKeys(b, range(200), 1)
+    const c1 = await checkpoint(b, 1, t.storage)
+    await b.close()
+    await assert.rejects(openIncremental(t.dir('r1'), { restoreFrom: [c1.handle], storage: t.storage }), (e: unknown) => isKeyedStateError(e, 'NOT_FOUND'))
+    const r = await openIncremental(t.dir('r2'), { restoreFrom: [c1.handle], storage: t.storage, knownEmptyRanges: [right] })
+    // One handle holds everything there is: opened in place, nothing to clip.
+    assert.equal(capture.get()?.mode, 'direct')
+    checkKeys(r, 200, (i) => (owns(left, keyName(i)) ? 1 : undefined))
+    writeKeys(r, range(200), 2)
+    const c2 = await checkpoint(r, 2, t.storage)
+    await r.close()
+    const again = await openIncremental(t.dir('r3'), { restoreFrom: [c2.handle], storage: t.storage })
+    checkKeys(again, 200, () => 2)
+    await again.close()
+  } finally {
+    capture.stop()
+    await t.remove()
+  }
+})

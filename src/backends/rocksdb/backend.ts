@@ -230,6 +230,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
           },
         },
         options.localRestoreFrom?.filter((l): l is LocalStateHandle => l !== undefined && l !== null),
+        options.knownEmptyRanges,
       )
       this.record = { ...this.newRecord(), backendId: restored.backendId ?? randomUUID() }
       this.metaStore.writeBackend(this.record)
