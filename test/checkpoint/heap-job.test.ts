@@ -144,11 +144,8 @@ test('heap job: savepoint, then a new job restored from it in no-claim mode at a
 
 // An instance without state writes no handle; `_metadata` records its range as
 // empty and restoreAssignment passes it as knownEmptyRanges, so a restore whose
-// range spans it is complete. Needs the backends to forward knownEmptyRanges to
-// the full-snapshot restore (a contract option added with this test).
-test('heap job: an instance that held no state restores at another parallelism', {
-  todo: 'the heap and RocksDB backends must pass options.knownEmptyRanges on to restoreFullHandles',
-}, async () => {
+// range spans it is complete.
+test('heap job: an instance that held no state restores at another parallelism', async () => {
   const { storage, cleanup } = await tempStorage()
   try {
     const job = await Job.open({ parallelism: 2, maxParallelism: MAX_P, storage, seed: 9 })

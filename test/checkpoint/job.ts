@@ -125,6 +125,8 @@ export class Job {
   assertMatches(model: Model = this.model): void {
     const seen = new Set<string>()
     for (const b of this.backends) {
+      // An instance restored from no handle (only empty ranges) has not registered the state yet.
+      if (!b.stateNames().includes(countDescriptor.name)) continue
       for (const key of b.keys('count')) {
         assert.ok(!seen.has(key), `key ${key} in two instances`)
         seen.add(key)

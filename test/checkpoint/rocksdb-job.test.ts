@@ -138,3 +138,20 @@ test('rocksdb incremental: no-claim restore never reuses nor deletes the restore
     check.assertMatches()
     await check.close()
   }))
+
+test('rocksdb incremental: an instance that held no state restores at another parallelism', () =>
+  withDirs(async ({ storage, workDir }) => {
+    const job = await Job.open({ parallelism: 2, maxParallelism: MAX_P, storage, kind: 'rocksdb', workDir, seed: 23 })
+    const first = job.backends[0]!
+    job.process(300, 100, (key) => job.backendFor(key) === first)
+    const c = await CheckpointCoordinator.create({ storage, instances: job.instances })
+    const md = await c.triggerCheckpoint()
+    await c.close()
+    await job.close()
+    assert.equal(md.instances[1]!.handle, null, 'the empty instance wrote nothing')
+    for (const parallelism of [1, 3]) {
+      const restored = await Job.open({ parallelism, maxParallelism: MAX_P, storage, kind: 'rocksdb', workDir, restoreFrom: md, model: job.model })
+      restored.assertMatches()
+      await restored.close()
+    }
+  }))
