@@ -163,6 +163,27 @@ test('a confirmation that arrives while the checkpoint is still uploading takes 
   }
 })
 
+test('a checkpoint aborted while it uploads never becomes the base', async () => {
+  const t = await testDirs()
+  try {
+    const b = await openIncremental(t.dir('a'))
+    writeKeys(b, range(300), 1)
+    const run = b.snapshot(1, { type: 'checkpoint', storage: t.storage })
+    b.notifyCheckpointAborted(1)
+    const h1 = incremental((await run.done).handle)
+    // A late confirmation of the aborted checkpoint does not revive it either.
+    b.notifyCheckpointComplete(1)
+    writeKeys(b, range(5), 2)
+    const c2 = await checkpoint(b, 2, t.storage)
+    assert.equal(c2.run.stats.reusedFiles, 0)
+    const h1Paths = new Set(filesOf(h1).map((f) => f.path))
+    assert.ok(filesOf(c2.handle).every((f) => !h1Paths.has(f.path)))
+    await b.close()
+  } finally {
+    await t.remove()
+  }
+})
+
 test('forceFullUpload uploads every SST again and refers to no earlier upload', async () => {
   const t = await testDirs()
   try {

@@ -140,3 +140,32 @@ test('a local copy restores into a sub-range too (hard links, then clipped)', as
     await t.remove()
   }
 })
+
+test('a savepoint completing keeps the local copy of the last checkpoint; an abort during the upload drops its copy', async () => {
+  const t = await testDirs()
+  try {
+    const b = await openIncremental(t.dir('a'), { localRecoveryDir: t.dir('local') })
+    writeKeys(b, range(100), 1)
+    const c1 = await checkpoint(b, 1, t.storage)
+    b.notifyCheckpointComplete(1)
+    await b.snapshot(2, { type: 'savepoint', storage: t.storage }).done
+    b.notifyCheckpointComplete(2)
+    assert.equal(await exists(c1.result.localHandle!.directory), true, 'a savepoint replaces no local copy')
+
+    writeKeys(b, range(10), 3)
+    const run3 = b.snapshot(3, { type: 'checkpoint', storage: t.storage })
+    b.notifyCheckpointAborted(3)
+    const r3 = await run3.done
+    assert.equal(r3.localHandle, undefined)
+    // Confirmed while uploading: applied once the upload finished.
+    const run4 = b.snapshot(4, { type: 'checkpoint', storage: t.storage })
+    b.notifyCheckpointComplete(4)
+    const r4 = await run4.done
+    await b.close()
+    assert.equal(await exists(c1.result.localHandle!.directory), false, 'checkpoint 4 completed: the copy of 1 is gone')
+    assert.equal(await exists(r4.localHandle!.directory), true)
+    assert.deepEqual((await readdir(t.dir('local'))).sort(), ['chk-4'])
+  } finally {
+    await t.remove()
+  }
+})

@@ -78,6 +78,9 @@ export class IncrementalSnapshotStrategy implements SnapshotStrategy {
   readonly history = new UploadedSstHistory()
   private readonly keySerializer: SerializerConfig | null
   private readonly runningIds = new Set<number>()
+  /** Notifications about runs still uploading, applied when they finish. */
+  private readonly confirmedWhileRunning = new Set<number>()
+  private readonly abortedWhileRunning = new Set<number>()
   /** Local recovery copies by checkpoint id. */
   private readonly localCopies = new Map<number, string[]>()
   /** Local copies of checkpoints below this id are obsolete. */
@@ -147,10 +150,17 @@ export class IncrementalSnapshotStrategy implements SnapshotStrategy {
     })
     this.runningIds.add(checkpointId)
     run = new IncrementalSnapshotRun(prepared, syncDurationMs, {
-      record: (id, files) => this.history.record(id, files),
+      record: (id, files) => {
+        // An aborted checkpoint is never a base, even when its upload finishes.
+        if (this.abortedWhileRunning.has(id)) return
+        this.history.record(id, files)
+        if (this.confirmedWhileRunning.delete(id)) this.pruneLocalCopiesBelow(id)
+      },
       acceptLocalCopy: (id, dir) => this.acceptLocalCopy(id, dir),
       onSettled: () => {
         this.runningIds.delete(checkpointId)
+        this.confirmedWhileRunning.delete(checkpointId)
+        this.abortedWhileRunning.delete(checkpointId)
         ticket.settle()
       },
     })
@@ -160,18 +170,14 @@ export class IncrementalSnapshotStrategy implements SnapshotStrategy {
 
   notifyCheckpointComplete(checkpointId: number): void {
     this.history.complete(checkpointId)
-    if (checkpointId <= this.localPrunedBelow) return
-    this.localPrunedBelow = checkpointId
-    for (const [id, dirs] of this.localCopies) {
-      if (id < checkpointId) {
-        this.localCopies.delete(id)
-        for (const dir of dirs) this.deleteLater(dir)
-      }
-    }
+    // Only a confirmed checkpoint of our own (not a savepoint, not an empty run) replaces the local copies.
+    if (this.history.has(checkpointId)) this.pruneLocalCopiesBelow(checkpointId)
+    else if (this.runningIds.has(checkpointId)) this.confirmedWhileRunning.add(checkpointId)
   }
 
   notifyCheckpointAborted(checkpointId: number): void {
     this.history.abort(checkpointId)
+    if (this.runningIds.has(checkpointId)) this.abortedWhileRunning.add(checkpointId)
     if (checkpointId === this.history.baseCheckpointId) return
     const dirs = this.localCopies.get(checkpointId)
     this.localCopies.delete(checkpointId)
@@ -183,8 +189,19 @@ export class IncrementalSnapshotStrategy implements SnapshotStrategy {
     await Promise.all([...this.deletions])
   }
 
+  private pruneLocalCopiesBelow(checkpointId: number): void {
+    if (checkpointId <= this.localPrunedBelow) return
+    this.localPrunedBelow = checkpointId
+    for (const [id, dirs] of this.localCopies) {
+      if (id < checkpointId) {
+        this.localCopies.delete(id)
+        for (const dir of dirs) this.deleteLater(dir)
+      }
+    }
+  }
+
   private acceptLocalCopy(checkpointId: number, directory: string): boolean {
-    if (checkpointId < this.localPrunedBelow) return false
+    if (checkpointId < this.localPrunedBelow || this.abortedWhileRunning.has(checkpointId)) return false
     const dirs = this.localCopies.get(checkpointId) ?? []
     dirs.push(directory)
     this.localCopies.set(checkpointId, dirs)
