@@ -46,8 +46,9 @@ function defaultSupplier<T>(value: T | undefined, serializer: Serializer<T>): ()
  */
 function readValue<T>(ctx: TtlStateContext, inner: ValueState<TtlValue<T>>): T | undefined {
   const stored = inner.value()
-  if (stored === undefined) return undefined
+  // Every access reads the clock, also a miss: that is what drives the backend's cleanup.
   const now = ctx.now()
+  if (stored === undefined) return undefined
   if (isExpired(stored.ts, ctx.ttl.ttlMs, now)) {
     inner.clear()
     return ctx.ttl.returnExpired ? stored.v : undefined
@@ -140,9 +141,9 @@ export class TtlListState<T> implements ListState<T> {
 
   get(): T[] {
     const stored = this.inner.get()
+    const now = this.ctx.now()
     if (stored.length === 0) return []
     const { ttlMs, updateOnRead, returnExpired } = this.ctx.ttl
-    const now = this.ctx.now()
     const live: TtlValue<T>[] = []
     for (const e of stored) if (!isExpired(e.ts, ttlMs, now)) live.push(e)
     if (live.length < stored.length || updateOnRead) {
@@ -186,8 +187,8 @@ export class TtlMapState<UK, UV> implements MapState<UK, UV> {
 
   get(key: UK): UV | undefined {
     const stored = this.inner.get(key)
-    if (stored === undefined) return undefined
     const now = this.ctx.now()
+    if (stored === undefined) return undefined
     if (isExpired(stored.ts, this.ctx.ttl.ttlMs, now)) {
       this.inner.remove(key)
       return this.ctx.ttl.returnExpired ? stored.v : undefined
@@ -213,6 +214,7 @@ export class TtlMapState<UK, UV> implements MapState<UK, UV> {
 
   remove(key: UK): void {
     this.inner.remove(key)
+    this.ctx.now()
   }
 
   contains(key: UK): boolean {
@@ -250,17 +252,22 @@ export class TtlMapState<UK, UV> implements MapState<UK, UV> {
    * iteration started on, so they stop if the caller changes the current key
    * before finishing: cleanup is then left to the backend.
    */
-  private *visible<R>(map: (key: UK, value: UV) => R): Generator<R, void, undefined> {
+  private visible<R>(map: (key: UK, value: UV) => R): IterableIterator<R> {
     // Obtained now, not on the first next(): the current key may change before the caller starts.
     const source = this.inner.entries()
     const keyBytes = this.ctx.currentKeyBytes()
-    return yield* this.filter(source, keyBytes, map)
+    return this.filter(source, keyBytes, this.ctx.now(), map)
   }
 
-  private *filter<R>(source: IterableIterator<[UK, TtlValue<UV>]>, keyBytes: Uint8Array, map: (key: UK, value: UV) => R): Generator<R, void, undefined> {
+  /** `now` is read once, when the iteration starts. */
+  private *filter<R>(
+    source: IterableIterator<[UK, TtlValue<UV>]>,
+    keyBytes: Uint8Array,
+    now: number,
+    map: (key: UK, value: UV) => R,
+  ): Generator<R, void, undefined> {
     const { ttlMs, updateOnRead, returnExpired } = this.ctx.ttl
     for (const [k, stored] of source) {
-      const now = this.ctx.now()
       const expired = isExpired(stored.ts, ttlMs, now)
       if (this.sameKey(keyBytes)) {
         if (expired) this.inner.remove(k)

@@ -211,6 +211,33 @@ export function ttlTests(factory: BackendFactory): void {
       })
     })
 
+    test('map iteration reads the key it started for; changing the current key meanwhile writes nothing to the new key', async () => {
+      const clock = new TestClock(0)
+      const d = new MapStateDescriptor('ttl-iter', stringSerializer, int32Serializer).enableTimeToLive({
+        ttlMs: TTL_MS,
+        updateType: 'onReadAndWrite',
+        clock,
+      })
+      await withBackend(factory, (b) => {
+        const m = b.getMapState(d)
+        b.setCurrentKey('k1')
+        m.putAll([['a', 1], ['old', 0]])
+        b.setCurrentKey('k2')
+        m.put('b', 2)
+        clock.t = 50
+        b.setCurrentKey('k1')
+        m.put('old', 0) // renewed: only 'a' is from 0
+        clock.t = 120
+        const it = m.entries()
+        b.setCurrentKey('k2')
+        assert.deepEqual([...it], [['old', 0]])
+        assert.deepEqual([...m.entries()], [])
+        b.setCurrentKey('k1')
+        clock.t = 140
+        assert.deepEqual([...m.keys()], ['old'])
+      })
+    })
+
     test('namespaced TTL state expires per namespace', async () => {
       const clock = new TestClock(0)
       const d = new ValueStateDescriptor('ttl-ns', int32Serializer).enableTimeToLive({ ttlMs: TTL_MS, clock })
