@@ -8,7 +8,7 @@ export async function gcCommand(root: string, options: { delete?: boolean; grace
   const report = await collectGarbage(storage, {
     delete: options.delete ?? false,
     gracePeriodMs: options.graceMs ?? DEFAULT_GC_GRACE_PERIOD_MS,
-    onProgress: (done, total) => {
+    onProgress: (_done, total) => {
       bar ??= progress('deleting', total)
       bar.increment()
     },
