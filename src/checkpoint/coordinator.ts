@@ -255,6 +255,7 @@ export class CheckpointCoordinator {
   /** Completion, subsumption and cleanup run one at a time, in trigger-independent order. */
   private serialTail: Promise<unknown> = Promise.resolve()
   private closing: Promise<void> | undefined
+  private readonly savepointDirsReserved = new Set<string>()
 
   constructor(options: CheckpointCoordinatorOptions) {
     checkOptions(options)
@@ -382,17 +383,21 @@ export class CheckpointCoordinator {
     if (parseCheckpointDirName(top) !== undefined || top === SHARED_DIR || top === TASK_OWNED_DIR) {
       throw new KeyedStateError('INVALID_ARGUMENT', `savepoint directory '${target}' lies inside '${top}/', which checkpoints own`)
     }
-    for (const p of this.pending.values()) {
-      if (p.type === 'savepoint' && (isUnder(target, p.dir) || isUnder(p.dir, target))) {
-        throw new KeyedStateError('BUSY', `savepoint ${p.checkpointId} is being written to '${p.dir}'`)
+    const busy = [...this.pending.values()].filter((p) => p.type === 'savepoint').map((p) => p.dir).concat([...this.savepointDirsReserved])
+    const clash = busy.find((d) => isUnder(target, d) || isUnder(d, target))
+    if (clash !== undefined) throw new KeyedStateError('BUSY', `a savepoint is being written to '${clash}'`)
+    // Reserved across the emptiness check, so two calls cannot both claim the directory.
+    this.savepointDirsReserved.add(target)
+    try {
+      // Savepoints are deleted as a whole when they fail, so the directory must hold nothing else.
+      const existing = await this.storage.list(target)
+      if (existing.length > 0) {
+        throw new KeyedStateError('INVALID_ARGUMENT', `savepoint directory '${target}' is not empty (${existing.length} files); choose a new one`)
       }
+      this.checkRunning()
+    } finally {
+      this.savepointDirsReserved.delete(target)
     }
-    // Savepoints are deleted as a whole when they fail, so the directory must hold nothing else.
-    const existing = await this.storage.list(target)
-    if (existing.length > 0) {
-      throw new KeyedStateError('INVALID_ARGUMENT', `savepoint directory '${target}' is not empty (${existing.length} files); choose a new one`)
-    }
-    this.checkRunning()
     return this.startPending(checkpointId, 'savepoint', target)
   }
 
