@@ -14,8 +14,11 @@ const dirs: string[] = []
 const dbs: NativeDb[] = []
 
 after(() => {
-  for (const db of dbs) db.close()
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  try {
+    for (const db of dbs) db.close()
+  } finally {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 /** A fresh directory under os.tmpdir(), removed when the test file ends. */
