@@ -16,6 +16,7 @@ import {
 } from '../serializers/primitives.js'
 import type { Serializer, SerializerConfig } from '../serializers/serializer.js'
 import type { StateMetaInfo } from '../state/meta.js'
+import { decodeTimer } from '../timers/entry.js'
 
 const PRIMITIVES: Record<string, Serializer<any>> = {
   string: stringSerializer,
@@ -114,6 +115,13 @@ export interface DecodedEntry {
   value: Decoded
   /** TTL states: the values carry a timestamp the CLI does not interpret; they are given raw. */
   ttl?: true
+  /** Timer states ('timers' kind): the timer's time; the entry's value is empty. */
+  timestamp?: number
+}
+
+/** The serialized key of a stored entry: timer entries put the timestamp before the key (src/timers/entry.ts). */
+export function entryKeyBytes(meta: StateMetaInfo, entryKey: Uint8Array): Uint8Array {
+  return meta.kind === 'timers' ? decodeTimer(entryKey, `timer state '${meta.name}'`).keyBytes : parseCompositeKey(entryKey).key
 }
 
 export interface EntryDecoder {
@@ -127,6 +135,16 @@ export function entryDecoder(meta: StateMetaInfo, keySerializerId: string): Entr
   const ttl = meta.ttl !== undefined
   const value = ttl ? undefined : serializerFor(meta.valueSerializer)
   const voidNamespace = meta.namespaceSerializer.id === 'void'
+  if (meta.kind === 'timers') {
+    return {
+      decode(keyGroup, entryKey) {
+        const t = decodeTimer(entryKey, `timer state '${meta.name}'`)
+        const out: DecodedEntry = { keyGroup, state: meta.name, key: decodeWith(key, t.keyBytes), timestamp: t.timestamp, value: null }
+        if (!voidNamespace || t.namespaceBytes.length > 0) out.namespace = decodeWith(ns, t.namespaceBytes)
+        return out
+      },
+    }
+  }
   return {
     decode(keyGroup, compositeKey, bytes) {
       const parts = parseCompositeKey(compositeKey)

@@ -1,11 +1,10 @@
 import { assignToKeyGroup, rangeContains, type KeyGroupRange } from '../../keygroups.js'
 import { KeyedStateError } from '../../errors.js'
-import { parseCompositeKey } from '../../encoding.js'
 import { openFullSnapshot } from '../../snapshot/format/reader.js'
 import { unpackEntries } from '../../snapshot/format/packed.js'
 import type { FullSnapshotHandle } from '../../snapshot/types.js'
 import type { CheckpointStorage } from '../../storage/types.js'
-import { entryDecoder, parseKeyArgument } from '../decode.js'
+import { entryDecoder, entryKeyBytes, parseKeyArgument } from '../decode.js'
 import { materializeIncremental } from '../incremental.js'
 import { openSnapshotDirectory } from '../open.js'
 import { jsonReplacer, progress, writeLine } from '../output.js'
@@ -37,7 +36,7 @@ async function dumpFull(
   for await (const section of reader.sections(range)) {
     if (section.stateName !== options.state) continue
     for (const { key, value } of unpackEntries(section.chunk)) {
-      if (keyBytes && !sameBytes(parseCompositeKey(key).key, keyBytes)) continue
+      if (keyBytes && !sameBytes(entryKeyBytes(meta, key), keyBytes)) continue
       await writeLine(JSON.stringify(decoder.decode(section.keyGroup, key, value), jsonReplacer))
     }
   }
