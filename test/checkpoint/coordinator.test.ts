@@ -126,16 +126,20 @@ test('an answer that arrives after the abort has its files deleted', () =>
     const c = await CheckpointCoordinator.create({ storage, instances, timeoutMs: 30, cancelGraceMs: 10 })
     // Instance 1 ignores cancellation and answers late, after writing its files.
     const late = instances[1]!
-    let answerLate!: () => void
+    let answerLate!: () => Promise<unknown>
     const original = late.snapshot.bind(late)
     late.snapshot = (req, _signal) => new Promise((resolve, reject) => {
-      answerLate = () => original(req, new AbortController().signal).then(resolve, reject)
+      answerLate = () => {
+        const answer = original(req, new AbortController().signal)
+        answer.then(resolve, reject)
+        return answer
+      }
     })
     await assert.rejects(c.triggerCheckpoint(), /timed out/)
-    answerLate()
-    await until(() => late.requests.length === 1, 'late snapshot')
-    // Give the late answer time to be handled; its upload and deletion are real file operations.
-    for (let i = 0; i < 50 && (await storedPaths(storage)).length > 0; i++) await new Promise((r) => setTimeout(r, 5))
+    const ack = (await answerLate()) as { handle: unknown }
+    assert.ok(ack.handle, 'the late answer wrote files')
+    // The coordinator handles the answer after it resolves: poll (bounded) until its files are gone.
+    for (let i = 0; i < 400 && (await storedPaths(storage)).length > 0; i++) await new Promise((r) => setTimeout(r, 5))
     await assertStorageExact(storage, [])
     await c.close()
   }))
