@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { ChunkCursor } from '../../src/backends/rocksdb/chunks.js'
 import { parseCompositeKey } from '../../src/encoding.js'
 import { isKeyedStateError } from '../../src/errors.js'
-import { int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
+import { bytesSerializer, int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js'
 import type { FullSnapshotResources } from '../../src/snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
@@ -128,6 +128,34 @@ test('full-snapshot resources see the state at the barrier, not later writes', a
     before.release()
     assert.throws(() => chunks.next(), isClosed)
     assert.throws(() => before.keyGroupChunks(0, 1), isClosed)
+    await b.close()
+  } finally {
+    await dir.remove()
+  }
+})
+
+test('state objects follow the current key when the caller reuses one mutable key buffer', async () => {
+  const dir = await tempDir()
+  try {
+    const b = await openIn<Uint8Array>(dir.path, { keySerializer: bytesSerializer })
+    const v = new ValueStateDescriptor('v', int32Serializer)
+    const m = new MapStateDescriptor('m', stringSerializer, int32Serializer)
+    const key = Uint8Array.of(1)
+    b.setCurrentKey(key)
+    const value = b.getState(v)
+    const map = b.getMapState(m)
+    value.update(1)
+    map.put('x', 1)
+    key[0] = 2 // bytesSerializer hands back this very array: same identity, different key
+    b.setCurrentKey(key)
+    assert.equal(value.value(), undefined)
+    assert.equal(map.get('x'), undefined)
+    value.update(2)
+    key[0] = 1
+    b.setCurrentKey(key)
+    assert.equal(value.value(), 1)
+    assert.equal(map.get('x'), 1)
+    assert.deepEqual([...b.keys('v')].map((k) => [...k]).sort(), [[1], [2]])
     await b.close()
   } finally {
     await dir.remove()

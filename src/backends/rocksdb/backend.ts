@@ -63,6 +63,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   readonly localRecoveryDir: string | undefined
   readonly frameScratch = new ScratchBuffer(256)
   readonly inFlight = new InFlightRuns()
+  private keyVersion = 0
   // Assigned by open(); the backend is only handed out after it succeeded.
   db!: NativeDb
   reader!: ValueReader
@@ -312,9 +313,25 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     }
   }
 
-  /** @internal StateHost: the serialized current key, or a CLOSED / NO_CURRENT_KEY error. */
-  currentKeyBytesOrThrow(): Uint8Array {
+  override setCurrentKey(key: K): void {
+    const previous = this.currentKey
+    const had = this.hasCurrentKey
+    super.setCurrentKey(key)
+    // The base skips an unchanged primitive key. Anything else may be a new key
+    // even when the serializer hands back the same array (bytesSerializer
+    // returns its input, which a caller may reuse), so state objects must rebuild
+    // their cached key prefix.
+    if (!had || !Object.is(previous, key) || typeof key === 'object') this.keyVersion++
+  }
+
+  /** @internal StateHost: changes whenever the current key may have changed; throws CLOSED / NO_CURRENT_KEY. */
+  currentKeyVersionOrThrow(): number {
     if (!this.hasCurrentKey) this.assertCurrentKey()
+    return this.keyVersion
+  }
+
+  /** @internal StateHost: the serialized current key (after currentKeyVersionOrThrow). */
+  currentKeyBytesUnchecked(): Uint8Array {
     return this.currentKeyBytes
   }
 

@@ -3,9 +3,8 @@
 // on the hot path (value get, put, merge, delete).
 //
 // The composite-key prefix (key group | key | namespace) is built into the
-// object's own buffer once per current key and reused until the key changes:
-// the backend hands out the same serialized-key array for as long as the key
-// stays the same, so an identity check detects the change.
+// object's own buffer once per current key and reused until the key changes
+// (the backend bumps a key version on every setCurrentKey that may change it).
 import { encodeListElements, decodeListElements, prefixUpperBound, varintLength, writeVarint } from '../../encoding.js'
 import { KeyedStateError, isKeyedStateError } from '../../errors.js'
 import type { NativeDb } from '../../native/types.js'
@@ -27,9 +26,11 @@ export interface StateHost {
   readonly reader: ValueReader
   /** Shared scratch for list element frames. */
   readonly frameScratch: ScratchBuffer
-  /** Serialized current key; throws CLOSED / NO_CURRENT_KEY. Same array while the key is unchanged. */
-  currentKeyBytesOrThrow(): Uint8Array
-  /** Key group of the current key (call after currentKeyBytesOrThrow). */
+  /** A number that changes whenever the current key may have changed; throws CLOSED / NO_CURRENT_KEY. */
+  currentKeyVersionOrThrow(): number
+  /** Serialized current key (call after currentKeyVersionOrThrow). */
+  currentKeyBytesUnchecked(): Uint8Array
+  /** Key group of the current key (call after currentKeyVersionOrThrow). */
   currentKeyGroupUnchecked(): number
   /** Throws CLOSED once the backend is closing: lazy iterations check it per entry. */
   assertUsable(): void
@@ -56,7 +57,7 @@ abstract class RocksDBState {
   private readonly keyBuffer = new ScratchBuffer(KEY_BUFFER_INITIAL_BYTES)
   private prefixLength = 0
   private prefixView: Buffer = Buffer.alloc(0)
-  private prefixKey: Uint8Array | undefined
+  private prefixVersion = -1
 
   constructor(
     protected readonly host: StateHost,
@@ -69,8 +70,11 @@ abstract class RocksDBState {
 
   /** The composite key prefix of the current key and this namespace. */
   protected prefix(): Buffer {
-    const key = this.host.currentKeyBytesOrThrow()
-    if (key !== this.prefixKey) this.buildPrefix(key, this.host.currentKeyGroupUnchecked())
+    const version = this.host.currentKeyVersionOrThrow()
+    if (version !== this.prefixVersion) {
+      this.buildPrefix(this.host.currentKeyBytesUnchecked(), this.host.currentKeyGroupUnchecked())
+      this.prefixVersion = version
+    }
     return this.prefixView
   }
 
@@ -86,7 +90,6 @@ abstract class RocksDBState {
     out.set(ns, pos)
     this.prefixLength = pos + ns.length
     this.prefixView = out.subarray(0, this.prefixLength)
-    this.prefixKey = key
   }
 
   /** prefix + user key (map state), in the same buffer. */
