@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { murmur3Ascii, murmur3Int32BE } from '../../src/backends/heap/key-hash.js'
-import { int32Serializer, murmur3_32, stringSerializer } from '../../src/index.js'
+import { keyGroupOfAscii, keyGroupOfInt32, murmur3Ascii, murmur3Int32BE } from '../../src/backends/heap/key-hash.js'
+import { assignToKeyGroup, int32Serializer, murmur3_32, stringSerializer } from '../../src/index.js'
 
 test('murmur3Ascii equals murmur3 of the UTF-8 bytes for ASCII strings, -1 otherwise', () => {
   fc.assert(
@@ -35,4 +35,21 @@ test('murmur3Int32BE equals murmur3 of the int32 serializer bytes', () => {
     { numRuns: 2000 },
   )
   for (const v of [0, -0, 1, -1, 0x7fffffff, -0x80000000]) assert.equal(murmur3Int32BE(v), murmur3_32(int32Serializer.serialize(v)))
+})
+
+test('keyGroupOfAscii / keyGroupOfInt32 equal assignToKeyGroup for every maxParallelism', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary-ascii', maxLength: 24 }), fc.integer({ min: 1, max: 32768 }), (s, maxParallelism) => {
+      assert.equal(keyGroupOfAscii(s, maxParallelism), assignToKeyGroup(stringSerializer.serialize(s), maxParallelism))
+    }),
+    { numRuns: 2000 },
+  )
+  fc.assert(
+    fc.property(fc.integer({ min: -0x80000000, max: 0x7fffffff }), fc.integer({ min: 1, max: 32768 }), (v, maxParallelism) => {
+      assert.equal(keyGroupOfInt32(v, maxParallelism), assignToKeyGroup(int32Serializer.serialize(v), maxParallelism))
+    }),
+    { numRuns: 2000 },
+  )
+  assert.equal(keyGroupOfAscii('ü', 128), -1)
+  for (const m of [1, 2, 127, 128, 32767, 32768]) assert.equal(keyGroupOfAscii('hello', m), 0x248bfa47 % m)
 })

@@ -16,7 +16,7 @@ import { KeyedStateError, KeyGroupRangeError } from '../../errors.js'
 import { assignToKeyGroup, formatRange, rangeSize } from '../../keygroups.js'
 import { int32Serializer, stringSerializer } from '../../serializers/primitives.js'
 import type { Serializer } from '../../serializers/serializer.js'
-import { murmur3Ascii, murmur3Int32BE } from './key-hash.js'
+import { keyGroupOfAscii, keyGroupOfInt32 } from './key-hash.js'
 import { restoreFullHandles, runFullSnapshot } from '../../snapshot/full/index.js'
 import type { FullSnapshotHandle, RestoreSink, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
 import type { State } from '../../state/types.js'
@@ -61,6 +61,8 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   /** Key types whose key group setCurrentKey hashes without serializing (built-in serializers only). */
   private readonly directKeys: 'string' | 'int32' | undefined
   private keyBytesPending = false
+  private readonly rangeStart: number
+  private readonly rangeEnd: number
   private readonly data = new Map<string, HeapStateData>()
   /** Restored meta-info per state, to fall back to when binding a descriptor fails. */
   private readonly restoredMeta = new Map<string, StateMetaInfo>()
@@ -73,6 +75,8 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
       throw new KeyedStateError('INVALID_ARGUMENT', "the heap backend takes full snapshots only: drop checkpointMode or set it to 'full'")
     }
     this.keyIds = keyIdPolicy(this.keySerializer)
+    this.rangeStart = this.keyGroupRange.start
+    this.rangeEnd = this.keyGroupRange.end
     this.directKeys =
       this.keySerializer === (stringSerializer as Serializer<unknown>) ? 'string' : this.keySerializer === (int32Serializer as Serializer<unknown>) ? 'int32' : undefined
     this.localRecoveryDir = options.localRecoveryDir
@@ -84,25 +88,25 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
    * directly and their bytes are only built when asked for (currentKeyBytesNow).
    */
   override setCurrentKey(key: K): void {
-    let hash = -1
+    let keyGroup = -1
     if (typeof key === 'string') {
-      if (this.directKeys === 'string') hash = murmur3Ascii(key)
+      if (this.directKeys === 'string') keyGroup = keyGroupOfAscii(key, this.maxParallelism)
     } else if (typeof key === 'number' && this.directKeys === 'int32' && (key | 0) === key) {
-      hash = murmur3Int32BE(key)
+      keyGroup = keyGroupOfInt32(key, this.maxParallelism)
     }
-    if (hash < 0) {
+    if (keyGroup < 0) {
       super.setCurrentKey(key)
       this.keyBytesPending = false
       const id = this.keyIds.idOf(key, this.currentKeyBytes)
-      this.kgIndex = this.currentKeyGroup - this.keyGroupRange.start
+      this.kgIndex = this.currentKeyGroup - this.rangeStart
       this.keyId = id
       this.keyDirect = this.keyIds.isDirect(id)
       this.key = key
       return
     }
     this.assertOpen()
-    const keyGroup = hash % this.maxParallelism
-    if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
+    const kgIndex = keyGroup - this.rangeStart
+    if (kgIndex < 0 || keyGroup > this.rangeEnd) {
       throw new KeyGroupRangeError(
         `key ${String(key)} is in key group ${keyGroup}, outside this backend's range ${formatRange(this.keyGroupRange)}`,
         { keyGroup },
@@ -113,7 +117,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
     this.keyBytesPending = true
     this.currentKeyGroup = keyGroup
     this.hasCurrentKey = true
-    this.kgIndex = keyGroup - this.keyGroupRange.start
+    this.kgIndex = kgIndex
     // int32 writes -0 as 0.
     this.keyId = key === 0 ? 0 : (key as KeyId)
     this.keyDirect = true
