@@ -18,10 +18,11 @@ type Layout = 'value' | 'list' | 'map'
 
 export class HeapTtlCleanup {
   private kgIndex = -1
-  private nsIds: string[] = []
-  private nsPos = 0
-  private keyIds: KeyId[] = []
-  private keyPos = 0
+  // Live Map iterators: they tolerate removals, and a table replaced by
+  // copy-on-write only means the walk finishes on the old Map (entries are
+  // always looked up again in the live table before anything is removed).
+  private namespaces: Iterator<string> | undefined
+  private keys: Iterator<KeyId> | undefined
   private nsId = ''
 
   constructor(
@@ -38,25 +39,24 @@ export class HeapTtlCleanup {
     for (let i = 0; i < this.stepsPerAccess; i++) this.step(table, nowMs)
   }
 
+  /** One unit of work: check one entry, or move to the next namespace or key group. */
   private step(table: StateTable, nowMs: number): void {
-    if (this.keyPos < this.keyIds.length) {
-      this.check(table, this.keyIds[this.keyPos++]!, nowMs)
-      return
+    if (this.keys !== undefined) {
+      const next = this.keys.next()
+      if (!next.done) return this.check(table, next.value, nowMs)
+      this.keys = undefined
     }
-    if (this.nsPos < this.nsIds.length) {
-      // Key ids are copied per namespace so that removals during the walk are safe.
-      this.nsId = this.nsIds[this.nsPos++]!
-      const nt = table.read(this.kgIndex, this.nsId)
-      this.keyIds = nt === undefined ? [] : [...nt.entries.keys()]
-      this.keyPos = 0
-      return
+    if (this.namespaces !== undefined) {
+      const next = this.namespaces.next()
+      if (!next.done) {
+        this.nsId = next.value
+        this.keys = table.read(this.kgIndex, this.nsId)?.entries.keys()
+        return
+      }
+      this.namespaces = undefined
     }
     this.kgIndex = (this.kgIndex + 1) % table.keyGroups.length
-    const kt = table.keyGroups[this.kgIndex]
-    this.nsIds = kt === undefined ? [] : [...kt.namespaces.keys()]
-    this.nsPos = 0
-    this.keyIds = []
-    this.keyPos = 0
+    this.namespaces = table.keyGroups[this.kgIndex]?.namespaces.keys()
   }
 
   private check(table: StateTable, keyId: KeyId, nowMs: number): void {
