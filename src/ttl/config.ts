@@ -65,6 +65,7 @@ export function resolveTtl(state: string, config: StateTtlConfig): ResolvedTtl {
 /** The clock's time as integer milliseconds; a clock returning something else is a bug worth reporting. */
 export function nowOf(ttl: ResolvedTtl, state: string): number {
   const t = ttl.clock.now()
+  if (Number.isSafeInteger(t)) return t
   if (typeof t !== 'number' || !Number.isFinite(t) || Math.abs(t) > Number.MAX_SAFE_INTEGER) {
     throw invalid(state, `clock.now() returned ${String(t)}, expected milliseconds as a finite number`)
   }

@@ -9,7 +9,7 @@ import { isExpired } from '../../ttl/config.js'
 import type { TtlValue } from '../../ttl/value.js'
 import type { HeapStateData } from './data.js'
 import type { KeyId } from './key-ids.js'
-import { Entry, isEntry, type StateTable } from './state-table.js'
+import { Entry, isEntry, type StateTable, type Stored } from './state-table.js'
 
 /** Entries (or empty key groups / namespaces) looked at per state access (Flink's default is 5 too). */
 export const TTL_CLEANUP_STEPS_PER_ACCESS = 5
@@ -22,7 +22,7 @@ export class HeapTtlCleanup {
   // copy-on-write only means the walk finishes on the old Map (entries are
   // always looked up again in the live table before anything is removed).
   private namespaces: Iterator<string> | undefined
-  private keys: Iterator<KeyId> | undefined
+  private entries: Iterator<[KeyId, Stored]> | undefined
   private nsId = ''
 
   constructor(
@@ -41,16 +41,16 @@ export class HeapTtlCleanup {
 
   /** One unit of work: check one entry, or move to the next namespace or key group. */
   private step(table: StateTable, nowMs: number): void {
-    if (this.keys !== undefined) {
-      const next = this.keys.next()
-      if (!next.done) return this.check(table, next.value, nowMs)
-      this.keys = undefined
+    if (this.entries !== undefined) {
+      const next = this.entries.next()
+      if (!next.done) return this.check(table, next.value[0], next.value[1], nowMs)
+      this.entries = undefined
     }
     if (this.namespaces !== undefined) {
       const next = this.namespaces.next()
       if (!next.done) {
         this.nsId = next.value
-        this.keys = table.read(this.kgIndex, this.nsId)?.entries.keys()
+        this.entries = table.read(this.kgIndex, this.nsId)?.entries.entries()
         return
       }
       this.namespaces = undefined
@@ -59,12 +59,13 @@ export class HeapTtlCleanup {
     this.namespaces = table.keyGroups[this.kgIndex]?.namespaces.keys()
   }
 
-  private check(table: StateTable, keyId: KeyId, nowMs: number): void {
-    const nt = table.read(this.kgIndex, this.nsId)
-    const stored = nt?.entries.get(keyId)
+  /** `seen` comes from the walk and may be stale: only the live table's entry is ever changed. */
+  private check(table: StateTable, keyId: KeyId, seen: Stored, nowMs: number): void {
     // TtlValues are objects, so a TTL'd state stores every value in an Entry.
+    if (!isEntry(seen) || this.liveValue(seen.value, nowMs) === seen.value) return
+    const stored = table.read(this.kgIndex, this.nsId)?.entries.get(keyId)
     if (!isEntry(stored)) return
-    const live = this.liveValue(stored.value, nowMs)
+    const live = stored === seen ? this.liveValue(seen.value, nowMs) : this.liveValue(stored.value, nowMs)
     if (live === stored.value) return
     const writable = table.write(this.kgIndex, this.nsId)!
     if (live === undefined) {
@@ -85,8 +86,8 @@ export class HeapTtlCleanup {
       }
       case 'list': {
         const list = value as TtlValue<unknown>[]
+        if (!list.some((e) => isExpired(e.ts, ttlMs, nowMs))) return value
         const live = list.filter((e) => !isExpired(e.ts, ttlMs, nowMs))
-        if (live.length === list.length) return value
         return live.length === 0 ? undefined : live
       }
       case 'map': {
