@@ -1,6 +1,7 @@
 // Profiles one bulk phase on a state of a given size, excluding the fill:
 //   node dist/bench/tools/profile-phase.js <phase> <size> <out.cpuprofile>
-// phases: full-rocksdb (savepoint of the RocksDB backend), full-heap (checkpoint
+// phases: full-rocksdb (savepoint of the RocksDB backend; full-rocksdb-none without
+// compression), full-heap (checkpoint
 // of the heap backend), raw-iteration, rescale (2 instances -> 3 by restore),
 // reinsert (2 -> 3 key by key).
 import { keyGroupRangeForOperator } from '../../src/keygroups.js'
@@ -27,12 +28,16 @@ let measured: () => Promise<unknown>
 const cleanup: OpenedBackend[] = []
 switch (phase) {
   case 'full-rocksdb':
+  case 'full-rocksdb-none':
   case 'full-heap': {
     const opened = await openBackend(tmp, phase === 'full-heap' ? 'heap' : 'rocksdb', 'b')
     cleanup.push(opened)
     writeValues(opened.backend, data)
-    let id = 0
-    measured = () => takeSnapshot(opened.backend, ++id, storage, phase === 'full-heap' ? 'checkpoint' : 'savepoint')
+    // As in the checkpoints group: a checkpoint first, which flushes the memtable into SST files.
+    await takeCompletedCheckpoint(opened.backend, 1, storage)
+    let id = 1
+    const compression = phase === 'full-rocksdb-none' ? 'none' : undefined
+    measured = () => takeSnapshot(opened.backend, ++id, storage, phase === 'full-heap' ? 'checkpoint' : 'savepoint', compression)
     break
   }
   case 'raw-iteration': {

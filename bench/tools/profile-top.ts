@@ -16,6 +16,12 @@ interface Profile {
   timeDeltas: number[]
 }
 
+// Piped into `head`: stop quietly when the reader goes away.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0)
+  throw e
+})
+
 const [file, topText = '25'] = process.argv.slice(2)
 if (!file) throw new Error('usage: profile-top FILE.cpuprofile [top]')
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
