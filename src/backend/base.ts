@@ -306,7 +306,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
       keySerializer: this.keySerializer,
       currentKey: () => {
         this.assertCurrentKey()
-        return { bytes: this.currentKeyBytesNow(), keyGroup: this.currentKeyGroup }
+        return { key: this.currentKey as K, bytes: this.currentKeyBytesNow(), keyGroup: this.currentKeyGroup }
       },
       currentKeyIfSet: () => (this.hasCurrentKey ? { key: this.currentKey as K } : undefined),
       setCurrentKey: (key) => this.setCurrentKey(key),

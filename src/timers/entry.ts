@@ -17,6 +17,8 @@ const TWO_POW_32 = 2 ** 32
 export class TimerEntry {
   /** Position in the binary heap holding it (heap queues only). */
   heapIndex = -1
+  /** The key object when the timer was registered in this process: firing then needs no deserialization. */
+  key: unknown = undefined
 
   constructor(
     readonly keyGroup: number,
@@ -42,18 +44,25 @@ export function encodeTimer(keyGroup: number, timestamp: number, keyBytes: Uint8
   out[0] = keyGroup >>> 8
   out[1] = keyGroup & 0xff
   const hi = Math.floor(timestamp / TWO_POW_32)
-  const dv = new DataView(out.buffer)
-  dv.setUint32(2, (hi ^ 0x80000000) >>> 0, false)
-  dv.setUint32(6, timestamp - hi * TWO_POW_32, false)
-  let pos = writeVarint(out, 10, keyBytes.length)
-  out.set(keyBytes, pos)
-  pos = writeVarint(out, pos + keyBytes.length, namespaceBytes.length)
-  out.set(namespaceBytes, pos)
+  const flippedHi = (hi ^ 0x80000000) >>> 0
+  const lo = timestamp - hi * TWO_POW_32
+  out[2] = flippedHi >>> 24
+  out[3] = (flippedHi >>> 16) & 0xff
+  out[4] = (flippedHi >>> 8) & 0xff
+  out[5] = flippedHi & 0xff
+  out[6] = lo >>> 24
+  out[7] = (lo >>> 16) & 0xff
+  out[8] = (lo >>> 8) & 0xff
+  out[9] = lo & 0xff
+  const keyStart = writeVarint(out, 10, keyBytes.length)
+  out.set(keyBytes, keyStart)
+  const nsStart = writeVarint(out, keyStart + keyBytes.length, namespaceBytes.length)
+  out.set(namespaceBytes, nsStart)
   return new TimerEntry(
     keyGroup,
     timestamp,
-    out.subarray(10 + varintLength(keyBytes.length), 10 + varintLength(keyBytes.length) + keyBytes.length),
-    out.subarray(pos, pos + namespaceBytes.length),
+    out.subarray(keyStart, keyStart + keyBytes.length),
+    out.subarray(nsStart, nsStart + namespaceBytes.length),
     out,
     latin1(out),
   )

@@ -10,8 +10,8 @@ import type { TimeDomain, Timer, TimerService } from './types.js'
 /** What the service needs from the backend. */
 export interface TimerHost<K> {
   readonly keySerializer: Serializer<K>
-  /** Serialized current key and its key group; throws CLOSED / NO_CURRENT_KEY. */
-  currentKey(): { bytes: Uint8Array; keyGroup: number }
+  /** The current key, serialized, and its key group; throws CLOSED / NO_CURRENT_KEY. */
+  currentKey(): { key: K; bytes: Uint8Array; keyGroup: number }
   /** The current key, when one is set (restored after firing). */
   currentKeyIfSet(): { key: K } | undefined
   setCurrentKey(key: K): void
@@ -77,8 +77,11 @@ export class TimerServiceImpl<K, N> implements TimerService<K, N> {
 
   private entry(method: string, timestamp: number, namespace: N | undefined): TimerEntry {
     if (!Number.isSafeInteger(timestamp)) throw this.invalid(`${method}: timestamp must be an integer (milliseconds), got ${String(timestamp)}`)
-    const { bytes, keyGroup } = this.host.currentKey()
-    return encodeTimer(keyGroup, timestamp, bytes, this.namespaceSerializer.serialize(namespace as N))
+    const { key, bytes, keyGroup } = this.host.currentKey()
+    const entry = encodeTimer(keyGroup, timestamp, bytes, this.namespaceSerializer.serialize(namespace as N))
+    // Primitive keys are kept to fire without deserializing; objects could be mutated by the caller meanwhile.
+    if (typeof key !== 'object' || key === null) entry.key = key
+    return entry
   }
 
   private checkAdvance(method: string, time: number): void {
@@ -97,7 +100,7 @@ export class TimerServiceImpl<K, N> implements TimerService<K, N> {
       for (let head = queue.peek(); head !== undefined && head.timestamp <= upTo; head = queue.peek()) {
         // Removed before the callback: a timer fires at most once, even when onTimer throws.
         queue.remove(head)
-        const key = this.host.keySerializer.deserialize(head.keyBytes)
+        const key = head.key !== undefined ? (head.key as K) : this.host.keySerializer.deserialize(head.keyBytes)
         this.host.setCurrentKey(key)
         const namespace = this.namespaceSerializer.deserialize(head.namespaceBytes)
         fired++
