@@ -160,3 +160,26 @@ test('the filter never drops what the state clock has not expired, and keeps byt
     await b.close()
   }
 })
+
+test('setColumnFamilyTtl checks its arguments and refuses a closed database', async () => {
+  const b = await open()
+  const { native, db } = b
+  const cf = db.columnFamily('_meta')
+  const code = (fn: () => void): string | undefined => {
+    try {
+      fn()
+    } catch (e) {
+      return (e as { code?: string }).code
+    }
+    return undefined
+  }
+  assert.equal(code(() => native.setColumnFamilyTtl(db, cf, { kind: 'set' as never, ttlMs: 1 })), 'INVALID_ARGUMENT')
+  assert.equal(code(() => native.setColumnFamilyTtl(db, cf, { kind: 'value', ttlMs: 0 })), 'INVALID_ARGUMENT')
+  assert.equal(code(() => native.setColumnFamilyTtl(db, cf, { kind: 'value', ttlMs: 1, nowMS: 5 } as never)), 'INVALID_ARGUMENT')
+  assert.equal(code(() => native.setColumnFamilyTtl(db, 9999, { kind: 'value', ttlMs: 1 })), 'INVALID_ARGUMENT')
+  assert.equal(code(() => native.setColumnFamilyTtl({} as never, cf, null)), 'INVALID_ARGUMENT')
+  assert.equal(code(() => native.setColumnFamilyTtl(db, cf, { kind: 'list', ttlMs: 5, nowMs: -5 })), undefined)
+  assert.equal(code(() => native.setColumnFamilyTtl(db, cf, null)), undefined)
+  await b.close()
+  assert.equal(code(() => native.setColumnFamilyTtl(db, cf, null)), 'CLOSED')
+})
