@@ -37,6 +37,7 @@ import {
 import {
   METADATA_FORMAT,
   METADATA_VERSION,
+  operatorStateProblem,
   writeMetadata,
   type CheckpointMetadata,
   type InstanceSnapshotRecord,
@@ -491,7 +492,9 @@ export class CheckpointCoordinator {
       const fresh = p.type === 'checkpoint' ? this.registry.register(p.checkpointId, sharedFilesOf(handle)) : []
       incrementalSizeBytes = files.filter((f) => !f.shared).reduce((n, f) => n + f.sizeBytes, 0) + fresh.reduce((n, f) => n + f.sizeBytes, 0)
     }
-    p.acks[index] = { ack, incrementalSizeBytes }
+    // A copy of the operator state: the instance may keep changing the object it acknowledged with.
+    const kept = ack.operatorState === undefined ? ack : { ...ack, operatorState: structuredClone(ack.operatorState) }
+    p.acks[index] = { ack: kept, incrementalSizeBytes }
     p.ackCount++
     if (p.ackCount === this.instances.length) void this.finalize(p)
   }
@@ -508,6 +511,10 @@ export class CheckpointCoordinator {
     const where = `${inst.name}, ${p.label}`
     if (typeof ack !== 'object' || ack === null) throw new KeyedStateError('INVALID_ARGUMENT', `${where}: the acknowledgement is not an object`)
     if (p.acks[index]) throw new KeyedStateError('INTERNAL', `${where}: acknowledged twice`)
+    if (ack.operatorState !== undefined) {
+      const problem = operatorStateProblem(ack.operatorState)
+      if (problem) throw new KeyedStateError('INVALID_ARGUMENT', `${where}: ${problem}`)
+    }
     const handle = ack.handle
     if (handle === undefined || handle === null) return
     assertValidHandle(handle, where)
@@ -610,6 +617,7 @@ export class CheckpointCoordinator {
         incrementalSizeBytes,
         syncDurationMs: round3(Math.max(0, ack.syncDurationMs)),
         asyncDurationMs: round3(Math.max(0, ack.asyncDurationMs)),
+        ...(ack.operatorState !== undefined ? { operatorState: ack.operatorState } : {}),
       }
     })
     const md: CheckpointMetadata = {

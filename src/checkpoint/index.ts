@@ -9,6 +9,7 @@ export type { RegisteredFile } from './registry.js'
 export {
   METADATA_FORMAT,
   METADATA_VERSION,
+  OPERATOR_STATE_MAX_BYTES,
   decodeMetadata,
   encodeMetadata,
   readMetadata,
@@ -16,7 +17,7 @@ export {
   referencedPaths,
   rebaseMetadata,
 } from './metadata.js'
-export type { CheckpointMetadata, InstanceSnapshotRecord, RestoredFromRecord, RestoreMode } from './metadata.js'
+export type { CheckpointMetadata, InstanceSnapshotRecord, JsonValue, RestoredFromRecord, RestoreMode } from './metadata.js'
 export { handlesForRange, knownEmptyRangesFor, restoreAssignment } from './restore.js'
 export type { InstanceAssignment } from './restore.js'
 export { listSnapshots, findLatestCompleteCheckpoint, missingFiles } from './catalog.js'

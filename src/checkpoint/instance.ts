@@ -8,6 +8,7 @@ import type { KeyGroupRange } from '../keygroups.js'
 import type { KeyedStateBackend } from '../backend/types.js'
 import type { CompressionCodec, KeyedStateHandle, LocalStateHandle, SnapshotOptions, SnapshotRun, SnapshotType } from '../snapshot/types.js'
 import type { CheckpointStorage } from '../storage/types.js'
+import type { JsonValue } from './metadata.js'
 
 export interface InstanceSnapshotRequest {
   checkpointId: number
@@ -26,6 +27,13 @@ export interface InstanceAck {
   asyncDurationMs: number
   /** Stays with the instance for local recovery; never written to `_metadata`. */
   localHandle?: LocalStateHandle
+  /**
+   * Non-keyed state of the instance at the barrier, e.g. the source offset it
+   * had read up to. Recorded in `_metadata` next to the handle, so it becomes
+   * durable exactly when the keyed state does (plain JSON, at most
+   * OPERATOR_STATE_MAX_BYTES encoded).
+   */
+  operatorState?: JsonValue
 }
 
 export interface OperatorInstance {

@@ -17,6 +17,39 @@ export const METADATA_MAX_BYTES = 64 * 1024 * 1024
 
 export type RestoreMode = 'claim' | 'no-claim'
 
+/** A plain JSON value (no undefined, no non-finite numbers, no bigint). */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
+
+/** Operator state rides inside `_metadata`, which is read whole: keep it small. */
+export const OPERATOR_STATE_MAX_BYTES = 1024 * 1024
+
+/** Why `v` cannot be recorded as an instance's operator state, or undefined when it can. */
+export function operatorStateProblem(v: unknown): string | undefined {
+  const walk = (x: unknown, at: string): string | undefined => {
+    if (x === null || typeof x === 'string' || typeof x === 'boolean') return undefined
+    if (typeof x === 'number') return Number.isFinite(x) ? undefined : `${at} is ${x} (JSON has no such number)`
+    if (Array.isArray(x)) {
+      for (let i = 0; i < x.length; i++) {
+        const p = walk(x[i], `${at}[${i}]`)
+        if (p) return p
+      }
+      return undefined
+    }
+    if (typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype) {
+      for (const [k, y] of Object.entries(x as Record<string, unknown>)) {
+        const p = walk(y, `${at}.${k}`)
+        if (p) return p
+      }
+      return undefined
+    }
+    return `${at} is ${x === undefined ? 'undefined' : typeof x === 'object' ? 'not a plain object' : `a ${typeof x}`} (operator state must be plain JSON)`
+  }
+  const problem = walk(v, 'operatorState')
+  if (problem) return problem
+  const bytes = Buffer.byteLength(JSON.stringify(v), 'utf8')
+  return bytes > OPERATOR_STATE_MAX_BYTES ? `operatorState is ${bytes} bytes encoded, more than ${OPERATOR_STATE_MAX_BYTES}` : undefined
+}
+
 /** One operator instance's part of a checkpoint. */
 export interface InstanceSnapshotRecord {
   index: number
@@ -29,6 +62,11 @@ export interface InstanceSnapshotRecord {
   incrementalSizeBytes: number
   syncDurationMs: number
   asyncDurationMs: number
+  /**
+   * The instance's non-keyed state at the barrier (e.g. the source offset it
+   * had read up to), as it acknowledged it; absent when it gave none.
+   */
+  operatorState?: JsonValue
 }
 
 export interface RestoredFromRecord {
@@ -148,6 +186,10 @@ export function assertValidMetadata(v: unknown, where: string): asserts v is Che
     nextStart = inst.keyGroupRange.end + 1
     if (!isCount(inst.sizeBytes) || !isCount(inst.incrementalSizeBytes)) fail(at, 'sizes must be integers')
     if (!isDuration(inst.syncDurationMs) || !isDuration(inst.asyncDurationMs)) fail(at, 'durations must be non-negative numbers')
+    if (inst.operatorState !== undefined) {
+      const problem = operatorStateProblem(inst.operatorState)
+      if (problem) fail(at, problem)
+    }
     if (inst.handle !== null) {
       assertValidHandle(inst.handle, `${at} handle`)
       const h = inst.handle
