@@ -61,9 +61,11 @@ OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value value) {
   Napi::Object options = ObjectArg(env, value, "open options");
   CheckKnownKeys(env, options, "open options",
                  {"createIfMissing", "columnFamilies", "blockCacheBytes", "writeBufferBytes",
-                  "disableWal", "compression"});
+                  "disableWal", "compression", "compactionStyle", "disableAutoCompactions"});
   config.createIfMissing = OptionalBool(env, options, "createIfMissing", config.createIfMissing);
   config.disableWal = OptionalBool(env, options, "disableWal", config.disableWal);
+  config.disableAutoCompactions =
+      OptionalBool(env, options, "disableAutoCompactions", config.disableAutoCompactions);
   config.blockCacheBytes = OptionalSize(env, options, "blockCacheBytes", config.blockCacheBytes);
   config.writeBufferBytes = OptionalSize(env, options, "writeBufferBytes", config.writeBufferBytes);
   if (config.writeBufferBytes < (64u << 10)) {
@@ -76,6 +78,18 @@ OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value value) {
   Napi::Value compression = options.Get("compression");
   if (!IsNullish(compression)) {
     config.compression = ParseCompression(env, StringValue(env, compression, "compression"));
+  }
+  Napi::Value compactionStyle = options.Get("compactionStyle");
+  if (!IsNullish(compactionStyle)) {
+    std::string style = StringValue(env, compactionStyle, "compactionStyle");
+    if (style == "level") {
+      config.compactionStyle = rocksdb::kCompactionStyleLevel;
+    } else if (style == "universal") {
+      config.compactionStyle = rocksdb::kCompactionStyleUniversal;
+    } else {
+      Throw(env, ErrorCode::kInvalidArgument,
+            "open: compactionStyle must be 'level' or 'universal', got '" + style + "'");
+    }
   }
   return config;
 }
@@ -97,8 +111,10 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const OpenConfig& config,
   options.merge_operator = std::make_shared<ConcatMergeOperator>();
   options.compression = config.compression;
   options.write_buffer_size = config.writeBufferBytes;
-  options.compaction_style = rocksdb::kCompactionStyleLevel;
-  options.level_compaction_dynamic_level_bytes = true;
+  options.compaction_style = config.compactionStyle;
+  options.disable_auto_compactions = config.disableAutoCompactions;
+  // Level style: all data in the last level and its few levels above, whatever the DB size.
+  options.level_compaction_dynamic_level_bytes = config.compactionStyle == rocksdb::kCompactionStyleLevel;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = blockCache;

@@ -23,6 +23,13 @@ struct OpenConfig {
   // restored from a checkpoint, so the WAL buys nothing but write cost.
   bool disableWal = true;
   rocksdb::CompressionType compression = rocksdb::kNoCompression;
+  // Universal compaction rewrites few files per flush (new sorted runs merge
+  // with each other, the big one rarely), which is what incremental
+  // checkpoints upload; level compaction keeps less garbage.
+  rocksdb::CompactionStyle compactionStyle = rocksdb::kCompactionStyleLevel;
+  // For databases that are only read once (a checkpoint opened to copy key
+  // groups out of it during a rescaling restore): no compaction work at all.
+  bool disableAutoCompactions = false;
 };
 
 // Reads the JS options object of open(); throws INVALID_ARGUMENT on unknown keys

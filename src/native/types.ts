@@ -33,6 +33,13 @@ export interface NativeOpenOptions {
   disableWal?: boolean
   /** Snappy/LZ4 etc.: 'none' | 'snappy' | 'lz4' | 'zstd'; default 'lz4' when available else 'snappy' else 'none'. */
   compression?: string
+  /**
+   * RocksDB compaction style; default 'level'. 'universal' rewrites far fewer
+   * SST files per flush, so incremental checkpoints upload far less.
+   */
+  compactionStyle?: 'level' | 'universal'
+  /** No background compactions (a checkpoint opened only to read it); default false. */
+  disableAutoCompactions?: boolean
 }
 
 /** A packed chunk: repeated (u32le keyLength | key | u32le valueLength | value). */

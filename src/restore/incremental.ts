@@ -236,7 +236,8 @@ async function restoreByIngestion(
       const tempDir = join(staging, `incremental-${i}`)
       const tempDbDir = join(tempDir, 'db')
       await placeHandleFiles(h, storage, findLocalIncrementalCopy(h, locals), tempDbDir, stats)
-      const source = target.native.open(tempDbDir, { createIfMissing: false, disableWal: true })
+      // Read once and deleted: compacting it would only add I/O to the restore.
+      const source = target.native.open(tempDbDir, { createIfMissing: false, disableWal: true, disableAutoCompactions: true })
       try {
         const wanted = rangeIntersection(h.keyGroupRange, range)
         for (const [s, state] of metas[i]!.states.entries()) {

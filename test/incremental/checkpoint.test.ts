@@ -54,6 +54,9 @@ test('a checkpoint lists shared SSTs, private files and a meta file that describ
       ['map', 'map', 's:map'],
     ])
     assert.equal(meta.keySerializer?.id, 'string')
+    // Incremental mode runs universal compaction (few rewritten SSTs per flush); the checkpoint's OPTIONS file says so.
+    const optionsFile = Object.entries(handle.privateFiles).find(([n]) => n.startsWith('OPTIONS-'))![1]
+    assert.match((await t.storage.read(optionsFile.path)).toString(), /compaction_style=kCompactionStyleUniversal/)
     // The native checkpoint directory is gone once uploaded (no local recovery).
     assert.deepEqual(await readdir(join(t.dir('a'), 'checkpoints')).catch(() => []), [])
     await b.close()
@@ -101,6 +104,44 @@ test('after changing 1 % of the keys, the next checkpoint uploads a small fracti
       if (first.handle.sharedFiles[name]) assert.deepEqual(f, first.handle.sharedFiles[name])
     }
     assert.ok(second.run.stats.reusedFiles > 0)
+    await b.close()
+  } finally {
+    await t.remove()
+  }
+})
+
+test('checkpoint after checkpoint of 1 % changes, compaction keeps the uploads small (no periodic full re-upload)', async () => {
+  const t = await testDirs()
+  try {
+    const b = await openIncremental(t.dir('a'))
+    const keys = 20_000
+    writeKeys(b, range(keys), 1, 100)
+    let previous = (await checkpoint(b, 1, t.storage)).handle
+    b.notifyCheckpointComplete(1)
+    const full = newBytes(previous)
+    let uploaded = 0
+    let worst = 0
+    // A fixed pseudo-random walk over the keys: spread over every key group, like real updates.
+    let x = 12345
+    const steps = 10
+    for (let id = 2; id <= steps + 1; id++) {
+      const changed: number[] = []
+      for (let j = 0; j < keys / 100; j++) {
+        x = (x * 1103515245 + 12345) % 2147483648
+        changed.push(x % keys)
+      }
+      writeKeys(b, changed, id, 100)
+      const c = await checkpoint(b, id, t.storage)
+      b.notifyCheckpointComplete(id)
+      const bytes = newBytes(c.handle, previous)
+      uploaded += bytes
+      worst = Math.max(worst, bytes)
+      previous = c.handle
+    }
+    const average = uploaded / steps / full
+    console.log(`# ${steps} checkpoints after 1 % changes each: average ${(average * 100).toFixed(2)} %, worst ${((worst / full) * 100).toFixed(2)} % of the first`)
+    assert.ok(average < 0.1, `average upload ${(average * 100).toFixed(1)} % of a full upload`)
+    assert.ok(worst < 0.5 * full, `one checkpoint uploaded ${worst} of ${full} bytes`)
     await b.close()
   } finally {
     await t.remove()
