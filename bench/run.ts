@@ -1,7 +1,7 @@
 // `npm run bench`: runs the bench groups, prints a table per group, judges the
 // goals, and (for full runs) rewrites bench/RESULTS.md and the checkpoint chart.
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { getHeapStatistics } from 'node:v8'
@@ -27,6 +27,8 @@ const GROUPS: BenchGroup[] = [stateAccessGroup, checkpointsGroup, durabilityGrou
 
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url))
 const RESULTS_FILE = `${BENCH_DIR}RESULTS.md`
+/** The same results as data: RESULTS.md and the chart can be rendered again from it (--render-only). */
+const RESULTS_JSON_FILE = `${BENCH_DIR}results.json`
 const CHART_FILE = 'checkpoint-cost.svg'
 const PROFILE_NOTES_FILE = `${BENCH_DIR}notes/profiles.md`
 const CHILD_ENV = 'KEYED_STATE_BENCH_CHILD'
@@ -37,6 +39,7 @@ interface CliOptions {
   only?: string
   sizes?: string
   writeResults: boolean
+  renderOnly: boolean
   progress: boolean
 }
 
@@ -49,6 +52,7 @@ function parseArgs(argv: string[]): CliOptions {
     .addOption(new Option('--only <groups>', `comma-separated groups: ${GROUPS.map((g) => g.id).join(', ')}`))
     .option('--sizes <list>', 'state sizes for the size-dependent groups, e.g. 10MB,100MB,1GB')
     .option('--write-results', 'rewrite bench/RESULTS.md and the chart (default for full runs of every group)', false)
+    .option('--render-only', 'measure nothing: rewrite RESULTS.md and the chart from bench/results.json (e.g. after editing bench/notes/)', false)
     .option('--no-progress', 'no progress bar on stderr')
     .allowExcessArguments(false)
   program.parse(argv, { from: 'user' })
@@ -96,8 +100,23 @@ function commandLine(): string {
   return process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args ? ` -- ${args}` : ''}` : `node dist/bench/run.js ${args}`.trim()
 }
 
+async function writeResultFiles(report: RunReport, chart: readonly CostPoint[]): Promise<void> {
+  if (chart.length) {
+    writeFileSync(`${BENCH_DIR}${CHART_FILE}`, await renderSvg(checkpointChartSpec(chart)))
+    report.chartFile = CHART_FILE
+  }
+  writeFileSync(RESULTS_FILE, renderResultsMarkdown(report, PROFILE_NOTES_FILE))
+}
+
+async function renderOnly(): Promise<void> {
+  const saved = JSON.parse(readFileSync(RESULTS_JSON_FILE, 'utf8')) as { report: RunReport; chart: CostPoint[] }
+  await writeResultFiles(saved.report, saved.chart)
+  process.stdout.write(`rewrote ${RESULTS_FILE} from ${RESULTS_JSON_FILE}\n`)
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2))
+  if (opts.renderOnly) return renderOnly()
   const groups = selectGroups(opts.only)
   const config = configFor(opts)
   if (respawnWithLargerHeap(config)) return
@@ -145,6 +164,7 @@ async function main(): Promise<void> {
     date,
     durationMs: Date.now() - startedMs,
     quick: config.quick,
+    config,
     machine,
     groups: reports,
     goals,
@@ -156,14 +176,11 @@ async function main(): Promise<void> {
 
   const writeResults = opts.writeResults || (!config.quick && !opts.only)
   if (writeResults) {
-    if (chart.length) {
-      writeFileSync(`${BENCH_DIR}${CHART_FILE}`, await renderSvg(checkpointChartSpec(chart)))
-      report.chartFile = CHART_FILE
-    }
-    writeFileSync(RESULTS_FILE, renderResultsMarkdown(report, PROFILE_NOTES_FILE))
+    writeFileSync(RESULTS_JSON_FILE, `${JSON.stringify({ report, chart }, null, 1)}\n`)
+    await writeResultFiles(report, chart)
     if (!opts.json) process.stdout.write(`\nwrote ${RESULTS_FILE}${report.chartFile ? ` and ${BENCH_DIR}${CHART_FILE}` : ''}\n`)
   }
-  if (opts.json) process.stdout.write(`${JSON.stringify({ ...report, config, chart }, null, 2)}\n`)
+  if (opts.json) process.stdout.write(`${JSON.stringify({ ...report, chart }, null, 2)}\n`)
   if (ctx.failures.length) {
     process.stderr.write(`\n${ctx.failures.length} measure(s) failed (see above${writeResults ? ' and RESULTS.md' : ''}).\n`)
     process.exitCode = 1

@@ -2,7 +2,8 @@
 // goals with PASS/MISS, the chart, and the profile notes kept by hand in
 // bench/notes/profiles.md (the run rewrites RESULTS.md, never the notes).
 import { existsSync, readFileSync } from 'node:fs'
-import { formatCell, formatMs } from './format.js'
+import type { BenchConfig } from './context.js'
+import { formatCell, formatMs, sizeLabel } from './format.js'
 import { formatTarget, type GoalResult } from './goals.js'
 import { describeMachine, type MachineInfo } from './machine.js'
 import { renderMarkdown, renderText, type Table } from './table.js'
@@ -20,6 +21,7 @@ export interface RunReport {
   date: string
   durationMs: number
   quick: boolean
+  config: BenchConfig
   machine: MachineInfo
   groups: GroupReport[]
   goals: GoalResult[]
@@ -65,6 +67,10 @@ export function renderResultsMarkdown(r: RunReport, profileNotesFile: string): s
     'Absolute numbers depend on the machine; every ratio compares measures taken side by side in this one run. ' +
       'Re-run with `npm run bench` (all groups, 10 MB / 100 MB / 1 GB), `npm run bench -- --quick` (one-minute smoke run), ' +
       '`--only <group>`, `--sizes 10MB,100MB`, `--json`.',
+    '',
+    `Configuration: state sizes ${r.config.sizes.map(sizeLabel).join(', ')} (keys of 8 bytes, ${r.config.stateValueChars}-byte values); ` +
+      `state access over ${r.config.accessKeys.toLocaleString('en-US')} keys with ${r.config.accessValueChars}-byte values, ` +
+      `${r.config.benchTimeMs} ms of tinybench samples per measure.`,
     '',
     '## Goals',
     '',
