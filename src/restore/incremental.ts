@@ -1,16 +1,18 @@
 // Restore of the RocksDB backend from incremental handles (mixed with full
 // ones, when a job switched modes or instances differed):
 //
-// - one incremental handle holds every key group of the target that has state
-//   (it covers the target, or the rest is known to be empty): its files become
-//   the working database directly, and the key groups outside the target are
-//   clipped with delete-range. The restored SST set is the base of the next
-//   checkpoint, so that one uploads only what changed. The backend id is kept
-//   when the range is the same; a clipped restore (scale-up) gets a new one,
-//   because two instances restored from one handle are two lineages.
-// - otherwise (rescaling, or mixed types): a new database built by ingesting
-//   SST files cut per key-group range from each handle (incremental-ingest.ts)
-//   and from full handles through the ingesting restore sink.
+// - the incremental handle sharing the most key groups with the target is the
+//   base: its files become the working database directly, and its key groups
+//   outside the target are hidden with delete-range. Its SST set is the base of
+//   the next checkpoint, so that one uploads only what changed. When it is the
+//   only relevant handle ('direct': it covers the target, or the rest is known
+//   to be empty) that is all; the backend id is kept when the range is the
+//   same, and a clipped restore (scale-up) gets a new one, because two
+//   instances restored from one handle are two lineages.
+// - every other handle ('ingest', rescaling) is opened as a temporary database
+//   whose key groups of the target are cut into SST files per column family
+//   (incremental-ingest.ts) and ingested; full handles go through the
+//   ingesting restore sink. Never key by key through the state API.
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { columnFamilyOf } from '../backends/rocksdb/meta-store.js'
@@ -48,18 +50,20 @@ export interface IncrementalRestoreTarget {
 }
 
 export interface IncrementalRestoreStats extends FilePlacementStats, RangeCopyStats {
-  /** 'direct': one handle's files opened in place (and clipped); 'ingest': rebuilt by SST ingestion. */
+  /** 'direct': one handle's files opened in place (and clipped); 'ingest': several handles, all but the base ingested. */
   mode: 'direct' | 'ingest'
   incrementalHandles: number
   fullHandles: number
-  /** Key groups removed with delete-range (direct mode). */
+  /** Handles whose files were opened as the database (0 or 1); the others were copied by key-group range. */
+  inPlaceHandles: number
+  /** Key groups of the in-place handle hidden with delete-range. */
   clippedKeyGroups: number
 }
 
 export interface IncrementalRestoreResult {
   /** The lineage id to keep; undefined: the backend takes a new one. */
   backendId: string | undefined
-  /** The restored SST set, the base of the next checkpoint (direct mode). */
+  /** The SST set of the handle opened in place: the base of the next checkpoint. */
   base: RestoredSstBase | undefined
   stats: IncrementalRestoreStats
 }
@@ -148,31 +152,83 @@ export async function restoreIncrementalHandles(
     mode: 'ingest',
     incrementalHandles: incremental.length,
     fullHandles: full.length,
+    inPlaceHandles: 0,
     clippedKeyGroups: 0,
   }
-  // Coverage is checked: a single relevant handle holds every key group of the target that has state.
-  const only = relevant.length === 1 ? incremental[0] : undefined
-  const result =
-    only
-      ? await restoreDirect(only, storage, target, local, stats)
-      : await restoreByIngestion(incremental, full, [...handles.filter((h) => h.type === 'incremental').map((h) => h.keyGroupRange), ...knownEmptyRanges], storage, target, local, stats)
+  // Every other handle's key groups are copied; the base's are not. Coverage is checked, so one
+  // relevant handle alone holds every key group of the target that has state.
+  const base = chooseBase(incremental, range)
+  if (base && relevant.length === 1) stats.mode = 'direct'
+
+  // Meta files first: a conflict between handles is reported before any data moves.
+  const metas = new Map<IncrementalSnapshotHandle, IncrementalMetaFile>()
+  const union = new Map<string, StateMetaInfo>()
+  for (const h of incremental) {
+    const meta = await readHandleMeta(h, storage, findLocalIncrementalCopy(h, local))
+    checkMeta(meta, h, target)
+    metas.set(h, meta)
+    for (const s of meta.states) {
+      const seen = union.get(s.meta.name)
+      if (seen) checkSameLayout(seen, s.meta, h.metaFile.path)
+      else union.set(s.meta.name, s.meta)
+    }
+  }
+
+  let db: RestoreTarget
+  if (base) {
+    await placeHandleFiles(base, storage, findLocalIncrementalCopy(base, local), target.workingDir.db, stats)
+    db = target.openDatabase()
+    openInPlace(db, base, metas.get(base)!, [...union.values()], range, stats)
+  } else {
+    db = target.openDatabase()
+    db.registerRestoredStates([...union.values()])
+  }
+  const others = incremental.filter((h) => h !== base)
+  if (others.length > 0) await ingestHandles(db, others, metas, storage, target, local, stats)
+  if (full.length > 0) {
+    const coveredElsewhere = [...handles.filter((h) => h.type === 'incremental').map((h) => h.keyGroupRange), ...knownEmptyRanges]
+    await ingestFullHandles(db, full, union, coveredElsewhere, storage, target, local)
+  }
   incrementalRestoreHooks.onRestored?.(stats)
-  return result
+  // The backend id is kept only when this backend continues exactly the lineage that wrote the
+  // handle; instances that share a base after rescaling are separate lineages.
+  const sameLineage = stats.mode === 'direct' && base!.keyGroupRange.start === range.start && base!.keyGroupRange.end === range.end
+  return {
+    backendId: sameLineage ? base!.backendId : undefined,
+    base: base ? { checkpointId: base.checkpointId, files: base.sharedFiles } : undefined,
+    stats,
+  }
 }
 
-async function restoreDirect(
+/**
+ * The handle whose files become the working database: the one sharing the most
+ * key groups with the target (ties: the smaller handle, which carries less
+ * foreign data). Opening it in place saves copying its part, and its SSTs are
+ * the base of the next checkpoint. Its other key groups are only hidden
+ * (delete-range) until compaction drops them: disk for time, as Flink does.
+ */
+function chooseBase(handles: readonly IncrementalSnapshotHandle[], range: KeyGroupRange): IncrementalSnapshotHandle | undefined {
+  let best: IncrementalSnapshotHandle | undefined
+  let bestOverlap = 0
+  for (const h of handles) {
+    const overlap = rangeSize(rangeIntersection(h.keyGroupRange, range))
+    if (overlap > bestOverlap || (overlap === bestOverlap && best && rangeSize(h.keyGroupRange) < rangeSize(best.keyGroupRange))) {
+      best = h
+      bestOverlap = overlap
+    }
+  }
+  return best
+}
+
+/** The base handle's files are the opened database: register every restored state and clip the base to the target. */
+function openInPlace(
+  db: RestoreTarget,
   h: IncrementalSnapshotHandle,
-  storage: CheckpointStorage,
-  target: IncrementalRestoreTarget,
-  locals: readonly LocalStateHandle[],
+  meta: IncrementalMetaFile,
+  states: readonly StateMetaInfo[],
+  range: KeyGroupRange,
   stats: IncrementalRestoreStats,
-): Promise<IncrementalRestoreResult> {
-  stats.mode = 'direct'
-  const local = findLocalIncrementalCopy(h, locals)
-  const meta = await readHandleMeta(h, storage, local)
-  checkMeta(meta, h, target)
-  await placeHandleFiles(h, storage, local, target.workingDir.db, stats)
-  const db = target.openDatabase()
+): void {
   for (const s of meta.states) {
     if (db.db.columnFamily(s.columnFamily) < 0) {
       // Registering would create it empty and silently lose the state.
@@ -182,8 +238,8 @@ async function restoreDirect(
       })
     }
   }
-  db.registerRestoredStates(meta.states.map((s) => s.meta))
-  const range = target.keyGroupRange
+  db.registerRestoredStates(states)
+  stats.inPlaceHandles++
   const clip: Array<[number, number]> = []
   if (h.keyGroupRange.start < range.start) clip.push([h.keyGroupRange.start, range.start])
   if (h.keyGroupRange.end > range.end) clip.push([range.end + 1, h.keyGroupRange.end + 1])
@@ -193,54 +249,29 @@ async function restoreDirect(
     // the SSTs now would make the next checkpoint upload all of them again.
     for (const s of meta.states) db.db.deleteRange(db.columnFamilyHandle(s.meta.name), keyGroupPrefix(from), keyGroupPrefix(to))
   }
-  const sameRange = h.keyGroupRange.start === range.start && h.keyGroupRange.end === range.end
-  return {
-    backendId: sameRange ? h.backendId : undefined,
-    base: { checkpointId: h.checkpointId, files: h.sharedFiles },
-    stats,
-  }
 }
 
-async function restoreByIngestion(
-  incremental: readonly IncrementalSnapshotHandle[],
-  full: readonly FullSnapshotHandle[],
-  /** Key groups the full handles need not cover: restored from incremental handles, or known to be empty. */
-  coveredElsewhere: readonly KeyGroupRange[],
+/** Copies each handle's key groups of the target out of a temporary database into SSTs, ingested into `db`. */
+async function ingestHandles(
+  db: RestoreTarget,
+  handles: readonly IncrementalSnapshotHandle[],
+  metas: ReadonlyMap<IncrementalSnapshotHandle, IncrementalMetaFile>,
   storage: CheckpointStorage,
   target: IncrementalRestoreTarget,
   locals: readonly LocalStateHandle[],
   stats: IncrementalRestoreStats,
-): Promise<IncrementalRestoreResult> {
-  const range = target.keyGroupRange
-  // Meta files first: a conflict between handles is reported before any data moves.
-  const metas: IncrementalMetaFile[] = []
-  for (const h of incremental) {
-    const meta = await readHandleMeta(h, storage, findLocalIncrementalCopy(h, locals))
-    checkMeta(meta, h, target)
-    metas.push(meta)
-  }
-  const union = new Map<string, StateMetaInfo>()
-  for (const [i, meta] of metas.entries()) {
-    for (const s of meta.states) {
-      const seen = union.get(s.meta.name)
-      if (seen) checkSameLayout(seen, s.meta, incremental[i]!.metaFile.path)
-      else union.set(s.meta.name, s.meta)
-    }
-  }
-  const db = target.openDatabase()
-  db.registerRestoredStates([...union.values()])
-
+): Promise<void> {
   const staging = target.workingDir.staging
   try {
-    for (const [i, h] of incremental.entries()) {
+    for (const [i, h] of handles.entries()) {
       const tempDir = join(staging, `incremental-${i}`)
       const tempDbDir = join(tempDir, 'db')
       await placeHandleFiles(h, storage, findLocalIncrementalCopy(h, locals), tempDbDir, stats)
       // Read once and deleted: compacting it would only add I/O to the restore.
       const source = target.native.open(tempDbDir, { createIfMissing: false, disableWal: true, disableAutoCompactions: true })
       try {
-        const wanted = rangeIntersection(h.keyGroupRange, range)
-        for (const [s, state] of metas[i]!.states.entries()) {
+        const wanted = rangeIntersection(h.keyGroupRange, target.keyGroupRange)
+        for (const [s, state] of metas.get(h)!.states.entries()) {
           const cf = source.columnFamily(state.columnFamily)
           if (cf < 0) {
             throw new KeyedStateError('CORRUPTION', `column family '${state.columnFamily}' of state '${state.meta.name}' is missing from checkpoint ${h.checkpointId}`, {
@@ -249,7 +280,8 @@ async function restoreByIngestion(
             })
           }
           const files = await copyRangeToSstFiles(target.native, source, cf, wanted, join(tempDir, 'sst'), `state-${s}`, stats)
-          // move: the staged files are hard-linked into the database, not copied again.
+          // move: the staged files are hard-linked into the database, not copied again. Handles never
+          // overlap, so the files never overlap what the database holds, and RocksDB places them as they are.
           if (files.length > 0) db.db.ingest(db.columnFamilyHandle(state.meta.name), files, { move: true })
         }
       } finally {
@@ -261,27 +293,36 @@ async function restoreByIngestion(
   } finally {
     await rm(staging, { recursive: true, force: true })
   }
+}
 
-  if (full.length > 0) {
-    const sink = new IngestingRestoreSink(db)
-    const checked: RestoreSink = {
-      restoreMetaInfos: (metaInfos) => {
-        for (const m of metaInfos) {
-          const seen = union.get(m.name)
-          if (seen) checkSameLayout(seen, m, 'a full snapshot handle')
-        }
-        sink.restoreMetaInfos(metaInfos)
-      },
-      restoreChunk: (stateName, keyGroup, chunk) => sink.restoreChunk(stateName, keyGroup, chunk),
-      flushRestore: () => sink.flushRestore(),
-    }
-    try {
-      const localFull = locals.filter((l) => l?.type === 'local-full')
-      await restoreFullHandles(full, storage, range, checked, localFull, { maxParallelism: target.maxParallelism, knownEmptyRanges: coveredElsewhere })
-      sink.flushRestore()
-    } finally {
-      await sink.discard()
-    }
+/** Full handles in the same restore go through the ingesting restore sink; their states must agree with the incremental ones. */
+async function ingestFullHandles(
+  db: RestoreTarget,
+  full: readonly FullSnapshotHandle[],
+  union: ReadonlyMap<string, StateMetaInfo>,
+  coveredElsewhere: readonly KeyGroupRange[],
+  storage: CheckpointStorage,
+  target: IncrementalRestoreTarget,
+  locals: readonly LocalStateHandle[],
+): Promise<void> {
+  const sink = new IngestingRestoreSink(db)
+  const checked: RestoreSink = {
+    restoreMetaInfos: (metaInfos) => {
+      for (const m of metaInfos) {
+        const seen = union.get(m.name)
+        if (seen) checkSameLayout(seen, m, 'a full snapshot handle')
+      }
+      sink.restoreMetaInfos(metaInfos)
+    },
+    restoreChunk: (stateName, keyGroup, chunk) => sink.restoreChunk(stateName, keyGroup, chunk),
+    flushRestore: () => sink.flushRestore(),
   }
-  return { backendId: undefined, base: undefined, stats }
+  try {
+    const localFull = locals.filter((l) => l?.type === 'local-full')
+    // Key groups restored from incremental handles (or known to be empty) need no full handle.
+    await restoreFullHandles(full, storage, target.keyGroupRange, checked, localFull, { maxParallelism: target.maxParallelism, knownEmptyRanges: coveredElsewhere })
+    sink.flushRestore()
+  } finally {
+    await sink.discard()
+  }
 }
