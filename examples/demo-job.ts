@@ -7,7 +7,8 @@
 //               each applying the events of its key groups; the coordinator
 //               takes an incremental checkpoint every --checkpoint-interval-ms,
 //               recording each instance's source offsets with its state.
-//   2. failure  one instance gets SIGKILL at a seeded random offset.
+//   2. failure  one instance gets SIGKILL at a seeded random offset (once a
+//               checkpoint has completed).
 //   3. recover  every instance restarts from the latest complete checkpoint
 //               and resumes the source at the offsets recorded in it.
 //   4. rescale  after a few more checkpoints the job stops and restarts with 3
@@ -100,7 +101,8 @@ async function main(): Promise<number> {
     const run = await JobAttempt.start({ ...base, label: 'run', parallelism: o.parallelism })
     attempts.push(run)
     const victim = run.instances[victimIndex]!
-    await run.waitUntil(() => victim.progress.nextOffset >= killAtOffset || victim.progress.finished)
+    // Not before the first checkpoint completed, so that there is something to recover from.
+    await run.waitUntil(() => (victim.progress.nextOffset >= killAtOffset && run.completed.length > 0) || victim.progress.finished)
     const killedAt = await run.kill(victim)
     await run.stop()
 

@@ -85,18 +85,20 @@ export function formatReport(r: DemoReport): string {
   const [first, recovery, rescale] = r.attempts
   const c = r.checkpoints
   lines.push('')
+  const restoredFrom = (a: AttemptReport): string =>
+    a.restoredFrom === null ? 'started from offset 0 (no checkpoint had completed)' : `restored from checkpoint ${a.restoredFrom}`
   if (first) {
-    lines.push(`run 1     ${first.instances} instances from scratch, ${first.checkpointsCompleted} checkpoints completed`)
+    lines.push(`run       ${first.instances} instances from scratch, ${first.checkpointsCompleted} checkpoints completed`)
     lines.push(`failure   SIGKILL to ${r.failure.instance} (pid ${r.failure.pid}) at offset ${n(r.failure.atOffset)}` +
       (r.failure.latestCheckpoint === null ? ', before any checkpoint completed' : `, latest complete checkpoint ${r.failure.latestCheckpoint}`))
   }
   if (recovery) {
-    lines.push(`recovery  ${recovery.instances} instances ${recovery.restoredFrom === null ? 'started again from offset 0 (no checkpoint)' : `restored from checkpoint ${recovery.restoredFrom}`} ` +
+    lines.push(`recovery  ${recovery.instances} instances ${restoredFrom(recovery)} ` +
       `in ${ms(recovery.startMs)} (backend restore ≤ ${ms(recovery.slowestRestoreMs)}), resumed at offsets ${recovery.resumedAt.map(n).join(' / ')}; ` +
       `${recovery.checkpointsCompleted} checkpoints completed`)
   }
   if (rescale) {
-    lines.push(`rescale   ${recovery?.instances ?? '?'} → ${rescale.instances} instances from checkpoint ${rescale.restoredFrom ?? '-'} in ${ms(rescale.startMs)} ` +
+    lines.push(`rescale   ${recovery?.instances ?? '?'} → ${rescale.instances} instances ${restoredFrom(rescale)} in ${ms(rescale.startMs)} ` +
       `(backend restore ≤ ${ms(rescale.slowestRestoreMs)}); ${rescale.checkpointsCompleted} checkpoints completed`)
   }
   lines.push(`checkpoints ${c.completed} completed, ${c.aborted} aborted; the last (${c.lastId ?? '-'}) references ${bytes(c.lastSizeBytes)}, ` +

@@ -27,7 +27,7 @@ import { SourcePosition } from './source-position.js'
  * messages (a checkpoint barrier) and the I/O of checkpoint uploads get their
  * turn; longer batches would delay barriers and stretch every upload.
  */
-const BATCH_TIME_MS = 5
+const BATCH_TIME_MS = 2
 const EVENTS_PER_CLOCK_CHECK = 32
 const PROGRESS_INTERVAL_MS = 20
 const KEY_GROUP_CACHE_MAX = 100_000
