@@ -104,6 +104,11 @@ export class ChildProcessInstance implements OperatorInstance {
     return this.gone === undefined
   }
 
+  /** Why the process is gone (its own error when it reported one), once it is. */
+  get failure(): KeyedStateError | undefined {
+    return this.gone
+  }
+
   snapshot(request: InstanceSnapshotRequest, signal: AbortSignal): Promise<InstanceAck> {
     if (signal.aborted) return Promise.reject(new KeyedStateError('CANCELLED', `${this.name}: checkpoint ${request.checkpointId} was cancelled before it started`))
     const { requestId, promise } = this.request<InstanceAck>((id) => ({ type: 'snapshot', requestId: id, request }))

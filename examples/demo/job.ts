@@ -122,7 +122,7 @@ export class JobAttempt {
   async waitUntil(condition: () => boolean): Promise<void> {
     for (;;) {
       const dead = this.instances.find((i) => !i.alive && !this.killed.has(i))
-      if (dead) throw new Error(`${dead.name} (pid ${dead.pid}) died unexpectedly`)
+      if (dead) throw new Error(`${dead.name} (pid ${dead.pid}) died unexpectedly: ${dead.failure?.message ?? 'no reason given'}`)
       if (condition()) return
       await new Promise<void>((resolve) => {
         this.wake = resolve
