@@ -44,6 +44,12 @@ function positiveInteger(text: string): number {
   return v
 }
 
+function nonNegativeInteger(text: string): number {
+  const v = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(v)) throw new InvalidArgumentError('expected a non-negative integer')
+  return v
+}
+
 function parseOptions(argv: string[]): DemoOptions {
   const program = new Command()
     .name('demo-job')
@@ -54,7 +60,7 @@ function parseOptions(argv: string[]): DemoOptions {
     .option('--rescale-to <n>', 'operator instances after the rescale', positiveInteger, 3)
     .addOption(new Option('--backend <kind>', 'state backend').choices(['rocksdb', 'heap']).default('rocksdb'))
     .option('--storage <dir>', 'checkpoint storage directory, kept afterwards (default: a temporary directory, removed)')
-    .option('--seed <n>', 'seed of the events and of the failure', positiveInteger, 42)
+    .option('--seed <n>', 'seed of the events and of the failure', nonNegativeInteger, 42)
     .option('--checkpoint-interval-ms <ms>', 'time between checkpoints', positiveInteger, 250)
     .option('--json', 'print the report as JSON')
     // Makes the check expect one wrong value, to prove that a mismatch fails the run.

@@ -15,14 +15,15 @@ import {
   type KeyGroupRange,
 } from '../../src/index.js'
 
-export interface OffsetRun {
-  keyGroups: KeyGroupRange
+// Type aliases rather than interfaces: they are plain JSON (JsonValue), as operator state must be.
+export type OffsetRun = {
+  keyGroups: { start: number; end: number }
   /** Every event before this offset whose key is in `keyGroups` is in the keyed state. */
   nextOffset: number
 }
 
 /** The operator state of one instance. */
-export interface SourceOperatorState {
+export type SourceOperatorState = {
   sourceOffsets: OffsetRun[]
 }
 

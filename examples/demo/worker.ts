@@ -164,7 +164,7 @@ class Worker {
         handle: result.handle,
         syncDurationMs: run.syncDurationMs,
         asyncDurationMs: performance.now() - asyncStartMs,
-        operatorState: operatorState as unknown as InstanceAck['operatorState'],
+        operatorState,
       }
     } finally {
       this.runs.delete(requestId)
