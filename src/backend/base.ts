@@ -60,6 +60,13 @@ function userDescriptorOf(reg: RegisteredState): AnyStateDescriptor | undefined 
 
 const EMPTY = new Uint8Array(0)
 
+/**
+ * State objects cached per state, by namespace. Windows make namespaces
+ * unbounded, so the cache evicts its oldest entry; an evicted object stays
+ * usable (it is a view on the state, not a holder of data).
+ */
+export const STATE_OBJECTS_PER_STATE_MAX = 1024
+
 function bytesKey(b: Uint8Array): string {
   return b.length === 0 ? '' : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1')
 }
@@ -173,6 +180,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
     if (!obj) {
       obj = this.createStateObject(reg, namespace, nsBytes)
       if (reg.ttl !== undefined) obj = wrapTtlState(reg.ttl, this.ttlContextOf(reg, reg.ttl), obj)
+      if (reg.objects.size >= STATE_OBJECTS_PER_STATE_MAX) reg.objects.delete(reg.objects.keys().next().value!)
       reg.objects.set(id, obj)
     }
     return obj as StateOf<D>

@@ -13,6 +13,7 @@ import {
   tupleSerializer,
   ValueStateDescriptor,
 } from '../../src/index.js'
+import { STATE_OBJECTS_PER_STATE_MAX } from '../../src/backend/base.js'
 import type { BackendFactory } from './factory.js'
 import { withBackend } from './helpers.js'
 
@@ -39,6 +40,20 @@ export function namespaceTests(factory: BackendFactory): void {
         assert.equal(in2.value(), 2)
         b.setCurrentKey('b')
         assert.equal(in2.value(), 0)
+      }))
+
+    test('many namespaces: state objects stay correct when the per-state object cache evicts them', () =>
+      withBackend(factory, (b) => {
+        const d = new ValueStateDescriptor('perWindow', int32Serializer, 0)
+        const n = STATE_OBJECTS_PER_STATE_MAX + 300
+        const first = b.getPartitionedState([0n, 1n] as Window, window, d)
+        b.setCurrentKey('a')
+        for (let i = 0; i < n; i++) b.getPartitionedState([BigInt(i), BigInt(i + 1)] as Window, window, d).update(i)
+        // `first` was evicted from the cache long ago and still reads and writes its own namespace.
+        assert.equal(first.value(), 0)
+        first.update(-1)
+        assert.equal(b.getPartitionedState([0n, 1n] as Window, window, d).value(), -1)
+        for (let i = 1; i < n; i += 97) assert.equal(b.getPartitionedState([BigInt(i), BigInt(i + 1)] as Window, window, d).value(), i)
       }))
 
     test('every state kind keeps namespaces apart', () =>
