@@ -16,6 +16,7 @@
 import { performance } from 'node:perf_hooks'
 import { isKeyedStateError, KeyedStateError } from '../errors.js'
 import { formatRange, rangeSize } from '../keygroups.js'
+import { checkKnownOptions } from '../options.js'
 import type { KeyedStateHandle, SnapshotType, StoredFile } from '../snapshot/types.js'
 import { normalizeStoragePath } from '../storage/paths.js'
 import type { CheckpointStorage } from '../storage/types.js'
@@ -105,11 +106,7 @@ const DEFAULT_RETAINED_CHECKPOINTS = 3
 
 function checkOptions(o: CheckpointCoordinatorOptions): void {
   if (typeof o !== 'object' || o === null) throw new KeyedStateError('INVALID_ARGUMENT', 'CheckpointCoordinator needs an options object')
-  for (const key of Object.keys(o)) {
-    if (KNOWN_OPTIONS.has(key)) continue
-    const match = [...KNOWN_OPTIONS].find((k) => k.toLowerCase() === key.toLowerCase())
-    throw new KeyedStateError('INVALID_ARGUMENT', `unknown CheckpointCoordinator option '${key}'${match ? ` (did you mean '${match}'?)` : ''}`)
-  }
+  checkKnownOptions(o, KNOWN_OPTIONS, 'CheckpointCoordinator option')
   if (!o.storage) throw new KeyedStateError('INVALID_ARGUMENT', 'CheckpointCoordinator needs a storage')
   const positive = (name: keyof CheckpointCoordinatorOptions, min: number): void => {
     const v = o[name]

@@ -1,6 +1,7 @@
 // Checks a descriptor's StateTtlConfig once, when the state is bound, and
 // resolves it into the flags the TTL layer reads on every access.
 import { KeyedStateError } from '../errors.js'
+import { checkKnownOptions } from '../options.js'
 import type { StateTtlConfig, TtlClock } from '../state/ttl.js'
 import { systemClock } from '../state/ttl.js'
 
@@ -17,43 +18,13 @@ const KNOWN_KEYS = ['ttlMs', 'updateType', 'visibility', 'clock'] as const
 const UPDATE_TYPES = ['onCreateAndWrite', 'onReadAndWrite']
 const VISIBILITIES = ['neverReturnExpired', 'returnExpiredIfNotCleanedUp']
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    previous = current
-  }
-  return previous[b.length]!
-}
-
-/** The known option a misspelled one most likely meant (case differences and up to two typos). */
-function closest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = 3
-  for (const k of known) {
-    const d = editDistance(name.toLowerCase(), k.toLowerCase())
-    if (d < bestDistance) {
-      best = k
-      bestDistance = d
-    }
-  }
-  return best
-}
-
 function invalid(state: string, what: string): KeyedStateError {
   return new KeyedStateError('INVALID_ARGUMENT', `state '${state}': TTL config ${what}`, { state })
 }
 
 export function resolveTtl(state: string, config: StateTtlConfig): ResolvedTtl {
   if (config === null || typeof config !== 'object') throw invalid(state, 'must be an object like { ttlMs: 60_000 }')
-  for (const key of Object.keys(config)) {
-    if ((KNOWN_KEYS as readonly string[]).includes(key)) continue
-    const hint = closest(key, KNOWN_KEYS)
-    throw invalid(state, `has an unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`)
-  }
+  checkKnownOptions(config, KNOWN_KEYS, `TTL option of state '${state}':`, { state })
   const { ttlMs, updateType = 'onCreateAndWrite', visibility = 'neverReturnExpired', clock = systemClock } = config
   if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw invalid(state, `ttlMs must be a positive integer, got ${String(ttlMs)}`)
   if (!UPDATE_TYPES.includes(updateType)) throw invalid(state, `updateType must be ${UPDATE_TYPES.map((t) => `'${t}'`).join(' or ')}, got '${String(updateType)}'`)
