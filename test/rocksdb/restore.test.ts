@@ -168,3 +168,32 @@ test('close() cancels an in-flight snapshot, which deletes its files, then close
     await dir.remove()
   }
 })
+
+test('a full handle plus key-group ranges known to be empty cover a wider target range', async () => {
+  const dir = await tempDir()
+  try {
+    const storage = new FileSystemCheckpointStorage(join(dir.path, 'storage'))
+    const left = keyGroupRangeForOperator(128, 2, 0)
+    const right = keyGroupRangeForOperator(128, 2, 1)
+    const a = await openIn(join(dir.path, 'a'), { keyGroupRange: left, checkpointMode: 'full' })
+    const mine = KEYS.filter((k) => assignToKeyGroup(Buffer.from(k), 128) <= left.end)
+    for (const key of mine) {
+      a.setCurrentKey(key)
+      a.getState(value).update(KEYS.indexOf(key))
+    }
+    const { handle } = await a.snapshot(1, { type: 'checkpoint', storage }).done
+    await a.close()
+    const all = { start: 0, end: 127 }
+    // Without knowing that the right half held nothing, the range is not covered.
+    await assert.rejects(openIn(join(dir.path, 'b'), { keyGroupRange: all, restoreFrom: [handle!], storage }), (e) => isKeyedStateError(e, 'NOT_FOUND'))
+    const b = await openIn(join(dir.path, 'c'), { keyGroupRange: all, restoreFrom: [handle!], storage, knownEmptyRanges: [right] })
+    for (const key of mine) {
+      b.setCurrentKey(key)
+      assert.equal(b.getState(value).value(), KEYS.indexOf(key))
+    }
+    assert.equal([...b.keys('v')].length, mine.length)
+    await b.close()
+  } finally {
+    await dir.remove()
+  }
+})

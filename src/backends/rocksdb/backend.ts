@@ -206,7 +206,10 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     const sink = new IngestingRestoreSink(this.restoreTarget())
     try {
       const local = (options.localRestoreFrom ?? []).filter((l): l is LocalStateHandle => l?.type === 'local-full')
-      await restoreFullHandles(handles as readonly FullSnapshotHandle[], options.storage!, this.keyGroupRange, sink, local)
+      await restoreFullHandles(handles as readonly FullSnapshotHandle[], options.storage!, this.keyGroupRange, sink, local, {
+        maxParallelism: this.maxParallelism,
+        ...(options.knownEmptyRanges ? { knownEmptyRanges: options.knownEmptyRanges } : {}),
+      })
       sink.flushRestore()
     } catch (e) {
       this.db.close()
