@@ -35,6 +35,14 @@ function valuePool(): string {
   return pool
 }
 
+/**
+ * A string of its own: a slice would share the value pool's memory, which
+ * makes heap state look 3× smaller than real values read from input records.
+ */
+function flat(s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1')
+}
+
 export interface Dataset {
   /** Number of distinct keys. */
   readonly count: number
@@ -61,7 +69,7 @@ export function dataset(count: number, valueChars: number): Dataset {
     key: (i) => `k${i.toString(36).padStart(KEY_CHARS - 1, '0')}`,
     value: (i, version = 0) => {
       const offset = mix32(i * 31 + version * 0x9e3779b1) % POOL_CHARS
-      return text.slice(offset, offset + valueChars)
+      return flat(text.slice(offset, offset + valueChars))
     },
   }
 }

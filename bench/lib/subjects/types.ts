@@ -29,8 +29,7 @@ export interface AccessWorkload {
 export function accessWorkload(keyCount: number, valueChars: number): AccessWorkload {
   const data = dataset(keyCount, valueChars)
   const keys = Array.from({ length: keyCount }, (_, i) => data.key(i))
-  // Flat strings: a slice of the value pool would keep work hidden in the first serialization.
-  const values = Array.from({ length: keyCount }, (_, i) => Buffer.from(data.value(i)).toString())
+  const values = Array.from({ length: keyCount }, (_, i) => data.value(i))
   const collectionKeys = Math.max(100, Math.floor(keyCount / 10))
   return {
     keys,
