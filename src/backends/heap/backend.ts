@@ -38,6 +38,13 @@ import {
   type HeapContext,
 } from './states.js'
 
+// Numbers, not strings: compared on every setCurrentKey.
+const enum DirectKeys {
+  None,
+  AsciiStrings,
+  Int32,
+}
+
 /** Stands in for the current key's bytes until currentKeyBytesNow() builds them. */
 const PENDING_KEY_BYTES = new Uint8Array(0)
 
@@ -53,14 +60,12 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   // HeapContext: what state objects read on every call, kept in sync with the current key.
   kgIndex = 0
   keyId: KeyId = 0
-  key: unknown = undefined
 
   keyDirect = true
 
   private readonly keyIds: KeyIdPolicy<K>
   /** Key types whose key group setCurrentKey hashes without serializing (built-in serializers only). */
-  private readonly directKeys: 'string' | 'int32' | undefined
-  private keyBytesPending = false
+  private readonly directKeys: DirectKeys
   private readonly rangeStart: number
   private readonly rangeEnd: number
   private readonly data = new Map<string, HeapStateData>()
@@ -78,7 +83,11 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
     this.rangeStart = this.keyGroupRange.start
     this.rangeEnd = this.keyGroupRange.end
     this.directKeys =
-      this.keySerializer === (stringSerializer as Serializer<unknown>) ? 'string' : this.keySerializer === (int32Serializer as Serializer<unknown>) ? 'int32' : undefined
+      this.keySerializer === (stringSerializer as Serializer<unknown>)
+        ? DirectKeys.AsciiStrings
+        : this.keySerializer === (int32Serializer as Serializer<unknown>)
+          ? DirectKeys.Int32
+          : DirectKeys.None
     this.localRecoveryDir = options.localRecoveryDir
   }
 
@@ -90,18 +99,16 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   override setCurrentKey(key: K): void {
     let keyGroup = -1
     if (typeof key === 'string') {
-      if (this.directKeys === 'string') keyGroup = keyGroupOfAscii(key, this.maxParallelism)
-    } else if (typeof key === 'number' && this.directKeys === 'int32' && (key | 0) === key) {
+      if (this.directKeys === DirectKeys.AsciiStrings) keyGroup = keyGroupOfAscii(key, this.maxParallelism)
+    } else if (typeof key === 'number' && this.directKeys === DirectKeys.Int32 && (key | 0) === key) {
       keyGroup = keyGroupOfInt32(key, this.maxParallelism)
     }
     if (keyGroup < 0) {
       super.setCurrentKey(key)
-      this.keyBytesPending = false
       const id = this.keyIds.idOf(key, this.currentKeyBytes)
       this.kgIndex = this.currentKeyGroup - this.rangeStart
       this.keyId = id
       this.keyDirect = this.keyIds.isDirect(id)
-      this.key = key
       return
     }
     this.assertOpen()
@@ -114,21 +121,21 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
     }
     this.currentKey = key
     this.currentKeyBytes = PENDING_KEY_BYTES
-    this.keyBytesPending = true
     this.currentKeyGroup = keyGroup
     this.hasCurrentKey = true
     this.kgIndex = kgIndex
     // int32 writes -0 as 0.
     this.keyId = key === 0 ? 0 : (key as KeyId)
     this.keyDirect = true
-    this.key = key
+  }
+
+  /** HeapContext: the current key object (kept with entries for keys()). */
+  get key(): unknown {
+    return this.currentKey
   }
 
   protected override currentKeyBytesNow(): Uint8Array {
-    if (this.keyBytesPending) {
-      this.currentKeyBytes = this.keySerializer.serialize(this.currentKey as K)
-      this.keyBytesPending = false
-    }
+    if (this.currentKeyBytes === PENDING_KEY_BYTES) this.currentKeyBytes = this.keySerializer.serialize(this.currentKey as K)
     return this.currentKeyBytes
   }
 

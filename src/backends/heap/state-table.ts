@@ -95,8 +95,8 @@ export class StateTable {
    * 1): the common no-namespace access then costs one array read and one Map
    * lookup. pin() clears the writable copies.
    */
-  private readonly voidNamespaces: (NamespaceTable | undefined)[]
-  private readonly writableVoidNamespaces: (NamespaceTable | undefined)[]
+  readonly voidNamespaces: (NamespaceTable | undefined)[]
+  readonly writableVoidNamespaces: (NamespaceTable | undefined)[]
 
   constructor(size: number) {
     this.keyGroups = new Array<KeyGroupTable | undefined>(size).fill(undefined)
@@ -106,7 +106,7 @@ export class StateTable {
 
   /** The namespace table for reading, or undefined. Never copies. */
   read(kgIndex: number, nsId: string): NamespaceTable | undefined {
-    if (nsId === '') return this.voidNamespaces[kgIndex]
+    if (nsId.length === 0) return this.voidNamespaces[kgIndex]
     const kt = this.keyGroups[kgIndex]
     return kt === undefined ? undefined : kt.get(nsId)
   }
@@ -117,7 +117,7 @@ export class StateTable {
    * undefined when there is nothing to write to.
    */
   write(kgIndex: number, nsId: string, namespaceBytes?: Uint8Array): NamespaceTable | undefined {
-    if (nsId === '') {
+    if (nsId.length === 0) {
       const writable = this.writableVoidNamespaces[kgIndex]
       if (writable !== undefined) return writable
     }
@@ -139,7 +139,7 @@ export class StateTable {
       nt = new NamespaceTable(nextTableId++, nt.namespaceBytes, new Map(nt.entries))
       kt.set(nsId, nt)
     }
-    if (nsId === '') {
+    if (nsId.length === 0) {
       this.voidNamespaces[kgIndex] = nt
       this.writableVoidNamespaces[kgIndex] = nt
     }
@@ -152,7 +152,7 @@ export class StateTable {
     const kt = this.keyGroups[kgIndex]!
     kt.delete(nsId)
     nt.refs--
-    if (nsId === '') {
+    if (nsId.length === 0) {
       this.voidNamespaces[kgIndex] = undefined
       this.writableVoidNamespaces[kgIndex] = undefined
     }

@@ -16,7 +16,7 @@ import type {
 } from '../../state/descriptors.js'
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../../state/types.js'
 import type { KeyId, KeyIdPolicy } from './key-ids.js'
-import { Entry, isEntry, type StateTable, type Stored } from './state-table.js'
+import { Entry, isEntry, type NamespaceTable, type StateTable, type Stored } from './state-table.js'
 
 /** What state objects read from the backend on every call. */
 export interface HeapContext {
@@ -77,18 +77,27 @@ function quickCheckOf(id: string): ((v: unknown) => boolean) | undefined {
 }
 
 abstract class HeapState {
+  /** Tables of the void namespace (plain, not partitioned state), read directly on the hot path. */
+  private readonly voidTables: (NamespaceTable | undefined)[] | undefined
+  private readonly writableVoidTables: (NamespaceTable | undefined)[] | undefined
+
   constructor(
     protected readonly ctx: HeapContext,
     protected readonly table: StateTable,
     protected readonly nsId: string,
     protected readonly nsBytes: Uint8Array,
     protected readonly stateName: string,
-  ) {}
+  ) {
+    const isVoid = nsId.length === 0
+    this.voidTables = isVoid ? table.voidNamespaces : undefined
+    this.writableVoidTables = isVoid ? table.writableVoidNamespaces : undefined
+  }
 
   /** What is stored for the current key, for reading; an Entry may be shared with a snapshot. */
   protected peek(): Stored | undefined {
-    const nt = this.table.read(this.ctx.kgIndex, this.nsId)
-    return nt === undefined ? undefined : nt.entries.get(this.ctx.keyId)
+    const ctx = this.ctx
+    const nt = this.voidTables !== undefined ? this.voidTables[ctx.kgIndex] : this.table.read(ctx.kgIndex, this.nsId)
+    return nt === undefined ? undefined : nt.entries.get(ctx.keyId)
   }
 
   /**
@@ -108,7 +117,7 @@ abstract class HeapState {
   /** Stores `value` for the current key, replacing (never mutating) an Entry a snapshot may share. */
   protected set(value: unknown): void {
     const ctx = this.ctx
-    const nt = this.table.write(ctx.kgIndex, this.nsId, this.nsBytes)!
+    const nt = (this.writableVoidTables !== undefined ? this.writableVoidTables[ctx.kgIndex] : undefined) ?? this.table.write(ctx.kgIndex, this.nsId, this.nsBytes)!
     if (ctx.keyDirect && (typeof value !== 'object' || value === null)) {
       nt.entries.set(ctx.keyId, value as Stored)
       return
