@@ -96,8 +96,10 @@ async function measureSqlite(ctx: RunContext, data: Dataset): Promise<Alternativ
   }
 }
 
+const memoKey = (sizeBytes: number) => `durability:${sizeBytes}`
+
 export function durabilityMeasures(ctx: RunContext, size: number): Promise<DurabilityMeasures> {
-  return ctx.memo(`durability:${size}`, async () => {
+  return ctx.memo(memoKey(size), async () => {
     const data = datasetOfSize(size, ctx.config.stateValueChars)
     ctx.progress.step(`durability ${sizeLabel(size)}: JSON.stringify of a Map`)
     const json = await attempt(() => measureJson(ctx, data), ctx.onError(`durability ${sizeLabel(size)} JSON`))
@@ -108,7 +110,7 @@ export function durabilityMeasures(ctx: RunContext, size: number): Promise<Durab
 }
 
 export function allDurabilityMeasures(ctx: RunContext) {
-  return forEachSize(ctx, FOOTPRINT, (size) => durabilityMeasures(ctx, size))
+  return forEachSize(ctx, FOOTPRINT, (size) => durabilityMeasures(ctx, size), memoKey)
 }
 
 type Ours = { method: string; cost: CheckpointCost | Unavailable }

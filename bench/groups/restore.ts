@@ -197,12 +197,14 @@ async function restoreMeasures(ctx: RunContext, size: number): Promise<RestoreMe
   }
 }
 
+const memoKey = (sizeBytes: number) => `restore:${sizeBytes}`
+
 export function restoreMeasuresAt(ctx: RunContext, size: number): Promise<Maybe<RestoreMeasures>> {
-  return ctx.memo(`restore:${size}`, () => attempt(() => restoreMeasures(ctx, size), ctx.onError(`restore ${sizeLabel(size)}`)))
+  return ctx.memo(memoKey(size), () => attempt(() => restoreMeasures(ctx, size), ctx.onError(`restore ${sizeLabel(size)}`)))
 }
 
 export function allRestoreMeasures(ctx: RunContext) {
-  return forEachSize(ctx, FOOTPRINT, (size) => restoreMeasuresAt(ctx, size))
+  return forEachSize(ctx, FOOTPRINT, (size) => restoreMeasuresAt(ctx, size), memoKey)
 }
 
 function speedup(c: RescaleCost): number | string | null {

@@ -3,9 +3,9 @@
 // (a JS Map), and what a Node user would use instead (classic-level, better-sqlite3).
 import { GOALS, goalCell, judge, type GoalResult } from '../lib/goals.js'
 import { emptyResult, type BenchGroup, type GroupResult, type RunContext } from '../lib/context.js'
-import { attempt, isUnavailable, nativeBinding } from '../lib/pieces.js'
+import { attempt, describeFailure, isUnavailable, nativeBinding } from '../lib/pieces.js'
 import { table } from '../lib/table.js'
-import { measureThroughput, median } from '../lib/timing.js'
+import { interleavedMedians, type ThroughputTask } from '../lib/timing.js'
 import { classicLevelSubject } from '../lib/subjects/classic-level.js'
 import { jsMapSubject } from '../lib/subjects/js-map.js'
 import { keyedStateSubject } from '../lib/subjects/keyed-state.js'
@@ -74,35 +74,33 @@ async function measureAll(ctx: RunContext, w: AccessWorkload, notes: string[]): 
     if (subject.note) notes.push(subject.note)
     subjects.set(s.id, subject)
   }
-  const samples = new Map<string, number[]>()
-  const rounds = ROUNDS
-  const opts = { timeMs: ctx.config.benchTimeMs / rounds, warmupMs: ctx.config.benchWarmupMs }
+  const tasks: Array<{ id: SubjectId; op: AccessOp; task: ThroughputTask }> = []
+  for (const { op } of ACCESS_OPS) {
+    for (const s of SUBJECTS) {
+      const subject = subjects.get(s.id)
+      const run = subject?.ops[op]
+      if (!subject || !run) continue
+      const opsPerCall = subject.opsPerCall ?? 1000
+      tasks.push({ id: s.id, op, task: { name: `${s.header} ${op}`, fn: () => run(opsPerCall), opsPerCall, selfTimed: subject.selfTimed?.[op] ?? false } })
+    }
+  }
   try {
-    for (let round = 1; round <= rounds; round++) {
-      for (const { op } of ACCESS_OPS) {
-        ctx.progress.step(`state access: round ${round}/${rounds}, ${op}`)
-        for (const s of SUBJECTS) {
-          const subject = subjects.get(s.id)
-          const run = subject?.ops[op]
-          if (!subject || !run || typeof m[s.id][op] === 'string') continue
-          const opsPerCall = subject.opsPerCall ?? 1000
-          const r = await attempt(
-            () => measureThroughput({ name: `${s.header} ${op}`, fn: () => run(opsPerCall), opsPerCall, selfTimed: subject.selfTimed?.[op] ?? false }, opts),
-            ctx.onError(`state access: ${s.header} ${op}`),
-          )
-          if (isUnavailable(r)) m[s.id][op] = r.reason
-          else samples.set(`${s.id}/${op}`, [...(samples.get(`${s.id}/${op}`) ?? []), r])
-        }
+    const results = await interleavedMedians(
+      tasks.map((t) => t.task),
+      ROUNDS,
+      { timeMs: ctx.config.benchTimeMs, warmupMs: ctx.config.benchWarmupMs },
+      (round) => ctx.progress.step(`state access: round ${round}/${ROUNDS}`),
+    )
+    for (const [i, r] of results.entries()) {
+      const { id, op, task } = tasks[i]!
+      if (typeof r === 'number') m[id][op] = r
+      else {
+        ctx.recordFailure(`state access: ${task.name}`, r.error)
+        m[id][op] = describeFailure(r.error)
       }
     }
   } finally {
     for (const subject of subjects.values()) await subject.close()
-  }
-  for (const s of SUBJECTS) {
-    for (const { op } of ACCESS_OPS) {
-      const xs = samples.get(`${s.id}/${op}`)
-      if (xs && typeof m[s.id][op] !== 'string') m[s.id][op] = median(xs)
-    }
   }
   return m
 }
@@ -122,7 +120,7 @@ export const stateAccessGroup: BenchGroup = {
     'against the raw C++ loop inside the addon, a raw JS loop over our binding with prebuilt keys, a plain JS Map, ' +
     'classic-level and better-sqlite3 doing the same key-value work. Each cell is measured in 3 interleaved rounds (every subject ' +
     'once per round) and the median of the rounds is shown; within a round, throughput is the median of tinybench samples.',
-  steps: () => SUBJECTS.length + ROUNDS * ACCESS_OPS.length,
+  steps: () => SUBJECTS.length + ROUNDS,
 
   async run(ctx: RunContext): Promise<GroupResult> {
     const result = emptyResult()

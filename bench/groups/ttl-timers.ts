@@ -8,7 +8,7 @@ import { openBackend, type Kind } from '../lib/keyed.js'
 import { attempt, isUnavailable, NOT_BUILT, Unavailable } from '../lib/pieces.js'
 import { accessWorkload, blackhole, cursor, type AccessWorkload } from '../lib/subjects/types.js'
 import { table } from '../lib/table.js'
-import { measureThroughput } from '../lib/timing.js'
+import { interleavedMedians } from '../lib/timing.js'
 import { timerThroughput } from '../lib/timers.js'
 
 const KINDS: Kind[] = ['rocksdb', 'heap']
@@ -18,6 +18,8 @@ const TIMER_VARIANTS: ReadonlyArray<[Kind, 'heap' | 'rocksdb']> = [
   ['heap', 'heap'],
 ]
 const OPS_PER_CALL = 1000
+/** Interleaved rounds (see interleavedMedians): TTL and no TTL see the same load. */
+const ROUNDS = 3
 
 function ttlDescriptor(name: string, ttl: StateTtlConfig | undefined): ValueStateDescriptor<string> {
   const d = new ValueStateDescriptor(name, stringSerializer)
@@ -82,13 +84,17 @@ async function measureTtl(ctx: RunContext, kind: Kind, w: AccessWorkload): Promi
         }
       }
     }
-    const run = (name: string, fn: () => void) => measureThroughput({ name, fn, opsPerCall: OPS_PER_CALL }, opts)
-    return {
-      plainReads: await run(`${kind} value()`, reads(plain)),
-      ttlReads: await run(`${kind} ttl value()`, reads(withTtl)),
-      plainWrites: await run(`${kind} update()`, writes(plain)),
-      ttlWrites: await run(`${kind} ttl update()`, writes(withTtl)),
-    }
+    const tasks = [
+      { name: `${kind} value()`, fn: reads(plain), opsPerCall: OPS_PER_CALL },
+      { name: `${kind} ttl value()`, fn: reads(withTtl), opsPerCall: OPS_PER_CALL },
+      { name: `${kind} update()`, fn: writes(plain), opsPerCall: OPS_PER_CALL },
+      { name: `${kind} ttl update()`, fn: writes(withTtl), opsPerCall: OPS_PER_CALL },
+    ]
+    const [plainReads, ttlReads, plainWrites, ttlWrites] = (await interleavedMedians(tasks, ROUNDS, opts)).map((r) => {
+      if (typeof r !== 'number') throw r.error
+      return r
+    }) as [number, number, number, number]
+    return { plainReads, ttlReads, plainWrites, ttlWrites }
   } finally {
     await opened.dispose()
   }
@@ -99,7 +105,7 @@ export const ttlTimersGroup: BenchGroup = {
   title: 'TTL and timers',
   description:
     'TTL: ValueState value() and update() with a one-hour TTL (nothing expires during the run) against the same state without TTL, ' +
-    'per record with setCurrentKey. Timers: registering event-time timers on distinct keys, then advancing the watermark past ' +
+    'per record with setCurrentKey, in 3 interleaved rounds (median). Timers: registering event-time timers on distinct keys, then advancing the watermark past ' +
     'them so every timer fires once (register + fire per timer).',
   steps: () => KINDS.length + TIMER_VARIANTS.length,
 

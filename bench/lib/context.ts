@@ -4,7 +4,7 @@ import type { GoalResult } from './goals.js'
 import type { Progress } from './progress.js'
 import type { Table } from './table.js'
 import type { TempSpace } from './tmp.js'
-import { whyNotFits, type Footprint } from './machine.js'
+import { forceGc, whyNotFits, type Footprint } from './machine.js'
 
 export interface BenchConfig {
   quick: boolean
@@ -83,6 +83,8 @@ export class RunContext {
   }
 
   whyNotFits(sizeBytes: number, footprint: Footprint): string | undefined {
+    // Garbage of the previous measure (a disposed 1 GB heap backend) would count as used heap.
+    forceGc()
     return whyNotFits(sizeBytes, footprint)
   }
 }

@@ -16,10 +16,12 @@ export async function forEachSize<T>(
   ctx: RunContext,
   footprint: Footprint,
   measure: (sizeBytes: number) => Promise<T | Unavailable>,
+  /** The memo key of the measure at a size: a measure another group already ran needs no room. */
+  memoKeyOf?: (sizeBytes: number) => string,
 ): Promise<PerSize<T>> {
   const out: PerSize<T> = new Map()
   for (const size of ctx.config.sizes) {
-    const reason = ctx.whyNotFits(size, footprint)
+    const reason = memoKeyOf && ctx.hasMemo(memoKeyOf(size)) ? undefined : ctx.whyNotFits(size, footprint)
     if (reason) {
       ctx.progress.log(reason)
       out.set(size, new Unavailable(reason))

@@ -55,3 +55,32 @@ export async function measureThroughput(task: ThroughputTask, options: Throughpu
   const latencyMs = result.latency.p50 ?? result.latency.mean
   return (task.opsPerCall * 1000) / latencyMs
 }
+
+/**
+ * Measures every task once per round, `rounds` times, in the given order, and
+ * returns each task's median. Load from other processes drifts over a run;
+ * interleaving spreads it over all tasks instead of penalising whichever ran
+ * during a spike. A task that throws is not run again; its error is returned.
+ */
+export async function interleavedMedians(
+  tasks: readonly ThroughputTask[],
+  rounds: number,
+  options: ThroughputOptions,
+  beforeRound?: (round: number) => void,
+): Promise<Array<number | { error: unknown }>> {
+  const samples: number[][] = tasks.map(() => [])
+  const errors: Array<{ error: unknown } | undefined> = tasks.map(() => undefined)
+  const perRound = { ...options, timeMs: options.timeMs / rounds }
+  for (let round = 1; round <= rounds; round++) {
+    beforeRound?.(round)
+    for (const [i, task] of tasks.entries()) {
+      if (errors[i]) continue
+      try {
+        samples[i]!.push(await measureThroughput(task, perRound))
+      } catch (error) {
+        errors[i] = { error }
+      }
+    }
+  }
+  return tasks.map((_, i) => errors[i] ?? median(samples[i]!))
+}
