@@ -33,9 +33,21 @@ export function readTimestamp(bytes: Uint8Array, pos: number): number {
   return dv.getInt32(0, false) * TWO_POW_32 + dv.getUint32(4, false)
 }
 
+/** The user's serializer of each serializer made by ttlValueSerializer. */
+const userSerializers = new WeakMap<Serializer<any>, Serializer<any>>()
+
+/**
+ * The user's serializer inside `s` when `s` stores TtlValues (made by
+ * ttlValueSerializer), else undefined: a backend that checks values without
+ * serializing them (heap) checks the user's value inside the TtlValue.
+ */
+export function ttlUserSerializer(s: Serializer<any>): Serializer<unknown> | undefined {
+  return userSerializers.get(s)
+}
+
 /** The serializer of stored TtlValues around the user's serializer. Never recorded in meta-info (that keeps the user's). */
 export function ttlValueSerializer<T>(inner: Serializer<T>): Serializer<TtlValue<T>> {
-  return {
+  const serializer: Serializer<TtlValue<T>> = {
     id: `ttl(${inner.id})`,
     version: inner.version,
     serialize(value) {
@@ -52,6 +64,8 @@ export function ttlValueSerializer<T>(inner: Serializer<T>): Serializer<TtlValue
       return new TtlValue(readTimestamp(bytes, 0), inner.deserialize(bytes.subarray(TTL_TIMESTAMP_BYTES)))
     },
   }
+  userSerializers.set(serializer, inner)
+  return serializer
 }
 
 /** How a state kind lays out TTL'd bytes: one timestamped value per entry, or a list of timestamped elements. */

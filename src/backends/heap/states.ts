@@ -15,6 +15,7 @@ import type {
   ValueStateDescriptor,
 } from '../../state/descriptors.js'
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../../state/types.js'
+import { ttlUserSerializer, type TtlValue } from '../../ttl/value.js'
 import type { KeyId, KeyIdPolicy } from './key-ids.js'
 import { Entry, isEntry, type NamespaceTable, type StateTable, type Stored } from './state-table.js'
 
@@ -42,13 +43,20 @@ export function copier<T>(serializer: Serializer<T>): (v: T) => T {
 /**
  * A check that `serializer` could write a value, without serializing it: the
  * heap must refuse what RocksDB (which serializes every write) refuses. Known
- * for the built-in primitive serializers; other serializers are checked when a
- * snapshot serializes the state. On failure the serializer itself is called,
- * so the error is exactly the one RocksDB would raise.
+ * for the built-in primitive serializers, also inside the TtlValues of a TTL'd
+ * state; other serializers are checked when a snapshot serializes the state.
+ * On failure the serializer itself is called, so the error is exactly the one
+ * RocksDB would raise.
  */
 export function writeChecker<T>(serializer: Serializer<T>): (v: T) => void {
-  const ok = quickCheckOf(serializer.id)
+  const user = ttlUserSerializer(serializer)
+  const ok = quickCheckOf((user ?? serializer).id)
   if (ok === undefined) return () => {}
+  if (user !== undefined) {
+    return (v) => {
+      if (!ok((v as TtlValue<unknown>).v)) serializer.serialize(v)
+    }
+  }
   return (v) => {
     if (!ok(v)) serializer.serialize(v)
   }
