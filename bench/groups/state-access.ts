@@ -13,9 +13,6 @@ import { rawBindingSubject, rawCppSubject } from '../lib/subjects/raw-native.js'
 import { sqliteSubject } from '../lib/subjects/sqlite.js'
 import { ACCESS_OPS, accessWorkload, type AccessOp, type AccessSubject, type AccessWorkload } from '../lib/subjects/types.js'
 
-/** Interleaved rounds per measure (see measureAll). */
-const ROUNDS = 3
-
 type SubjectId = 'rocksdb' | 'heap' | 'cpp' | 'binding' | 'map' | 'level' | 'sqlite'
 
 const SUBJECTS: ReadonlyArray<{ id: SubjectId; header: string }> = [
@@ -87,9 +84,9 @@ async function measureAll(ctx: RunContext, w: AccessWorkload, notes: string[]): 
   try {
     const results = await interleavedMedians(
       tasks.map((t) => t.task),
-      ROUNDS,
+      ctx.config.rounds,
       { timeMs: ctx.config.benchTimeMs, warmupMs: ctx.config.benchWarmupMs },
-      (round) => ctx.progress.step(`state access: round ${round}/${ROUNDS}`),
+      (round) => ctx.progress.step(`state access: round ${round}/${ctx.config.rounds}`),
     )
     for (const [i, r] of results.entries()) {
       const { id, op, task } = tasks[i]!
@@ -118,9 +115,10 @@ export const stateAccessGroup: BenchGroup = {
   description:
     'Per-record state access as a stream operator does it (setCurrentKey, then the state call), on the RocksDB and heap backends, ' +
     'against the raw C++ loop inside the addon, a raw JS loop over our binding with prebuilt keys, a plain JS Map, ' +
-    'classic-level and better-sqlite3 doing the same key-value work. Each cell is measured in 3 interleaved rounds (every subject ' +
-    'once per round) and the median of the rounds is shown; within a round, throughput is the median of tinybench samples.',
-  steps: () => SUBJECTS.length + ROUNDS,
+    'classic-level and better-sqlite3 doing the same key-value work. Each cell is measured in interleaved rounds (every subject ' +
+    'once per round; 5 rounds, 3 with --quick) and the median of the rounds is shown; within a round, throughput is the median of ' +
+    'tinybench samples. The raw RocksDB references open their DB with the options the backend uses (WAL off, universal compaction).',
+  steps: (config) => SUBJECTS.length + config.rounds,
 
   async run(ctx: RunContext): Promise<GroupResult> {
     const result = emptyResult()

@@ -18,8 +18,6 @@ const TIMER_VARIANTS: ReadonlyArray<[Kind, 'heap' | 'rocksdb']> = [
   ['heap', 'heap'],
 ]
 const OPS_PER_CALL = 1000
-/** Interleaved rounds (see interleavedMedians): TTL and no TTL see the same load. */
-const ROUNDS = 3
 
 function ttlDescriptor(name: string, ttl: StateTtlConfig | undefined): ValueStateDescriptor<string> {
   const d = new ValueStateDescriptor(name, stringSerializer)
@@ -88,7 +86,7 @@ async function measureTtl(ctx: RunContext, kind: Kind, w: AccessWorkload): Promi
       }
     }
     const medians = async (tasks: ThroughputTask[]) =>
-      (await interleavedMedians(tasks, ROUNDS, opts)).map((r) => {
+      (await interleavedMedians(tasks, ctx.config.rounds, opts)).map((r) => {
         if (typeof r !== 'number') throw r.error
         return r
       })
@@ -113,7 +111,7 @@ export const ttlTimersGroup: BenchGroup = {
   title: 'TTL and timers',
   description:
     'TTL: ValueState value() and update() with a one-hour TTL (nothing expires during the run) against the same state without TTL, ' +
-    'per record with setCurrentKey, each state in a backend of its own, in 3 interleaved rounds (median). Timers: registering event-time timers on distinct keys, then advancing the watermark past ' +
+    'per record with setCurrentKey, each state in a backend of its own, in interleaved rounds (median). Timers: registering event-time timers on distinct keys, then advancing the watermark past ' +
     'them so every timer fires once (register + fire per timer).',
   steps: () => KINDS.length + TIMER_VARIANTS.length,
 

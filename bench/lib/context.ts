@@ -16,15 +16,17 @@ export interface BenchConfig {
   accessValueChars: number
   /** Value length (characters) of the state built for checkpoint/restore sizes. */
   stateValueChars: number
-  /** tinybench time per task. */
+  /** tinybench time per measure, split over `rounds` interleaved rounds. */
   benchTimeMs: number
   benchWarmupMs: number
+  /** Interleaved rounds per throughput measure (median of the rounds). */
+  rounds: number
 }
 
 export function defaultConfig(quick: boolean): BenchConfig {
   return quick
-    ? { quick, sizes: [1e6, 3e6, 10e6], accessKeys: 20_000, accessValueChars: 100, stateValueChars: 200, benchTimeMs: 150, benchWarmupMs: 50 }
-    : { quick, sizes: [10e6, 100e6, 1e9], accessKeys: 100_000, accessValueChars: 100, stateValueChars: 200, benchTimeMs: 1000, benchWarmupMs: 250 }
+    ? { quick, sizes: [1e6, 3e6, 10e6], accessKeys: 20_000, accessValueChars: 100, stateValueChars: 200, benchTimeMs: 150, benchWarmupMs: 50, rounds: 3 }
+    : { quick, sizes: [10e6, 100e6, 1e9], accessKeys: 100_000, accessValueChars: 100, stateValueChars: 200, benchTimeMs: 1500, benchWarmupMs: 100, rounds: 5 }
 }
 
 /** A point of the checkpoint-cost chart: one method at one state size. */

@@ -2,6 +2,7 @@
 // dir, fill ValueState, change a fraction of keys, copy key by key, count.
 import { openKeyedStateBackend } from '../../src/backend/open.js'
 import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../src/backend/types.js'
+import type { NativeOpenOptions } from '../../src/native/types.js'
 import { assignToKeyGroup, type KeyGroupRange } from '../../src/keygroups.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
 import { ValueStateDescriptor } from '../../src/state/descriptors.js'
@@ -127,3 +128,9 @@ export function randomReadsPerSec(backend: Backend, data: Dataset, ops: number, 
   const ms = Number(process.hrtime.bigint() - start) / 1e6
   return (ops * 1000) / ms
 }
+
+/**
+ * The RocksDB options the backend opens its DB with (src/backends/rocksdb/backend.ts,
+ * default incremental mode), for the raw references: the same engine settings, no state layer.
+ */
+export const BACKEND_LIKE_OPTIONS: NativeOpenOptions = { createIfMissing: true, disableWal: true, compactionStyle: 'universal' }

@@ -5,7 +5,7 @@ import { compositeKey } from '../../src/encoding.js'
 import type { NativeBinding, NativeDb } from '../../src/native/types.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
 import type { Dataset } from './data.js'
-import { keyGroupsOf } from './keyed.js'
+import { BACKEND_LIKE_OPTIONS, keyGroupsOf } from './keyed.js'
 
 const NO_NAMESPACE = new Uint8Array(0)
 /** The chunk limits the full-snapshot writer uses (src/backends/rocksdb/chunks.ts SNAPSHOT_CHUNK). */
@@ -19,7 +19,7 @@ export interface RawDb {
 }
 
 export function fillRawDb(native: NativeBinding, dir: string, data: Dataset): RawDb {
-  const db = native.open(dir, { createIfMissing: true, columnFamilies: ['value'] })
+  const db = native.open(dir, { ...BACKEND_LIKE_OPTIONS, columnFamilies: ['value'] })
   const cf = db.columnFamily('value')
   const kgs = keyGroupsOf(data)
   const batch = db.batch()

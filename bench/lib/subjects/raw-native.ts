@@ -4,7 +4,7 @@
 import { compositeKey, encodeListElements, prefixUpperBound } from '../../../src/encoding.js'
 import { assignToKeyGroup } from '../../../src/keygroups.js'
 import type { NativeBinding } from '../../../src/native/types.js'
-import { MAX_PARALLELISM } from '../keyed.js'
+import { BACKEND_LIKE_OPTIONS, MAX_PARALLELISM } from '../keyed.js'
 import type { TempSpace } from '../tmp.js'
 import { blackhole, cursor, type AccessSubject, type AccessWorkload } from './types.js'
 
@@ -20,7 +20,7 @@ function entryKey(key: string, userKey?: string): Uint8Array {
 
 export function rawBindingSubject(native: NativeBinding, tmp: TempSpace, w: AccessWorkload): AccessSubject {
   const dir = tmp.path('access-raw-binding')
-  const db = native.open(dir, { createIfMissing: true, columnFamilies: COLUMN_FAMILIES })
+  const db = native.open(dir, { ...BACKEND_LIKE_OPTIONS, columnFamilies: COLUMN_FAMILIES })
   const cf = Object.fromEntries(COLUMN_FAMILIES.map((name) => [name, db.columnFamily(name)])) as Record<string, number>
   const keys = w.keys.map((k) => entryKey(k))
   const values = w.values.map((v) => Buffer.from(v))
@@ -120,7 +120,7 @@ export function rawBindingSubject(native: NativeBinding, tmp: TempSpace, w: Acce
 
 export function rawCppSubject(native: NativeBinding, tmp: TempSpace, w: AccessWorkload): AccessSubject {
   const dir = tmp.path('access-raw-cpp')
-  const db = native.open(dir, { createIfMissing: true, columnFamilies: ['value'] })
+  const db = native.open(dir, { ...BACKEND_LIKE_OPTIONS, columnFamilies: ['value'] })
   const family = db.columnFamily('value')
   const valueBytes = Buffer.byteLength(w.values[0] ?? '')
   return {
