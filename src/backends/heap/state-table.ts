@@ -10,15 +10,18 @@
 // namespace table written to (its entry Map only).
 //
 // What a namespace table maps a key id to (Stored):
-//   - a primitive value, as it is, when the key id is the key itself: the
-//     common case costs one Map lookup and no object per entry;
-//   - otherwise an Entry: object values (including list arrays and map-state
-//     Maps), and any value of a key known only by its bytes (the Entry keeps
-//     the original key object for keys()).
+//   - an immutable value, as it is, when the key id is the key itself: a
+//     primitive, or the TtlValue of a TTL'd state holding a primitive (the TTL
+//     layer never changes a TtlValue, it stores a new one). The common case
+//     costs one Map lookup and no object per entry;
+//   - otherwise an Entry: mutable values (objects, including list arrays and
+//     map-state Maps), and any value of a key known only by its bytes (the
+//     Entry keeps the original key object for keys()).
 // Entries stay shared between a table and its copy; an Entry may be mutated in
 // place only by the namespace table that created it (`owner`), so the first
 // write to an entry after a barrier replaces it, and mutable values are copied
-// before anything mutates them.
+// before anything mutates them. Immutable values are shared freely.
+import { TtlValue } from '../../ttl/value.js'
 import type { KeyId } from './key-ids.js'
 
 export class Entry<V = unknown> {
@@ -31,21 +34,32 @@ export class Entry<V = unknown> {
   ) {}
 }
 
-/** A primitive value or an Entry: every object in a namespace table is an Entry. */
-export type Stored = Entry | string | number | bigint | boolean | null
+type Primitive = string | number | bigint | boolean | null
+
+/** An Entry, or an immutable value stored as it is (under a direct key id only). */
+export type Stored = Entry | Primitive | TtlValue<Primitive>
 
 export function isEntry(s: Stored | undefined): s is Entry {
-  return typeof s === 'object' && s !== null
+  return s instanceof Entry
+}
+
+/**
+ * Whether `value` may be stored without an Entry (under a direct key id):
+ * nothing can change it, so the live table and snapshots may share it.
+ */
+export function isImmutable(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true
+  return value instanceof TtlValue && (typeof value.v !== 'object' || value.v === null)
 }
 
 /** The value of a stored item. */
 export function valueOf(s: Stored): unknown {
-  return typeof s === 'object' && s !== null ? s.value : s
+  return s instanceof Entry ? s.value : s
 }
 
-/** The key of a stored item with id `keyId` (a primitive is only stored under a direct key id). */
+/** The key of a stored item with id `keyId` (an immutable value is only stored under a direct key id). */
 export function keyOfStored(keyId: KeyId, s: Stored): unknown {
-  return typeof s === 'object' && s !== null ? s.key : keyId
+  return s instanceof Entry ? s.key : keyId
 }
 
 export class NamespaceTable {
@@ -164,12 +178,11 @@ export class StateTable {
 
   /**
    * Stores a value during restore (tables are exclusive then); `direct` says
-   * whether the key id is the key itself, so a primitive may be stored as it is.
+   * whether the key id is the key itself, so an immutable value may be stored as it is.
    */
   insert(kgIndex: number, nsId: string, namespaceBytes: Uint8Array, keyId: KeyId, direct: boolean, key: unknown, value: unknown): void {
     const nt = this.write(kgIndex, nsId, namespaceBytes)!
-    const raw = direct && (typeof value !== 'object' || value === null)
-    nt.entries.set(keyId, raw ? (value as Stored) : new Entry(key, value, nt.id))
+    nt.entries.set(keyId, direct && isImmutable(value) ? (value as Stored) : new Entry(key, value, nt.id))
   }
 
   /** Pins the current key-group tables for a snapshot: O(key groups). */

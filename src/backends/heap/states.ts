@@ -17,7 +17,7 @@ import type {
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../../state/types.js'
 import { ttlUserSerializer, type TtlValue } from '../../ttl/value.js'
 import type { KeyId, KeyIdPolicy } from './key-ids.js'
-import { Entry, isEntry, type NamespaceTable, type StateTable, type Stored } from './state-table.js'
+import { Entry, isEntry, isImmutable, type NamespaceTable, type StateTable, type Stored } from './state-table.js'
 
 /** What state objects read from the backend on every call. */
 export interface HeapContext {
@@ -126,7 +126,7 @@ abstract class HeapState {
   protected set(value: unknown): void {
     const ctx = this.ctx
     const nt = (this.writableVoidTables !== undefined ? this.writableVoidTables[ctx.kgIndex] : undefined) ?? this.table.write(ctx.kgIndex, this.nsId, this.nsBytes)!
-    if (ctx.keyDirect && (typeof value !== 'object' || value === null)) {
+    if (ctx.keyDirect && isImmutable(value)) {
       nt.entries.set(ctx.keyId, value as Stored)
       return
     }

@@ -9,7 +9,7 @@ import { isExpired } from '../../ttl/config.js'
 import type { TtlValue } from '../../ttl/value.js'
 import type { HeapStateData } from './data.js'
 import type { KeyId } from './key-ids.js'
-import { Entry, isEntry, type StateTable, type Stored } from './state-table.js'
+import { Entry, valueOf, type StateTable, type Stored } from './state-table.js'
 
 /** Entries (or empty key groups / namespaces) looked at per state access (Flink's default is 5 too). */
 export const TTL_CLEANUP_STEPS_PER_ACCESS = 5
@@ -61,18 +61,21 @@ export class HeapTtlCleanup {
 
   /** `seen` comes from the walk and may be stale: only the live table's entry is ever changed. */
   private check(table: StateTable, keyId: KeyId, seen: Stored, nowMs: number): void {
-    // TtlValues are objects, so a TTL'd state stores every value in an Entry.
-    if (!isEntry(seen) || this.liveValue(seen.value, nowMs) === seen.value) return
+    // A TtlValue holding a primitive is stored as it is, anything else in an Entry.
+    const seenValue = valueOf(seen)
+    if (this.liveValue(seenValue, nowMs) === seenValue) return
     const stored = table.read(this.kgIndex, this.nsId)?.entries.get(keyId)
-    if (!isEntry(stored)) return
-    const live = stored === seen ? this.liveValue(seen.value, nowMs) : this.liveValue(stored.value, nowMs)
-    if (live === stored.value) return
+    if (stored === undefined) return
+    const value = valueOf(stored)
+    const live = this.liveValue(value, nowMs)
+    if (live === value) return
     const writable = table.write(this.kgIndex, this.nsId)!
     if (live === undefined) {
       writable.entries.delete(keyId)
       table.dropIfEmpty(this.kgIndex, this.nsId, writable)
     } else {
-      writable.entries.set(keyId, new Entry(stored.key, live, writable.id))
+      // Only lists and maps lose part of their value, and those are always in an Entry.
+      writable.entries.set(keyId, new Entry((stored as Entry).key, live, writable.id))
     }
   }
 
