@@ -1,6 +1,7 @@
 // Group 2: checkpoints at each state size. Sync pause and async time of full
 // and incremental checkpoints, bytes written, incremental after 1 % / 10 % of
 // keys changed, and full snapshot throughput against raw packed iteration.
+import type { CheckpointStorage } from '../../src/storage/types.js'
 import { emptyResult, type BenchGroup, type CostPoint, type GroupResult, type RunContext } from '../lib/context.js'
 import { datasetOfSize, sampleIndices, type Dataset } from '../lib/data.js'
 import { mbPerSec, sizeLabel } from '../lib/format.js'
@@ -8,7 +9,6 @@ import { GOALS, goalCell, judge } from '../lib/goals.js'
 import { openBackend, randomReadsPerSec, writeValues, type Backend } from '../lib/keyed.js'
 import { forceGc, type Footprint } from '../lib/machine.js'
 import { attempt, fsStorageFactory, isUnavailable, nativeBinding, NOT_BUILT, Unavailable } from '../lib/pieces.js'
-import type { CheckpointStorage } from '../../src/storage/types.js'
 import { fillRawDb, packedIteration } from '../lib/raw-db.js'
 import { forEachSize, largestMeasured, whereLabel, type PerSize } from '../lib/sizes.js'
 import { table } from '../lib/table.js'
