@@ -70,7 +70,8 @@ export function renderResultsMarkdown(r: RunReport, profileNotesFile: string): s
     '',
     `Configuration: state sizes ${r.config.sizes.map(sizeLabel).join(', ')} (keys of 8 bytes, ${r.config.stateValueChars}-byte values); ` +
       `state access over ${r.config.accessKeys.toLocaleString('en-US')} keys with ${r.config.accessValueChars}-byte values, ` +
-      `${r.config.benchTimeMs} ms of tinybench samples per measure.`,
+      `${r.config.benchTimeMs} ms of tinybench samples per throughput measure` +
+      (r.config.rounds ? `, in ${r.config.rounds} interleaved rounds (median).` : '.'),
     '',
     '## Goals',
     '',
