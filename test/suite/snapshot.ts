@@ -58,7 +58,7 @@ export function emptyModel(): SnapshotModel {
   return { values: new Map(), lists: new Map(), maps: new Map() }
 }
 
-function cloneModel(m: SnapshotModel): SnapshotModel {
+export function cloneModel(m: SnapshotModel): SnapshotModel {
   return {
     values: new Map(m.values),
     lists: new Map([...m.lists].map(([k, l]) => [k, [...l]])),
