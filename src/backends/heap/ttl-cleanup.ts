@@ -14,7 +14,12 @@ import { Entry, valueOf, type StateTable, type Stored } from './state-table.js'
 /** Entries (or empty key groups / namespaces) looked at per state access (Flink's default is 5 too). */
 export const TTL_CLEANUP_STEPS_PER_ACCESS = 5
 
-type Layout = 'value' | 'list' | 'map'
+// Numbers, not strings: switched on for every entry the walk looks at.
+const enum Layout {
+  Value,
+  List,
+  Map,
+}
 
 export class HeapTtlCleanup {
   private kgIndex = -1
@@ -24,46 +29,75 @@ export class HeapTtlCleanup {
   private namespaces: Iterator<string> | undefined
   private entries: Iterator<[KeyId, Stored]> | undefined
   private nsId = ''
+  private readonly layout: Layout
 
   constructor(
     /** Read on every run: binding a restored state replaces its table. */
     private readonly data: HeapStateData,
-    private readonly layout: Layout,
+    layout: 'value' | 'list' | 'map',
     private readonly ttlMs: number,
     private readonly stepsPerAccess = TTL_CLEANUP_STEPS_PER_ACCESS,
-  ) {}
+  ) {
+    this.layout = layout === 'list' ? Layout.List : layout === 'map' ? Layout.Map : Layout.Value
+  }
 
+  /**
+   * `stepsPerAccess` units of work, each one of: check one entry, move to the
+   * next namespace, move to the next key group. Written as one loop: it runs
+   * on every access of the state, and nearly every entry it looks at is live.
+   */
   run(nowMs: number): void {
     const table = this.data.table
-    if (table.keyGroups.length === 0) return
-    for (let i = 0; i < this.stepsPerAccess; i++) this.step(table, nowMs)
-  }
-
-  /** One unit of work: check one entry, or move to the next namespace or key group. */
-  private step(table: StateTable, nowMs: number): void {
-    if (this.entries !== undefined) {
-      const next = this.entries.next()
-      if (!next.done) return this.check(table, next.value[0], next.value[1], nowMs)
-      this.entries = undefined
-    }
-    if (this.namespaces !== undefined) {
-      const next = this.namespaces.next()
-      if (!next.done) {
-        this.nsId = next.value
-        this.entries = table.read(this.kgIndex, this.nsId)?.entries.entries()
-        return
+    const keyGroups = table.keyGroups.length
+    if (keyGroups === 0) return
+    for (let i = 0; i < this.stepsPerAccess; i++) {
+      const entries = this.entries
+      if (entries !== undefined) {
+        const next = entries.next()
+        if (!next.done) {
+          if (this.hasExpired(next.value[1], nowMs)) this.clean(table, next.value[0], nowMs)
+          continue
+        }
+        this.entries = undefined
       }
-      this.namespaces = undefined
+      const namespaces = this.namespaces
+      if (namespaces !== undefined) {
+        const next = namespaces.next()
+        if (!next.done) {
+          this.nsId = next.value
+          this.entries = table.read(this.kgIndex, next.value)?.entries.entries()
+          continue
+        }
+        this.namespaces = undefined
+      }
+      this.kgIndex = (this.kgIndex + 1) % keyGroups
+      this.namespaces = table.keyGroups[this.kgIndex]?.namespaces.keys()
     }
-    this.kgIndex = (this.kgIndex + 1) % table.keyGroups.length
-    this.namespaces = table.keyGroups[this.kgIndex]?.namespaces.keys()
   }
 
-  /** `seen` comes from the walk and may be stale: only the live table's entry is ever changed. */
-  private check(table: StateTable, keyId: KeyId, seen: Stored, nowMs: number): void {
+  /** Whether any part of a stored item has expired; allocates nothing. `seen` may be stale. */
+  private hasExpired(seen: Stored, nowMs: number): boolean {
+    const { ttlMs } = this
     // A TtlValue holding a primitive is stored as it is, anything else in an Entry.
-    const seenValue = valueOf(seen)
-    if (this.liveValue(seenValue, nowMs) === seenValue) return
+    const value = seen instanceof Entry ? seen.value : seen
+    switch (this.layout) {
+      case Layout.Value: {
+        const ts = (value as TtlValue<unknown> | null)?.ts
+        return typeof ts === 'number' && isExpired(ts, ttlMs, nowMs)
+      }
+      case Layout.List: {
+        const list = value as TtlValue<unknown>[]
+        for (let i = 0; i < list.length; i++) if (isExpired(list[i]!.ts, ttlMs, nowMs)) return true
+        return false
+      }
+      case Layout.Map:
+        for (const v of (value as Map<KeyId, TtlValue<unknown>>).values()) if (isExpired(v.ts, ttlMs, nowMs)) return true
+        return false
+    }
+  }
+
+  /** Drops what expired from the live table's item `keyId` (the walk's may be stale). */
+  private clean(table: StateTable, keyId: KeyId, nowMs: number): void {
     const stored = table.read(this.kgIndex, this.nsId)?.entries.get(keyId)
     if (stored === undefined) return
     const value = valueOf(stored)
@@ -83,17 +117,17 @@ export class HeapTtlCleanup {
   private liveValue(value: unknown, nowMs: number): unknown {
     const { ttlMs } = this
     switch (this.layout) {
-      case 'value': {
+      case Layout.Value: {
         const ts = (value as TtlValue<unknown> | undefined)?.ts
         return typeof ts === 'number' && isExpired(ts, ttlMs, nowMs) ? undefined : value
       }
-      case 'list': {
+      case Layout.List: {
         const list = value as TtlValue<unknown>[]
         if (!list.some((e) => isExpired(e.ts, ttlMs, nowMs))) return value
         const live = list.filter((e) => !isExpired(e.ts, ttlMs, nowMs))
         return live.length === 0 ? undefined : live
       }
-      case 'map': {
+      case Layout.Map: {
         const map = value as Map<KeyId, TtlValue<unknown>>
         let live: Map<KeyId, TtlValue<unknown>> | undefined
         for (const [k, v] of map) {
@@ -108,6 +142,6 @@ export class HeapTtlCleanup {
   }
 }
 
-export function heapTtlLayout(kind: string): Layout {
+export function heapTtlLayout(kind: string): 'value' | 'list' | 'map' {
   return kind === 'list' ? 'list' : kind === 'map' ? 'map' : 'value'
 }
