@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { findLatestCompleteCheckpoint, listSnapshots } from '../../src/checkpoint/catalog.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
+import { rng } from '../checkpoint/job.js'
 import {
   checkGcRemovesExactlyTheOrphans,
   checkLatestRestores,
@@ -28,17 +29,6 @@ import {
 
 const SOAK = process.env.SOAK === '1'
 const SEED = Number(process.env.CRASH_SEED ?? 20240101)
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** The kills of this run: every point once (shuffled) and two random-time kills, or 40 random ones with SOAK=1. */
 function schedule(random: () => number): Kill[] {
