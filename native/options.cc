@@ -46,6 +46,72 @@ rocksdb::CompressionType ParseCompression(Napi::Env env, const std::string& name
         "open: compression must be one of 'none', 'snappy', 'lz4', 'zstd', got '" + name + "'");
 }
 
+// An optional integer option in [min, max]; `fallback` when absent.
+int64_t OptionalInteger(Napi::Env env, Napi::Object options, const char* key, int64_t min, int64_t max,
+                        int64_t fallback) {
+  Napi::Value value = options.Get(key);
+  if (IsNullish(value)) return fallback;
+  return Integer(env, value, key, min, max);
+}
+
+constexpr int64_t kMaxTrigger = 1 << 16;
+constexpr int64_t kMaxJsInteger = 9007199254740991LL;
+
+// RocksDB raises a write trigger below the one before it without a word; an
+// explicit value that would stall writes before compaction even starts is
+// refused instead.
+void CheckTriggerOrder(Napi::Env env, const OpenConfig& config) {
+  const rocksdb::ColumnFamilyOptions defaults;
+  int trigger = config.level0FileNumCompactionTrigger >= 0 ? config.level0FileNumCompactionTrigger
+                                                           : defaults.level0_file_num_compaction_trigger;
+  int slowdown = config.level0SlowdownWritesTrigger >= 0 ? config.level0SlowdownWritesTrigger
+                                                         : std::max(trigger, defaults.level0_slowdown_writes_trigger);
+  if (config.level0SlowdownWritesTrigger >= 0 && slowdown < trigger) {
+    Throw(env, ErrorCode::kInvalidArgument,
+          "open: level0SlowdownWritesTrigger (" + std::to_string(slowdown) +
+              ") must not be below level0FileNumCompactionTrigger (" + std::to_string(trigger) + ")");
+  }
+  if (config.level0StopWritesTrigger >= 0 && config.level0StopWritesTrigger < slowdown) {
+    Throw(env, ErrorCode::kInvalidArgument,
+          "open: level0StopWritesTrigger (" + std::to_string(config.level0StopWritesTrigger) +
+              ") must not be below level0SlowdownWritesTrigger (" + std::to_string(slowdown) + ")");
+  }
+  if (config.universalMinMergeWidth >= 0 && config.universalMaxMergeWidth >= 0 &&
+      config.universalMinMergeWidth > config.universalMaxMergeWidth) {
+    Throw(env, ErrorCode::kInvalidArgument,
+          "open: universalMinMergeWidth (" + std::to_string(config.universalMinMergeWidth) +
+              ") must not be above universalMaxMergeWidth (" + std::to_string(config.universalMaxMergeWidth) + ")");
+  }
+}
+
+void ParseCompactionTuning(Napi::Env env, Napi::Object options, OpenConfig& config) {
+  config.level0FileNumCompactionTrigger =
+      static_cast<int>(OptionalInteger(env, options, "level0FileNumCompactionTrigger", 1, kMaxTrigger, -1));
+  config.level0SlowdownWritesTrigger =
+      static_cast<int>(OptionalInteger(env, options, "level0SlowdownWritesTrigger", 1, kMaxTrigger, -1));
+  config.level0StopWritesTrigger =
+      static_cast<int>(OptionalInteger(env, options, "level0StopWritesTrigger", 1, kMaxTrigger, -1));
+  config.targetFileSizeBytes = OptionalInteger(env, options, "targetFileSizeBytes", 64 << 10, kMaxJsInteger, -1);
+  config.universalSizeRatio = static_cast<int>(OptionalInteger(env, options, "universalSizeRatio", 0, 100000, -1));
+  config.universalMinMergeWidth =
+      static_cast<int>(OptionalInteger(env, options, "universalMinMergeWidth", 2, kMaxTrigger, -1));
+  config.universalMaxMergeWidth =
+      static_cast<int>(OptionalInteger(env, options, "universalMaxMergeWidth", 2, kMaxTrigger, -1));
+  config.universalMaxSizeAmplificationPercent =
+      static_cast<int>(OptionalInteger(env, options, "universalMaxSizeAmplificationPercent", 1, 1000000, -1));
+  Napi::Value stopStyle = options.Get("universalStopStyle");
+  if (!IsNullish(stopStyle)) {
+    std::string style = StringValue(env, stopStyle, "universalStopStyle");
+    if (style == "similar-size") {
+      config.universalStopStyleSimilarSize = true;
+    } else if (style != "total-size") {
+      Throw(env, ErrorCode::kInvalidArgument,
+            "open: universalStopStyle must be 'total-size' or 'similar-size', got '" + style + "'");
+    }
+  }
+  CheckTriggerOrder(env, config);
+}
+
 }  // namespace
 
 rocksdb::CompressionType DefaultCompression() {
@@ -61,7 +127,10 @@ OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value value) {
   Napi::Object options = ObjectArg(env, value, "open options");
   CheckKnownKeys(env, options, "open options",
                  {"createIfMissing", "columnFamilies", "blockCacheBytes", "writeBufferBytes",
-                  "disableWal", "compression", "compactionStyle", "disableAutoCompactions"});
+                  "disableWal", "compression", "compactionStyle", "disableAutoCompactions",
+                  "level0FileNumCompactionTrigger", "level0SlowdownWritesTrigger", "level0StopWritesTrigger",
+                  "targetFileSizeBytes", "universalSizeRatio", "universalMinMergeWidth", "universalMaxMergeWidth",
+                  "universalMaxSizeAmplificationPercent", "universalStopStyle"});
   config.createIfMissing = OptionalBool(env, options, "createIfMissing", config.createIfMissing);
   config.disableWal = OptionalBool(env, options, "disableWal", config.disableWal);
   config.disableAutoCompactions =
@@ -91,6 +160,7 @@ OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value value) {
             "open: compactionStyle must be 'level' or 'universal', got '" + style + "'");
     }
   }
+  ParseCompactionTuning(env, options, config);
   return config;
 }
 
@@ -115,6 +185,22 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const OpenConfig& config,
   options.disable_auto_compactions = config.disableAutoCompactions;
   // Level style: all data in the last level and its few levels above, whatever the DB size.
   options.level_compaction_dynamic_level_bytes = config.compactionStyle == rocksdb::kCompactionStyleLevel;
+  if (config.level0FileNumCompactionTrigger >= 0) {
+    options.level0_file_num_compaction_trigger = config.level0FileNumCompactionTrigger;
+  }
+  if (config.level0SlowdownWritesTrigger >= 0) {
+    options.level0_slowdown_writes_trigger = config.level0SlowdownWritesTrigger;
+  }
+  if (config.level0StopWritesTrigger >= 0) options.level0_stop_writes_trigger = config.level0StopWritesTrigger;
+  if (config.targetFileSizeBytes >= 0) options.target_file_size_base = static_cast<uint64_t>(config.targetFileSizeBytes);
+  auto& universal = options.compaction_options_universal;
+  if (config.universalSizeRatio >= 0) universal.size_ratio = static_cast<unsigned>(config.universalSizeRatio);
+  if (config.universalMinMergeWidth >= 0) universal.min_merge_width = static_cast<unsigned>(config.universalMinMergeWidth);
+  if (config.universalMaxMergeWidth >= 0) universal.max_merge_width = static_cast<unsigned>(config.universalMaxMergeWidth);
+  if (config.universalMaxSizeAmplificationPercent >= 0) {
+    universal.max_size_amplification_percent = static_cast<unsigned>(config.universalMaxSizeAmplificationPercent);
+  }
+  if (config.universalStopStyleSimilarSize) universal.stop_style = rocksdb::kCompactionStopStyleSimilarSize;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = blockCache;

@@ -30,10 +30,25 @@ struct OpenConfig {
   // For databases that are only read once (a checkpoint opened to copy key
   // groups out of it during a rescaling restore): no compaction work at all.
   bool disableAutoCompactions = false;
+  // Compaction tuning; a negative value keeps RocksDB's default. Policy (which
+  // values suit incremental checkpoints) lives in TypeScript.
+  // Sorted runs (universal) or L0 files (level) that start a compaction.
+  int level0FileNumCompactionTrigger = -1;
+  int level0SlowdownWritesTrigger = -1;
+  int level0StopWritesTrigger = -1;
+  int64_t targetFileSizeBytes = -1;
+  // compaction_options_universal.
+  int universalSizeRatio = -1;
+  int universalMinMergeWidth = -1;
+  int universalMaxMergeWidth = -1;
+  int universalMaxSizeAmplificationPercent = -1;
+  bool universalStopStyleSimilarSize = false;
 };
 
-// Reads the JS options object of open(); throws INVALID_ARGUMENT on unknown keys
-// or wrong types and NOT_SUPPORTED for a compression this librocksdb lacks.
+// Reads the JS options object of open(); throws INVALID_ARGUMENT on unknown keys,
+// wrong types or out-of-range numbers (and write triggers that would stall
+// writes before compaction starts), NOT_SUPPORTED for a compression this
+// librocksdb lacks.
 OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value options);
 
 // LZ4 when the library has it, else Snappy, else none.

@@ -4,7 +4,7 @@ import type { KeyedStateBackend, KeyedStateBackendOptions } from './types.js'
 
 const KNOWN_OPTIONS = new Set([
   'kind', 'keySerializer', 'maxParallelism', 'keyGroupRange', 'dir', 'restoreFrom', 'localRestoreFrom',
-  'localRecoveryDir', 'checkpointMode', 'storage', 'knownEmptyRanges', 'timers',
+  'localRecoveryDir', 'checkpointMode', 'storage', 'knownEmptyRanges', 'timers', 'rocksdb',
 ])
 
 /** Opens a heap or RocksDB keyed-state backend, restoring from handles when given. */

@@ -47,6 +47,43 @@ export interface KeyedStateBackendOptions<K> {
    * Default: the backend's kind. The heap backend supports 'heap' only.
    */
   timers?: 'heap' | 'rocksdb'
+  /** RocksDB: compaction tuning (see RocksDBCompactionOptions); the defaults suit the checkpoint mode. */
+  rocksdb?: RocksDBCompactionOptions
+}
+
+/**
+ * How the RocksDB backend compacts. An incremental checkpoint uploads every SST
+ * file written since the last one, flushes and compaction output alike, so
+ * compaction decides how much each checkpoint uploads. Every field is optional;
+ * bad values are refused with INVALID_ARGUMENT.
+ */
+export interface RocksDBCompactionOptions {
+  /** Default 'universal' with incremental checkpoints (rewrites few files per flush), 'level' with full ones. */
+  compactionStyle?: 'universal' | 'level'
+  /**
+   * Sorted runs (universal) or level-0 files (level) that start a compaction.
+   * Default 16 with universal compaction in incremental mode (RocksDB's own 4
+   * otherwise): more runs between merges means fewer rewritten files uploaded,
+   * for a few more bloom-filter probes per point read. Write slowdown and stop
+   * triggers follow it.
+   */
+  compactionTrigger?: number
+  /**
+   * Universal: starting from the newest run, the next older run joins a merge
+   * while it is at most (100 + sizeRatioPercent) % of the runs picked so far
+   * (RocksDB's size_ratio; default 1).
+   */
+  sizeRatioPercent?: number
+  /** Universal: fewest runs merged by a size-ratio compaction (default 2). */
+  minMergeWidth?: number
+  /** Universal: most runs merged by one compaction (default unlimited). */
+  maxMergeWidth?: number
+  /** Universal: a full merge runs when all but the oldest run exceed this % of the oldest (default 200). */
+  maxSizeAmplificationPercent?: number
+  /** Universal: when a size-ratio merge stops taking older runs (default 'total-size'). */
+  stopStyle?: 'total-size' | 'similar-size'
+  /** Size of compaction output files (default 64 MiB). */
+  targetFileSizeBytes?: number
 }
 
 export type StateOf<D> = D extends ValueStateDescriptor<infer T>

@@ -40,6 +40,26 @@ export interface NativeOpenOptions {
   compactionStyle?: 'level' | 'universal'
   /** No background compactions (a checkpoint opened only to read it); default false. */
   disableAutoCompactions?: boolean
+  // Compaction tuning, RocksDB's option names; each absent one keeps RocksDB's default.
+  // Out-of-range values and write triggers below the compaction trigger: INVALID_ARGUMENT.
+  /** level0_file_num_compaction_trigger: sorted runs (universal) or L0 files (level) that start a compaction; 1..65536 (RocksDB: 4). */
+  level0FileNumCompactionTrigger?: number
+  /** level0_slowdown_writes_trigger; not below the compaction trigger (RocksDB: 20, raised to the trigger). */
+  level0SlowdownWritesTrigger?: number
+  /** level0_stop_writes_trigger; not below the slowdown trigger (RocksDB: 36). */
+  level0StopWritesTrigger?: number
+  /** target_file_size_base: size of compaction output files; at least 64 KiB (RocksDB: 64 MiB). */
+  targetFileSizeBytes?: number
+  /** compaction_options_universal.size_ratio, percent; 0..100000 (RocksDB: 1). */
+  universalSizeRatio?: number
+  /** compaction_options_universal.min_merge_width; 2..65536 (RocksDB: 2). */
+  universalMinMergeWidth?: number
+  /** compaction_options_universal.max_merge_width; 2..65536 (RocksDB: unlimited). */
+  universalMaxMergeWidth?: number
+  /** compaction_options_universal.max_size_amplification_percent; 1..1000000 (RocksDB: 200). */
+  universalMaxSizeAmplificationPercent?: number
+  /** compaction_options_universal.stop_style (RocksDB: 'total-size'). */
+  universalStopStyle?: 'total-size' | 'similar-size'
 }
 
 /** A packed chunk: repeated (u32le keyLength | key | u32le valueLength | value). */

@@ -49,6 +49,7 @@ import {
 } from './states.js'
 import { discardDatabase, ensureWorkingDir, wipeWorkingDir, workingDirOf, type WorkingDir } from './working-dir.js'
 import { compactionFilterListener } from './ttl-compaction.js'
+import { compactionOpenOptions } from './compaction-options.js'
 import { nowOf } from '../../ttl/config.js'
 import { rocksdbTimerQueue } from './timers.js'
 import type { PartitionedTimerQueue } from '../../timers/queue.js'
@@ -76,6 +77,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   /** The SST set of the incremental handle this backend was restored from (base of its first checkpoint). */
   private restoredSstBase: RestoredSstBase | undefined
   readonly checkpointMode: 'incremental' | 'full'
+  private readonly compaction: ReturnType<typeof compactionOpenOptions>
 
   constructor(options: KeyedStateBackendOptions<K>, native: NativeBinding) {
     super(options)
@@ -87,6 +89,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       throw new KeyedStateError('INVALID_ARGUMENT', `checkpointMode must be 'incremental' or 'full', got ${JSON.stringify(mode)}`)
     }
     this.checkpointMode = mode
+    this.compaction = compactionOpenOptions(options.rocksdb, mode)
   }
 
   /** Lineage id of this working directory (created once; new after a restore). */
@@ -124,11 +127,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       createIfMissing: true,
       columnFamilies: [META_COLUMN_FAMILY],
       disableWal: true,
-      // Incremental checkpoints upload the SSTs compaction rewrote since the last one. Level
-      // compaction rewrites the whole last level every few flushes when updates are spread
-      // over the key space (key groups are hashed); universal compaction merges new runs with
-      // each other and the big one rarely: ~3 % instead of ~18 % per checkpoint after 1 % changes.
-      compactionStyle: this.checkpointMode === 'incremental' ? 'universal' : 'level',
+      // Universal compaction in incremental mode, merging only after many sorted runs (compaction-options.ts).
+      ...this.compaction,
     })
     this.reader = new ValueReader(this.db)
     this.metaStore = new MetaStore(this.db, this.db.columnFamily(META_COLUMN_FAMILY), this.workingDir.root)
