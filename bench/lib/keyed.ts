@@ -1,6 +1,7 @@
 // Shared ways to drive keyed-state backends with bench data: open in a temp
 // dir, fill ValueState, change a fraction of keys, copy key by key, count.
 import { openKeyedStateBackend } from '../../src/backend/open.js'
+import { compactionOpenOptions } from '../../src/backends/rocksdb/compaction-options.js'
 import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../src/backend/types.js'
 import type { NativeOpenOptions } from '../../src/native/types.js'
 import { assignToKeyGroup, type KeyGroupRange } from '../../src/keygroups.js'
@@ -133,4 +134,4 @@ export function randomReadsPerSec(backend: Backend, data: Dataset, ops: number, 
  * The RocksDB options the backend opens its DB with (src/backends/rocksdb/backend.ts,
  * default incremental mode), for the raw references: the same engine settings, no state layer.
  */
-export const BACKEND_LIKE_OPTIONS: NativeOpenOptions = { createIfMissing: true, disableWal: true, compactionStyle: 'universal' }
+export const BACKEND_LIKE_OPTIONS: NativeOpenOptions = { createIfMissing: true, disableWal: true, ...compactionOpenOptions(undefined, 'incremental') }
