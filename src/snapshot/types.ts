@@ -97,6 +97,13 @@ export interface FullSnapshotResources {
    * composite keys (see encoding.ts) in ascending byte order.
    */
   keyGroupChunks(stateIndex: number, keyGroup: number): Iterable<Uint8Array>
+  /**
+   * Optional: every entry of state `stateIndex` in the whole key-group range,
+   * packed as above, in ascending key order (so key group after key group;
+   * chunks may span key groups). One pass, read at most once per snapshot.
+   * Writers prefer it to one keyGroupChunks read per key group.
+   */
+  stateChunks?(stateIndex: number): Iterable<Uint8Array>
   /** Whether any state holds any entry (an empty backend writes no file). */
   isEmpty(): boolean
   release(): void

@@ -80,6 +80,26 @@ export function resourcesOf(model: Model, entriesPerChunk = 3, stats: ResourceSt
   }
 }
 
+/**
+ * The same model, also read the way the RocksDB backend prefers: one pass per
+ * state whose chunks of `entriesPerChunk` entries cross key-group boundaries.
+ */
+export function wholeStateResourcesOf(model: Model, entriesPerChunk = 3, stats: ResourceStats = { released: 0 }): FullSnapshotResources {
+  const base = resourcesOf(model, entriesPerChunk, stats)
+  return {
+    ...base,
+    *stateChunks(stateIndex: number) {
+      const all = [...model.states[stateIndex]!.entries.entries()]
+        .filter(([kg]) => kg >= model.range.start && kg <= model.range.end)
+        .sort((a, b) => a[0] - b[0])
+        .flatMap(([, list]) => list)
+      for (let i = 0; i < all.length; i += entriesPerChunk) {
+        yield packEntries(all.slice(i, i + entriesPerChunk).map(([k, v]) => ({ key: Buffer.from(k, 'hex'), value: Buffer.from(v, 'hex') })))
+      }
+    },
+  }
+}
+
 /** What a restore delivered: state → key group → entries in delivery order. */
 export class RecordingSink implements RestoreSink {
   metaInfos: StateMetaInfo[] | undefined

@@ -1,56 +1,77 @@
 // Full snapshots of the RocksDB backend: the synchronous part copies the
-// meta-info and takes a RocksDB read snapshot; the canonical writer
-// (src/snapshot/full) then streams each (key group, state) range from that
-// snapshot while processing continues. RocksDB keys are already composite keys
+// meta-info and opens one iterator per state (its read view); the canonical
+// writer (src/snapshot/full) then streams each state from it while
+// processing continues. RocksDB keys are already composite keys
 // and values already canonical bytes, so chunks go to the writer unchanged.
 import { performance } from 'node:perf_hooks'
 import { keyGroupPrefix } from '../../encoding.js'
 import { ClosedError, KeyedStateError } from '../../errors.js'
 import type { KeyGroupRange } from '../../keygroups.js'
-import type { NativeDb, NativeIterator, NativeSnapshot } from '../../native/types.js'
+import type { NativeDb, NativeIterator } from '../../native/types.js'
 import { runFullSnapshot } from '../../snapshot/full/index.js'
 import type { FullSnapshotResources, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
-import { SNAPSHOT_CHUNK } from './chunks.js'
+import { ChunkCursor, SNAPSHOT_CHUNK } from './chunks.js'
 import type { RocksDBSnapshotContext, SnapshotStrategy, StateColumnFamily } from './snapshot-strategy.js'
 
+/**
+ * The read view of a full snapshot: one iterator per state, created at the
+ * barrier. A RocksDB iterator reads as of its creation (it pins its own
+ * implicit snapshot and the files it needs), so no db.snapshot() is taken:
+ * releasing one lets RocksDB mark bottommost files for a rewrite that zeroes
+ * their sequence numbers, and the rewritten files would be new to the next
+ * incremental checkpoint.
+ *
+ * All reads of one state share its iterator. A read that finds the iterator
+ * moved by another read of the same state seeks back to where it stopped.
+ */
 class RocksDBFullSnapshotResources implements FullSnapshotResources {
   readonly metaInfos: readonly StateMetaInfo[]
-  private readonly cfs: readonly number[]
-  private readonly openIterators = new Set<NativeIterator>()
+  private readonly iterators: NativeIterator[] = []
+  /** The read that positioned each state's iterator last. */
+  private readonly positionedBy: Array<object | undefined>
   private released = false
 
   constructor(
-    private readonly db: NativeDb,
-    private readonly snapshot: NativeSnapshot,
+    db: NativeDb,
     states: readonly StateColumnFamily[],
     readonly keyGroupRange: KeyGroupRange,
   ) {
     this.metaInfos = states.map((s) => s.meta)
-    this.cfs = states.map((s) => s.cf)
+    this.positionedBy = states.map(() => undefined)
+    const gte = keyGroupPrefix(keyGroupRange.start)
+    const lt = keyGroupPrefix(keyGroupRange.end + 1)
+    try {
+      for (const s of states) this.iterators.push(db.iterator(s.cf, { gte, lt }))
+    } catch (e) {
+      this.release()
+      throw e
+    }
   }
 
   keyGroupChunks(stateIndex: number, keyGroup: number): Iterable<Uint8Array> {
     this.assertUsable()
-    const cf = this.cfs[stateIndex]
-    if (cf === undefined) throw new KeyedStateError('INVALID_ARGUMENT', `no state with index ${stateIndex} in this snapshot`)
+    this.checkState(stateIndex)
     if (!Number.isInteger(keyGroup) || keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
       throw new KeyedStateError('INVALID_ARGUMENT', `key group ${keyGroup} is outside the snapshot's range`, { keyGroup })
     }
-    return this.chunks(cf, keyGroupPrefix(keyGroup), keyGroupPrefix(keyGroup + 1))
+    return this.chunks(stateIndex, keyGroupPrefix(keyGroup), keyGroup)
+  }
+
+  stateChunks(stateIndex: number): Iterable<Uint8Array> {
+    this.assertUsable()
+    this.checkState(stateIndex)
+    return this.chunks(stateIndex, keyGroupPrefix(this.keyGroupRange.start), undefined)
   }
 
   isEmpty(): boolean {
     this.assertUsable()
-    const gte = keyGroupPrefix(this.keyGroupRange.start)
-    const lt = keyGroupPrefix(this.keyGroupRange.end + 1)
-    for (const cf of this.cfs) {
-      const it = this.db.iterator(cf, { gte, lt, snapshot: this.snapshot, keysOnly: true })
-      try {
-        if (it.nextChunk(1, 1) !== null) return false
-      } finally {
-        it.close()
-      }
+    const first = keyGroupPrefix(this.keyGroupRange.start)
+    for (let s = 0; s < this.iterators.length; s++) {
+      const it = this.iterators[s]!
+      it.seek(first)
+      this.positionedBy[s] = undefined
+      if (it.nextChunk(1, 1) !== null) return false
     }
     return true
   }
@@ -58,26 +79,39 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
   release(): void {
     if (this.released) return
     this.released = true
-    for (const it of this.openIterators) it.close()
-    this.openIterators.clear()
-    this.snapshot.release()
+    for (const it of this.iterators) it.close()
   }
 
-  private *chunks(cf: number, gte: Uint8Array, lt: Uint8Array): Generator<Uint8Array, void, undefined> {
-    this.assertUsable()
-    const it = this.db.iterator(cf, { gte, lt, snapshot: this.snapshot })
-    this.openIterators.add(it)
-    try {
-      for (;;) {
-        // After release (cancel, close) the iterator is closed under us: stop with a clear error.
-        this.assertUsable()
-        const chunk = it.nextChunk(SNAPSHOT_CHUNK.entriesMax, SNAPSHOT_CHUNK.bytesMax)
-        if (chunk === null) return
-        yield chunk
+  /** Chunks of state `s` from key `from` on; with `onlyKeyGroup`, only the entries of that key group. */
+  private *chunks(s: number, from: Uint8Array, onlyKeyGroup: number | undefined): Generator<Uint8Array, void, undefined> {
+    const reader = {}
+    let previous: Uint8Array | undefined
+    for (;;) {
+      // After release (cancel, close) the iterators are closed under us: stop with a clear error.
+      this.assertUsable()
+      const it = this.iterators[s]!
+      if (this.positionedBy[s] !== reader) {
+        it.seek(previous === undefined ? from : keyAfterLastEntry(previous))
+        this.positionedBy[s] = reader
       }
-    } finally {
-      if (this.openIterators.delete(it)) it.close()
+      let chunk = it.nextChunk(SNAPSHOT_CHUNK.entriesMax, SNAPSHOT_CHUNK.bytesMax)
+      if (chunk === null) return
+      if (onlyKeyGroup !== undefined) {
+        const end = endOfKeyGroup(chunk, onlyKeyGroup)
+        if (end < chunk.length) {
+          // Read past the key group: the next read of this state must seek.
+          this.positionedBy[s] = undefined
+          if (end > 0) yield chunk.subarray(0, end)
+          return
+        }
+      }
+      previous = chunk
+      yield chunk
     }
+  }
+
+  private checkState(stateIndex: number): void {
+    if (this.iterators[stateIndex] === undefined) throw new KeyedStateError('INVALID_ARGUMENT', `no state with index ${stateIndex} in this snapshot`)
   }
 
   private assertUsable(): void {
@@ -85,16 +119,41 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
   }
 }
 
+/** Offset of the first entry of `chunk` outside `keyGroup` (its u16be key prefix), or the chunk length. */
+function endOfKeyGroup(chunk: Uint8Array, keyGroup: number): number {
+  const cursor = new ChunkCursor(chunk)
+  let end = 0
+  while (cursor.next()) {
+    if (cursor.keyGroup() !== keyGroup) return end
+    end = cursor.valueEnd
+  }
+  return end
+}
+
+/** The smallest key after the last entry of `chunk`: its key with a zero byte appended. */
+function keyAfterLastEntry(chunk: Uint8Array): Uint8Array {
+  const cursor = new ChunkCursor(chunk)
+  let keyStart = 0
+  let keyEnd = 0
+  while (cursor.next()) {
+    keyStart = cursor.keyStart
+    keyEnd = cursor.keyEnd
+  }
+  const key = new Uint8Array(keyEnd - keyStart + 1)
+  key.set(chunk.subarray(keyStart, keyEnd))
+  return key
+}
+
 /**
- * The synchronous part of a full snapshot: meta-info copy and read snapshot.
- * Writes after this call are not visible through the returned resources.
+ * The synchronous part of a full snapshot: meta-info copy and one iterator
+ * per state. Writes after this call are not visible through the returned resources.
  */
 export function captureFullSnapshotResources(
   db: NativeDb,
   states: readonly StateColumnFamily[],
   keyGroupRange: KeyGroupRange,
 ): FullSnapshotResources {
-  return new RocksDBFullSnapshotResources(db, db.snapshot(), states, keyGroupRange)
+  return new RocksDBFullSnapshotResources(db, states, keyGroupRange)
 }
 
 export class FullSnapshotStrategy implements SnapshotStrategy {

@@ -1,6 +1,6 @@
 // Per-block compression. Blocks are compressed independently so a restore of
 // one key group decompresses only that key group's blocks.
-import { compressSync, uncompressSync } from 'snappy'
+import { compress, compressSync, uncompressSync } from 'snappy'
 import { KeyedStateError } from '../../errors.js'
 import type { CompressionCodec } from '../types.js'
 import { CODEC_IDS } from './constants.js'
@@ -13,6 +13,15 @@ export function checkCodec(codec: unknown): asserts codec is CompressionCodec {
 
 export function compressBlock(codec: CompressionCodec, raw: Uint8Array): Uint8Array {
   return codec === 'snappy' ? compressSync(raw) : raw
+}
+
+/**
+ * The same bytes as compressBlock, computed on the libuv thread pool so the
+ * event loop keeps reading while blocks compress. `raw` must stay unchanged
+ * until the promise settles; an aborted signal drops compressions not yet started.
+ */
+export function compressBlockAsync(codec: CompressionCodec, raw: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+  return codec === 'snappy' ? compress(raw, undefined, signal) : Promise.resolve(raw)
 }
 
 /** The length a raw snappy block announces in its varint preamble, or -1 if the preamble is malformed. */

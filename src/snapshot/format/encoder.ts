@@ -6,7 +6,7 @@ import { KeyedStateError } from '../../errors.js'
 import { rangeSize, type KeyGroupRange } from '../../keygroups.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import type { CompressionCodec, SnapshotType } from '../types.js'
-import { compressBlock } from './codec.js'
+import { compressBlockAsync } from './codec.js'
 import {
   BLOCK_FLAG_LAST,
   BLOCK_HEADER_BYTES,
@@ -23,6 +23,7 @@ import {
   RECORD_INDEX,
   SECTION_HEADER_BYTES,
 } from './constants.js'
+import { crc32Combine } from './crc.js'
 import { writeU32le } from './packed.js'
 
 /** The JSON record after the file header. Readers ignore fields they do not know. */
@@ -36,6 +37,9 @@ export interface SnapshotMeta {
   blockRawBytesMax?: number
 }
 
+/** Spare payload buffers a builder keeps for reuse; more are left to the GC. */
+const SPARE_BUFFERS_MAX = 4
+
 /**
  * Collects one block's raw payload: sections of (u32le stateIndex | u32le length | packed entries).
  * Copies the bytes it is given, so callers may reuse their buffers right away.
@@ -45,8 +49,9 @@ export class BlockPayloadBuilder {
   private size = 0
   private sectionState = -1
   private sectionStart = 0
+  private readonly spares: Buffer[] = []
 
-  constructor(initialBytes = 64 * 1024) {
+  constructor(private readonly initialBytes = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(initialBytes)
   }
 
@@ -100,6 +105,24 @@ export class BlockPayloadBuilder {
     return out
   }
 
+  /**
+   * The payload so far, handed over: the builder continues in another buffer,
+   * so the payload stays valid while it is compressed and written. Give it back
+   * with `recycle` once nothing reads it any more.
+   */
+  takeOwned(): Buffer {
+    const out = this.take()
+    this.buf = this.spares.pop() ?? Buffer.allocUnsafe(Math.max(this.initialBytes, out.length))
+    return out
+  }
+
+  /** Returns a payload from `takeOwned` for reuse. */
+  recycle(payload: Uint8Array): void {
+    // takeOwned payloads start at offset 0 of a buffer of their own (allocUnsafe above the pool size).
+    if (this.spares.length >= SPARE_BUFFERS_MAX || payload.byteOffset !== 0) return
+    this.spares.push(Buffer.from(payload.buffer, 0, payload.buffer.byteLength))
+  }
+
   private closeSection(): void {
     if (this.sectionState >= 0) writeU32le(this.buf, this.sectionStart - 4, this.size - this.sectionStart)
     this.sectionState = -1
@@ -134,14 +157,15 @@ export function encodeMetaRecord(meta: SnapshotMeta): Buffer {
   return Buffer.concat([header, json])
 }
 
-export function encodeBlockHeader(keyGroup: number, last: boolean, stored: Uint8Array, rawLength: number): Buffer {
+/** `payloadCrc` is crc32 of the stored bytes (the caller has it already for the file CRC). */
+export function encodeBlockHeader(keyGroup: number, last: boolean, storedLength: number, rawLength: number, payloadCrc: number): Buffer {
   const header = Buffer.allocUnsafe(BLOCK_HEADER_BYTES)
   header.writeUInt8(RECORD_BLOCK, 0)
   header.writeUInt8(last ? BLOCK_FLAG_LAST : 0, 1)
   header.writeUInt16LE(keyGroup, 2)
-  header.writeUInt32LE(stored.length, 4)
+  header.writeUInt32LE(storedLength, 4)
   header.writeUInt32LE(rawLength, 8)
-  header.writeUInt32LE(crc32(stored), 12)
+  header.writeUInt32LE(payloadCrc, 12)
   header.writeUInt32LE(crc32(header.subarray(0, 16)), 16)
   return header
 }
@@ -168,29 +192,67 @@ export function encodeFooter(indexOffset: number): Buffer {
 
 export interface EncodedFileSummary {
   sizeBytes: number
+  /** CRC-32 of the whole file (folded from the record CRCs, see crc.ts). */
+  crc32: number
   /** Index i = keyGroupRange.start + i; -1 for key groups without blocks. */
   keyGroupOffsets: number[]
   blockCount: number
 }
 
 /**
+ * Where the encoder's bytes go, in file order. `onWritten`, when given, is
+ * called once the sink no longer reads `bytes` (the caller recycles them then);
+ * the returned promise only says the sink accepted them.
+ */
+export type EncodedBytesSink = (bytes: Uint8Array, onWritten?: () => void) => Promise<void>
+
+export interface EncoderOptions {
+  /**
+   * Blocks compressed ahead of the one being written: compression runs on the
+   * thread pool while the caller reads the next blocks. 0 compresses each block
+   * before `block()` returns.
+   */
+  compressAhead?: number
+  /** Called with a payload given to `block()` once the encoder no longer reads it. */
+  onPayloadReleased?: (payload: Uint8Array) => void
+}
+
+interface PendingBlock {
+  keyGroup: number
+  last: boolean
+  startsKeyGroup: boolean
+  raw: Uint8Array
+  stored: Promise<Uint8Array>
+}
+
+/** Blocks in compression at once by default: enough to keep a second core busy, bounded memory. */
+const DEFAULT_COMPRESS_AHEAD = 2
+
+/**
  * Lays out the records of one snapshot file and hands their bytes to `emit`
- * in file order. Blocks must come in ascending key-group order.
+ * in file order. Blocks must come in ascending key-group order; they are
+ * compressed ahead on the thread pool and written in the order they came.
  */
 export class FullSnapshotEncoder {
   private position = 0
+  private fileCrc = 0
   private blockCount = 0
   private previousKeyGroup = -1
   private lastOfPrevious = true
   private readonly offsets: number[]
-  private state: 'new' | 'writing' | 'finished' = 'new'
+  private state: 'new' | 'writing' | 'finished' | 'aborted' = 'new'
+  private readonly pending: PendingBlock[] = []
+  private readonly compressAhead: number
+  private readonly aborter = new AbortController()
 
   constructor(
     private readonly meta: SnapshotMeta,
     private readonly codec: CompressionCodec,
-    private readonly emit: (bytes: Uint8Array) => Promise<void>,
+    private readonly emit: EncodedBytesSink,
+    private readonly options: EncoderOptions = {},
   ) {
     this.offsets = new Array<number>(rangeSize(meta.keyGroupRange)).fill(-1)
+    this.compressAhead = Math.max(0, options.compressAhead ?? DEFAULT_COMPRESS_AHEAD)
   }
 
   async begin(): Promise<void> {
@@ -200,7 +262,11 @@ export class FullSnapshotEncoder {
     await this.write(encodeMetaRecord(this.meta))
   }
 
-  /** Writes one block of `keyGroup`; `last` marks the end of the key group. The payload may be reused afterwards. */
+  /**
+   * Queues one block of `keyGroup`; `last` marks the end of the key group.
+   * The encoder reads `raw` until it passes it to `onPayloadReleased` (or, without
+   * that option, until `finish()`), so the caller must not change it before.
+   */
   async block(keyGroup: number, raw: Uint8Array, last: boolean): Promise<void> {
     this.expect('writing')
     const { start, end } = this.meta.keyGroupRange
@@ -209,13 +275,13 @@ export class FullSnapshotEncoder {
       throw new KeyedStateError('INTERNAL', `snapshot writer: block for key group ${keyGroup} out of order (previous ${this.previousKeyGroup})`, { keyGroup })
     }
     if (raw.length === 0) throw new KeyedStateError('INTERNAL', `snapshot writer: empty block for key group ${keyGroup}`, { keyGroup })
-    if (!continues) this.offsets[keyGroup - start] = this.position
-    const stored = compressBlock(this.codec, raw)
-    await this.write(encodeBlockHeader(keyGroup, last, stored, raw.length))
-    await this.write(stored)
-    this.blockCount++
     this.previousKeyGroup = keyGroup
     this.lastOfPrevious = last
+    const stored = compressBlockAsync(this.codec, raw, this.aborter.signal)
+    // Awaited in order by writeOldest; after an abort nobody waits, and the rejection is expected.
+    stored.catch(() => {})
+    this.pending.push({ keyGroup, last, startsKeyGroup: !continues, raw, stored })
+    while (this.pending.length > this.compressAhead) await this.writeOldest()
   }
 
   async finish(): Promise<EncodedFileSummary> {
@@ -223,15 +289,51 @@ export class FullSnapshotEncoder {
     if (!this.lastOfPrevious) {
       throw new KeyedStateError('INTERNAL', `snapshot writer: key group ${this.previousKeyGroup} has no last block`, { keyGroup: this.previousKeyGroup })
     }
+    while (this.pending.length > 0) await this.writeOldest()
     this.state = 'finished'
     const indexOffset = this.position
     await this.write(encodeIndexRecord(this.offsets, this.blockCount))
     await this.write(encodeFooter(indexOffset))
-    return { sizeBytes: this.position, keyGroupOffsets: [...this.offsets], blockCount: this.blockCount }
+    return { sizeBytes: this.position, crc32: this.fileCrc >>> 0, keyGroupOffsets: [...this.offsets], blockCount: this.blockCount }
+  }
+
+  /** Stops compressions that have not started; the encoder cannot be used afterwards. */
+  abort(): void {
+    if (this.state === 'finished' || this.state === 'aborted') return
+    this.state = 'aborted'
+    this.pending.length = 0
+    this.aborter.abort()
+  }
+
+  private async writeOldest(): Promise<void> {
+    const block = this.pending[0]!
+    let stored: Uint8Array
+    try {
+      stored = await block.stored
+    } catch (e) {
+      throw new KeyedStateError('INTERNAL', `snapshot writer: compressing a block of key group ${block.keyGroup} failed: ${(e as Error).message}`, {
+        keyGroup: block.keyGroup,
+        cause: e,
+      })
+    }
+    // abort() may have run while the compression finished.
+    this.expect('writing')
+    this.pending.shift()
+    if (block.startsKeyGroup) this.offsets[block.keyGroup - this.meta.keyGroupRange.start] = this.position
+    const payloadCrc = crc32(stored)
+    await this.write(encodeBlockHeader(block.keyGroup, block.last, stored.length, block.raw.length, payloadCrc))
+    const release = this.options.onPayloadReleased
+    const onWritten = release ? () => release(block.raw) : undefined
+    if (stored !== block.raw) onWritten?.()
+    await this.emit(stored, stored === block.raw ? onWritten : undefined)
+    this.fileCrc = crc32Combine(this.fileCrc, payloadCrc, stored.length)
+    this.position += stored.length
+    this.blockCount++
   }
 
   private async write(bytes: Uint8Array): Promise<void> {
     await this.emit(bytes)
+    this.fileCrc = crc32(bytes, this.fileCrc)
     this.position += bytes.length
   }
 

@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import { crc32 } from 'node:zlib'
 import { CancelledError, KeyedStateError } from '../../errors.js'
 import { rangeSize } from '../../keygroups.js'
 import { FileSystemCheckpointStorage } from '../../storage/fs.js'
@@ -23,6 +22,7 @@ import type {
   SnapshotRun,
 } from '../types.js'
 import type { FullSnapshotContext } from './index.js'
+import { StateEntries } from './state-entries.js'
 
 /** Named points in the async part where tests can pause, cancel or fail a run. */
 export type SnapshotHookName = 'afterSyncPart' | 'afterKeyGroup' | 'beforeCommit'
@@ -56,14 +56,28 @@ export interface FullSnapshotTuning {
   blockRawBytesMax?: number
 }
 
+/** Storage writes in flight at once: one being written while the next is prepared. */
+const WRITES_AHEAD = 2
+
 /**
  * Buffers the stream and writes it to the primary output and, while it stays
  * healthy, to the local copy. A failing local copy is dropped, never the checkpoint.
+ *
+ * Writes overlap the caller's work: small records are copied into one of two
+ * buffers, large ones go to storage as they are, and at most WRITES_AHEAD
+ * storage writes are in flight, one after another. A failed write surfaces at
+ * the next write or at `drain()`.
  */
 class TeeOutput {
-  private readonly buf = Buffer.allocUnsafe(OUTPUT_BUFFER_BYTES)
+  private readonly buffers = [Buffer.allocUnsafe(OUTPUT_BUFFER_BYTES), Buffer.allocUnsafe(OUTPUT_BUFFER_BYTES)]
+  /** The write that last read each buffer: it must finish before the buffer is filled again. */
+  private readonly bufferWrites: Array<Promise<void> | undefined> = [undefined, undefined]
+  private active = 0
   private used = 0
-  crc = 0
+  private readonly inFlight: Array<Promise<void>> = []
+  /** Storage writes run one after another, in file order, whatever the storage does with concurrent calls. */
+  private tail: Promise<void> = Promise.resolve()
+  private aborted = false
   size = 0
 
   constructor(
@@ -71,28 +85,59 @@ class TeeOutput {
     public secondary: StorageOutput | undefined,
   ) {}
 
-  async write(bytes: Uint8Array): Promise<void> {
-    this.crc = crc32(bytes, this.crc)
+  /** `onWritten`: called once storage no longer reads `bytes` (right away when they were copied). */
+  async write(bytes: Uint8Array, onWritten?: () => void): Promise<void> {
     this.size += bytes.length
-    const large = bytes.length > this.buf.length / 2
-    // Buffered bytes go out first, whether the new bytes are buffered or written through.
-    if (large || this.used + bytes.length > this.buf.length) await this.flush()
-    if (large) {
-      await this.writeThrough(bytes)
+    const capacity = OUTPUT_BUFFER_BYTES
+    if (bytes.length > capacity / 2) {
+      // Buffered bytes go out first; large bytes are written as they are instead of copied.
+      await this.flush()
+      const { done } = await this.startWrite(bytes)
+      if (onWritten) done.then(onWritten, () => {})
       return
     }
-    this.buf.set(bytes, this.used)
+    if (this.used + bytes.length > capacity) await this.flush()
+    this.buffers[this.active]!.set(bytes, this.used)
     this.used += bytes.length
+    onWritten?.()
   }
 
+  /** Starts writing the buffered bytes and continues in the other buffer. */
   async flush(): Promise<void> {
     if (this.used === 0) return
-    const data = this.buf.subarray(0, this.used)
-    await this.writeThrough(data)
+    const index = this.active
+    this.bufferWrites[index] = (await this.startWrite(this.buffers[index]!.subarray(0, this.used))).done
+    this.active = 1 - index
     this.used = 0
+    const previous = this.bufferWrites[this.active]
+    if (previous) await previous
+  }
+
+  /** Everything written (before commit). */
+  async drain(): Promise<void> {
+    await this.flush()
+    await this.tail
+  }
+
+  /** Stops writing; waits for the storage write in progress so discard does not race it. */
+  async abort(): Promise<void> {
+    this.aborted = true
+    await this.tail.catch(() => {})
+  }
+
+  /** Queues a storage write once fewer than WRITES_AHEAD are in flight; `done` is its completion. */
+  private async startWrite(bytes: Uint8Array): Promise<{ done: Promise<void> }> {
+    while (this.inFlight.length >= WRITES_AHEAD) await this.inFlight.shift()
+    const done = this.tail.then(() => this.writeThrough(bytes))
+    // Observed by the next write or drain(); a failed run may never get there.
+    done.catch(() => {})
+    this.tail = done
+    this.inFlight.push(done)
+    return { done }
   }
 
   private async writeThrough(bytes: Uint8Array): Promise<void> {
+    if (this.aborted) return
     const secondary = this.secondary
     await Promise.all([
       this.primary.write(bytes),
@@ -130,6 +175,8 @@ export class FullSnapshotRunImpl implements SnapshotRun {
   private cancelled = false
   private settled = false
   private outputs: TeeOutput | undefined
+  private encoder: FullSnapshotEncoder | undefined
+  private sources: StateEntries[] = []
 
   constructor(
     readonly checkpointId: number,
@@ -185,8 +232,11 @@ export class FullSnapshotRunImpl implements SnapshotRun {
   }
 
   private async discardOutputs(): Promise<void> {
+    this.encoder?.abort()
+    for (const source of this.sources) source.close()
     const outputs = this.outputs
     if (!outputs) return
+    await outputs.abort()
     await Promise.all([outputs.primary.discard().catch(() => {}), outputs.dropSecondary()])
   }
 
@@ -202,6 +252,55 @@ export class FullSnapshotRunImpl implements SnapshotRun {
       }
     }
     return this.outputs
+  }
+
+  /**
+   * Appends the packed entries of `run` (whole entries of state `s` in key group `kg`),
+   * applying the state's transformer and starting a new block when one would
+   * pass its bound (entries are never split).
+   */
+  private async appendEntries(
+    encoder: FullSnapshotEncoder,
+    builder: BlockPayloadBuilder,
+    kg: number,
+    s: number,
+    run: Uint8Array,
+    transform: ((key: Uint8Array, value: Uint8Array) => Uint8Array | undefined) | undefined,
+    blockRawBytesMax: number,
+  ): Promise<void> {
+    let runStart = 0
+    let pos = 0
+    while (pos < run.length) {
+      // StateEntries checked the layout.
+      const end = packedEntryEnd(run, pos)
+      const keyLength = readU32le(run, pos)
+      // null: the entry is written unchanged, undefined: the transformer dropped it.
+      let replacement: Uint8Array | undefined | null = null
+      if (transform) {
+        const value = run.subarray(pos + 8 + keyLength, end)
+        const next = transform(run.subarray(pos + 4, pos + 4 + keyLength), value)
+        if (next !== value) replacement = next
+      }
+      if (replacement === undefined) {
+        builder.append(s, run, runStart, pos)
+        runStart = pos = end
+        continue
+      }
+      const entryBytes = replacement === null ? end - pos : 8 + keyLength + replacement.length
+      const pending = builder.rawBytes + (pos > runStart ? builder.costOf(s, pos - runStart) : 0)
+      if (pending > 0 && pending + entryBytes + SECTION_HEADER_BYTES > blockRawBytesMax) {
+        builder.append(s, run, runStart, pos)
+        runStart = pos
+        await encoder.block(kg, builder.takeOwned(), false)
+      }
+      if (replacement !== null) {
+        builder.append(s, run, runStart, pos)
+        builder.appendEntry(s, run.subarray(pos + 4, pos + 4 + keyLength), replacement)
+        runStart = end
+      }
+      pos = end
+    }
+    builder.append(s, run, runStart, pos)
   }
 
   private async write(): Promise<SnapshotResult> {
@@ -220,56 +319,29 @@ export class FullSnapshotRunImpl implements SnapshotRun {
     }
     const out = await this.openOutputs(snapshotFileName(resources))
     this.throwIfCancelled()
-    const encoder = new FullSnapshotEncoder(meta, codec, (bytes) => out.write(bytes))
+    const builder = new BlockPayloadBuilder(Math.min(blockRawBytesMax + 64 * 1024, 4 * 1024 * 1024 + 64 * 1024))
+    const encoder = new FullSnapshotEncoder(meta, codec, (bytes, onWritten) => out.write(bytes, onWritten), {
+      onPayloadReleased: (payload) => builder.recycle(payload),
+    })
+    this.encoder = encoder
     await encoder.begin()
 
-    const builder = new BlockPayloadBuilder(Math.min(blockRawBytesMax + 64 * 1024, 4 * 1024 * 1024 + 64 * 1024))
     const transformers = states.map((s) => this.context.transformers?.get(s.name))
+    const sources = states.map((state, s) => new StateEntries(resources, s, state.name))
+    this.sources = sources
     let lastYield = performance.now()
     for (let kg = range.start; kg <= range.end; kg++) {
       for (let s = 0; s < states.length; s++) {
         const transform = transformers[s]
-        for (const chunk of resources.keyGroupChunks(s, kg)) {
+        const source = sources[s]!
+        for (let run = source.nextRun(kg); run !== undefined; run = source.nextRun(kg)) {
           this.throwIfCancelled()
-          let runStart = 0
-          let pos = 0
-          while (pos < chunk.length) {
-            const end = packedEntryEnd(chunk, pos)
-            if (end < 0) {
-              throw new KeyedStateError('INTERNAL', `state '${states[s]!.name}' gave a malformed packed chunk for key group ${kg} (entry at byte ${pos})`, {
-                state: states[s]!.name,
-                keyGroup: kg,
-              })
-            }
-            const keyLength = readU32le(chunk, pos)
-            // null: the entry is written unchanged, undefined: the transformer dropped it.
-            let replacement: Uint8Array | undefined | null = null
-            if (transform) {
-              const value = chunk.subarray(pos + 8 + keyLength, end)
-              const next = transform(chunk.subarray(pos + 4, pos + 4 + keyLength), value)
-              if (next !== value) replacement = next
-            }
-            if (replacement === undefined) {
-              builder.append(s, chunk, runStart, pos)
-              runStart = pos = end
-              continue
-            }
-            // Start a new block when this entry would push the block past its bound (entries are never split).
-            const entryBytes = replacement === null ? end - pos : 8 + keyLength + replacement.length
-            const pending = builder.rawBytes + (pos > runStart ? builder.costOf(s, pos - runStart) : 0)
-            if (pending > 0 && pending + entryBytes + SECTION_HEADER_BYTES > blockRawBytesMax) {
-              builder.append(s, chunk, runStart, pos)
-              runStart = pos
-              await encoder.block(kg, builder.take(), false)
-            }
-            if (replacement !== null) {
-              builder.append(s, chunk, runStart, pos)
-              builder.appendEntry(s, chunk.subarray(pos + 4, pos + 4 + keyLength), replacement)
-              runStart = end
-            }
-            pos = end
+          // Whole runs that fit the block go in one copy; entries are walked only to split blocks or transform values.
+          if (transform === undefined && builder.rawBytes + builder.costOf(s, run.length) + SECTION_HEADER_BYTES <= blockRawBytesMax) {
+            builder.append(s, run)
+          } else {
+            await this.appendEntries(encoder, builder, kg, s, run, transform, blockRawBytesMax)
           }
-          builder.append(s, chunk, runStart, pos)
           if (performance.now() - lastYield > YIELD_EVERY_MS) {
             await yieldToEventLoop()
             lastYield = performance.now()
@@ -277,11 +349,11 @@ export class FullSnapshotRunImpl implements SnapshotRun {
           }
         }
       }
-      if (!builder.isEmpty) await encoder.block(kg, builder.take(), true)
+      if (!builder.isEmpty) await encoder.block(kg, builder.takeOwned(), true)
       await this.hook('afterKeyGroup', kg)
     }
     const summary = await encoder.finish()
-    await out.flush()
+    await out.drain()
     await this.hook('beforeCommit')
     const sizeBytes = await out.primary.commit()
     const local = out.secondary
@@ -300,7 +372,7 @@ export class FullSnapshotRunImpl implements SnapshotRun {
       checkpointId: this.checkpointId,
       maxParallelism: this.context.maxParallelism,
       keyGroupRange: { start: range.start, end: range.end },
-      file: { path: out.primary.path, sizeBytes, crc32: out.crc >>> 0 },
+      file: { path: out.primary.path, sizeBytes, crc32: summary.crc32 },
       keyGroupOffsets: summary.keyGroupOffsets,
     }
     if (handle.keyGroupOffsets.length !== rangeSize(range)) throw new KeyedStateError('INTERNAL', 'snapshot writer produced a wrong number of key-group offsets')
