@@ -16,6 +16,7 @@ import type { Serializer } from '../../serializers/serializer.js'
 export type KeyId = string | number | bigint | boolean
 
 export interface KeyIdPolicy<K> {
+  readonly serializer: Serializer<K>
   /** The id of `key`, whose serialized form is `bytes` when the caller already has it. */
   idOf(key: K, bytes?: Uint8Array): KeyId
   /** The id of a key known only by its bytes (restore). */
@@ -50,6 +51,7 @@ export function keyIdPolicy<K>(serializer: Serializer<K>): KeyIdPolicy<K> {
   const isDirect = (keyId: KeyId): boolean => typeof keyId !== 'string' || strings
 
   const policy: KeyIdPolicy<K> = {
+    serializer,
     idOf(key, bytes) {
       switch (typeof key) {
         case 'string':

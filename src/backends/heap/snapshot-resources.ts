@@ -2,14 +2,15 @@
 // key-group tables of every state (copy-on-write keeps them unchanged from
 // then on); the asynchronous part serializes one (state, key group) at a time,
 // sorted by composite key bytes, exactly as RocksDB would hold the same state.
-import { compositeKey, encodeListElements } from '../../encoding.js'
+import { KEY_GROUP_PREFIX_BYTES } from '../../encoding.js'
 import { isKeyedStateError, KeyedStateError } from '../../errors.js'
 import type { KeyGroupRange } from '../../keygroups.js'
 import type { FullSnapshotResources } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import type { HeapStateData, RawEntries, StateCodec } from './data.js'
 import type { KeyId } from './key-ids.js'
-import { compareBytes, packEntries, type PackedEntry } from './packed.js'
+import { ByteWriter, keyWriterOf, valueWriterOf } from './byte-writer.js'
+import { CHUNK_TARGET_BYTES } from './packed.js'
 import { unpin, valueOf, type KeyGroupTable, type PinnedTables } from './state-table.js'
 import type { CapturedInternalState } from './timers.js'
 
@@ -47,7 +48,7 @@ export class HeapSnapshotResources implements FullSnapshotResources {
     if ('internal' in state) return state.internal.chunks(index)
     const kt = state.tables[index]
     if (kt === undefined) return []
-    return packEntries(sortedEntries(state.meta.name, state.codec, keyGroup, kt))
+    return keyGroupChunks(state.meta.name, state.codec, keyGroup, kt)
   }
 
   isEmpty(): boolean {
@@ -68,35 +69,78 @@ export class HeapSnapshotResources implements FullSnapshotResources {
   }
 }
 
-/** Every entry of one state in one key group in the canonical layout, ascending by key bytes. */
-export function sortedEntries(stateName: string, codec: StateCodec, keyGroup: number, kt: KeyGroupTable): PackedEntry[] {
-  const out: PackedEntry[] = []
+/** Room for one more entry past the chunk target, so most entries never make the buffer grow. */
+const CHUNK_SLACK_BYTES = 64 << 10
+
+/**
+ * Every entry of one state in one key group in the canonical layout, ascending
+ * by composite key bytes, packed into chunks of about `targetBytes` (one larger
+ * entry gets its own chunk, as packEntries does). The composite keys are
+ * written into one buffer and an index array is sorted over it; values are
+ * serialized straight into the chunks.
+ */
+export function keyGroupChunks(stateName: string, codec: StateCodec, keyGroup: number, kt: KeyGroupTable, targetBytes = CHUNK_TARGET_BYTES): Uint8Array[] {
   let keyId: KeyId | undefined
   try {
+    const keys = new ByteWriter(4096)
+    const starts: number[] = []
+    const values: unknown[] = []
+    // The key id of each entry, for error messages.
+    const ids: KeyId[] = []
+    const writeKey = keyWriterOf(codec.keys)
+    const writeUserKey = codec.kind === 'map' ? keyWriterOf(codec.userKeys!) : undefined
+    const hi = keyGroup >>> 8
+    const lo = keyGroup & 0xff
     for (const nt of kt.namespaces.values()) {
       const ns = nt.namespaceBytes
       for (const [id, stored] of nt.entries) {
         keyId = id
-        const key = codec.keys.bytesOf(id)
         const value = valueOf(stored)
-        switch (codec.kind) {
-          case 'value':
-          case 'reducing':
-          case 'aggregating':
-            out.push([compositeKey(keyGroup, key, ns), codec.value.serialize(value)])
-            break
-          case 'list': {
-            const elements = (value as unknown[]).map((e) => codec.value.serialize(e))
-            out.push([compositeKey(keyGroup, key, ns), encodeListElements(elements)])
-            break
-          }
-          case 'map':
-            for (const [userKeyId, userValue] of value as Map<KeyId, unknown>) {
-              out.push([compositeKey(keyGroup, key, ns, codec.userKeys!.bytesOf(userKeyId)), codec.value.serialize(userValue)])
-            }
-            break
+        const start = keys.pos
+        keys.reserve(2)
+        keys.buf[keys.pos++] = hi
+        keys.buf[keys.pos++] = lo
+        writeKey(keys, id, true)
+        keys.varint(ns.length)
+        keys.bytes(ns)
+        if (writeUserKey === undefined) {
+          starts.push(start)
+          values.push(value)
+          ids.push(id)
+          continue
         }
+        // One composite key per map entry: the (key, namespace) prefix again for each.
+        const prefixEnd = keys.pos
+        let first = true
+        for (const [userKeyId, userValue] of value as Map<KeyId, unknown>) {
+          if (!first) {
+            const copyStart = keys.pos
+            keys.copyFrom(keys.buf, start, prefixEnd)
+            starts.push(copyStart)
+          } else {
+            starts.push(start)
+          }
+          first = false
+          writeUserKey(keys, userKeyId, false)
+          values.push(userValue)
+          ids.push(id)
+        }
+        // An empty map is never stored, but if one were, its prefix must not stay in the buffer as a key.
+        if (first) keys.pos = start
       }
+    }
+    // Keys are contiguous: each ends where the next begins.
+    const count = starts.length
+    const ends = new Int32Array(count)
+    const begins = Int32Array.from(starts)
+    for (let i = 0; i < count; i++) ends[i] = i + 1 < count ? begins[i + 1]! : keys.pos
+    const order = sortedOrder(keys.buf, begins, ends)
+    const packing = { index: -1 }
+    try {
+      return packSorted(keys.buf, begins, ends, order, values, codec, targetBytes, packing)
+    } catch (e) {
+      keyId = ids[packing.index]
+      throw e
     }
   } catch (e) {
     throw new KeyedStateError(
@@ -105,6 +149,71 @@ export function sortedEntries(stateName: string, codec: StateCodec, keyGroup: nu
       { state: stateName, keyGroup, cause: e },
     )
   }
-  out.sort((a, b) => compareBytes(a[0], b[0]))
-  return out
+}
+
+/** Entry indices in ascending order of their key bytes [begins[i], ends[i]) in `buf`. */
+function sortedOrder(buf: Buffer, begins: Int32Array, ends: Int32Array): Uint32Array {
+  const order = new Uint32Array(begins.length)
+  for (let i = 0; i < order.length; i++) order[i] = i
+  // Every key starts with the same key-group prefix.
+  const skip = KEY_GROUP_PREFIX_BYTES
+  order.sort((a, b) => {
+    let i = begins[a]! + skip
+    let j = begins[b]! + skip
+    const endA = ends[a]!
+    const endB = ends[b]!
+    while (i < endA && j < endB) {
+      const d = buf[i++]! - buf[j++]!
+      if (d !== 0) return d
+    }
+    return endA - i - (endB - j)
+  })
+  return order
+}
+
+function packSorted(
+  keys: Buffer,
+  begins: Int32Array,
+  ends: Int32Array,
+  order: Uint32Array,
+  values: unknown[],
+  codec: StateCodec,
+  targetBytes: number,
+  /** The entry being written, for error messages. */
+  packing: { index: number },
+): Uint8Array[] {
+  const chunks: Uint8Array[] = []
+  const writeValue = valueWriterOf(codec.value)
+  const isList = codec.kind === 'list'
+  let out = new ByteWriter(targetBytes + CHUNK_SLACK_BYTES)
+  for (let n = 0; n < order.length; n++) {
+    const i = order[n]!
+    packing.index = i
+    const entryStart = out.pos
+    out.u32le(ends[i]! - begins[i]!)
+    out.copyFrom(keys, begins[i]!, ends[i]!)
+    const valueLengthAt = out.pos
+    out.u32le(0)
+    const value = values[i]
+    if (isList) {
+      for (const element of value as unknown[]) {
+        const elementLengthAt = out.pos
+        out.u32le(0)
+        writeValue(out, element)
+        out.buf.writeUInt32BE(out.pos - elementLengthAt - 4, elementLengthAt)
+      }
+    } else {
+      writeValue(out, value)
+    }
+    out.buf.writeUInt32LE(out.pos - valueLengthAt - 4, valueLengthAt)
+    if (out.pos > targetBytes && entryStart > 0) {
+      // The entry goes to the next chunk, as packEntries would place it.
+      const next = new ByteWriter(Math.max(targetBytes, out.pos - entryStart) + CHUNK_SLACK_BYTES)
+      next.copyFrom(out.buf, entryStart, out.pos)
+      chunks.push(out.buf.subarray(0, entryStart))
+      out = next
+    }
+  }
+  if (out.pos > 0) chunks.push(out.buf.subarray(0, out.pos))
+  return chunks
 }
