@@ -50,6 +50,15 @@ test('keyGroupOfAscii / keyGroupOfInt32 equal assignToKeyGroup for every maxPara
     }),
     { numRuns: 2000 },
   )
+  // Powers of two take their own path (a mask instead of a division).
+  const powerOfTwo = fc.integer({ min: 0, max: 15 }).map((e) => 2 ** e)
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary-ascii', maxLength: 24 }), fc.integer({ min: -0x80000000, max: 0x7fffffff }), powerOfTwo, (s, v, maxParallelism) => {
+      assert.equal(keyGroupOfAscii(s, maxParallelism), assignToKeyGroup(stringSerializer.serialize(s), maxParallelism))
+      assert.equal(keyGroupOfInt32(v, maxParallelism), assignToKeyGroup(int32Serializer.serialize(v), maxParallelism))
+    }),
+    { numRuns: 2000 },
+  )
   assert.equal(keyGroupOfAscii('ü', 128), -1)
   for (const m of [1, 2, 127, 128, 32767, 32768]) assert.equal(keyGroupOfAscii('hello', m), 0x248bfa47 % m)
 })

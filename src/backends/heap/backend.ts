@@ -97,20 +97,23 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
    * directly and their bytes are only built when asked for (currentKeyBytesNow).
    */
   override setCurrentKey(key: K): void {
-    let keyGroup = -1
     if (typeof key === 'string') {
-      if (this.directKeys === DirectKeys.AsciiStrings) keyGroup = keyGroupOfAscii(key, this.maxParallelism)
+      if (this.directKeys === DirectKeys.AsciiStrings) {
+        const keyGroup = keyGroupOfAscii(key, this.maxParallelism)
+        if (keyGroup >= 0) return this.setDirectKey(key, key, keyGroup)
+      }
     } else if (typeof key === 'number' && this.directKeys === DirectKeys.Int32 && (key | 0) === key) {
-      keyGroup = keyGroupOfInt32(key, this.maxParallelism)
+      // int32 writes -0 as 0.
+      return this.setDirectKey(key, key === 0 ? 0 : key, keyGroupOfInt32(key, this.maxParallelism))
     }
-    if (keyGroup < 0) {
-      super.setCurrentKey(key)
-      const id = this.keyIds.idOf(key, this.currentKeyBytes)
-      this.kgIndex = this.currentKeyGroup - this.rangeStart
-      this.keyId = id
-      this.keyDirect = this.keyIds.isDirect(id)
-      return
-    }
+    super.setCurrentKey(key)
+    const id = this.keyIds.idOf(key, this.currentKeyBytes)
+    this.kgIndex = this.currentKeyGroup - this.rangeStart
+    this.keyId = id
+    this.keyDirect = this.keyIds.isDirect(id)
+  }
+
+  private setDirectKey(key: K, keyId: KeyId, keyGroup: number): void {
     this.assertOpen()
     const kgIndex = keyGroup - this.rangeStart
     if (kgIndex < 0 || keyGroup > this.rangeEnd) {
@@ -124,8 +127,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
     this.currentKeyGroup = keyGroup
     this.hasCurrentKey = true
     this.kgIndex = kgIndex
-    // int32 writes -0 as 0.
-    this.keyId = key === 0 ? 0 : (key as KeyId)
+    this.keyId = keyId
     this.keyDirect = true
   }
 

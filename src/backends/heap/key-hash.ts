@@ -35,6 +35,8 @@ function finish(h: number, length: number): number {
  * the hash itself. Needs maxParallelism <= 2^15.
  */
 function modulo(h: number, maxParallelism: number): number {
+  // Powers of two (the default 128 among them): the low bits, no division at all.
+  if ((maxParallelism & (maxParallelism - 1)) === 0) return h & (maxParallelism - 1)
   return ((((h >>> 16) % maxParallelism) << 16) + (h & 0xffff)) % maxParallelism
 }
 

@@ -124,6 +124,18 @@ abstract class HeapState {
 
   /** Stores `value` for the current key, replacing (never mutating) an Entry a snapshot may share. */
   protected set(value: unknown): void {
+    // Kept small enough to be inlined: a primitive under a direct key in a writable void-namespace table.
+    const ctx = this.ctx
+    const writable = this.writableVoidTables
+    const nt = writable !== undefined ? writable[ctx.kgIndex] : undefined
+    if (nt !== undefined && ctx.keyDirect && (typeof value !== 'object' || value === null)) {
+      nt.entries.set(ctx.keyId, value as Stored)
+      return
+    }
+    this.setSlow(value)
+  }
+
+  private setSlow(value: unknown): void {
     const ctx = this.ctx
     const nt = (this.writableVoidTables !== undefined ? this.writableVoidTables[ctx.kgIndex] : undefined) ?? this.table.write(ctx.kgIndex, this.nsId, this.nsBytes)!
     if (ctx.keyDirect && isImmutable(value)) {
