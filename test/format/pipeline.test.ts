@@ -149,3 +149,19 @@ test('a backend whose whole-state chunks go backwards or leave the range fails t
     assert.deepEqual(await storage.list(''), [])
   }
 })
+
+test('a file larger than the background sync interval of the file-system storage commits whole', async () => {
+  const root = await tempDir()
+  const storage = new FileSystemCheckpointStorage(root)
+  const out = await storage.create({ kind: 'exclusive', checkpointId: 1 }, 'big.kss')
+  const piece = Buffer.alloc(1024 * 1024)
+  let crc = 0
+  for (let i = 0; i < 20; i++) {
+    piece.fill(i)
+    crc = crc32(piece, crc)
+    await out.write(piece)
+  }
+  assert.equal(await out.commit(), 20 * piece.length)
+  const bytes = await readFile(join(root, out.path))
+  assert.equal(crc32(bytes) >>> 0, crc >>> 0)
+})
