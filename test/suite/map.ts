@@ -98,6 +98,59 @@ export function mapStateTests(factory: BackendFactory): void {
         assert.deepEqual(m.get(['x', 2]), { total: 7 })
       }))
 
+    test('an iteration sees the entries present when it started, whatever the caller changes meanwhile', () =>
+      withBackend(factory, (b) => {
+        const m = b.getMapState(new MapStateDescriptor('m', stringSerializer, int32Serializer))
+        b.setCurrentKey('a')
+        const initial: [string, number][] = [['p', 1], ['q', 2], ['r', 3], ['s', 4]]
+        let model = new Map<string, number>()
+        const reset = () => {
+          for (const k of [...m.keys()]) m.remove(k)
+          for (const [k, v] of initial) m.put(k, v)
+          model = new Map(initial)
+        }
+        // Each step removes the entry just seen, changes every other one and adds one.
+        const disturb = (step: number, current: string) => {
+          m.remove(current)
+          model.delete(current)
+          for (const [k] of initial) {
+            if (k === current) continue
+            m.put(k, 100 + step)
+            model.set(k, 100 + step)
+          }
+          m.put(`new${step}`, step)
+          model.set(`new${step}`, step)
+        }
+        const keyOfValue = (v: number) => initial.find(([, x]) => x === v)![0]
+
+        reset()
+        const entries: [string, number][] = []
+        for (const [k, v] of m.entries()) {
+          entries.push([k, v])
+          disturb(entries.length, k)
+        }
+        assert.deepEqual(sorted(entries), initial)
+        assert.deepEqual(new Map(sorted(m.entries())), new Map(sorted(model)))
+
+        reset()
+        const keys: string[] = []
+        for (const k of m.keys()) {
+          keys.push(k)
+          disturb(keys.length, k)
+        }
+        assert.deepEqual(sorted(keys), ['p', 'q', 'r', 's'])
+        assert.deepEqual(new Map(sorted(m.entries())), new Map(sorted(model)))
+
+        reset()
+        const values: number[] = []
+        for (const v of m.values()) {
+          values.push(v)
+          disturb(values.length, keyOfValue(v))
+        }
+        assert.deepEqual(sorted(values), [1, 2, 3, 4])
+        assert.deepEqual(new Map(sorted(m.entries())), new Map(sorted(model)))
+      }))
+
     test('an iterator keeps the key it was created for', () =>
       withBackend(factory, (b) => {
         const m = b.getMapState(new MapStateDescriptor('m', stringSerializer, int32Serializer))

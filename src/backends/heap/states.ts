@@ -377,14 +377,28 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
 
   private putChecked(id: KeyId, value: UV): void {
     if (this.peek() === undefined) this.set(new Map([[id, value]]))
-    else this.ownedMap().set(id, value)
+    else this.mutableMap().set(id, value)
+  }
+
+  /**
+   * The owned map, to be changed in place: replaced by a copy first while an
+   * iteration started on it may still be running, so iterations see the map as
+   * it was when they started (as RocksDB's iterators see their snapshot).
+   */
+  private mutableMap(): Map<KeyId, UV> {
+    const e = this.own(this.copyMap)
+    const m = e.value as Map<KeyId, UV>
+    if (!anyMapIterated || !iteratedMaps.has(m)) return m
+    const copy = new Map(m)
+    e.value = copy
+    return copy
   }
 
   remove(key: UK): void {
     this.ctx.assertCurrentKey()
     const id = this.userKeys.idOf(key)
     if (this.readMap()?.has(id) !== true) return
-    const m = this.ownedMap()
+    const m = this.mutableMap()
     m.delete(id)
     if (m.size === 0) this.removeEntry()
   }
@@ -413,13 +427,25 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
     return this.iterationMap().values()
   }
 
-  /** The map to iterate: owned (values may be mutated by the caller) or empty. */
+  /** The map to iterate: owned (values may be mutated by the caller) or empty; from now on changed only by copying. */
   private iterationMap(): Map<KeyId, UV> {
     this.ctx.assertCurrentKey()
     if (this.peek() === undefined) return new Map()
-    return this.ownedMap()
+    const m = this.ownedMap()
+    anyMapIterated = true
+    iteratedMaps.add(m)
+    return m
   }
 }
+
+/**
+ * Maps an iteration was started on. A mark is never removed (an iterator may
+ * be abandoned without finishing); the first change after it copies the map,
+ * and the copy is unmarked, so a mark costs at most one copy.
+ */
+const iteratedMaps = new WeakSet<Map<KeyId, unknown>>()
+/** Spares map writes the WeakSet lookup until some map state is iterated at all. */
+let anyMapIterated = false
 
 function* mapEntries<UK, UV>(m: Map<KeyId, UV>, userKeys: KeyIdPolicy<UK>): IterableIterator<[UK, UV]> {
   for (const [id, v] of m) yield [userKeys.keyOf(id), v]
