@@ -172,8 +172,10 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
 
   /** TTL: each access of the state also cleans a few entries (ttl-cleanup.ts). */
   protected override ttlAccessListener(reg: RegisteredState): (nowMs: number) => void {
-    const cleanup = new HeapTtlCleanup(this.data.get(reg.meta.name)!, heapTtlLayout(reg.meta.kind), reg.ttl!.config.ttlMs)
-    return (nowMs) => cleanup.run(nowMs)
+    const data = this.data.get(reg.meta.name)!
+    const cleanup = (data.ttlCleanup ??= new HeapTtlCleanup(data, heapTtlLayout(reg.meta.kind)))
+    const { ttlMs } = reg.ttl!.config
+    return (nowMs) => cleanup.run(nowMs, ttlMs)
   }
 
   /** Timers stay in memory; restored timer entries are loaded now (timers.ts). */

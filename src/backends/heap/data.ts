@@ -6,6 +6,7 @@ import { valueSerializerOf } from '../../state/descriptors.js'
 import { keyIdPolicy, type KeyIdPolicy } from './key-ids.js'
 import { StateTable } from './state-table.js'
 import type { InternalSnapshotSource } from './timers.js'
+import type { HeapTtlCleanup } from './ttl-cleanup.js'
 
 /** How one state's objects become bytes (and back), fixed when a descriptor is bound. */
 export interface StateCodec {
@@ -28,6 +29,8 @@ export interface HeapStateData {
   codec: StateCodec | undefined
   /** Internal states (timers) whose data lives outside `table`: snapshots read it from here. */
   internal?: InternalSnapshotSource
+  /** Incremental TTL cleanup of a TTL'd state, made when it is first bound with TTL. */
+  ttlCleanup?: HeapTtlCleanup
 }
 
 export function codecOf(d: AnyStateDescriptor, keys: KeyIdPolicy<unknown>): StateCodec {

@@ -5,6 +5,12 @@
 // bounded cost per access. Writes follow the table's copy-on-write rules:
 // entries are replaced through StateTable.write(), never mutated in place, so
 // snapshots in flight keep what they captured.
+//
+// Most accesses find nothing to clean: the walk keeps a lower bound of every
+// timestamp in the state and does not run while even that is not expired.
+// Every timestamp is a clock time first passed to run() (the TTL layer stamps
+// values with the time of the access that wrote them), except those of
+// restored entries, which are unknown until a full pass of the walk saw them.
 import { isExpired } from '../../ttl/config.js'
 import type { TtlValue } from '../../ttl/value.js'
 import type { HeapStateData } from './data.js'
@@ -22,6 +28,10 @@ const enum Layout {
 }
 
 export class HeapTtlCleanup {
+  /** No timestamp in the state is below this (-Infinity: unknown). */
+  private oldestMs: number
+  /** The same bound for what the current pass of the walk has seen so far, and the times it ran at. */
+  private passOldestMs = Infinity
   private kgIndex = -1
   // Live Map iterators: they tolerate removals, and a table replaced by
   // copy-on-write only means the walk finishes on the old Map (entries are
@@ -31,14 +41,28 @@ export class HeapTtlCleanup {
   private nsId = ''
   private readonly layout: Layout
 
+  /**
+   * One per state, shared by every TTL binding of it (a state may be bound
+   * again with another ttlMs, and objects of the old binding stay usable):
+   * the bound must see the times of all writes.
+   */
   constructor(
     /** Read on every run: binding a restored state replaces its table. */
     private readonly data: HeapStateData,
     layout: 'value' | 'list' | 'map',
-    private readonly ttlMs: number,
     private readonly stepsPerAccess = TTL_CLEANUP_STEPS_PER_ACCESS,
   ) {
     this.layout = layout === 'list' ? Layout.List : layout === 'map' ? Layout.Map : Layout.Value
+    this.oldestMs = data.table.isEmpty() && data.raw === undefined ? Infinity : -Infinity
+  }
+
+  /** Called on every access of the state with the state clock's time and the binding's ttlMs. */
+  run(nowMs: number, ttlMs: number): void {
+    if (nowMs < this.oldestMs) this.oldestMs = nowMs
+    if (nowMs < this.passOldestMs) this.passOldestMs = nowMs
+    // Nothing can have expired yet.
+    if (!isExpired(this.oldestMs, ttlMs, nowMs)) return
+    this.walk(nowMs, ttlMs)
   }
 
   /**
@@ -46,7 +70,7 @@ export class HeapTtlCleanup {
    * next namespace, move to the next key group. Written as one loop: it runs
    * on every access of the state, and nearly every entry it looks at is live.
    */
-  run(nowMs: number): void {
+  private walk(nowMs: number, ttlMs: number): void {
     const table = this.data.table
     const keyGroups = table.keyGroups.length
     if (keyGroups === 0) return
@@ -55,7 +79,14 @@ export class HeapTtlCleanup {
       if (entries !== undefined) {
         const next = entries.next()
         if (!next.done) {
-          if (this.hasExpired(next.value[1], nowMs)) this.clean(table, next.value[0], nowMs)
+          const oldest = this.oldestOf(next.value[1])
+          if (isExpired(oldest, ttlMs, nowMs)) {
+            this.clean(table, next.value[0], nowMs, ttlMs)
+            // What is left of a list or map is live: stamped after nowMs - ttlMs.
+            if (this.layout !== Layout.Value && nowMs - ttlMs < this.passOldestMs) this.passOldestMs = nowMs - ttlMs
+          } else if (oldest < this.passOldestMs) {
+            this.passOldestMs = oldest
+          }
           continue
         }
         this.entries = undefined
@@ -70,38 +101,47 @@ export class HeapTtlCleanup {
         }
         this.namespaces = undefined
       }
-      this.kgIndex = (this.kgIndex + 1) % keyGroups
+      if (this.kgIndex + 1 === keyGroups) {
+        // A full pass saw every entry, or its writer passed its time here.
+        this.oldestMs = this.passOldestMs
+        this.passOldestMs = nowMs
+        this.kgIndex = 0
+      } else {
+        this.kgIndex++
+      }
       this.namespaces = table.keyGroups[this.kgIndex]?.namespaces.keys()
     }
   }
 
-  /** Whether any part of a stored item has expired; allocates nothing. `seen` may be stale. */
-  private hasExpired(seen: Stored, nowMs: number): boolean {
-    const { ttlMs } = this
+  /** The oldest timestamp in a stored item (Infinity when it has none); allocates nothing. `seen` may be stale. */
+  private oldestOf(seen: Stored): number {
     // A TtlValue holding a primitive is stored as it is, anything else in an Entry.
     const value = seen instanceof Entry ? seen.value : seen
     switch (this.layout) {
       case Layout.Value: {
         const ts = (value as TtlValue<unknown> | null)?.ts
-        return typeof ts === 'number' && isExpired(ts, ttlMs, nowMs)
+        return typeof ts === 'number' ? ts : Infinity
       }
       case Layout.List: {
         const list = value as TtlValue<unknown>[]
-        for (let i = 0; i < list.length; i++) if (isExpired(list[i]!.ts, ttlMs, nowMs)) return true
-        return false
+        let oldest = Infinity
+        for (let i = 0; i < list.length; i++) if (list[i]!.ts < oldest) oldest = list[i]!.ts
+        return oldest
       }
-      case Layout.Map:
-        for (const v of (value as Map<KeyId, TtlValue<unknown>>).values()) if (isExpired(v.ts, ttlMs, nowMs)) return true
-        return false
+      case Layout.Map: {
+        let oldest = Infinity
+        for (const v of (value as Map<KeyId, TtlValue<unknown>>).values()) if (v.ts < oldest) oldest = v.ts
+        return oldest
+      }
     }
   }
 
   /** Drops what expired from the live table's item `keyId` (the walk's may be stale). */
-  private clean(table: StateTable, keyId: KeyId, nowMs: number): void {
+  private clean(table: StateTable, keyId: KeyId, nowMs: number, ttlMs: number): void {
     const stored = table.read(this.kgIndex, this.nsId)?.entries.get(keyId)
     if (stored === undefined) return
     const value = valueOf(stored)
-    const live = this.liveValue(value, nowMs)
+    const live = this.liveValue(value, nowMs, ttlMs)
     if (live === value) return
     const writable = table.write(this.kgIndex, this.nsId)!
     if (live === undefined) {
@@ -114,8 +154,7 @@ export class HeapTtlCleanup {
   }
 
   /** The value without its expired parts: the same object when nothing expired, undefined when everything did. */
-  private liveValue(value: unknown, nowMs: number): unknown {
-    const { ttlMs } = this
+  private liveValue(value: unknown, nowMs: number, ttlMs: number): unknown {
     switch (this.layout) {
       case Layout.Value: {
         const ts = (value as TtlValue<unknown> | undefined)?.ts
