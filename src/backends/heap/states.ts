@@ -108,6 +108,27 @@ abstract class HeapState {
     return nt === undefined ? undefined : nt.entries.get(ctx.keyId)
   }
 
+  /** The table peekWritable() read from. */
+  private writeTable: NamespaceTable | undefined
+
+  /**
+   * What is stored for the current key, read from the writable table (a table
+   * a snapshot shares is copied first, entries are not): for writes that
+   * change an Entry in place when this table owns it, with one lookup.
+   */
+  protected peekWritable(): Stored | undefined {
+    const ctx = this.ctx
+    const writable = this.writableVoidTables
+    const nt = (writable !== undefined ? writable[ctx.kgIndex] : undefined) ?? this.table.write(ctx.kgIndex, this.nsId)
+    this.writeTable = nt
+    return nt === undefined ? undefined : nt.entries.get(ctx.keyId)
+  }
+
+  /** Whether `s` (from peekWritable) may be changed in place. */
+  protected isOwned(s: Stored): s is Entry {
+    return s instanceof Entry && s.owner === this.writeTable!.id
+  }
+
   /**
    * The current key's Entry, made mutable by this state (its value copied with
    * `copy` when shared). Call only when peek() returned an Entry.
@@ -282,7 +303,9 @@ export class HeapListState<T> extends HeapState implements ListState<T> {
     this.ctx.assertCurrentKey()
     if (value === undefined) throw this.invalid('list elements cannot be undefined')
     this.check(value)
-    if (this.peek() === undefined) this.set([value])
+    const s = this.peekWritable()
+    if (s === undefined) this.set([value])
+    else if (this.isOwned(s)) (s.value as T[]).push(value)
     else (this.own(this.copyList).value as T[]).push(value)
   }
 
@@ -376,8 +399,9 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
   }
 
   private putChecked(id: KeyId, value: UV): void {
-    if (this.peek() === undefined) this.set(new Map([[id, value]]))
-    else this.mutableMap().set(id, value)
+    const s = this.peekWritable()
+    if (s === undefined) this.set(new Map([[id, value]]))
+    else this.mutableMap(this.isOwned(s) ? s : this.own(this.copyMap)).set(id, value)
   }
 
   /**
@@ -385,8 +409,7 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
    * iteration started on it may still be running, so iterations see the map as
    * it was when they started (as RocksDB's iterators see their snapshot).
    */
-  private mutableMap(): Map<KeyId, UV> {
-    const e = this.own(this.copyMap)
+  private mutableMap(e: Entry = this.own(this.copyMap)): Map<KeyId, UV> {
     const m = e.value as Map<KeyId, UV>
     if (!anyMapIterated || !iteratedMaps.has(m)) return m
     const copy = new Map(m)
