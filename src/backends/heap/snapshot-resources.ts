@@ -151,13 +151,69 @@ export function keyGroupChunks(stateName: string, codec: StateCodec, keyGroup: n
   }
 }
 
-/** Entry indices in ascending order of their key bytes [begins[i], ends[i]) in `buf`. */
+/** Sorting by a numeric key packs the entry index into its low bits: up to this many entries (2^21). */
+const PACKED_INDEX_LIMIT = 1 << 21
+const PREFIX_BYTES = 4
+
+/**
+ * Entry indices in ascending order of their key bytes [begins[i], ends[i]) in `buf`.
+ * Keys of one key group tend to share a long prefix (the key-group bytes,
+ * often the key length and its first characters), so the first 4 bytes after
+ * the prefix all keys share make a number that orders nearly every pair; the
+ * numbers (with the index in their low bits) sort natively, without calling a
+ * comparator, and only runs of equal numbers are sorted byte by byte.
+ */
 function sortedOrder(buf: Buffer, begins: Int32Array, ends: Int32Array): Uint32Array {
-  const order = new Uint32Array(begins.length)
-  for (let i = 0; i < order.length; i++) order[i] = i
-  // Every key starts with the same key-group prefix.
-  const skip = KEY_GROUP_PREFIX_BYTES
-  order.sort((a, b) => {
+  const count = begins.length
+  const order = new Uint32Array(count)
+  for (let i = 0; i < count; i++) order[i] = i
+  if (count < 2) return order
+  const common = commonPrefixLength(buf, begins, ends)
+  if (count > PACKED_INDEX_LIMIT) {
+    order.sort(compareFrom(buf, begins, ends, common))
+    return order
+  }
+  const keyed = new Float64Array(count)
+  for (let i = 0; i < count; i++) keyed[i] = prefixNumber(buf, begins[i]! + common, ends[i]!) * PACKED_INDEX_LIMIT + i
+  keyed.sort()
+  let runStart = 0
+  let runPrefix = Math.floor(keyed[0]! / PACKED_INDEX_LIMIT)
+  for (let i = 0; i <= count; i++) {
+    const prefix = i < count ? Math.floor(keyed[i]! / PACKED_INDEX_LIMIT) : -1
+    if (i < count) order[i] = keyed[i]! - prefix * PACKED_INDEX_LIMIT
+    if (prefix === runPrefix) continue
+    // Keys padded with zeros to 4 bytes tie with longer keys: the byte-wise sort settles those too.
+    if (i - runStart > 1) order.subarray(runStart, i).sort(compareFrom(buf, begins, ends, common + PREFIX_BYTES))
+    runStart = i
+    runPrefix = prefix
+  }
+  return order
+}
+
+/** Bytes every key starts with (at least the key-group prefix). */
+function commonPrefixLength(buf: Buffer, begins: Int32Array, ends: Int32Array): number {
+  const first = begins[0]!
+  let common = ends[0]! - first
+  for (let i = 1; i < begins.length && common > KEY_GROUP_PREFIX_BYTES; i++) {
+    const begin = begins[i]!
+    const limit = Math.min(common, ends[i]! - begin)
+    let j = KEY_GROUP_PREFIX_BYTES
+    while (j < limit && buf[first + j] === buf[begin + j]) j++
+    common = j
+  }
+  return Math.max(common, KEY_GROUP_PREFIX_BYTES)
+}
+
+/** Bytes [from, from + 4) as a big-endian number, zeros past `end`. */
+function prefixNumber(buf: Buffer, from: number, end: number): number {
+  let n = 0
+  for (let k = 0; k < PREFIX_BYTES; k++) n = n * 256 + (from + k < end ? buf[from + k]! : 0)
+  return n
+}
+
+/** Compares keys by their bytes from `skip` on (the bytes before are equal). */
+function compareFrom(buf: Buffer, begins: Int32Array, ends: Int32Array, skip: number): (a: number, b: number) => number {
+  return (a, b) => {
     let i = begins[a]! + skip
     let j = begins[b]! + skip
     const endA = ends[a]!
@@ -166,9 +222,9 @@ function sortedOrder(buf: Buffer, begins: Int32Array, ends: Int32Array): Uint32A
       const d = buf[i++]! - buf[j++]!
       if (d !== 0) return d
     }
-    return endA - i - (endB - j)
-  })
-  return order
+    // Both may have ended inside the skipped bytes (keys padded with zeros): compare lengths.
+    return endA - begins[a]! - (endB - begins[b]!)
+  }
 }
 
 function packSorted(
