@@ -2,14 +2,16 @@
 // CRC folded from block CRCs, and whole-state reads cut at key-group
 // boundaries must give the same file, byte for byte, as the plain path.
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { crc32 } from 'node:zlib'
 import fc from 'fast-check'
-import { compressSync } from 'snappy'
+import { compressSync, uncompress, uncompressSync } from 'snappy'
 import { isKeyedStateError } from '../../src/errors.js'
 import { compositeKey } from '../../src/encoding.js'
+import { savesEnough, snappyLiteralBlock } from '../../src/snapshot/format/codec.js'
 import { crc32Combine } from '../../src/snapshot/format/crc.js'
 import { FullSnapshotEncoder, type SnapshotMeta } from '../../src/snapshot/format/encoder.js'
 import { BLOCK_HEADER_BYTES } from '../../src/snapshot/format/constants.js'
@@ -85,15 +87,45 @@ test('compressing ahead writes the same bytes as compressing each block in turn;
         // Every payload comes back once, so the caller can reuse it.
         assert.equal(ahead_.released.length, blocks.length)
         if (codec === 'snappy') {
-          // Stored bytes are exactly what snappy's one-shot compressor makes (the format older files have).
+          // Stored bytes are what snappy's one-shot compressor makes (the format older files have),
+          // or, when that would not save an eighth, one literal of the raw bytes.
           const first = plain.summary.keyGroupOffsets[0]!
-          const stored = compressSync(blocks[0]!.raw)
-          assert.ok(plain.file.subarray(first + BLOCK_HEADER_BYTES, first + BLOCK_HEADER_BYTES + stored.length).equals(stored))
+          const raw = blocks[0]!.raw
+          const compressed = compressSync(raw)
+          const stored = plain.file.subarray(first + BLOCK_HEADER_BYTES, first + BLOCK_HEADER_BYTES + plain.file.readUInt32LE(first + 4))
+          if (savesEnough(raw.length, compressed.length)) assert.ok(stored.equals(compressed) || stored.equals(snappyLiteralBlock(raw)))
+          else assert.ok(stored.equals(snappyLiteralBlock(raw)), 'a block that saves too little is stored as a literal')
         }
       },
     ),
     { numRuns: runs(40) },
   )
+})
+
+test('a snappy block of one literal reads back with both snappy decompressors, at every length encoding', async () => {
+  const lengths = [1, 59, 60, 61, 255, 256, 257, 65_535, 65_536, 65_537, 1 << 20, (1 << 24) + 3]
+  for (const n of lengths) {
+    const raw = Buffer.alloc(n)
+    for (let i = 0; i < n; i++) raw[i] = (i * 7919) & 0xff
+    const block = snappyLiteralBlock(raw)
+    assert.ok((uncompressSync(block, { asBuffer: true }) as Buffer).equals(raw), `${n} bytes (sync)`)
+    assert.ok(((await uncompress(block, { asBuffer: true })) as Buffer).equals(raw), `${n} bytes (thread pool)`)
+  }
+})
+
+test('blocks that do not compress by an eighth are stored as literals, the others as snappy makes them', async () => {
+  const random = randomBytes(1 << 20)
+  const text = Buffer.from('user-4711 clicked checkout; '.repeat(40_000).slice(0, 1 << 20))
+  for (const compressAhead of [0, 2]) {
+    const { file, summary } = await encode('snappy', [{ kg: 0, raw: random, last: true }, { kg: 1, raw: text, last: true }], compressAhead)
+    const storedOf = (kg: number) => {
+      const at = summary.keyGroupOffsets[kg]!
+      return file.subarray(at + BLOCK_HEADER_BYTES, at + BLOCK_HEADER_BYTES + file.readUInt32LE(at + 4))
+    }
+    assert.ok(storedOf(0).equals(snappyLiteralBlock(random)), 'random bytes: one literal')
+    assert.ok(storedOf(0).length < random.length + 8)
+    assert.ok(storedOf(1).equals(compressSync(text)), 'text: compressed')
+  }
 })
 
 async function snapshotBytes(resources: FullSnapshotResources, model: Model, storage: FileSystemCheckpointStorage, root: string, codec: CompressionCodec, bound?: number) {

@@ -11,17 +11,84 @@ export function checkCodec(codec: unknown): asserts codec is CompressionCodec {
   }
 }
 
-export function compressBlock(codec: CompressionCodec, raw: Uint8Array): Uint8Array {
-  return codec === 'snappy' ? compressSync(raw) : raw
+/**
+ * A block is stored compressed only when that saves at least an eighth of it
+ * (RocksDB's rule): below that, the reader's decompression and the writer's
+ * CPU cost more than the bytes saved.
+ */
+export function savesEnough(rawLength: number, storedLength: number): boolean {
+  return storedLength <= rawLength - rawLength / 8
+}
+
+/** Bytes of a block compressed on the calling thread to guess whether the whole block is worth compressing. */
+const SAMPLE_BYTES = 16 * 1024
+
+/**
+ * Whether a sample from the middle of `raw` compresses by an eighth. Snappy
+ * compresses 64 KiB fragments independently, so a sample of one fragment's
+ * size tells about the rest; small blocks are compressed whole instead.
+ */
+function sampleSavesEnough(raw: Uint8Array): boolean {
+  if (raw.length <= 2 * SAMPLE_BYTES) return true
+  const from = (raw.length - SAMPLE_BYTES) >> 1
+  const sample = raw.subarray(from, from + SAMPLE_BYTES)
+  return savesEnough(sample.length, compressSync(sample).length)
 }
 
 /**
- * The same bytes as compressBlock, computed on the libuv thread pool so the
+ * A raw snappy block made of one literal: the varint length, a literal tag,
+ * the bytes. Any snappy decompressor reads it (a literal may be up to 2^32
+ * bytes), so a block that does not compress stays a valid `snappy` block and
+ * costs the reader one copy.
+ */
+export function snappyLiteralBlock(raw: Uint8Array): Buffer {
+  const n = raw.length
+  if (n === 0 || n > 0xffffffff) throw new RangeError(`snappy literal block of ${n} bytes`)
+  const head: number[] = []
+  for (let v = n; ; v = Math.floor(v / 128)) {
+    if (v < 0x80) {
+      head.push(v)
+      break
+    }
+    head.push((v & 0x7f) | 0x80)
+  }
+  // Tag: lengths up to 60 in the tag byte itself, longer ones in 1–4 little-endian bytes after it (tags 60–63).
+  const m = n - 1
+  if (m < 60) head.push(m << 2)
+  else {
+    const lengthBytes = m < 0x100 ? 1 : m < 0x10000 ? 2 : m < 0x1000000 ? 3 : 4
+    head.push((59 + lengthBytes) << 2)
+    for (let i = 0; i < lengthBytes; i++) head.push(Math.floor(m / 2 ** (8 * i)) & 0xff)
+  }
+  const out = Buffer.allocUnsafe(head.length + n)
+  out.set(head, 0)
+  out.set(raw, head.length)
+  return out
+}
+
+function snappyOrLiteral(raw: Uint8Array, compressed: Uint8Array): Uint8Array {
+  return savesEnough(raw.length, compressed.length) ? compressed : snappyLiteralBlock(raw)
+}
+
+/**
+ * The stored bytes of a block: a function of `raw` alone, so the file does not
+ * depend on how blocks were scheduled. Snappy blocks that would not save an
+ * eighth, judged by a sample or by the result, are stored as one literal.
+ */
+export function compressBlock(codec: CompressionCodec, raw: Uint8Array): Uint8Array {
+  if (codec === 'none') return raw
+  return sampleSavesEnough(raw) ? snappyOrLiteral(raw, compressSync(raw)) : snappyLiteralBlock(raw)
+}
+
+/**
+ * The same bytes as compressBlock, compressed on the libuv thread pool so the
  * event loop keeps reading while blocks compress. `raw` must stay unchanged
  * until the promise settles; an aborted signal drops compressions not yet started.
  */
-export function compressBlockAsync(codec: CompressionCodec, raw: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
-  return codec === 'snappy' ? compress(raw, undefined, signal) : Promise.resolve(raw)
+export async function compressBlockAsync(codec: CompressionCodec, raw: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+  if (codec === 'none') return raw
+  if (!sampleSavesEnough(raw)) return snappyLiteralBlock(raw)
+  return snappyOrLiteral(raw, await compress(raw, undefined, signal))
 }
 
 /** The length a raw snappy block announces in its varint preamble, or -1 if the preamble is malformed. */
