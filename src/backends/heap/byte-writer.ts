@@ -66,8 +66,14 @@ export class ByteWriter {
   utf8(s: string, withLength: boolean): void {
     const length = s.length
     if (length <= SHORT_STRING_CHARS && this.ascii(s, withLength)) return
+    if (!withLength) {
+      // At most 3 bytes per UTF-16 unit; measuring first (Buffer.byteLength) costs as much as writing.
+      this.reserve(3 * length)
+      this.pos += this.buf.utf8Write(s, this.pos, 3 * length)
+      return
+    }
     const byteLength = Buffer.byteLength(s, 'utf8')
-    if (withLength) this.varint(byteLength)
+    this.varint(byteLength)
     this.reserve(byteLength)
     this.pos += this.buf.utf8Write(s, this.pos, byteLength)
   }
