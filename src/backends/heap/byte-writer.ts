@@ -7,11 +7,12 @@
 import { writeVarint } from '../../encoding.js'
 import { int32Serializer, stringSerializer } from '../../serializers/primitives.js'
 import type { Serializer } from '../../serializers/serializer.js'
-import { TtlValue, ttlUserSerializer, writeTimestamp } from '../../ttl/value.js'
+import { TtlValue, ttlUserSerializer } from '../../ttl/value.js'
 import type { KeyId, KeyIdPolicy } from './key-ids.js'
 
 /** Strings up to this length are written by a JS loop; longer ones by Buffer's native UTF-8 writer. */
 const SHORT_STRING_CHARS = 48
+const TWO_POW_32 = 2 ** 32
 
 /** A byte buffer written front to back that grows (by copying) when a write needs more room. */
 export class ByteWriter {
@@ -59,6 +60,21 @@ export class ByteWriter {
   u32le(n: number): void {
     this.reserve(4)
     this.buf.writeUInt32LE(n, this.pos)
+    this.pos += 4
+  }
+
+  /** `ms` as the TTL layer writes timestamps (writeTimestamp): a two's-complement i64be, without its DataView. */
+  timestamp(ms: number): void {
+    this.reserve(8)
+    const hi = Math.floor(ms / TWO_POW_32)
+    this.buf.writeInt32BE(hi, this.pos)
+    this.buf.writeUInt32BE(ms - hi * TWO_POW_32, this.pos + 4)
+    this.pos += 8
+  }
+
+  int32BE(v: number): void {
+    this.reserve(4)
+    this.buf.writeInt32BE(v, this.pos)
     this.pos += 4
   }
 
@@ -130,9 +146,7 @@ export function valueWriterOf(serializer: Serializer<unknown>): ValueWriter {
     const user = valueWriterOf(ttlUser)
     return (out, value) => {
       if (!(value instanceof TtlValue)) return out.bytes(serializer.serialize(value))
-      out.reserve(8)
-      writeTimestamp(out.buf, out.pos, value.ts)
-      out.pos += 8
+      out.timestamp(value.ts)
       user(out, value.v)
     }
   }
@@ -145,9 +159,7 @@ export function valueWriterOf(serializer: Serializer<unknown>): ValueWriter {
   if (serializer === (int32Serializer as Serializer<unknown>)) {
     return (out, value) => {
       if (typeof value !== 'number' || (value | 0) !== value) return out.bytes(serializer.serialize(value))
-      out.reserve(4)
-      out.buf.writeInt32BE(value, out.pos)
-      out.pos += 4
+      out.int32BE(value)
     }
   }
   return (out, value) => out.bytes(serializer.serialize(value))
@@ -161,7 +173,13 @@ export function keyWriterOf(policy: KeyIdPolicy<unknown>): KeyWriter {
   const direct: KeyWriter =
     serializer === (stringSerializer as Serializer<unknown>)
       ? (out, id, withLength) => out.utf8(id as string, withLength)
-      : (out, id, withLength) => {
+      : serializer === (int32Serializer as Serializer<unknown>)
+        ? (out, id, withLength) => {
+            // Direct int32 ids are int32 numbers (key-ids.ts), -0 already made 0.
+            if (withLength) out.varint(4)
+            out.int32BE(id as number)
+          }
+        : (out, id, withLength) => {
           const bytes = serializer.serialize(id)
           if (withLength) out.varint(bytes.length)
           out.bytes(bytes)
