@@ -25,6 +25,12 @@ import { TtlValue } from '../../ttl/value.js'
 import type { KeyId } from './key-ids.js'
 
 export class Entry<V = unknown> {
+  /**
+   * An iteration started over `value` (a map state's Map) and may still be
+   * running: the value is then replaced by a copy before anything changes it.
+   */
+  iterated = false
+
   constructor(
     /** The original key object. */
     readonly key: unknown,

@@ -411,9 +411,10 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
    */
   private mutableMap(e: Entry = this.own(this.copyMap)): Map<KeyId, UV> {
     const m = e.value as Map<KeyId, UV>
-    if (!anyMapIterated || !iteratedMaps.has(m)) return m
+    if (!e.iterated) return m
     const copy = new Map(m)
     e.value = copy
+    e.iterated = false
     return copy
   }
 
@@ -454,21 +455,13 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
   private iterationMap(): Map<KeyId, UV> {
     this.ctx.assertCurrentKey()
     if (this.peek() === undefined) return new Map()
-    const m = this.ownedMap()
-    anyMapIterated = true
-    iteratedMaps.add(m)
-    return m
+    // The mark stays after the iteration ends (an iterator may be abandoned
+    // without finishing): it costs at most one copy, and the copy is unmarked.
+    const e = this.own(this.copyMap)
+    e.iterated = true
+    return e.value as Map<KeyId, UV>
   }
 }
-
-/**
- * Maps an iteration was started on. A mark is never removed (an iterator may
- * be abandoned without finishing); the first change after it copies the map,
- * and the copy is unmarked, so a mark costs at most one copy.
- */
-const iteratedMaps = new WeakSet<Map<KeyId, unknown>>()
-/** Spares map writes the WeakSet lookup until some map state is iterated at all. */
-let anyMapIterated = false
 
 function* mapEntries<UK, UV>(m: Map<KeyId, UV>, userKeys: KeyIdPolicy<UK>): IterableIterator<[UK, UV]> {
   for (const [id, v] of m) yield [userKeys.keyOf(id), v]
