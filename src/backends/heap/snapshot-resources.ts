@@ -23,6 +23,13 @@ export class HeapSnapshotResources implements FullSnapshotResources {
   readonly metaInfos: readonly StateMetaInfo[]
   private readonly pinned: PinnedState[]
   private released = false
+  /**
+   * The composite keys of one key group while it is sorted, reused from key
+   * group to key group: growing a fresh buffer per key group allocated about
+   * half the snapshot's size again in large ArrayBuffers, which drives V8 into
+   * full GCs over the whole (large) heap.
+   */
+  private readonly keyScratch = new ByteWriter(64 << 10)
 
   /** The synchronous part: O(states x key groups), no data copied. */
   constructor(
@@ -48,7 +55,7 @@ export class HeapSnapshotResources implements FullSnapshotResources {
     if ('internal' in state) return state.internal.chunks(index)
     const kt = state.tables[index]
     if (kt === undefined) return []
-    return keyGroupChunks(state.meta.name, state.codec, keyGroup, kt)
+    return keyGroupChunks(state.meta.name, state.codec, keyGroup, kt, CHUNK_TARGET_BYTES, this.keyScratch)
   }
 
   isEmpty(): boolean {
@@ -79,10 +86,18 @@ const CHUNK_SLACK_BYTES = 64 << 10
  * written into one buffer and an index array is sorted over it; values are
  * serialized straight into the chunks.
  */
-export function keyGroupChunks(stateName: string, codec: StateCodec, keyGroup: number, kt: KeyGroupTable, targetBytes = CHUNK_TARGET_BYTES): Uint8Array[] {
+export function keyGroupChunks(
+  stateName: string,
+  codec: StateCodec,
+  keyGroup: number,
+  kt: KeyGroupTable,
+  targetBytes = CHUNK_TARGET_BYTES,
+  /** A buffer for the keys, free again when this returns (the chunks are buffers of their own). */
+  keys = new ByteWriter(4096),
+): Uint8Array[] {
   let keyId: KeyId | undefined
+  keys.pos = 0
   try {
-    const keys = new ByteWriter(4096)
     const starts: number[] = []
     const values: unknown[] = []
     // The key id of each entry, for error messages.
