@@ -6,6 +6,7 @@
 // out or passing them to user functions that may mutate them.
 import { KeyedStateError } from '../../errors.js'
 import type { Serializer } from '../../serializers/serializer.js'
+import { booleanSerializer, float64Serializer, int32Serializer, int64Serializer, stringSerializer } from '../../serializers/primitives.js'
 import type {
   AggregateFunction,
   AggregatingStateDescriptor,
@@ -64,6 +65,15 @@ export function writeChecker<T>(serializer: Serializer<T>): (v: T) => void {
 
 const INT64_MIN = -(1n << 63n)
 const INT64_LIMIT = 1n << 63n
+
+/** Built-in serializers whose values are immutable primitives (their writes are checked, see quickCheckOf). */
+const PRIMITIVE_SERIALIZERS: ReadonlySet<Serializer<unknown>> = new Set<Serializer<any>>([
+  stringSerializer,
+  int32Serializer,
+  int64Serializer,
+  float64Serializer,
+  booleanSerializer,
+])
 
 function quickCheckOf(id: string): ((v: unknown) => boolean) | undefined {
   switch (id) {
@@ -284,17 +294,22 @@ export class HeapAggregatingState<IN, ACC, OUT> extends HeapState implements Agg
 export class HeapListState<T> extends HeapState implements ListState<T> {
   private readonly copyList: (v: T[]) => T[]
   private readonly check: (v: T) => void
+  /** Elements are primitives (checked on every write): a copy of the array needs no owned entry. */
+  private readonly primitiveElements: boolean
 
   constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: ListStateDescriptor<T>) {
     super(ctx, table, nsId, nsBytes, d.name)
     const copyElement = copier(d.elementSerializer)
     this.copyList = (list) => list.map(copyElement)
     this.check = writeChecker(d.elementSerializer)
+    this.primitiveElements = PRIMITIVE_SERIALIZERS.has(d.elementSerializer as Serializer<unknown>)
   }
 
   get(): T[] {
     this.ctx.assertCurrentKey()
-    if (this.peek() === undefined) return []
+    const s = this.peek()
+    if (s === undefined) return []
+    if (this.primitiveElements) return ((s as Entry).value as T[]).slice()
     // A copy of the array, so pushing to the result does not change the state.
     return (this.own(this.copyList).value as T[]).slice()
   }
