@@ -7,11 +7,10 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { compositeKey, encodeListElements } from '../../src/encoding.js'
-import { ByteWriter } from '../../src/backends/heap/byte-writer.js'
 import { codecOf, type StateCodec } from '../../src/backends/heap/data.js'
 import { keyIdPolicy, latin1, type KeyId } from '../../src/backends/heap/key-ids.js'
 import { packEntries, type PackedEntry } from '../../src/backends/heap/packed.js'
-import { keyGroupChunks } from '../../src/backends/heap/snapshot-resources.js'
+import { KeyGroupScratch, keyGroupChunks } from '../../src/backends/heap/snapshot-resources.js'
 import { StateTable, valueOf, type KeyGroupTable } from '../../src/backends/heap/state-table.js'
 import { isKeyedStateError } from '../../src/errors.js'
 import { int32Serializer, jsonSerializer, stringSerializer } from '../../src/serializers/primitives.js'
@@ -81,8 +80,8 @@ const cases: Case[] = [
 ]
 
 test('heap snapshot chunks equal serialize() + compositeKey, sorted and packed (every built-in fast path and the generic one)', () => {
-  // One key buffer for every call, as a snapshot reuses it from key group to key group (it also starts too small).
-  const scratch = new ByteWriter(16)
+  // One working space for every call, as a snapshot reuses it from key group to key group.
+  const scratch = new KeyGroupScratch()
   for (const c of cases) {
     const codec = codecOf(c.descriptor, keyIdPolicy(c.keySerializer))
     const namespaces = [new Uint8Array(0), Uint8Array.of(1), Uint8Array.of(1, 0), Uint8Array.from({ length: 200 }, (_, i) => i)]

@@ -23,13 +23,8 @@ export class HeapSnapshotResources implements FullSnapshotResources {
   readonly metaInfos: readonly StateMetaInfo[]
   private readonly pinned: PinnedState[]
   private released = false
-  /**
-   * The composite keys of one key group while it is sorted, reused from key
-   * group to key group: growing a fresh buffer per key group allocated about
-   * half the snapshot's size again in large ArrayBuffers, which drives V8 into
-   * full GCs over the whole (large) heap.
-   */
-  private readonly keyScratch = new ByteWriter(64 << 10)
+  /** keyGroupChunks' working space (see KeyGroupScratch). */
+  private readonly scratch = new KeyGroupScratch()
 
   /** The synchronous part: O(states x key groups), no data copied. */
   constructor(
@@ -55,7 +50,7 @@ export class HeapSnapshotResources implements FullSnapshotResources {
     if ('internal' in state) return state.internal.chunks(index)
     const kt = state.tables[index]
     if (kt === undefined) return []
-    return keyGroupChunks(state.meta.name, state.codec, keyGroup, kt, CHUNK_TARGET_BYTES, this.keyScratch)
+    return keyGroupChunks(state.meta.name, state.codec, keyGroup, kt, CHUNK_TARGET_BYTES, this.scratch)
   }
 
   isEmpty(): boolean {
@@ -92,16 +87,16 @@ export function keyGroupChunks(
   keyGroup: number,
   kt: KeyGroupTable,
   targetBytes = CHUNK_TARGET_BYTES,
-  /** A buffer for the keys, free again when this returns (the chunks are buffers of their own). */
-  keys = new ByteWriter(4096),
+  /** Working space, free again when this returns (the chunks are buffers of their own). */
+  scratch = new KeyGroupScratch(),
 ): Uint8Array[] {
   let keyId: KeyId | undefined
+  const keys = scratch.keys
   keys.pos = 0
+  // Filled by index, not pushed: the arrays keep their size from key group to key group.
+  const { starts, values, ids } = scratch
+  let count = 0
   try {
-    const starts: number[] = []
-    const values: unknown[] = []
-    // The key id of each entry, for error messages.
-    const ids: KeyId[] = []
     const writeKey = keyWriterOf(codec.keys)
     const writeUserKey = codec.kind === 'map' ? keyWriterOf(codec.userKeys!) : undefined
     const hi = keyGroup >>> 8
@@ -119,9 +114,9 @@ export function keyGroupChunks(
         keys.varint(ns.length)
         keys.bytes(ns)
         if (writeUserKey === undefined) {
-          starts.push(start)
-          values.push(value)
-          ids.push(id)
+          starts[count] = start
+          values[count] = value
+          ids[count++] = id
           continue
         }
         // One composite key per map entry: the (key, namespace) prefix again for each.
@@ -131,25 +126,26 @@ export function keyGroupChunks(
           if (!first) {
             const copyStart = keys.pos
             keys.copyFrom(keys.buf, start, prefixEnd)
-            starts.push(copyStart)
+            starts[count] = copyStart
           } else {
-            starts.push(start)
+            starts[count] = start
           }
           first = false
           writeUserKey(keys, userKeyId, false)
-          values.push(userValue)
-          ids.push(id)
+          values[count] = userValue
+          ids[count++] = id
         }
         // An empty map is never stored, but if one were, its prefix must not stay in the buffer as a key.
         if (first) keys.pos = start
       }
     }
     // Keys are contiguous: each ends where the next begins.
-    const count = starts.length
-    const ends = new Int32Array(count)
-    const begins = Int32Array.from(starts)
+    scratch.reserve(count)
+    const begins = scratch.begins.subarray(0, count)
+    const ends = scratch.ends.subarray(0, count)
+    for (let i = 0; i < count; i++) begins[i] = starts[i]!
     for (let i = 0; i < count; i++) ends[i] = i + 1 < count ? begins[i + 1]! : keys.pos
-    const order = sortedOrder(keys.buf, begins, ends)
+    const order = sortedOrder(keys.buf, begins, ends, scratch)
     const packing = { index: -1 }
     try {
       return packSorted(keys.buf, begins, ends, order, values, codec, targetBytes, packing)
@@ -166,6 +162,34 @@ export function keyGroupChunks(
   }
 }
 
+/**
+ * What keyGroupChunks works in, reused from key group to key group by a
+ * snapshot: fresh buffers and arrays per key group allocated about as much
+ * again as the snapshot writes, in large ArrayBuffers that drive V8 into full
+ * GCs over the whole (large) heap.
+ */
+export class KeyGroupScratch {
+  readonly keys = new ByteWriter(64 << 10)
+  readonly starts: number[] = []
+  readonly values: unknown[] = []
+  /** The key id of each entry, for error messages. */
+  readonly ids: KeyId[] = []
+  begins = new Int32Array(0)
+  ends = new Int32Array(0)
+  order = new Uint32Array(0)
+  keyed = new Float64Array(0)
+
+  /** Makes the typed arrays hold at least `count` entries. */
+  reserve(count: number): void {
+    if (this.begins.length >= count) return
+    const capacity = Math.max(count, this.begins.length * 2, 1024)
+    this.begins = new Int32Array(capacity)
+    this.ends = new Int32Array(capacity)
+    this.order = new Uint32Array(capacity)
+    this.keyed = new Float64Array(capacity)
+  }
+}
+
 /** Sorting by a numeric key packs the entry index into its low bits: up to this many entries (2^21). */
 const PACKED_INDEX_LIMIT = 1 << 21
 const PREFIX_BYTES = 4
@@ -178,9 +202,9 @@ const PREFIX_BYTES = 4
  * numbers (with the index in their low bits) sort natively, without calling a
  * comparator, and only runs of equal numbers are sorted byte by byte.
  */
-function sortedOrder(buf: Buffer, begins: Int32Array, ends: Int32Array): Uint32Array {
+function sortedOrder(buf: Buffer, begins: Int32Array, ends: Int32Array, scratch: KeyGroupScratch): Uint32Array {
   const count = begins.length
-  const order = new Uint32Array(count)
+  const order = scratch.order.subarray(0, count)
   for (let i = 0; i < count; i++) order[i] = i
   if (count < 2) return order
   const common = commonPrefixLength(buf, begins, ends)
@@ -188,7 +212,7 @@ function sortedOrder(buf: Buffer, begins: Int32Array, ends: Int32Array): Uint32A
     order.sort(compareFrom(buf, begins, ends, common))
     return order
   }
-  const keyed = new Float64Array(count)
+  const keyed = scratch.keyed.subarray(0, count)
   for (let i = 0; i < count; i++) keyed[i] = prefixNumber(buf, begins[i]! + common, ends[i]!) * PACKED_INDEX_LIMIT + i
   keyed.sort()
   let runStart = 0
