@@ -398,9 +398,9 @@ export const checkpointsGroup: BenchGroup = {
       `Order: fill, first incremental, checkpoints without changes every 2 s until compactions of the load settle (one uploads ` +
         `< 0.5 % of the first), ${ONE_PERCENT_ROUNDS} × (1 % changed + incremental), 10 % changed, full snapshots (savepoints), ` +
         '1 % changed again. A checkpoint uploads the SST files new since the last one: the flushed change plus whatever the ' +
-        'compactions since then rewrote, so single checkpoints vary; the median is the steady state. The last row shows ' +
-        'what releasing a RocksDB read snapshot does: RocksDB then rewrites bottommost files to zero their sequence numbers, and the ' +
-        'next incremental checkpoint uploads the rewritten files.',
+        'compactions since then rewrote, so single checkpoints vary; the median is the steady state. The last row checks that ' +
+        'a full snapshot leaves the next incremental checkpoint small: it reads through iterators, not a RocksDB read snapshot, ' +
+        'whose release would let RocksDB rewrite bottommost files (to zero their sequence numbers) for the next checkpoint to upload.',
     )
     result.tables.push(cost, vsRaw)
     result.chart.push(...points)
