@@ -12,6 +12,7 @@ import { keyedStateSubject } from '../lib/subjects/keyed-state.js'
 import { rawBindingSubject } from '../lib/subjects/raw-native.js'
 import { accessWorkload, ACCESS_OPS, type AccessOp, type AccessSubject, type AccessWorkload } from '../lib/subjects/types.js'
 import { isUnavailable, nativeBinding } from '../lib/pieces.js'
+import { median } from '../lib/timing.js'
 import { TempSpace } from '../lib/tmp.js'
 
 const [subjectNames = 'heap', opName = 'value', secondsText = '5', keysText = '100000'] = process.argv.slice(2)
@@ -47,11 +48,6 @@ async function rate(run: (n: number) => unknown, ms: number): Promise<number> {
     ops += 1000
   }
   return ops / (Number(process.hrtime.bigint() - start) / 1e9)
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[s.length >> 1]!
 }
 
 const tmp = new TempSpace()

@@ -26,7 +26,7 @@ import { keyIdPolicy, latin1, type KeyId, type KeyIdPolicy } from './key-ids.js'
 import { addRawChunk, materialize, rawKeys } from './restore.js'
 import { HeapSnapshotResources } from './snapshot-resources.js'
 import { heapTimerQueue } from './timers.js'
-import { heapTtlLayout, HeapTtlCleanup } from './ttl-cleanup.js'
+import { HeapTtlCleanup } from './ttl-cleanup.js'
 import type { PartitionedTimerQueue } from '../../timers/queue.js'
 import { keyOfStored, StateTable } from './state-table.js'
 import {
@@ -173,7 +173,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   /** TTL: each access of the state also cleans a few entries (ttl-cleanup.ts). */
   protected override ttlAccessListener(reg: RegisteredState): (nowMs: number) => void {
     const data = this.data.get(reg.meta.name)!
-    const cleanup = (data.ttlCleanup ??= new HeapTtlCleanup(data, heapTtlLayout(reg.meta.kind)))
+    const cleanup = (data.ttlCleanup ??= new HeapTtlCleanup(data, reg.meta.kind))
     const { ttlMs } = reg.ttl!.config
     return (nowMs) => cleanup.run(nowMs, ttlMs)
   }

@@ -59,7 +59,3 @@ export function forEachPacked(chunk: Uint8Array, visit: (key: Uint8Array, value:
 function truncated(where: string, offset: number): KeyedStateError {
   return new KeyedStateError('CORRUPTION', `${where}: packed entry at chunk offset ${offset} runs past the end of the chunk`, { offset })
 }
-
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b)
-}

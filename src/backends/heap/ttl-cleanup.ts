@@ -49,10 +49,11 @@ export class HeapTtlCleanup {
   constructor(
     /** Read on every run: binding a restored state replaces its table. */
     private readonly data: HeapStateData,
-    layout: 'value' | 'list' | 'map',
+    /** The state's kind (meta-info): how its values hold timestamps. */
+    kind: string,
     private readonly stepsPerAccess = TTL_CLEANUP_STEPS_PER_ACCESS,
   ) {
-    this.layout = layout === 'list' ? Layout.List : layout === 'map' ? Layout.Map : Layout.Value
+    this.layout = kind === 'list' ? Layout.List : kind === 'map' ? Layout.Map : Layout.Value
     this.oldestMs = data.table.isEmpty() && data.raw === undefined ? Infinity : -Infinity
   }
 
@@ -179,8 +180,4 @@ export class HeapTtlCleanup {
       }
     }
   }
-}
-
-export function heapTtlLayout(kind: string): 'value' | 'list' | 'map' {
-  return kind === 'list' ? 'list' : kind === 'map' ? 'map' : 'value'
 }

@@ -71,19 +71,12 @@ function snappyOrLiteral(raw: Uint8Array, compressed: Uint8Array): Uint8Array {
 }
 
 /**
- * The stored bytes of a block: a function of `raw` alone, so the file does not
- * depend on how blocks were scheduled. Snappy blocks that would not save an
- * eighth, judged by a sample or by the result, are stored as one literal.
- */
-export function compressBlock(codec: CompressionCodec, raw: Uint8Array): Uint8Array {
-  if (codec === 'none') return raw
-  return sampleSavesEnough(raw) ? snappyOrLiteral(raw, compressSync(raw)) : snappyLiteralBlock(raw)
-}
-
-/**
- * The same bytes as compressBlock, compressed on the libuv thread pool so the
- * event loop keeps reading while blocks compress. `raw` must stay unchanged
- * until the promise settles; an aborted signal drops compressions not yet started.
+ * The stored bytes of a block, compressed on the libuv thread pool so the
+ * event loop keeps reading while blocks compress. A function of `raw` alone,
+ * so the file does not depend on how blocks were scheduled: snappy blocks that
+ * would not save an eighth, judged by a sample or by the result, are stored as
+ * one literal. `raw` must stay unchanged until the promise settles; an aborted
+ * signal drops compressions not yet started.
  */
 export async function compressBlockAsync(codec: CompressionCodec, raw: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
   if (codec === 'none') return raw
