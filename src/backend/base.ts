@@ -144,6 +144,11 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
 
   getCurrentKeyGroup(): number {
     this.assertCurrentKey()
+    return this.currentKeyGroupNow()
+  }
+
+  /** The current key's group; a backend that computes it lazily overrides this. */
+  protected currentKeyGroupNow(): number {
     return this.currentKeyGroup
   }
 
@@ -314,7 +319,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
       keySerializer: this.keySerializer,
       currentKey: () => {
         this.assertCurrentKey()
-        return { key: this.currentKey as K, bytes: this.currentKeyBytesNow(), keyGroup: this.currentKeyGroup }
+        return { key: this.currentKey as K, bytes: this.currentKeyBytesNow(), keyGroup: this.currentKeyGroupNow() }
       },
       currentKeyIfSet: () => (this.hasCurrentKey ? { key: this.currentKey as K } : undefined),
       setCurrentKey: (key) => this.setCurrentKey(key),

@@ -10,17 +10,24 @@ import { compositeKey, encodeListElements } from '../../src/encoding.js'
 import { codecOf, type StateCodec } from '../../src/backends/heap/data.js'
 import { keyIdPolicy, latin1, type KeyId } from '../../src/backends/heap/key-ids.js'
 import { packEntries, type PackedEntry } from '../../src/backends/heap/packed.js'
-import { KeyGroupScratch, keyGroupChunks } from '../../src/backends/heap/snapshot-resources.js'
-import { StateTable, valueOf, type KeyGroupTable } from '../../src/backends/heap/state-table.js'
+import { KeyGroupItems, KeyGroupScratch, keyGroupChunks } from '../../src/backends/heap/snapshot-resources.js'
+import { StateTable, valueOf } from '../../src/backends/heap/state-table.js'
 import { isKeyedStateError } from '../../src/errors.js'
 import { int32Serializer, jsonSerializer, stringSerializer } from '../../src/serializers/primitives.js'
 import type { Serializer } from '../../src/serializers/serializer.js'
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor, type AnyStateDescriptor } from '../../src/state/descriptors.js'
 import { TtlValue, ttlValueSerializer } from '../../src/ttl/value.js'
 
-function modelChunks(codec: StateCodec, keyGroup: number, kt: KeyGroupTable, targetBytes: number): Uint8Array[] {
+/** Every item of a table, as one key group's items. */
+function itemsOf(table: StateTable): KeyGroupItems {
+  const items = new KeyGroupItems()
+  for (const nt of table.namespaces.values()) for (const [id, stored] of nt.entries) items.add(nt.namespaceBytes, id, stored)
+  return items
+}
+
+function modelChunks(codec: StateCodec, keyGroup: number, table: StateTable, targetBytes: number): Uint8Array[] {
   const out: PackedEntry[] = []
-  for (const nt of kt.namespaces.values()) {
+  for (const nt of table.namespaces.values()) {
     for (const [id, stored] of nt.entries) {
       const key = codec.keys.bytesOf(id)
       const value = valueOf(stored)
@@ -91,19 +98,18 @@ test('heap snapshot chunks equal serialize() + compositeKey, sorted and packed (
         fc.integer({ min: 16, max: 600 }),
         fc.integer({ min: 0, max: 0xffff }),
         (entries, targetBytes, keyGroup) => {
-          const table = new StateTable(1)
+          const table = new StateTable()
           for (const [key, nsIndex, value] of entries) {
             const keyBytes = c.keySerializer.serialize(key)
             const keyId = codec.keys.idOf(key, keyBytes)
             const ns = namespaces[nsIndex]!
             // A map value is keyed by user key ids, as the backend stores it.
             const stored = value instanceof Map ? new Map([...value].map(([k, v]) => [codec.userKeys!.idOf(k), v])) : value
-            table.insert(0, latin1(ns), ns, keyId, codec.keys.isDirect(keyId), key, stored)
+            table.insert(latin1(ns), ns, keyId, codec.keys.isDirect(keyId), key, stored)
           }
-          const kt = table.keyGroups[0]
-          if (kt === undefined) return
-          const actual = keyGroupChunks('s', codec, keyGroup, kt, targetBytes, scratch).map((b) => Buffer.from(b))
-          const expected = modelChunks(codec, keyGroup, kt, targetBytes).map((b) => Buffer.from(b))
+          if (table.isEmpty()) return
+          const actual = keyGroupChunks('s', codec, keyGroup, itemsOf(table), targetBytes, scratch).map((b) => Buffer.from(b))
+          const expected = modelChunks(codec, keyGroup, table, targetBytes).map((b) => Buffer.from(b))
           assert.deepEqual(actual, expected)
         },
       ),
@@ -114,11 +120,11 @@ test('heap snapshot chunks equal serialize() + compositeKey, sorted and packed (
 
 test('a value its serializer refuses fails the snapshot naming the state, key group and key', () => {
   const codec = codecOf(new ValueStateDescriptor('v', stringSerializer), keyIdPolicy(stringSerializer))
-  const table = new StateTable(1)
-  table.insert(0, '', new Uint8Array(0), 'good', true, 'good', 'fine')
-  table.insert(0, '', new Uint8Array(0), 'bad', true, 'bad', 42)
+  const table = new StateTable()
+  table.insert('', new Uint8Array(0), 'good', true, 'good', 'fine')
+  table.insert('', new Uint8Array(0), 'bad', true, 'bad', 42)
   assert.throws(
-    () => keyGroupChunks('counts', codec, 7, table.keyGroups[0]!, 1 << 20),
+    () => keyGroupChunks('counts', codec, 7, itemsOf(table), 1 << 20),
     (e) => isKeyedStateError(e) && e.code === 'INVALID_ARGUMENT' && /state 'counts', key group 7: .*key bad/.test(e.message),
   )
 })

@@ -41,9 +41,12 @@ import {
 // Numbers, not strings: compared on every setCurrentKey.
 const enum DirectKeys {
   None,
-  AsciiStrings,
+  Strings,
   Int32,
 }
+
+/** Stands in for the current key's group until currentKeyGroupNow() computes it. */
+const KEY_GROUP_PENDING = -1
 
 /** Stands in for the current key's bytes until currentKeyBytesNow() builds them. */
 const PENDING_KEY_BYTES = new Uint8Array(0)
@@ -58,7 +61,6 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   readonly kind = 'heap' as const
 
   // HeapContext: what state objects read on every call, kept in sync with the current key.
-  kgIndex = 0
   keyId: KeyId = 0
 
   keyDirect = true
@@ -68,6 +70,8 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   private readonly directKeys: DirectKeys
   private readonly rangeStart: number
   private readonly rangeEnd: number
+  /** The range holds every key group: no key can be outside it. */
+  private readonly wholeRange: boolean
   private readonly data = new Map<string, HeapStateData>()
   /** Restored meta-info per state, to fall back to when binding a descriptor fails. */
   private readonly restoredMeta = new Map<string, StateMetaInfo>()
@@ -82,9 +86,10 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
     this.keyIds = keyIdPolicy(this.keySerializer)
     this.rangeStart = this.keyGroupRange.start
     this.rangeEnd = this.keyGroupRange.end
+    this.wholeRange = this.rangeStart === 0 && this.rangeEnd === this.maxParallelism - 1
     this.directKeys =
       this.keySerializer === (stringSerializer as Serializer<unknown>)
-        ? DirectKeys.AsciiStrings
+        ? DirectKeys.Strings
         : this.keySerializer === (int32Serializer as Serializer<unknown>)
           ? DirectKeys.Int32
           : DirectKeys.None
@@ -93,30 +98,33 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
 
   /**
    * Serializing the key costs more than the heap state access itself, so string
-   * keys (ASCII, string serializer) and int32 keys (int32 serializer) are hashed
-   * directly and their bytes are only built when asked for (currentKeyBytesNow).
+   * keys (string serializer) and int32 keys (int32 serializer) are used as they
+   * are and their bytes are only built when asked for (currentKeyBytesNow).
+   * The tables are keyed by key alone, so the key group (a murmur3 hash of the
+   * bytes) is only needed to refuse keys outside the range: a backend holding
+   * every key group skips it until something asks (currentKeyGroupNow).
    */
   override setCurrentKey(key: K): void {
     if (typeof key === 'string') {
-      if (this.directKeys === DirectKeys.AsciiStrings) {
+      if (this.directKeys === DirectKeys.Strings) {
+        if (this.wholeRange) return this.setDirectKey(key, key, KEY_GROUP_PENDING)
+        // Hashed straight from the characters when they are ASCII (UTF-8 bytes = char codes).
         const keyGroup = keyGroupOfAscii(key, this.maxParallelism)
         if (keyGroup >= 0) return this.setDirectKey(key, key, keyGroup)
       }
     } else if (typeof key === 'number' && this.directKeys === DirectKeys.Int32 && (key | 0) === key) {
       // int32 writes -0 as 0.
-      return this.setDirectKey(key, key === 0 ? 0 : key, keyGroupOfInt32(key, this.maxParallelism))
+      return this.setDirectKey(key, key === 0 ? 0 : key, this.wholeRange ? KEY_GROUP_PENDING : keyGroupOfInt32(key, this.maxParallelism))
     }
     super.setCurrentKey(key)
     const id = this.keyIds.idOf(key, this.currentKeyBytes)
-    this.kgIndex = this.currentKeyGroup - this.rangeStart
     this.keyId = id
     this.keyDirect = this.keyIds.isDirect(id)
   }
 
   private setDirectKey(key: K, keyId: KeyId, keyGroup: number): void {
     this.assertOpen()
-    const kgIndex = keyGroup - this.rangeStart
-    if (kgIndex < 0 || keyGroup > this.rangeEnd) {
+    if (keyGroup !== KEY_GROUP_PENDING && (keyGroup < this.rangeStart || keyGroup > this.rangeEnd)) {
       throw new KeyGroupRangeError(
         `key ${String(key)} is in key group ${keyGroup}, outside this backend's range ${formatRange(this.keyGroupRange)}`,
         { keyGroup },
@@ -126,9 +134,15 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
     this.currentKeyBytes = PENDING_KEY_BYTES
     this.currentKeyGroup = keyGroup
     this.hasCurrentKey = true
-    this.kgIndex = kgIndex
     this.keyId = keyId
     this.keyDirect = true
+  }
+
+  protected override currentKeyGroupNow(): number {
+    if (this.currentKeyGroup === KEY_GROUP_PENDING && this.hasCurrentKey) {
+      this.currentKeyGroup = assignToKeyGroup(this.currentKeyBytesNow(), this.maxParallelism)
+    }
+    return this.currentKeyGroup
   }
 
   /** HeapContext: the current key object (kept with entries for keys()). */
@@ -147,7 +161,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
     const size = rangeSize(this.keyGroupRange)
     this.data.set(reg.meta.name, {
       name: reg.meta.name,
-      table: new StateTable(size),
+      table: new StateTable(),
       raw: reg.descriptor === undefined ? new Array(size).fill(undefined) : undefined,
       codec: undefined,
     })
@@ -233,7 +247,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   captureSnapshotResources(onRelease?: () => void): HeapSnapshotResources {
     this.assertOpen()
     const states = [...this.states.values()].map((reg) => ({ meta: reg.meta, data: this.data.get(reg.meta.name)! }))
-    return new HeapSnapshotResources(this.keyGroupRange, states, onRelease)
+    return new HeapSnapshotResources(this.keyGroupRange, this.maxParallelism, states, onRelease)
   }
 
   snapshot(checkpointId: number, options: SnapshotOptions): SnapshotRun {
@@ -315,24 +329,21 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
 }
 
 function* tableKeys<K>(table: StateTable, nsId: string | undefined): Generator<K> {
-  for (const kt of table.keyGroups) {
-    if (kt === undefined) continue
-    if (nsId !== undefined) {
-      const nt = kt.get(nsId)
-      if (nt !== undefined) for (const [id, s] of nt.entries) yield keyOfStored(id, s) as K
-      continue
-    }
-    if (kt.namespaces.size === 1) {
-      for (const nt of kt.namespaces.values()) for (const [id, s] of nt.entries) yield keyOfStored(id, s) as K
-      continue
-    }
-    const seen = new Set<KeyId>()
-    for (const nt of kt.namespaces.values()) {
-      for (const [id, s] of nt.entries) {
-        if (seen.has(id)) continue
-        seen.add(id)
-        yield keyOfStored(id, s) as K
-      }
+  if (nsId !== undefined) {
+    const nt = table.read(nsId)
+    if (nt !== undefined) for (const [id, s] of nt.entries) yield keyOfStored(id, s) as K
+    return
+  }
+  if (table.namespaces.size <= 1) {
+    for (const nt of table.namespaces.values()) for (const [id, s] of nt.entries) yield keyOfStored(id, s) as K
+    return
+  }
+  const seen = new Set<KeyId>()
+  for (const nt of table.namespaces.values()) {
+    for (const [id, s] of nt.entries) {
+      if (seen.has(id)) continue
+      seen.add(id)
+      yield keyOfStored(id, s) as K
     }
   }
 }

@@ -47,7 +47,7 @@ function push(raw: RawEntries, index: number, chunk: Uint8Array): void {
 
 /** Converts restored chunks to objects with the bound codec; throws (naming the state) without changing anything on bad data. */
 export function materialize(data: HeapStateData, raw: RawEntries, codec: StateCodec, keySerializer: Serializer<unknown>, range: KeyGroupRange): StateTable {
-  const table = new StateTable(raw.length)
+  const table = new StateTable()
   let keyGroup = -1
   const where = () => `restored state '${data.name}', key group ${keyGroup}`
   try {
@@ -67,20 +67,20 @@ export function materialize(data: HeapStateData, raw: RawEntries, codec: StateCo
             case 'value':
             case 'reducing':
             case 'aggregating':
-              table.insert(index, nsId, parts.namespace.slice(), keyId, direct, key, codec.value.deserialize(value))
+              table.insert(nsId, parts.namespace.slice(), keyId, direct, key, codec.value.deserialize(value))
               break
             case 'list': {
               const elements = decodeListElements(value).map((e) => codec.value.deserialize(e))
-              if (elements.length > 0) table.insert(index, nsId, parts.namespace.slice(), keyId, direct, key, elements)
+              if (elements.length > 0) table.insert(nsId, parts.namespace.slice(), keyId, direct, key, elements)
               break
             }
             case 'map': {
               const userKeyId: KeyId = codec.userKeys!.idOfBytes(parts.userKey)
               const userValue = codec.value.deserialize(value)
-              const nt = table.read(index, nsId)
+              const nt = table.read(nsId)
               const existing = nt?.entries.get(keyId) as Entry | undefined
               if (existing) (existing.value as Map<KeyId, unknown>).set(userKeyId, userValue)
-              else table.insert(index, nsId, parts.namespace.slice(), keyId, direct, key, new Map([[userKeyId, userValue]]))
+              else table.insert(nsId, parts.namespace.slice(), keyId, direct, key, new Map([[userKeyId, userValue]]))
               break
             }
           }

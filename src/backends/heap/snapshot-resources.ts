@@ -1,23 +1,51 @@
-// The heap backend's side of a full snapshot. The synchronous part pins the
-// key-group tables of every state (copy-on-write keeps them unchanged from
-// then on); the asynchronous part serializes one (state, key group) at a time,
-// sorted by composite key bytes, exactly as RocksDB would hold the same state.
+// The heap backend's side of a full snapshot. The synchronous part starts a
+// capture of every state's table (state-table.ts: O(1), later changes record
+// what they replace); the first read of a state sorts its items at the
+// barrier into key groups (the tables are keyed by key alone), and each
+// (state, key group) is then serialized sorted by composite key bytes, exactly
+// as RocksDB would hold the same state.
 import { KEY_GROUP_PREFIX_BYTES } from '../../encoding.js'
 import { isKeyedStateError, KeyedStateError } from '../../errors.js'
-import type { KeyGroupRange } from '../../keygroups.js'
+import { assignToKeyGroup, rangeSize, type KeyGroupRange } from '../../keygroups.js'
+import { int32Serializer, stringSerializer } from '../../serializers/primitives.js'
+import type { Serializer } from '../../serializers/serializer.js'
 import type { FullSnapshotResources } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import type { HeapStateData, RawEntries, StateCodec } from './data.js'
-import type { KeyId } from './key-ids.js'
+import type { KeyId, KeyIdPolicy } from './key-ids.js'
 import { ByteWriter, keyWriterOf, valueWriterOf } from './byte-writer.js'
+import { keyGroupOfAscii, keyGroupOfInt32 } from './key-hash.js'
 import { CHUNK_TARGET_BYTES } from './packed.js'
-import { unpin, valueOf, type KeyGroupTable, type PinnedTables } from './state-table.js'
+import { valueOf, type Capture, type Stored } from './state-table.js'
 import type { CapturedInternalState } from './timers.js'
 
 type PinnedState =
   | { readonly meta: StateMetaInfo; readonly raw: RawEntries }
   | { readonly meta: StateMetaInfo; readonly internal: CapturedInternalState }
-  | { readonly meta: StateMetaInfo; readonly codec: StateCodec; readonly tables: PinnedTables }
+  | CapturedState
+
+interface CapturedState {
+  readonly meta: StateMetaInfo
+  readonly codec: StateCodec
+  readonly capture: Capture
+  /** The table was empty at the barrier. */
+  readonly empty: boolean
+  /** Its items at the barrier per key-group index, once read. */
+  keyGroups: (KeyGroupItems | undefined)[] | undefined
+}
+
+/** The items of one state in one key group, in no particular order. */
+export class KeyGroupItems {
+  readonly namespaces: Uint8Array[] = []
+  readonly keyIds: KeyId[] = []
+  readonly stored: Stored[] = []
+
+  add(namespaceBytes: Uint8Array, keyId: KeyId, stored: Stored): void {
+    this.namespaces.push(namespaceBytes)
+    this.keyIds.push(keyId)
+    this.stored.push(stored)
+  }
+}
 
 export class HeapSnapshotResources implements FullSnapshotResources {
   readonly metaInfos: readonly StateMetaInfo[]
@@ -26,16 +54,17 @@ export class HeapSnapshotResources implements FullSnapshotResources {
   /** keyGroupChunks' working space (see KeyGroupScratch). */
   private readonly scratch = new KeyGroupScratch()
 
-  /** The synchronous part: O(states x key groups), no data copied. */
+  /** The synchronous part: O(states), no data copied. */
   constructor(
     readonly keyGroupRange: KeyGroupRange,
+    private readonly maxParallelism: number,
     states: readonly { meta: StateMetaInfo; data: HeapStateData }[],
     private readonly onRelease?: () => void,
   ) {
     this.pinned = states.map(({ meta, data }): PinnedState => {
       if (data.raw !== undefined) return { meta, raw: data.raw.slice() }
       if (data.internal !== undefined) return { meta, internal: data.internal.capture() }
-      return { meta, codec: data.codec!, tables: data.table.pin() }
+      return { meta, codec: data.codec!, capture: data.table.capture(), empty: data.table.isEmpty(), keyGroups: undefined }
     })
     this.metaInfos = this.pinned.map((p) => p.meta)
   }
@@ -48,9 +77,28 @@ export class HeapSnapshotResources implements FullSnapshotResources {
     if (index < 0 || keyGroup > this.keyGroupRange.end) return []
     if ('raw' in state) return state.raw[index] ?? []
     if ('internal' in state) return state.internal.chunks(index)
-    const kt = state.tables[index]
-    if (kt === undefined) return []
-    return keyGroupChunks(state.meta.name, state.codec, keyGroup, kt, CHUNK_TARGET_BYTES, this.scratch)
+    const items = (state.keyGroups ??= this.byKeyGroup(state))[index]
+    if (items === undefined) return []
+    return keyGroupChunks(state.meta.name, state.codec, keyGroup, items, CHUNK_TARGET_BYTES, this.scratch)
+  }
+
+  /** Reads the state's capture, sorting its items into key groups (O(items), once per state). */
+  private byKeyGroup(state: CapturedState): (KeyGroupItems | undefined)[] {
+    const { start } = this.keyGroupRange
+    const size = rangeSize(this.keyGroupRange)
+    const keyGroups = new Array<KeyGroupItems | undefined>(size).fill(undefined)
+    const keyGroupOf = keyGroupOfId(state.codec.keys, this.maxParallelism)
+    state.capture.read((namespaceBytes, keyId, stored) => {
+      const index = keyGroupOf(keyId) - start
+      if (index < 0 || index >= size) {
+        // setCurrentKey refuses such keys and restore drops them: the table is broken.
+        throw new KeyedStateError('INTERNAL', `state '${state.meta.name}' holds key ${String(keyId)} outside the key-group range ${start}-${this.keyGroupRange.end}`, {
+          state: state.meta.name,
+        })
+      }
+      ;(keyGroups[index] ??= new KeyGroupItems()).add(namespaceBytes, keyId, stored)
+    })
+    return keyGroups
   }
 
   isEmpty(): boolean {
@@ -59,15 +107,35 @@ export class HeapSnapshotResources implements FullSnapshotResources {
         ? p.raw.every((chunks) => chunks === undefined || chunks.length === 0)
         : 'internal' in p
           ? p.internal.isEmpty()
-          : p.tables.every((kt) => kt === undefined),
+          : p.empty,
     )
   }
 
   release(): void {
     if (this.released) return
     this.released = true
-    for (const p of this.pinned) if ('tables' in p) unpin(p.tables)
+    for (const p of this.pinned) {
+      if (!('capture' in p)) continue
+      p.capture.end()
+      p.keyGroups = undefined
+    }
     this.onRelease?.()
+  }
+}
+
+/** The key group of a key id, hashed straight from string and int32 keys (as setCurrentKey does). */
+export function keyGroupOfId(keys: KeyIdPolicy<unknown>, maxParallelism: number): (keyId: KeyId) => number {
+  const serializer = keys.serializer as Serializer<unknown>
+  const strings = serializer === stringSerializer
+  const int32s = serializer === int32Serializer
+  return (keyId) => {
+    if (strings && typeof keyId === 'string') {
+      const keyGroup = keyGroupOfAscii(keyId, maxParallelism)
+      if (keyGroup >= 0) return keyGroup
+    } else if (int32s && typeof keyId === 'number') {
+      return keyGroupOfInt32(keyId, maxParallelism)
+    }
+    return assignToKeyGroup(keys.bytesOf(keyId), maxParallelism)
   }
 }
 
@@ -85,7 +153,7 @@ export function keyGroupChunks(
   stateName: string,
   codec: StateCodec,
   keyGroup: number,
-  kt: KeyGroupTable,
+  items: KeyGroupItems,
   targetBytes = CHUNK_TARGET_BYTES,
   /** Working space, free again when this returns (the chunks are buffers of their own). */
   scratch = new KeyGroupScratch(),
@@ -101,9 +169,12 @@ export function keyGroupChunks(
     const writeUserKey = codec.kind === 'map' ? keyWriterOf(codec.userKeys!) : undefined
     const hi = keyGroup >>> 8
     const lo = keyGroup & 0xff
-    for (const nt of kt.namespaces.values()) {
-      const ns = nt.namespaceBytes
-      for (const [id, stored] of nt.entries) {
+    const { namespaces, keyIds, stored: storedItems } = items
+    for (let item = 0; item < keyIds.length; item++) {
+      const ns = namespaces[item]!
+      {
+        const id = keyIds[item]!
+        const stored = storedItems[item]!
         keyId = id
         const value = valueOf(stored)
         const start = keys.pos

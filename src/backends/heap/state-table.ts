@@ -1,13 +1,15 @@
-// The heap backend's storage of one state: per key group, per namespace, a Map
-// from key id to entry, with copy-on-write so that a snapshot's synchronous
-// part only has to pin the key-group tables (O(key groups)), not copy data.
+// The heap backend's storage of one state: per namespace, one Map from key id
+// to what is stored, over all key groups of the backend. A state access is one
+// Map operation: no key group is needed on the hot path (V8 caches a string's
+// hash in the string; the key group is a murmur3 hash of the key's bytes).
 //
-// Sharing is tracked with reference counts at two levels:
-//   KeyGroupTable.refs = 1 for the live state + 1 per snapshot holding it;
-//   NamespaceTable.refs = number of key-group tables (live or pinned) holding it.
-// A table may be written only when its count is 1. The first write after a
-// barrier copies the key-group table (its namespace Map only) and then the one
-// namespace table written to (its entry Map only).
+// Snapshots: the synchronous part of a snapshot starts a Capture (O(1)). From
+// then on, every change to the table first records the value it replaces (or
+// that the key was absent) in the capture's undo log, once per key. When the
+// snapshot reads the state, it walks the live table and takes the undo log's
+// value where there is one, so it sees the table as it was at its barrier;
+// then the capture stops recording and is dropped. Captured values are shared,
+// never copied: they must not change in place afterwards (see Entry.owner).
 //
 // What a namespace table maps a key id to (Stored):
 //   - an immutable value, as it is, when the key id is the key itself: a
@@ -17,10 +19,6 @@
 //   - otherwise an Entry: mutable values (objects, including list arrays and
 //     map-state Maps), and any value of a key known only by its bytes (the
 //     Entry keeps the original key object for keys()).
-// Entries stay shared between a table and its copy; an Entry may be mutated in
-// place only by the namespace table that created it (`owner`), so the first
-// write to an entry after a barrier replaces it, and mutable values are copied
-// before anything mutates them. Immutable values are shared freely.
 import { TtlValue } from '../../ttl/value.js'
 import type { KeyId } from './key-ids.js'
 
@@ -35,7 +33,12 @@ export class Entry<V = unknown> {
     /** The original key object. */
     readonly key: unknown,
     public value: V,
-    /** Id of the only namespace table allowed to mutate this entry in place. */
+    /**
+     * The table's epoch when this entry was made. An entry may be changed in
+     * place (value and what it holds) only while that is still the table's
+     * epoch: every capture starts a new epoch, so what a capture may hold is
+     * replaced, never mutated.
+     */
     readonly owner: number,
   ) {}
 }
@@ -69,154 +72,157 @@ export function keyOfStored(keyId: KeyId, s: Stored): unknown {
 }
 
 export class NamespaceTable {
-  refs = 1
   constructor(
-    readonly id: number,
+    readonly nsId: string,
     readonly namespaceBytes: Uint8Array,
     readonly entries: Map<KeyId, Stored>,
   ) {}
 }
 
-export class KeyGroupTable {
-  refs = 1
+/** Recorded for a key that had no value at the barrier. */
+const ABSENT: unique symbol = Symbol('absent')
+
+interface UndoLog {
+  readonly namespaceBytes: Uint8Array
+  /** Value at the barrier of every key changed since, recorded before its first change. */
+  readonly old: Map<KeyId, Stored | typeof ABSENT>
+}
+
+/** Called with one item of a captured state: what `keyId` held in the namespace at the barrier. */
+export type CapturedItemVisitor = (namespaceBytes: Uint8Array, keyId: KeyId, stored: Stored) => void
+
+/** The table as it was at a snapshot's barrier, readable once (see StateTable.capture). */
+export class Capture {
+  readonly undo = new Map<string, UndoLog>()
+  private done = false
+
+  constructor(private readonly table: StateTable) {}
+
+  /** Before `nt`'s value for `keyId` changes. */
+  record(nt: NamespaceTable, keyId: KeyId): void {
+    let log = this.undo.get(nt.nsId)
+    if (log === undefined) {
+      log = { namespaceBytes: nt.namespaceBytes, old: new Map() }
+      this.undo.set(nt.nsId, log)
+    }
+    if (log.old.has(keyId)) return
+    const old = nt.entries.get(keyId)
+    log.old.set(keyId, old === undefined ? ABSENT : old)
+  }
+
   /**
-   * namespaces.get(''): most state has no namespace, and skipping that Map
-   * lookup is a large part of a heap access.
+   * Every item of the table as it was at the barrier, handed to `visit` in no
+   * particular order; afterwards the capture stops recording. Call at most once.
    */
-  voidNamespace: NamespaceTable | undefined
-  constructor(readonly namespaces: Map<string, NamespaceTable>) {
-    this.voidNamespace = namespaces.get('')
+  read(visit: CapturedItemVisitor): void {
+    if (this.done) throw new Error('a capture is read once')
+    const table = this.table
+    try {
+      for (const nt of table.namespaces.values()) {
+        const log = this.undo.get(nt.nsId)
+        for (const [keyId, stored] of nt.entries) {
+          const old = log?.old.get(keyId)
+          if (old === undefined) visit(nt.namespaceBytes, keyId, stored)
+          else if (old !== ABSENT) visit(nt.namespaceBytes, keyId, old)
+        }
+      }
+      // Keys removed since the barrier (the walk above saw every key still there).
+      for (const [nsId, log] of this.undo) {
+        const live = table.namespaces.get(nsId)
+        for (const [keyId, old] of log.old) {
+          if (old === ABSENT || live?.entries.has(keyId) === true) continue
+          visit(log.namespaceBytes, keyId, old)
+        }
+      }
+    } finally {
+      this.end()
+    }
   }
 
-  get(nsId: string): NamespaceTable | undefined {
-    return nsId === '' ? this.voidNamespace : this.namespaces.get(nsId)
-  }
-
-  set(nsId: string, nt: NamespaceTable): void {
-    this.namespaces.set(nsId, nt)
-    if (nsId === '') this.voidNamespace = nt
-  }
-
-  delete(nsId: string): void {
-    this.namespaces.delete(nsId)
-    if (nsId === '') this.voidNamespace = undefined
+  /** Stops recording (after reading, or when the snapshot is released unread). */
+  end(): void {
+    if (this.done) return
+    this.done = true
+    this.undo.clear()
+    this.table.endCapture(this)
   }
 }
 
-let nextTableId = 1
-
-export type PinnedTables = readonly (KeyGroupTable | undefined)[]
-
 export class StateTable {
-  /** Index: key group - keyGroupStart. */
-  readonly keyGroups: (KeyGroupTable | undefined)[]
-  /**
-   * keyGroups[i]?.voidNamespace, and the same only while writable (both counts
-   * 1): the common no-namespace access then costs one array read and one Map
-   * lookup. pin() clears the writable copies.
-   */
-  readonly voidNamespaces: (NamespaceTable | undefined)[]
-  readonly writableVoidNamespaces: (NamespaceTable | undefined)[]
+  readonly namespaces = new Map<string, NamespaceTable>()
+  /** namespaces.get(''): most state has no namespace, and this skips that lookup. */
+  voidNamespace: NamespaceTable | undefined
+  /** See Entry.owner. */
+  epoch = 1
+  /** Captures still recording (usually none, or the one of the snapshot in flight). */
+  private captures: Capture[] = []
+  /** captures.length > 0, read on every write. */
+  recording = false
 
-  constructor(size: number) {
-    this.keyGroups = new Array<KeyGroupTable | undefined>(size).fill(undefined)
-    this.voidNamespaces = new Array<NamespaceTable | undefined>(size).fill(undefined)
-    this.writableVoidNamespaces = new Array<NamespaceTable | undefined>(size).fill(undefined)
+  /** The namespace table for reading, or undefined. */
+  read(nsId: string): NamespaceTable | undefined {
+    return nsId.length === 0 ? this.voidNamespace : this.namespaces.get(nsId)
   }
 
-  /** The namespace table for reading, or undefined. Never copies. */
-  read(kgIndex: number, nsId: string): NamespaceTable | undefined {
-    if (nsId.length === 0) return this.voidNamespaces[kgIndex]
-    const kt = this.keyGroups[kgIndex]
-    return kt === undefined ? undefined : kt.get(nsId)
+  /** The namespace table to write to, created when missing if `namespaceBytes` is given. */
+  write(nsId: string, namespaceBytes?: Uint8Array): NamespaceTable | undefined {
+    const nt = this.read(nsId)
+    if (nt !== undefined || namespaceBytes === undefined) return nt
+    const created = new NamespaceTable(nsId, namespaceBytes, new Map())
+    this.namespaces.set(nsId, created)
+    if (nsId.length === 0) this.voidNamespace = created
+    return created
   }
 
-  /**
-   * The namespace table for writing: exclusive to the live state, so its Map may
-   * be changed. Created when missing if `namespaceBytes` is given; otherwise
-   * undefined when there is nothing to write to.
-   */
-  write(kgIndex: number, nsId: string, namespaceBytes?: Uint8Array): NamespaceTable | undefined {
-    if (nsId.length === 0) {
-      const writable = this.writableVoidNamespaces[kgIndex]
-      if (writable !== undefined) return writable
-    }
-    let kt = this.keyGroups[kgIndex]
-    if (kt === undefined) {
-      if (namespaceBytes === undefined) return undefined
-      kt = new KeyGroupTable(new Map())
-      this.keyGroups[kgIndex] = kt
-    } else if (kt.refs > 1) {
-      kt = this.unshareKeyGroup(kgIndex, kt)
-    }
-    let nt = kt.get(nsId)
-    if (nt === undefined) {
-      if (namespaceBytes === undefined) return undefined
-      nt = new NamespaceTable(nextTableId++, namespaceBytes, new Map())
-      kt.set(nsId, nt)
-    } else if (nt.refs > 1) {
-      nt.refs--
-      nt = new NamespaceTable(nextTableId++, nt.namespaceBytes, new Map(nt.entries))
-      kt.set(nsId, nt)
-    }
-    if (nsId.length === 0) {
-      this.voidNamespaces[kgIndex] = nt
-      this.writableVoidNamespaces[kgIndex] = nt
-    }
-    return nt
+  /** Stores `s` for `keyId`; every change goes through here or remove(). */
+  put(nt: NamespaceTable, keyId: KeyId, s: Stored): void {
+    if (this.recording) this.record(nt, keyId)
+    nt.entries.set(keyId, s)
   }
 
-  /** After a write emptied `nt` (obtained from write()), drops it from the live state. */
-  dropIfEmpty(kgIndex: number, nsId: string, nt: NamespaceTable): void {
+  /** Removes `keyId`, and `nt` from the table when that leaves it empty. */
+  remove(nt: NamespaceTable, keyId: KeyId): void {
+    if (!nt.entries.has(keyId)) return
+    if (this.recording) this.record(nt, keyId)
+    nt.entries.delete(keyId)
     if (nt.entries.size !== 0) return
-    const kt = this.keyGroups[kgIndex]!
-    kt.delete(nsId)
-    nt.refs--
-    if (nsId.length === 0) {
-      this.voidNamespaces[kgIndex] = undefined
-      this.writableVoidNamespaces[kgIndex] = undefined
-    }
-    if (kt.namespaces.size === 0) {
-      kt.refs--
-      this.keyGroups[kgIndex] = undefined
-    }
+    this.namespaces.delete(nt.nsId)
+    if (nt.nsId.length === 0) this.voidNamespace = undefined
+  }
+
+  private record(nt: NamespaceTable, keyId: KeyId): void {
+    for (const c of this.captures) c.record(nt, keyId)
   }
 
   /**
-   * Stores a value during restore (tables are exclusive then); `direct` says
+   * Stores a value during restore (nothing is captured then); `direct` says
    * whether the key id is the key itself, so an immutable value may be stored as it is.
    */
-  insert(kgIndex: number, nsId: string, namespaceBytes: Uint8Array, keyId: KeyId, direct: boolean, key: unknown, value: unknown): void {
-    const nt = this.write(kgIndex, nsId, namespaceBytes)!
-    nt.entries.set(keyId, direct && isImmutable(value) ? (value as Stored) : new Entry(key, value, nt.id))
+  insert(nsId: string, namespaceBytes: Uint8Array, keyId: KeyId, direct: boolean, key: unknown, value: unknown): void {
+    const nt = this.write(nsId, namespaceBytes)!
+    nt.entries.set(keyId, direct && isImmutable(value) ? (value as Stored) : new Entry(key, value, this.epoch))
   }
 
-  /** Pins the current key-group tables for a snapshot: O(key groups). */
-  pin(): PinnedTables {
-    this.writableVoidNamespaces.fill(undefined)
-    const pinned = this.keyGroups.slice()
-    for (const kt of pinned) if (kt !== undefined) kt.refs++
-    return pinned
+  /** The synchronous part of a snapshot: O(1), nothing copied. */
+  capture(): Capture {
+    const c = new Capture(this)
+    this.captures.push(c)
+    this.recording = true
+    this.epoch++
+    return c
+  }
+
+  endCapture(c: Capture): void {
+    this.captures = this.captures.filter((x) => x !== c)
+    this.recording = this.captures.length > 0
+  }
+
+  /** Captures still recording (tests: none once every snapshot is read or released). */
+  get activeCaptures(): number {
+    return this.captures.length
   }
 
   isEmpty(): boolean {
-    return this.keyGroups.every((kt) => kt === undefined)
-  }
-
-  private unshareKeyGroup(kgIndex: number, shared: KeyGroupTable): KeyGroupTable {
-    shared.refs--
-    const copy = new KeyGroupTable(new Map(shared.namespaces))
-    for (const nt of copy.namespaces.values()) nt.refs++
-    this.keyGroups[kgIndex] = copy
-    return copy
-  }
-}
-
-/** Releases tables pinned by pin(); idempotence is the caller's job. */
-export function unpin(pinned: PinnedTables): void {
-  for (const kt of pinned) {
-    if (kt === undefined) continue
-    kt.refs--
-    if (kt.refs === 0) for (const nt of kt.namespaces.values()) nt.refs--
+    return this.namespaces.size === 0
   }
 }

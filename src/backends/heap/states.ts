@@ -18,14 +18,12 @@ import type {
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../../state/types.js'
 import { ttlUserSerializer, type TtlValue } from '../../ttl/value.js'
 import type { KeyId, KeyIdPolicy } from './key-ids.js'
-import { Entry, isEntry, isImmutable, type NamespaceTable, type StateTable, type Stored } from './state-table.js'
+import { Entry, isEntry, isImmutable, type StateTable, type Stored } from './state-table.js'
 
 /** What state objects read from the backend on every call. */
 export interface HeapContext {
   /** Throws CLOSED or NO_CURRENT_KEY. */
   assertCurrentKey(): void
-  /** Current key group - first key group of the range. */
-  readonly kgIndex: number
   readonly keyId: KeyId
   /** Whether keyId is the key itself (then primitive values are stored without an Entry). */
   readonly keyDirect: boolean
@@ -95,9 +93,8 @@ function quickCheckOf(id: string): ((v: unknown) => boolean) | undefined {
 }
 
 abstract class HeapState {
-  /** Tables of the void namespace (plain, not partitioned state), read directly on the hot path. */
-  private readonly voidTables: (NamespaceTable | undefined)[] | undefined
-  private readonly writableVoidTables: (NamespaceTable | undefined)[] | undefined
+  /** Whether this object is bound to the void namespace (plain, not partitioned state): its table is read directly on the hot path. */
+  private readonly isVoid: boolean
 
   constructor(
     protected readonly ctx: HeapContext,
@@ -106,60 +103,42 @@ abstract class HeapState {
     protected readonly nsBytes: Uint8Array,
     protected readonly stateName: string,
   ) {
-    const isVoid = nsId.length === 0
-    this.voidTables = isVoid ? table.voidNamespaces : undefined
-    this.writableVoidTables = isVoid ? table.writableVoidNamespaces : undefined
+    this.isVoid = nsId.length === 0
   }
 
   /** What is stored for the current key, for reading; an Entry may be shared with a snapshot. */
   protected peek(): Stored | undefined {
-    const ctx = this.ctx
-    const nt = this.voidTables !== undefined ? this.voidTables[ctx.kgIndex] : this.table.read(ctx.kgIndex, this.nsId)
-    return nt === undefined ? undefined : nt.entries.get(ctx.keyId)
+    const nt = this.isVoid ? this.table.voidNamespace : this.table.read(this.nsId)
+    return nt === undefined ? undefined : nt.entries.get(this.ctx.keyId)
   }
 
-  /** The table peekWritable() read from. */
-  private writeTable: NamespaceTable | undefined
-
-  /**
-   * What is stored for the current key, read from the writable table (a table
-   * a snapshot shares is copied first, entries are not): for writes that
-   * change an Entry in place when this table owns it, with one lookup.
-   */
-  protected peekWritable(): Stored | undefined {
-    const ctx = this.ctx
-    const writable = this.writableVoidTables
-    const nt = (writable !== undefined ? writable[ctx.kgIndex] : undefined) ?? this.table.write(ctx.kgIndex, this.nsId)
-    this.writeTable = nt
-    return nt === undefined ? undefined : nt.entries.get(ctx.keyId)
-  }
-
-  /** Whether `s` (from peekWritable) may be changed in place. */
+  /** Whether `s` (from peek) may be changed in place: made since the last snapshot's barrier. */
   protected isOwned(s: Stored): s is Entry {
-    return s instanceof Entry && s.owner === this.writeTable!.id
+    return s instanceof Entry && s.owner === this.table.epoch
   }
 
   /**
    * The current key's Entry, made mutable by this state (its value copied with
-   * `copy` when shared). Call only when peek() returned an Entry.
+   * `copy` when a snapshot may share it). Call only when peek() returned an Entry.
    */
   protected own(copy: (v: any) => unknown): Entry {
-    const ctx = this.ctx
-    const nt = this.table.write(ctx.kgIndex, this.nsId)!
-    const e = nt.entries.get(ctx.keyId) as Entry
-    if (e.owner === nt.id) return e
-    const owned = new Entry(e.key, copy(e.value), nt.id)
-    nt.entries.set(ctx.keyId, owned)
+    const table = this.table
+    const nt = table.read(this.nsId)!
+    const keyId = this.ctx.keyId
+    const e = nt.entries.get(keyId) as Entry
+    if (e.owner === table.epoch) return e
+    const owned = new Entry(e.key, copy(e.value), table.epoch)
+    table.put(nt, keyId, owned)
     return owned
   }
 
   /** Stores `value` for the current key, replacing (never mutating) an Entry a snapshot may share. */
   protected set(value: unknown): void {
-    // Kept small enough to be inlined: a primitive under a direct key in a writable void-namespace table.
+    // Kept small enough to be inlined: a primitive under a direct key in the void namespace, no snapshot recording.
+    const table = this.table
+    const nt = this.isVoid ? table.voidNamespace : undefined
     const ctx = this.ctx
-    const writable = this.writableVoidTables
-    const nt = writable !== undefined ? writable[ctx.kgIndex] : undefined
-    if (nt !== undefined && ctx.keyDirect && (typeof value !== 'object' || value === null)) {
+    if (nt !== undefined && !table.recording && ctx.keyDirect && (typeof value !== 'object' || value === null)) {
       nt.entries.set(ctx.keyId, value as Stored)
       return
     }
@@ -168,22 +147,20 @@ abstract class HeapState {
 
   private setSlow(value: unknown): void {
     const ctx = this.ctx
-    const nt = (this.writableVoidTables !== undefined ? this.writableVoidTables[ctx.kgIndex] : undefined) ?? this.table.write(ctx.kgIndex, this.nsId, this.nsBytes)!
+    const table = this.table
+    const nt = table.write(this.nsId, this.nsBytes)!
     if (ctx.keyDirect && isImmutable(value)) {
-      nt.entries.set(ctx.keyId, value as Stored)
+      table.put(nt, ctx.keyId, value as Stored)
       return
     }
     const s = nt.entries.get(ctx.keyId)
-    if (isEntry(s) && s.owner === nt.id) s.value = value
-    else nt.entries.set(ctx.keyId, new Entry(isEntry(s) ? s.key : ctx.key, value, nt.id))
+    if (isEntry(s) && s.owner === table.epoch) s.value = value
+    else table.put(nt, ctx.keyId, new Entry(isEntry(s) ? s.key : ctx.key, value, table.epoch))
   }
 
   protected removeEntry(): void {
-    if (this.peek() === undefined) return
-    const ctx = this.ctx
-    const nt = this.table.write(ctx.kgIndex, this.nsId)!
-    nt.entries.delete(ctx.keyId)
-    this.table.dropIfEmpty(ctx.kgIndex, this.nsId, nt)
+    const nt = this.table.read(this.nsId)
+    if (nt !== undefined) this.table.remove(nt, this.ctx.keyId)
   }
 
   clear(): void {
@@ -318,7 +295,7 @@ export class HeapListState<T> extends HeapState implements ListState<T> {
     this.ctx.assertCurrentKey()
     if (value === undefined) throw this.invalid('list elements cannot be undefined')
     this.check(value)
-    const s = this.peekWritable()
+    const s = this.peek()
     if (s === undefined) this.set([value])
     else if (this.isOwned(s)) (s.value as T[]).push(value)
     else (this.own(this.copyList).value as T[]).push(value)
@@ -414,7 +391,7 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
   }
 
   private putChecked(id: KeyId, value: UV): void {
-    const s = this.peekWritable()
+    const s = this.peek()
     if (s === undefined) this.set(new Map([[id, value]]))
     else this.mutableMap(this.isOwned(s) ? s : this.own(this.copyMap)).set(id, value)
   }

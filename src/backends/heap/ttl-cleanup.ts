@@ -2,9 +2,9 @@
 // checks a few more of its entries, walking the state with a cursor that wraps
 // around, and drops what expired (whole values, list elements, map entries).
 // So expired state nobody reads again does not stay in memory forever, at a
-// bounded cost per access. Writes follow the table's copy-on-write rules:
-// entries are replaced through StateTable.write(), never mutated in place, so
-// snapshots in flight keep what they captured.
+// bounded cost per access. Entries are replaced or removed through the table
+// (StateTable.put/remove), never mutated in place, so snapshots in flight
+// keep what they captured.
 //
 // Most accesses find nothing to clean: the walk keeps a lower bound of every
 // timestamp in the state and does not run while even that is not expired.
@@ -32,9 +32,8 @@ export class HeapTtlCleanup {
   private oldestMs: number
   /** The same bound for what the current pass of the walk has seen so far, and the times it ran at. */
   private passOldestMs = Infinity
-  private kgIndex = -1
-  // Live Map iterators: they tolerate removals, and a table replaced by
-  // copy-on-write only means the walk finishes on the old Map (entries are
+  // Live Map iterators: they tolerate removals, and a namespace table dropped
+  // and made again only means the walk finishes on the old Map (entries are
   // always looked up again in the live table before anything is removed).
   private namespaces: Iterator<string> | undefined
   private entries: Iterator<[KeyId, Stored]> | undefined
@@ -68,13 +67,11 @@ export class HeapTtlCleanup {
 
   /**
    * `stepsPerAccess` units of work, each one of: check one entry, move to the
-   * next namespace, move to the next key group. Written as one loop: it runs
+   * next namespace (or start the next pass). Written as one loop: it runs
    * on every access of the state, and nearly every entry it looks at is live.
    */
   private walk(nowMs: number, ttlMs: number): void {
     const table = this.data.table
-    const keyGroups = table.keyGroups.length
-    if (keyGroups === 0) return
     for (let i = 0; i < this.stepsPerAccess; i++) {
       const entries = this.entries
       if (entries !== undefined) {
@@ -97,20 +94,14 @@ export class HeapTtlCleanup {
         const next = namespaces.next()
         if (!next.done) {
           this.nsId = next.value
-          this.entries = table.read(this.kgIndex, next.value)?.entries.entries()
+          this.entries = table.read(next.value)?.entries.entries()
           continue
         }
-        this.namespaces = undefined
-      }
-      if (this.kgIndex + 1 === keyGroups) {
         // A full pass saw every entry, or its writer passed its time here.
         this.oldestMs = this.passOldestMs
         this.passOldestMs = nowMs
-        this.kgIndex = 0
-      } else {
-        this.kgIndex++
       }
-      this.namespaces = table.keyGroups[this.kgIndex]?.namespaces.keys()
+      this.namespaces = table.namespaces.keys()
     }
   }
 
@@ -139,19 +130,15 @@ export class HeapTtlCleanup {
 
   /** Drops what expired from the live table's item `keyId` (the walk's may be stale). */
   private clean(table: StateTable, keyId: KeyId, nowMs: number, ttlMs: number): void {
-    const stored = table.read(this.kgIndex, this.nsId)?.entries.get(keyId)
+    const nt = table.read(this.nsId)
+    const stored = nt?.entries.get(keyId)
     if (stored === undefined) return
     const value = valueOf(stored)
     const live = this.liveValue(value, nowMs, ttlMs)
     if (live === value) return
-    const writable = table.write(this.kgIndex, this.nsId)!
-    if (live === undefined) {
-      writable.entries.delete(keyId)
-      table.dropIfEmpty(this.kgIndex, this.nsId, writable)
-    } else {
-      // Only lists and maps lose part of their value, and those are always in an Entry.
-      writable.entries.set(keyId, new Entry((stored as Entry).key, live, writable.id))
-    }
+    if (live === undefined) table.remove(nt!, keyId)
+    // Only lists and maps lose part of their value, and those are always in an Entry.
+    else table.put(nt!, keyId, new Entry((stored as Entry).key, live, table.epoch))
   }
 
   /** The value without its expired parts: the same object when nothing expired, undefined when everything did. */
