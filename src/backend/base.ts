@@ -83,6 +83,12 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
   private readonly timerServices = new Map<string, TimerServiceImpl<K, any>>()
   private closing: Promise<void> | undefined
   private isClosed = false
+  /**
+   * Neither closed nor closing: the one boolean assertOpen reads. Compared with
+   * === (not tested for truthiness) so the check compiles to one comparison on
+   * the hot path of every state access.
+   */
+  private usable = true
 
   /** The current key, its serialized bytes and its key group (valid once hasCurrentKey). */
   protected currentKey: K | undefined
@@ -107,7 +113,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
   }
 
   protected assertOpen(): void {
-    if (this.isClosed || this.closing) throw new ClosedError(`${this.kind} keyed-state backend`)
+    if (this.usable !== true) throw new ClosedError(`${this.kind} keyed-state backend`)
   }
 
   setCurrentKey(key: K): void {
@@ -154,7 +160,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
 
   /** For state objects: throws unless the backend is open and a current key is set. */
   assertCurrentKey(): void {
-    if (!this.hasCurrentKey) {
+    if (this.hasCurrentKey !== true) {
       this.assertOpen()
       throw new KeyedStateError('NO_CURRENT_KEY', 'no current key: call setCurrentKey(key) before using keyed state')
     }
@@ -329,6 +335,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
 
   close(): Promise<void> {
     if (this.isClosed) return Promise.resolve()
+    this.usable = false
     this.closing ??= (async () => {
       try {
         await this.closeBackend()

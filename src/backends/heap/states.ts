@@ -108,7 +108,7 @@ abstract class HeapState {
 
   /** What is stored for the current key, for reading; an Entry may be shared with a snapshot. */
   protected peek(): Stored | undefined {
-    const nt = this.isVoid ? this.table.voidNamespace : this.table.read(this.nsId)
+    const nt = this.isVoid === true ? this.table.voidNamespace : this.table.read(this.nsId)
     return nt === undefined ? undefined : nt.entries.get(this.ctx.keyId)
   }
 
@@ -136,9 +136,10 @@ abstract class HeapState {
   protected set(value: unknown): void {
     // Kept small enough to be inlined: a primitive under a direct key in the void namespace, no snapshot recording.
     const table = this.table
-    const nt = this.isVoid ? table.voidNamespace : undefined
+    const nt = this.isVoid === true ? table.voidNamespace : undefined
     const ctx = this.ctx
-    if (nt !== undefined && !table.recording && ctx.keyDirect && (typeof value !== 'object' || value === null)) {
+    // Booleans compared with ===: a truthiness test compiles to a check of every falsy kind of value.
+    if (nt !== undefined && table.recording === false && ctx.keyDirect === true && (typeof value !== 'object' || value === null)) {
       nt.entries.set(ctx.keyId, value as Stored)
       return
     }
