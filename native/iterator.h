@@ -1,12 +1,21 @@
 // An iterator over one column family, optionally bounded and on a snapshot.
 // Entries cross into JS in packed chunks (one N-API call for many entries):
 // repeated (u32le keyLength | key | u32le valueLength | value).
+//
+// A chunk is read either on the JS thread (nextChunk) or on the libuv thread
+// pool (nextChunkAsync, so a reader can work on one chunk while the next is
+// read). The RocksDB iterator lives in an IteratorState shared by the JS
+// object and the async read in flight: whoever runs last frees it, and a DB
+// close in the middle waits for the chunk being read instead of pulling the
+// iterator from under the thread pool.
 #pragma once
 
 #include <napi.h>
 #include <rocksdb/iterator.h>
 
+#include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "db_core.h"
@@ -23,7 +32,82 @@ struct IteratorConfig {
   bool keysOnly = false;
 };
 
-class Iterator : public Wrapped<Iterator>, public DbResource {
+// The packed bytes of one chunk. The JS-thread read reuses one (fresh memory
+// per chunk costs a page fault per 4 KiB there, more than copying the chunk
+// into the Buffer handed to JS); a thread-pool read fills a fresh one, whose
+// page faults fall on the thread pool, and hands its memory to JS as is.
+class PackedBytes {
+ public:
+  PackedBytes() = default;
+  PackedBytes(const PackedBytes&) = delete;
+  PackedBytes& operator=(const PackedBytes&) = delete;
+  ~PackedBytes() { std::free(data_); }
+
+  // Room for `extra` more bytes, at least `initial` in all; false when out of memory.
+  bool Reserve(size_t extra, size_t initial);
+  void AppendEntry(const rocksdb::Slice& key, const rocksdb::Slice& value);
+  size_t size() const { return size_; }
+  // Empties the chunk; gives very large room back (one huge entry must not pin it).
+  void Clear();
+  // A new Buffer with a copy of the bytes.
+  Napi::Buffer<char> CopyToBuffer(Napi::Env env) const;
+  // A Buffer that owns the bytes (freed with it); this object is empty afterwards.
+  Napi::Buffer<char> MoveToBuffer(Napi::Env env);
+
+ private:
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+// Why a chunk read failed, built into a JS error on the JS thread.
+struct ChunkFailure {
+  bool failed = false;
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;
+  bool hasStatus = false;
+  std::string status;
+};
+
+// The RocksDB side of one iterator. `mutex` guards `iterator` and
+// `positioned`: the JS thread (sync calls, close, DB close) and one thread-pool
+// read may touch them.
+class IteratorState : public DbResource {
+ public:
+  IteratorState(std::shared_ptr<DbCore> core, rocksdb::ColumnFamilyHandle* cf, IteratorConfig config);
+  ~IteratorState() override;
+
+  // Reads the next entries into `out` (empty: exhausted); `initialBytes` is
+  // the room to start with. Any thread; false with `failure` set on error.
+  bool ReadChunk(int64_t maxEntries, int64_t maxBytes, size_t initialBytes, PackedBytes* out,
+                 ChunkFailure* failure);
+  // nextChunk: reads into the reused bytes and copies them out. JS thread.
+  Napi::Value ReadChunkCopy(Napi::Env env, int64_t maxEntries, int64_t maxBytes);
+  // JS thread. Throws CLOSED when the iterator or its DB is closed.
+  void Seek(Napi::Env env, const rocksdb::Slice& target);
+  // JS thread; idempotent. Waits for a chunk being read on the thread pool.
+  void Close();
+  // DbCore::Close (JS thread): frees the RocksDB iterator before the DB goes.
+  void ReleaseBeforeClose() override;
+  const std::shared_ptr<DbCore>& core() const { return core_; }
+  // Whether a thread-pool read is in flight. JS thread only.
+  bool inFlight() const { return inFlight_; }
+  void set_inFlight(bool value) { inFlight_ = value; }
+
+ private:
+  std::mutex mutex_;
+  std::shared_ptr<DbCore> core_;
+  // The bounds live here: ReadOptions only points at them.
+  IteratorConfig config_;
+  rocksdb::Slice lowerSlice_;
+  rocksdb::Slice upperSlice_;
+  std::unique_ptr<rocksdb::Iterator> iterator_;
+  bool positioned_ = false;
+  PackedBytes reused_;  // nextChunk's, JS thread only
+  bool inFlight_ = false;
+};
+
+class Iterator : public Wrapped<Iterator> {
  public:
   static constexpr napi_type_tag kTypeTag = {0x6b657965645f7374ull, 0x617465db00000003ull};
   static constexpr const char* kClassName = "RocksIterator";
@@ -34,24 +118,17 @@ class Iterator : public Wrapped<Iterator>, public DbResource {
 
   void Init(std::shared_ptr<DbCore> core, Napi::Object db, rocksdb::ColumnFamilyHandle* cf,
             IteratorConfig config);
-  void ReleaseBeforeClose() override { iterator_.reset(); }
 
  private:
   Napi::Value Seek(const Napi::CallbackInfo& info);
   Napi::Value NextChunk(const Napi::CallbackInfo& info);
+  Napi::Value NextChunkAsync(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  rocksdb::Iterator& OpenIterator(Napi::Env env);
-  void CloseNative();
+  // The state for a call from JS: CLOSED when closed, BUSY while an async read is in flight.
+  IteratorState& Usable(Napi::Env env, const char* what);
 
-  std::shared_ptr<DbCore> core_;
+  std::shared_ptr<IteratorState> state_;
   Napi::ObjectReference db_;
-  // The bounds live here: ReadOptions only points at them.
-  IteratorConfig config_;
-  rocksdb::Slice lowerSlice_;
-  rocksdb::Slice upperSlice_;
-  std::unique_ptr<rocksdb::Iterator> iterator_;
-  bool positioned_ = false;
-  std::string chunk_;  // reused between chunks
 };
 
 }  // namespace ks

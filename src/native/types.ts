@@ -83,6 +83,14 @@ export interface NativeIterator {
    * `maxBytes` bytes (at least one entry); null once exhausted.
    */
   nextChunk(maxEntries: number, maxBytes: number): PackedChunk | null
+  /**
+   * nextChunk read on the libuv thread pool, so the caller can work on one
+   * chunk while the next is read. While it is in flight every other call on
+   * this iterator (seek, nextChunk, nextChunkAsync, close) throws BUSY: await
+   * it first. A DB close meanwhile waits for the chunk being read; the promise
+   * then resolves or rejects with CLOSED. Errors reject with the codes of nextChunk.
+   */
+  nextChunkAsync(maxEntries: number, maxBytes: number): Promise<PackedChunk | null>
   /** Idempotent; a no-op once the DB closed (which closed the iterator). */
   close(): void
 }

@@ -104,6 +104,13 @@ export interface FullSnapshotResources {
    * Writers prefer it to one keyGroupChunks read per key group.
    */
   stateChunks?(stateIndex: number): Iterable<Uint8Array>
+  /**
+   * Optional: stateChunks read off the event loop (the RocksDB backend reads
+   * the next chunk on the thread pool while the writer works on this one).
+   * Writers prefer it to stateChunks. Ending it early with `return()` waits
+   * for the read in flight.
+   */
+  stateChunksAsync?(stateIndex: number): AsyncIterable<Uint8Array>
   /** Whether any state holds any entry (an empty backend writes no file). */
   isEmpty(): boolean
   release(): void

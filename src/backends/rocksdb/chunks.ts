@@ -13,6 +13,11 @@ export interface ChunkLimits {
 export const SCAN_CHUNK: ChunkLimits = { entriesMax: 512, bytesMax: 256 * 1024 }
 /** Snapshot streaming: larger chunks amortise the N-API call and the writer's per-chunk work. */
 export const SNAPSHOT_CHUNK: ChunkLimits = { entriesMax: 8192, bytesMax: 1024 * 1024 }
+/**
+ * Snapshot streaming read on the thread pool (one chunk ahead of the writer):
+ * each chunk costs a hand-over between threads, so chunks are larger.
+ */
+export const SNAPSHOT_AHEAD_CHUNK: ChunkLimits = { entriesMax: 65536, bytesMax: 4 * 1024 * 1024 }
 
 /**
  * Yields the chunks of one bounded scan and always closes the native iterator:

@@ -11,8 +11,12 @@ import type { NativeDb, NativeIterator } from '../../native/types.js'
 import { runFullSnapshot } from '../../snapshot/full/index.js'
 import type { FullSnapshotResources, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
-import { ChunkCursor, SNAPSHOT_CHUNK } from './chunks.js'
+import { ChunkCursor, SNAPSHOT_AHEAD_CHUNK, SNAPSHOT_CHUNK } from './chunks.js'
 import type { RocksDBSnapshotContext, SnapshotStrategy, StateColumnFamily } from './snapshot-strategy.js'
+
+/** Bytes of chunks held or read ahead for all states together (some more when states are very many). */
+const AHEAD_BYTES_TOTAL = 32 * 1024 * 1024
+const AHEAD_CHUNK_BYTES_MIN = 128 * 1024
 
 /**
  * The read view of a full snapshot: one iterator per state, created at the
@@ -30,6 +34,8 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
   private readonly iterators: NativeIterator[] = []
   /** The read that positioned each state's iterator last. */
   private readonly positionedBy: Array<object | undefined>
+  /** The thread-pool read in flight on each state's iterator: the iterator closes only after it. */
+  private readonly pendingReads: Array<Promise<unknown> | undefined>
   private released = false
 
   constructor(
@@ -39,6 +45,7 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
   ) {
     this.metaInfos = states.map((s) => s.meta)
     this.positionedBy = states.map(() => undefined)
+    this.pendingReads = states.map(() => undefined)
     const gte = keyGroupPrefix(keyGroupRange.start)
     const lt = keyGroupPrefix(keyGroupRange.end + 1)
     try {
@@ -64,6 +71,12 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
     return this.chunks(stateIndex, keyGroupPrefix(this.keyGroupRange.start), undefined)
   }
 
+  stateChunksAsync(stateIndex: number): AsyncIterable<Uint8Array> {
+    this.assertUsable()
+    this.checkState(stateIndex)
+    return this.chunksAhead(stateIndex, keyGroupPrefix(this.keyGroupRange.start))
+  }
+
   isEmpty(): boolean {
     this.assertUsable()
     const first = keyGroupPrefix(this.keyGroupRange.start)
@@ -79,7 +92,56 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
   release(): void {
     if (this.released) return
     this.released = true
-    for (const it of this.iterators) it.close()
+    this.iterators.forEach((it, s) => {
+      const pending = this.pendingReads[s]
+      // The addon refuses to close an iterator with a read in flight (BUSY).
+      if (pending) pending.then(() => it.close(), () => it.close())
+      else it.close()
+    })
+  }
+
+  /**
+   * Chunks of state `s` from key `from` on, each read on the thread pool while
+   * the consumer works on the one before. Ending early waits for that read.
+   */
+  private async *chunksAhead(s: number, from: Uint8Array): AsyncGenerator<Uint8Array, void, undefined> {
+    const reader = {}
+    // Every state keeps a chunk and one read ahead: the chunks shrink as states grow in number.
+    const chunkBytes = Math.max(
+      AHEAD_CHUNK_BYTES_MIN,
+      Math.min(SNAPSHOT_AHEAD_CHUNK.bytesMax, Math.floor(AHEAD_BYTES_TOTAL / (2 * this.iterators.length))),
+    )
+    let previous: Uint8Array | undefined
+    let next: Promise<Uint8Array | null> | undefined
+    const readNext = (): Promise<Uint8Array | null> => {
+      this.assertUsable()
+      const it = this.iterators[s]!
+      if (this.positionedBy[s] !== reader) {
+        it.seek(previous === undefined ? from : keyAfterLastEntry(previous))
+        this.positionedBy[s] = reader
+      }
+      const read = it.nextChunkAsync(SNAPSHOT_AHEAD_CHUNK.entriesMax, chunkBytes)
+      this.pendingReads[s] = read
+      const clear = (): void => {
+        if (this.pendingReads[s] === read) this.pendingReads[s] = undefined
+      }
+      read.then(clear, clear)
+      return read
+    }
+    try {
+      next = readNext()
+      for (;;) {
+        const chunk = await next
+        next = undefined
+        if (chunk === null) return
+        previous = chunk
+        next = readNext()
+        yield chunk
+      }
+    } finally {
+      // A failed or abandoned pass: the read ahead is nobody's any more, but it must end before the iterator closes.
+      if (next) await next.then(() => {}, () => {})
+    }
   }
 
   /** Chunks of state `s` from key `from` on; with `onlyKeyGroup`, only the entries of that key group. */

@@ -36,14 +36,13 @@ function sampleSavesEnough(raw: Uint8Array): boolean {
 }
 
 /**
- * A raw snappy block made of one literal: the varint length, a literal tag,
- * the bytes. Any snappy decompressor reads it (a literal may be up to 2^32
- * bytes), so a block that does not compress stays a valid `snappy` block and
- * costs the reader one copy.
+ * The preamble of a raw snappy block made of one literal: the varint length
+ * and the literal's tag. Followed by the bytes themselves, any snappy
+ * decompressor reads it (a literal may be up to 2^32 bytes), so a block that
+ * does not compress stays a valid `snappy` block and costs the reader one copy.
  */
-export function snappyLiteralBlock(raw: Uint8Array): Buffer {
-  const n = raw.length
-  if (n === 0 || n > 0xffffffff) throw new RangeError(`snappy literal block of ${n} bytes`)
+export function snappyLiteralHead(n: number): Buffer {
+  if (!Number.isInteger(n) || n <= 0 || n > 0xffffffff) throw new RangeError(`snappy literal block of ${n} bytes`)
   const head: number[] = []
   for (let v = n; ; v = Math.floor(v / 128)) {
     if (v < 0x80) {
@@ -60,14 +59,29 @@ export function snappyLiteralBlock(raw: Uint8Array): Buffer {
     head.push((59 + lengthBytes) << 2)
     for (let i = 0; i < lengthBytes; i++) head.push(Math.floor(m / 2 ** (8 * i)) & 0xff)
   }
-  const out = Buffer.allocUnsafe(head.length + n)
+  return Buffer.from(head)
+}
+
+/** A raw snappy block made of one literal (see snappyLiteralHead), in one buffer. */
+export function snappyLiteralBlock(raw: Uint8Array): Buffer {
+  const head = snappyLiteralHead(raw.length)
+  const out = Buffer.allocUnsafe(head.length + raw.length)
   out.set(head, 0)
   out.set(raw, head.length)
   return out
 }
 
-function snappyOrLiteral(raw: Uint8Array, compressed: Uint8Array): Uint8Array {
-  return savesEnough(raw.length, compressed.length) ? compressed : snappyLiteralBlock(raw)
+/**
+ * The stored bytes of a block: `head` (if any) then `body`. A literal block
+ * keeps the raw payload as its body, so it is written without being copied.
+ */
+export interface StoredBlock {
+  head: Uint8Array | undefined
+  body: Uint8Array
+}
+
+function snappyOrLiteral(raw: Uint8Array, compressed: Uint8Array): StoredBlock {
+  return savesEnough(raw.length, compressed.length) ? { head: undefined, body: compressed } : { head: snappyLiteralHead(raw.length), body: raw }
 }
 
 /**
@@ -75,12 +89,13 @@ function snappyOrLiteral(raw: Uint8Array, compressed: Uint8Array): Uint8Array {
  * event loop keeps reading while blocks compress. A function of `raw` alone,
  * so the file does not depend on how blocks were scheduled: snappy blocks that
  * would not save an eighth, judged by a sample or by the result, are stored as
- * one literal. `raw` must stay unchanged until the promise settles; an aborted
- * signal drops compressions not yet started.
+ * one literal. `raw` must stay unchanged until the promise settles (and, when
+ * it is the body, until the block is written); an aborted signal drops
+ * compressions not yet started.
  */
-export async function compressBlockAsync(codec: CompressionCodec, raw: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
-  if (codec === 'none') return raw
-  if (!sampleSavesEnough(raw)) return snappyLiteralBlock(raw)
+export async function compressBlockAsync(codec: CompressionCodec, raw: Uint8Array, signal?: AbortSignal): Promise<StoredBlock> {
+  if (codec === 'none') return { head: undefined, body: raw }
+  if (!sampleSavesEnough(raw)) return { head: snappyLiteralHead(raw.length), body: raw }
   return snappyOrLiteral(raw, await compress(raw, undefined, signal))
 }
 

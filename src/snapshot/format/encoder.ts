@@ -6,7 +6,7 @@ import { KeyedStateError } from '../../errors.js'
 import { rangeSize, type KeyGroupRange } from '../../keygroups.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import type { CompressionCodec, SnapshotType } from '../types.js'
-import { compressBlockAsync } from './codec.js'
+import { compressBlockAsync, type StoredBlock } from './codec.js'
 import {
   BLOCK_FLAG_LAST,
   BLOCK_HEADER_BYTES,
@@ -222,7 +222,7 @@ interface PendingBlock {
   last: boolean
   startsKeyGroup: boolean
   raw: Uint8Array
-  stored: Promise<Uint8Array>
+  stored: Promise<StoredBlock>
 }
 
 /** Blocks in compression at once by default: enough to keep a second core busy, bounded memory. */
@@ -307,7 +307,7 @@ export class FullSnapshotEncoder {
 
   private async writeOldest(): Promise<void> {
     const block = this.pending[0]!
-    let stored: Uint8Array
+    let stored: StoredBlock
     try {
       stored = await block.stored
     } catch (e) {
@@ -320,14 +320,18 @@ export class FullSnapshotEncoder {
     this.expect('writing')
     this.pending.shift()
     if (block.startsKeyGroup) this.offsets[block.keyGroup - this.meta.keyGroupRange.start] = this.position
-    const payloadCrc = crc32(stored)
-    await this.write(encodeBlockHeader(block.keyGroup, block.last, stored.length, block.raw.length, payloadCrc))
+    const { head, body } = stored
+    const storedLength = (head?.length ?? 0) + body.length
+    const payloadCrc = crc32(body, head ? crc32(head) : 0)
+    const blockHeader = encodeBlockHeader(block.keyGroup, block.last, storedLength, block.raw.length, payloadCrc)
+    await this.emit(head ? Buffer.concat([blockHeader, head]) : blockHeader)
     const release = this.options.onPayloadReleased
     const onWritten = release ? () => release(block.raw) : undefined
-    if (stored !== block.raw) onWritten?.()
-    await this.emit(stored, stored === block.raw ? onWritten : undefined)
-    this.fileCrc = crc32Combine(this.fileCrc, payloadCrc, stored.length)
-    this.position += stored.length
+    if (body !== block.raw) onWritten?.()
+    await this.emit(body, body === block.raw ? onWritten : undefined)
+    // The block header is checksummed directly, the payload folded in from its CRC.
+    this.fileCrc = crc32Combine(crc32(blockHeader, this.fileCrc), payloadCrc, storedLength)
+    this.position += blockHeader.length + storedLength
     this.blockCount++
   }
 

@@ -233,7 +233,8 @@ export class FullSnapshotRunImpl implements SnapshotRun {
 
   private async discardOutputs(): Promise<void> {
     this.encoder?.abort()
-    for (const source of this.sources) source.close()
+    // A read in flight ends first: the backend closes its iterators once the run settles.
+    await Promise.all(this.sources.map((source) => source.close().catch(() => {})))
     const outputs = this.outputs
     if (!outputs) return
     await outputs.abort()
@@ -317,6 +318,10 @@ export class FullSnapshotRunImpl implements SnapshotRun {
       snapshotType: options.type,
       blockRawBytesMax,
     }
+    const sources = states.map((state, s) => new StateEntries(resources, s, state.name))
+    this.sources = sources
+    // The first chunks are read while the file is created.
+    for (const source of sources) source.start()
     const out = await this.openOutputs(snapshotFileName(resources))
     this.throwIfCancelled()
     const builder = new BlockPayloadBuilder(Math.min(blockRawBytesMax + 64 * 1024, 4 * 1024 * 1024 + 64 * 1024))
@@ -327,14 +332,15 @@ export class FullSnapshotRunImpl implements SnapshotRun {
     await encoder.begin()
 
     const transformers = states.map((s) => this.context.transformers?.get(s.name))
-    const sources = states.map((state, s) => new StateEntries(resources, s, state.name))
-    this.sources = sources
     let lastYield = performance.now()
     for (let kg = range.start; kg <= range.end; kg++) {
       for (let s = 0; s < states.length; s++) {
         const transform = transformers[s]
         const source = sources[s]!
-        for (let run = source.nextRun(kg); run !== undefined; run = source.nextRun(kg)) {
+        for (;;) {
+          let run = source.nextRun(kg)
+          if (run instanceof Promise) run = await run
+          if (run === undefined) break
           this.throwIfCancelled()
           // Whole runs that fit the block go in one copy; entries are walked only to split blocks or transform values.
           if (transform === undefined && builder.rawBytes + builder.costOf(s, run.length) + SECTION_HEADER_BYTES <= blockRawBytesMax) {
@@ -352,6 +358,8 @@ export class FullSnapshotRunImpl implements SnapshotRun {
       if (!builder.isEmpty) await encoder.block(kg, builder.takeOwned(), true)
       await this.hook('afterKeyGroup', kg)
     }
+    // Every source read to its end, so none has a read in flight; close() makes that certain.
+    await Promise.all(sources.map((source) => source.close()))
     const summary = await encoder.finish()
     await out.drain()
     await this.hook('beforeCommit')

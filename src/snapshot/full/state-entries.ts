@@ -3,12 +3,19 @@
 // stateChunks) saves the fixed cost of one read per key group; its chunks
 // cross key-group boundaries, so runs are cut at the u16be key-group prefix
 // of the composite keys. Either way every entry is checked to belong to the
-// key group it is written under.
+// key group it is written under. When the backend can read that pass off the
+// event loop (stateChunksAsync), the next chunk is read while the writer
+// frames, checksums and writes the current one.
 import { KeyedStateError } from '../../errors.js'
 import type { FullSnapshotResources } from '../types.js'
 import { packedEntryEnd, readU32le } from '../format/packed.js'
 
+/** scan() found the chunk used up without a run: the next chunk decides. */
+const NEXT_CHUNK = Symbol('next chunk')
+
 export class StateEntries {
+  /** One pass over the whole state read off the event loop, when the backend offers it. */
+  private readonly ahead: AsyncIterator<Uint8Array> | undefined
   /** One pass over the whole state, when the backend offers it. */
   private readonly whole: Iterator<Uint8Array> | undefined
   /** Per-key-group reads otherwise: the chunks of the key group in progress. */
@@ -16,53 +23,92 @@ export class StateEntries {
   private perKeyGroupOf = -1
   private chunk: Uint8Array | undefined
   private pos = 0
+  /** The first read of `ahead`, started early by start(). */
+  private first: Promise<IteratorResult<Uint8Array>> | undefined
 
   constructor(
     private readonly resources: FullSnapshotResources,
     private readonly stateIndex: number,
     private readonly stateName: string,
   ) {
-    this.whole = resources.stateChunks?.(stateIndex)[Symbol.iterator]()
+    this.ahead = resources.stateChunksAsync?.(stateIndex)[Symbol.asyncIterator]()
+    if (this.ahead === undefined) this.whole = resources.stateChunks?.(stateIndex)[Symbol.iterator]()
+  }
+
+  /**
+   * Starts reading the first chunk off the event loop (when the backend can),
+   * so the read overlaps whatever the writer does before asking for runs.
+   */
+  start(): void {
+    if (this.ahead === undefined || this.first !== undefined) return
+    this.first = this.ahead.next()
+    // Observed by nextRun or close; a run that fails before either must not leave it unhandled.
+    this.first.catch(() => {})
   }
 
   /**
    * The next run of whole packed entries of `keyGroup` (a view into a chunk of
    * the backend, valid until the next call), or undefined once the key group
-   * has no more. Key groups must be asked in ascending order.
+   * has no more. Key groups must be asked in ascending order. A promise only
+   * when a chunk has to be read off the event loop first.
    */
-  nextRun(keyGroup: number): Uint8Array | undefined {
+  nextRun(keyGroup: number): Uint8Array | undefined | Promise<Uint8Array | undefined> {
     for (;;) {
       if (this.chunk === undefined) {
+        if (this.ahead) return this.nextRunAhead(keyGroup)
         const next = this.nextChunk(keyGroup)
         if (next === undefined) return undefined
         this.chunk = next
         this.pos = 0
       }
-      const chunk = this.chunk
-      const start = this.pos
-      let pos = start
-      while (pos < chunk.length) {
-        const end = packedEntryEnd(chunk, pos)
-        if (end < 0 || readU32le(chunk, pos) < 2) throw this.malformed(keyGroup, pos)
-        const entryKeyGroup = (chunk[pos + 4]! << 8) | chunk[pos + 5]!
-        if (entryKeyGroup !== keyGroup) {
-          if (this.whole === undefined || entryKeyGroup < keyGroup || entryKeyGroup > this.resources.keyGroupRange.end) {
-            throw new KeyedStateError(
-              'INTERNAL',
-              `state '${this.stateName}' gave an entry of key group ${entryKeyGroup} while key group ${keyGroup} was read (entry at byte ${pos} of its chunk)`,
-              { state: this.stateName, keyGroup, offset: pos },
-            )
-          }
-          break
-        }
-        pos = end
-      }
-      this.pos = pos
-      if (pos === chunk.length) this.chunk = undefined
-      if (pos > start) return chunk.subarray(start, pos)
-      // The entry at `pos` belongs to a later key group: this one is complete.
-      if (this.chunk !== undefined) return undefined
+      const run = this.scan(keyGroup)
+      if (run !== NEXT_CHUNK) return run
     }
+  }
+
+  private async nextRunAhead(keyGroup: number): Promise<Uint8Array | undefined> {
+    for (;;) {
+      if (this.chunk === undefined) {
+        const read = this.first ?? this.ahead!.next()
+        this.first = undefined
+        const r = await read
+        if (r.done) return undefined
+        this.chunk = r.value
+        this.pos = 0
+      }
+      const run = this.scan(keyGroup)
+      if (run !== NEXT_CHUNK) return run
+    }
+  }
+
+  /** The run of `keyGroup` at the current position of the current chunk. */
+  private scan(keyGroup: number): Uint8Array | undefined | typeof NEXT_CHUNK {
+    const chunk = this.chunk!
+    const start = this.pos
+    let pos = start
+    while (pos < chunk.length) {
+      const end = packedEntryEnd(chunk, pos)
+      if (end < 0 || readU32le(chunk, pos) < 2) throw this.malformed(keyGroup, pos)
+      const entryKeyGroup = (chunk[pos + 4]! << 8) | chunk[pos + 5]!
+      if (entryKeyGroup !== keyGroup) {
+        const spansKeyGroups = this.whole !== undefined || this.ahead !== undefined
+        if (!spansKeyGroups || entryKeyGroup < keyGroup || entryKeyGroup > this.resources.keyGroupRange.end) {
+          throw new KeyedStateError(
+            'INTERNAL',
+            `state '${this.stateName}' gave an entry of key group ${entryKeyGroup} while key group ${keyGroup} was read (entry at byte ${pos} of its chunk)`,
+            { state: this.stateName, keyGroup, offset: pos },
+          )
+        }
+        break
+      }
+      pos = end
+    }
+    this.pos = pos
+    if (pos === chunk.length) this.chunk = undefined
+    if (pos > start) return chunk.subarray(start, pos)
+    // The entry at `pos` belongs to a later key group: this one is complete.
+    if (this.chunk !== undefined) return undefined
+    return NEXT_CHUNK
   }
 
   private nextChunk(keyGroup: number): Uint8Array | undefined {
@@ -85,9 +131,13 @@ export class StateEntries {
     })
   }
 
-  /** Ends the backend's iteration early (a failed or cancelled run). */
-  close(): void {
+  /** Ends the backend's iteration early (a failed or cancelled run); waits for a read in flight. */
+  async close(): Promise<void> {
     this.whole?.return?.()
     this.perKeyGroup?.return?.()
+    const first = this.first
+    this.first = undefined
+    await first?.catch(() => {})
+    await this.ahead?.return?.()
   }
 }
