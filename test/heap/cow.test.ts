@@ -1,8 +1,9 @@
 // Copy-on-write snapshots of the heap backend: random operations interleaved
-// with snapshot barriers (pinning FullSnapshotResources) and releases. Every
-// pinned view must keep showing the state as it was at its barrier, whatever
-// happens afterwards, with several views in flight; released views must leave
-// the tables unshared again.
+// with snapshot barriers (capturing FullSnapshotResources), steps of their
+// reading (the writer reads a capture in slices while the job writes on) and
+// releases. Every view must keep showing the state as it was at its barrier,
+// whatever happens afterwards, with several views in flight; released views
+// must leave the tables recording nothing.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
@@ -13,13 +14,14 @@ import { jsonSerializer, ListStateDescriptor, MapStateDescriptor, ReducingStateD
 import { applyToBackend, compareAll, KEYS, kindOf, Model, opArbitrary, backendView, type Op, type Ns } from '../model/model.js'
 import { assertSameDump, dumpModel, dumpResources, type Dump } from './dump.js'
 
-type CowOp = Op | { op: 'barrier' } | { op: 'check'; which: number } | { op: 'release'; which: number }
+type CowOp = Op | { op: 'barrier' } | { op: 'check'; which: number } | { op: 'release'; which: number } | { op: 'read'; which: number; items: number }
 
 const cowOpArbitrary: fc.Arbitrary<CowOp> = fc.oneof(
   { weight: 12, arbitrary: opArbitrary },
   { weight: 1, arbitrary: fc.constant({ op: 'barrier' as const }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('check' as const), which: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('release' as const), which: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('read' as const), which: fc.nat(), items: fc.integer({ min: 1, max: 4 }) }) },
 )
 
 function tablesOf(backend: HeapKeyedStateBackend<string>): StateTable[] {
@@ -50,6 +52,13 @@ test('pinned snapshot views never see later writes; several in flight; releases 
             case 'check':
               if (pinned.length > 0) check(pinned[op.which % pinned.length]!, `check at step ${i}`)
               return
+            case 'read': {
+              // A few more items of every state's capture, as the asynchronous path reads them between turns.
+              if (pinned.length === 0) return
+              const p = pinned[op.which % pinned.length]!
+              p.resources.metaInfos.forEach((_m, index) => p.resources.readCaptureSome(index, op.items))
+              return
+            }
             case 'release': {
               if (pinned.length === 0) return
               const [p] = pinned.splice(op.which % pinned.length, 1)

@@ -10,8 +10,8 @@ import { compositeKey, encodeListElements } from '../../src/encoding.js'
 import { codecOf, type StateCodec } from '../../src/backends/heap/data.js'
 import { keyIdPolicy, latin1, type KeyId } from '../../src/backends/heap/key-ids.js'
 import { packEntries, type PackedEntry } from '../../src/backends/heap/packed.js'
-import { KeyGroupItems, KeyGroupScratch, keyGroupChunks } from '../../src/backends/heap/snapshot-resources.js'
-import { StateTable, valueOf } from '../../src/backends/heap/state-table.js'
+import { KeyGroupScratch, keyGroupChunks, type KeyGroupItems } from '../../src/backends/heap/snapshot-resources.js'
+import { StateTable, valueOf, type Stored } from '../../src/backends/heap/state-table.js'
 import { isKeyedStateError } from '../../src/errors.js'
 import { int32Serializer, jsonSerializer, stringSerializer } from '../../src/serializers/primitives.js'
 import type { Serializer } from '../../src/serializers/serializer.js'
@@ -20,9 +20,18 @@ import { TtlValue, ttlValueSerializer } from '../../src/ttl/value.js'
 
 /** Every item of a table, as one key group's items. */
 function itemsOf(table: StateTable): KeyGroupItems {
-  const items = new KeyGroupItems()
-  for (const nt of table.namespaces.values()) for (const [id, stored] of nt.entries) items.add(nt.namespaceBytes, id, stored)
-  return items
+  const namespaces: Uint8Array[] = []
+  const keyIds: KeyId[] = []
+  const stored: Stored[] = []
+  for (const nt of table.namespaces.values()) {
+    for (const [id, s] of nt.entries) {
+      // Listed last to first: the writer must not depend on the order it gets the items in.
+      namespaces.unshift(nt.namespaceBytes)
+      keyIds.unshift(id)
+      stored.unshift(s!)
+    }
+  }
+  return { items: { namespaces, keyIds, stored, offsets: Uint32Array.of(0, keyIds.length) }, from: 0, to: keyIds.length }
 }
 
 function modelChunks(codec: StateCodec, keyGroup: number, table: StateTable, targetBytes: number): Uint8Array[] {
@@ -30,7 +39,7 @@ function modelChunks(codec: StateCodec, keyGroup: number, table: StateTable, tar
   for (const nt of table.namespaces.values()) {
     for (const [id, stored] of nt.entries) {
       const key = codec.keys.bytesOf(id)
-      const value = valueOf(stored)
+      const value = valueOf(stored!)
       if (codec.kind === 'list') {
         out.push([compositeKey(keyGroup, key, nt.namespaceBytes), encodeListElements((value as unknown[]).map((e) => codec.value.serialize(e)))])
       } else if (codec.kind === 'map') {

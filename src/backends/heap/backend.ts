@@ -331,17 +331,18 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
 function* tableKeys<K>(table: StateTable, nsId: string | undefined): Generator<K> {
   if (nsId !== undefined) {
     const nt = table.read(nsId)
-    if (nt !== undefined) for (const [id, s] of nt.entries) yield keyOfStored(id, s) as K
+    if (nt !== undefined) for (const [id, s] of nt.entries) if (s !== undefined) yield keyOfStored(id, s) as K
     return
   }
   if (table.namespaces.size <= 1) {
-    for (const nt of table.namespaces.values()) for (const [id, s] of nt.entries) yield keyOfStored(id, s) as K
+    for (const nt of table.namespaces.values()) for (const [id, s] of nt.entries) if (s !== undefined) yield keyOfStored(id, s) as K
     return
   }
   const seen = new Set<KeyId>()
   for (const nt of table.namespaces.values()) {
     for (const [id, s] of nt.entries) {
-      if (seen.has(id)) continue
+      // undefined: removed while a snapshot reads the table (state-table.ts).
+      if (s === undefined || seen.has(id)) continue
       seen.add(id)
       yield keyOfStored(id, s) as K
     }

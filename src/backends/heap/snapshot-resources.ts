@@ -4,6 +4,7 @@
 // barrier into key groups (the tables are keyed by key alone), and each
 // (state, key group) is then serialized sorted by composite key bytes, exactly
 // as RocksDB would hold the same state.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { KEY_GROUP_PREFIX_BYTES } from '../../encoding.js'
 import { isKeyedStateError, KeyedStateError } from '../../errors.js'
 import { assignToKeyGroup, rangeSize, type KeyGroupRange } from '../../keygroups.js'
@@ -16,7 +17,7 @@ import type { KeyId, KeyIdPolicy } from './key-ids.js'
 import { ByteWriter, keyWriterOf, valueWriterOf } from './byte-writer.js'
 import { keyGroupOfAscii, keyGroupOfInt32 } from './key-hash.js'
 import { CHUNK_TARGET_BYTES } from './packed.js'
-import { valueOf, type Capture, type Stored } from './state-table.js'
+import { valueOf, type Capture, type CapturedItemVisitor, type Stored } from './state-table.js'
 import type { CapturedInternalState } from './timers.js'
 
 type PinnedState =
@@ -30,21 +31,101 @@ interface CapturedState {
   readonly capture: Capture
   /** The table was empty at the barrier. */
   readonly empty: boolean
-  /** Its items at the barrier per key-group index, once read. */
-  keyGroups: (KeyGroupItems | undefined)[] | undefined
+  /** Reads the capture, into the items at the barrier grouped by key group. */
+  reader: CaptureReader | undefined
 }
 
-/** The items of one state in one key group, in no particular order. */
-export class KeyGroupItems {
-  readonly namespaces: Uint8Array[] = []
-  readonly keyIds: KeyId[] = []
-  readonly stored: Stored[] = []
+/** Capture items read per turn of the event loop by the asynchronous path. */
+const CAPTURE_ITEMS_PER_TURN = 16384
 
-  add(namespaceBytes: Uint8Array, keyId: KeyId, stored: Stored): void {
-    this.namespaces.push(namespaceBytes)
-    this.keyIds.push(keyId)
-    this.stored.push(stored)
+/** Reads a state's capture (in as many steps as the caller likes) and groups its items by key group. */
+class CaptureReader {
+  /** Set once the capture is read. */
+  items: CapturedItems | undefined
+  private readonly namespaces: Uint8Array[] = []
+  private readonly keyIds: KeyId[] = []
+  private readonly stored: Stored[] = []
+  /** Key-group index of each item. */
+  private indices = new Uint16Array(1024)
+  /** offsets[i + 1]: items of key-group index i, then the prefix sums of those. */
+  private readonly offsets: Uint32Array
+  private readonly visit: CapturedItemVisitor
+
+  constructor(
+    private readonly state: CapturedState,
+    private readonly range: KeyGroupRange,
+    maxParallelism: number,
+  ) {
+    const size = rangeSize(range)
+    this.offsets = new Uint32Array(size + 1)
+    const keyGroupOf = keyGroupOfId(state.codec.keys, maxParallelism)
+    const { start, end } = range
+    this.visit = (namespaceBytes, keyId, s) => {
+      const index = keyGroupOf(keyId) - start
+      if (index < 0 || index >= size) {
+        // setCurrentKey refuses such keys and restore drops them: the table is broken.
+        throw new KeyedStateError('INTERNAL', `state '${state.meta.name}' holds key ${String(keyId)} outside the key-group range ${start}-${end}`, {
+          state: state.meta.name,
+        })
+      }
+      const n = this.keyIds.length
+      if (n === this.indices.length) {
+        const grown = new Uint16Array(n * 2)
+        grown.set(this.indices)
+        this.indices = grown
+      }
+      this.indices[n] = index
+      this.offsets[index + 1]!++
+      this.namespaces.push(namespaceBytes)
+      this.keyIds.push(keyId)
+      this.stored.push(s)
+    }
   }
+
+  readSome(maxItems: number): boolean {
+    if (this.items !== undefined) return true
+    if (!this.state.capture.readSome(this.visit, maxItems)) return false
+    this.items = this.grouped()
+    return true
+  }
+
+  /** The items moved into key-group order (a counting sort, as Flink's KeyGroupPartitioner does). */
+  private grouped(): CapturedItems {
+    const { offsets, indices, namespaces, keyIds, stored } = this
+    const size = offsets.length - 1
+    for (let i = 1; i <= size; i++) offsets[i]! += offsets[i - 1]!
+    const count = keyIds.length
+    const next = offsets.slice(0, size)
+    const sortedNamespaces = new Array<Uint8Array>(count)
+    const sortedKeyIds = new Array<KeyId>(count)
+    const sortedStored = new Array<Stored>(count)
+    for (let n = 0; n < count; n++) {
+      const at = next[indices[n]!]!++
+      sortedNamespaces[at] = namespaces[n]!
+      sortedKeyIds[at] = keyIds[n]!
+      sortedStored[at] = stored[n]!
+    }
+    return { namespaces: sortedNamespaces, keyIds: sortedKeyIds, stored: sortedStored, offsets }
+  }
+}
+
+/**
+ * Every item of a captured state, grouped by key group (a counting sort, as
+ * Flink's KeyGroupPartitioner does): the items of key-group index i are at
+ * offsets[i] ... offsets[i + 1] - 1 of the arrays.
+ */
+export interface CapturedItems {
+  readonly namespaces: readonly Uint8Array[]
+  readonly keyIds: readonly KeyId[]
+  readonly stored: readonly Stored[]
+  readonly offsets: Uint32Array
+}
+
+/** The items of one state in one key group: [from, to) of `items`' arrays, in no particular order. */
+export interface KeyGroupItems {
+  readonly items: CapturedItems
+  readonly from: number
+  readonly to: number
 }
 
 export class HeapSnapshotResources implements FullSnapshotResources {
@@ -64,7 +145,7 @@ export class HeapSnapshotResources implements FullSnapshotResources {
     this.pinned = states.map(({ meta, data }): PinnedState => {
       if (data.raw !== undefined) return { meta, raw: data.raw.slice() }
       if (data.internal !== undefined) return { meta, internal: data.internal.capture() }
-      return { meta, codec: data.codec!, capture: data.table.capture(), empty: data.table.isEmpty(), keyGroups: undefined }
+      return { meta, codec: data.codec!, capture: data.table.capture(), empty: data.table.isEmpty(), reader: undefined }
     })
     this.metaInfos = this.pinned.map((p) => p.meta)
   }
@@ -77,28 +158,41 @@ export class HeapSnapshotResources implements FullSnapshotResources {
     if (index < 0 || keyGroup > this.keyGroupRange.end) return []
     if ('raw' in state) return state.raw[index] ?? []
     if ('internal' in state) return state.internal.chunks(index)
-    const items = (state.keyGroups ??= this.byKeyGroup(state))[index]
-    if (items === undefined) return []
-    return keyGroupChunks(state.meta.name, state.codec, keyGroup, items, CHUNK_TARGET_BYTES, this.scratch)
+    const items = this.itemsOf(state)
+    const from = items.offsets[index]!
+    const to = items.offsets[index + 1]!
+    if (from === to) return []
+    return keyGroupChunks(state.meta.name, state.codec, keyGroup, { items, from, to }, CHUNK_TARGET_BYTES, this.scratch)
   }
 
-  /** Reads the state's capture, sorting its items into key groups (O(items), once per state). */
-  private byKeyGroup(state: CapturedState): (KeyGroupItems | undefined)[] {
-    const { start } = this.keyGroupRange
-    const size = rangeSize(this.keyGroupRange)
-    const keyGroups = new Array<KeyGroupItems | undefined>(size).fill(undefined)
-    const keyGroupOf = keyGroupOfId(state.codec.keys, this.maxParallelism)
-    state.capture.read((namespaceBytes, keyId, stored) => {
-      const index = keyGroupOf(keyId) - start
-      if (index < 0 || index >= size) {
-        // setCurrentKey refuses such keys and restore drops them: the table is broken.
-        throw new KeyedStateError('INTERNAL', `state '${state.meta.name}' holds key ${String(keyId)} outside the key-group range ${start}-${this.keyGroupRange.end}`, {
-          state: state.meta.name,
-        })
-      }
-      ;(keyGroups[index] ??= new KeyGroupItems()).add(namespaceBytes, keyId, stored)
-    })
-    return keyGroups
+  /** The state's items at the barrier, reading what is left of its capture now. */
+  private itemsOf(state: CapturedState): CapturedItems {
+    const reader = (state.reader ??= new CaptureReader(state, this.keyGroupRange, this.maxParallelism))
+    while (!reader.readSome(Infinity));
+    return reader.items!
+  }
+
+  /**
+   * Reads the capture of state `stateIndex` a little further (about
+   * `maxItems` items) and says whether it is read: the asynchronous reading
+   * does this between turns of the event loop. Exposed for tests.
+   */
+  readCaptureSome(stateIndex: number, maxItems: number): boolean {
+    const state = this.pinned[stateIndex]
+    if (state === undefined || !('capture' in state)) return true
+    if (this.released) throw new KeyedStateError('INTERNAL', 'heap snapshot resources used after release')
+    return (state.reader ??= new CaptureReader(state, this.keyGroupRange, this.maxParallelism)).readSome(maxItems)
+  }
+
+  /**
+   * The writer's path: the capture is read in slices between turns of the
+   * event loop (walking a 1 GB state takes seconds, and the job keeps
+   * processing meanwhile), then each key group is sorted and packed when the
+   * writer asks for the next chunk.
+   */
+  async *stateChunksAsync(stateIndex: number): AsyncIterable<Uint8Array> {
+    while (!this.readCaptureSome(stateIndex, CAPTURE_ITEMS_PER_TURN)) await yieldToEventLoop()
+    for (let kg = this.keyGroupRange.start; kg <= this.keyGroupRange.end; kg++) yield* this.keyGroupChunks(stateIndex, kg)
   }
 
   isEmpty(): boolean {
@@ -117,7 +211,7 @@ export class HeapSnapshotResources implements FullSnapshotResources {
     for (const p of this.pinned) {
       if (!('capture' in p)) continue
       p.capture.end()
-      p.keyGroups = undefined
+      p.reader = undefined
     }
     this.onRelease?.()
   }
@@ -169,8 +263,8 @@ export function keyGroupChunks(
     const writeUserKey = codec.kind === 'map' ? keyWriterOf(codec.userKeys!) : undefined
     const hi = keyGroup >>> 8
     const lo = keyGroup & 0xff
-    const { namespaces, keyIds, stored: storedItems } = items
-    for (let item = 0; item < keyIds.length; item++) {
+    const { namespaces, keyIds, stored: storedItems } = items.items
+    for (let item = items.from; item < items.to; item++) {
       const ns = namespaces[item]!
       {
         const id = keyIds[item]!

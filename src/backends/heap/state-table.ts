@@ -11,6 +11,14 @@
 // then the capture stops recording and is dropped. Captured values are shared,
 // never copied: they must not change in place afterwards (see Entry.owner).
 //
+// The walk may span many turns of the event loop while the job goes on
+// writing. A Map iterator visits every key still in the Map once, in insertion
+// order, but a key deleted and added again moves to the end. So while any
+// capture records, nothing leaves the Maps: a removed key keeps its place with
+// the value undefined (what get() returns for a missing key anyway), and
+// emptied namespace tables stay; both are dropped when the last capture ends.
+// Every key present at a barrier is then visited exactly once.
+//
 // What a namespace table maps a key id to (Stored):
 //   - an immutable value, as it is, when the key id is the key itself: a
 //     primitive, or the TtlValue of a TTL'd state holding a primitive (the TTL
@@ -72,11 +80,19 @@ export function keyOfStored(keyId: KeyId, s: Stored): unknown {
 }
 
 export class NamespaceTable {
+  /** Keys removed while a capture recorded, still in `entries` with the value undefined. */
+  removed = 0
+
   constructor(
     readonly nsId: string,
     readonly namespaceBytes: Uint8Array,
-    readonly entries: Map<KeyId, Stored>,
+    /** undefined: removed, see the top of this file. */
+    readonly entries: Map<KeyId, Stored | undefined>,
   ) {}
+
+  get isEmpty(): boolean {
+    return this.entries.size === this.removed
+  }
 }
 
 /** Recorded for a key that had no value at the barrier. */
@@ -95,6 +111,8 @@ export type CapturedItemVisitor = (namespaceBytes: Uint8Array, keyId: KeyId, sto
 export class Capture {
   readonly undo = new Map<string, UndoLog>()
   private done = false
+  private namespaces: Iterator<NamespaceTable> | undefined
+  private current: { nt: NamespaceTable; log: UndoLog | undefined; entries: Iterator<[KeyId, Stored | undefined]> } | undefined
 
   constructor(private readonly table: StateTable) {}
 
@@ -111,32 +129,55 @@ export class Capture {
   }
 
   /**
-   * Every item of the table as it was at the barrier, handed to `visit` in no
-   * particular order; afterwards the capture stops recording. Call at most once.
+   * Hands up to `maxItems` more items of the table as it was at the barrier to
+   * `visit` (in no particular order) and says whether that was the last of
+   * them; then the capture stops recording. The table may change in between.
    */
-  read(visit: CapturedItemVisitor): void {
+  readSome(visit: CapturedItemVisitor, maxItems: number): boolean {
     if (this.done) throw new Error('a capture is read once')
-    const table = this.table
     try {
-      for (const nt of table.namespaces.values()) {
-        const log = this.undo.get(nt.nsId)
-        for (const [keyId, stored] of nt.entries) {
+      this.namespaces ??= this.table.namespaces.values()
+      let budget = maxItems
+      while (budget > 0) {
+        let current = this.current
+        if (current === undefined) {
+          const next = this.namespaces.next()
+          if (next.done === true) {
+            this.end()
+            return true
+          }
+          const nt = next.value
+          current = this.current = { nt, log: this.undo.get(nt.nsId), entries: nt.entries.entries() }
+        }
+        const { nt, entries } = current
+        // Looked up again: a namespace's log may start after its walk did.
+        const log = current.log ?? (current.log = this.undo.get(nt.nsId))
+        for (; budget > 0; budget--) {
+          const next = entries.next()
+          if (next.done === true) {
+            this.current = undefined
+            break
+          }
+          const [keyId, stored] = next.value
           const old = log?.old.get(keyId)
-          if (old === undefined) visit(nt.namespaceBytes, keyId, stored)
-          else if (old !== ABSENT) visit(nt.namespaceBytes, keyId, old)
+          if (old === undefined) {
+            // Unchanged since the barrier (undefined: removed and recorded, or added later and removed).
+            if (stored !== undefined) visit(nt.namespaceBytes, keyId, stored)
+          } else if (old !== ABSENT) {
+            visit(nt.namespaceBytes, keyId, old)
+          }
         }
       }
-      // Keys removed since the barrier (the walk above saw every key still there).
-      for (const [nsId, log] of this.undo) {
-        const live = table.namespaces.get(nsId)
-        for (const [keyId, old] of log.old) {
-          if (old === ABSENT || live?.entries.has(keyId) === true) continue
-          visit(log.namespaceBytes, keyId, old)
-        }
-      }
-    } finally {
+      return false
+    } catch (e) {
       this.end()
+      throw e
     }
+  }
+
+  /** Every item at once (see readSome). */
+  read(visit: CapturedItemVisitor): void {
+    while (!this.readSome(visit, 1 << 30));
   }
 
   /** Stops recording (after reading, or when the snapshot is released unread). */
@@ -144,6 +185,8 @@ export class Capture {
     if (this.done) return
     this.done = true
     this.undo.clear()
+    this.namespaces = undefined
+    this.current = undefined
     this.table.endCapture(this)
   }
 }
@@ -176,16 +219,32 @@ export class StateTable {
 
   /** Stores `s` for `keyId`; every change goes through here or remove(). */
   put(nt: NamespaceTable, keyId: KeyId, s: Stored): void {
-    if (this.recording) this.record(nt, keyId)
+    if (this.recording) {
+      this.record(nt, keyId)
+      if (nt.removed !== 0 && nt.entries.get(keyId) === undefined && nt.entries.has(keyId)) nt.removed--
+    }
     nt.entries.set(keyId, s)
   }
 
-  /** Removes `keyId`, and `nt` from the table when that leaves it empty. */
+  /** Removes `keyId`, and `nt` from the table when that leaves it empty (both later while a capture records). */
   remove(nt: NamespaceTable, keyId: KeyId): void {
-    if (!nt.entries.has(keyId)) return
-    if (this.recording) this.record(nt, keyId)
+    if (nt.entries.get(keyId) === undefined) return
+    if (this.recording) {
+      this.record(nt, keyId)
+      nt.entries.set(keyId, undefined)
+      nt.removed++
+      this.removedWhileRecording.push(nt, keyId)
+      return
+    }
     nt.entries.delete(keyId)
-    if (nt.entries.size !== 0) return
+    if (nt.entries.size === 0) this.drop(nt)
+  }
+
+  /** Pairs (namespace table, key id) of keys removed while a capture recorded. */
+  private removedWhileRecording: (NamespaceTable | KeyId)[] = []
+
+  private drop(nt: NamespaceTable): void {
+    if (this.namespaces.get(nt.nsId) !== nt) return
     this.namespaces.delete(nt.nsId)
     if (nt.nsId.length === 0) this.voidNamespace = undefined
   }
@@ -215,6 +274,17 @@ export class StateTable {
   endCapture(c: Capture): void {
     this.captures = this.captures.filter((x) => x !== c)
     this.recording = this.captures.length > 0
+    if (this.recording) return
+    // Nothing walks the Maps any more: what was removed meanwhile may go now.
+    const removed = this.removedWhileRecording
+    this.removedWhileRecording = []
+    for (let i = 0; i < removed.length; i += 2) {
+      const nt = removed[i] as NamespaceTable
+      const keyId = removed[i + 1] as KeyId
+      if (nt.entries.get(keyId) !== undefined || !nt.entries.delete(keyId)) continue
+      nt.removed--
+      if (nt.entries.size === 0) this.drop(nt)
+    }
   }
 
   /** Captures still recording (tests: none once every snapshot is read or released). */
@@ -223,6 +293,7 @@ export class StateTable {
   }
 
   isEmpty(): boolean {
-    return this.namespaces.size === 0
+    for (const nt of this.namespaces.values()) if (!nt.isEmpty) return false
+    return true
   }
 }

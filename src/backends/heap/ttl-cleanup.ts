@@ -36,7 +36,7 @@ export class HeapTtlCleanup {
   // and made again only means the walk finishes on the old Map (entries are
   // always looked up again in the live table before anything is removed).
   private namespaces: Iterator<string> | undefined
-  private entries: Iterator<[KeyId, Stored]> | undefined
+  private entries: Iterator<[KeyId, Stored | undefined]> | undefined
   private nsId = ''
   private readonly layout: Layout
 
@@ -77,7 +77,10 @@ export class HeapTtlCleanup {
       if (entries !== undefined) {
         const next = entries.next()
         if (!next.done) {
-          const oldest = this.oldestOf(next.value[1])
+          const seen = next.value[1]
+          // Removed while a snapshot reads the table (state-table.ts).
+          if (seen === undefined) continue
+          const oldest = this.oldestOf(seen)
           if (isExpired(oldest, ttlMs, nowMs)) {
             this.clean(table, next.value[0], nowMs, ttlMs)
             // What is left of a list or map is live: stamped after nowMs - ttlMs.
