@@ -17,6 +17,83 @@ import type { RocksDBSnapshotContext, SnapshotStrategy, StateColumnFamily } from
 /** Bytes of chunks held or read ahead for all states together (some more when states are very many). */
 const AHEAD_BYTES_TOTAL = 32 * 1024 * 1024
 const AHEAD_CHUNK_BYTES_MIN = 128 * 1024
+/** Chunks read and waiting per state, besides the one in flight and the one the writer works on. */
+const AHEAD_CHUNKS = 2
+
+/**
+ * One state's chunks read on the thread pool ahead of its consumer: up to
+ * `depth` read chunks wait, and the next read starts as soon as one is taken
+ * or arrives, so reading goes on while the consumer waits for its writes.
+ * `return()` stops reading and waits for the read in flight.
+ */
+class ReadAhead implements AsyncIterator<Uint8Array> {
+  private readonly ready: Uint8Array[] = []
+  private inFlight: Promise<void> | undefined
+  private exhausted = false
+  private stopped = false
+  private failure: { error: unknown } | undefined
+  private wake: (() => void) | undefined
+
+  constructor(
+    private readonly depth: number,
+    private readonly read: () => Promise<Uint8Array | null>,
+  ) {
+    this.fill()
+  }
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    for (;;) {
+      const chunk = this.ready.shift()
+      if (chunk !== undefined) {
+        this.fill()
+        return { done: false, value: chunk }
+      }
+      if (this.failure) throw this.failure.error
+      if (this.exhausted || this.stopped) return { done: true, value: undefined }
+      await new Promise<void>((resolve) => (this.wake = resolve))
+    }
+  }
+
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    this.stopped = true
+    this.ready.length = 0
+    await this.inFlight
+    this.notify()
+    return { done: true, value: undefined }
+  }
+
+  private fill(): void {
+    if (this.inFlight || this.exhausted || this.stopped || this.failure || this.ready.length >= this.depth) return
+    let read: Promise<Uint8Array | null>
+    try {
+      read = this.read()
+    } catch (e) {
+      this.failure = { error: e }
+      this.notify()
+      return
+    }
+    this.inFlight = read.then(
+      (chunk) => {
+        this.inFlight = undefined
+        if (chunk === null) this.exhausted = true
+        else if (!this.stopped) this.ready.push(chunk)
+        this.notify()
+        this.fill()
+      },
+      (e: unknown) => {
+        this.inFlight = undefined
+        this.failure = { error: e }
+        this.notify()
+      },
+    )
+  }
+
+  private notify(): void {
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
+  }
+}
 
 /**
  * The read view of a full snapshot: one iterator per state, created at the
@@ -74,7 +151,7 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
   stateChunksAsync(stateIndex: number): AsyncIterable<Uint8Array> {
     this.assertUsable()
     this.checkState(stateIndex)
-    return this.chunksAhead(stateIndex, keyGroupPrefix(this.keyGroupRange.start))
+    return { [Symbol.asyncIterator]: () => this.chunksAhead(stateIndex, keyGroupPrefix(this.keyGroupRange.start)) }
   }
 
   isEmpty(): boolean {
@@ -101,19 +178,18 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
   }
 
   /**
-   * Chunks of state `s` from key `from` on, each read on the thread pool while
-   * the consumer works on the one before. Ending early waits for that read.
+   * Chunks of state `s` from key `from` on, read on the thread pool ahead of
+   * the consumer (see ReadAhead). Ending early waits for the read in flight.
    */
-  private async *chunksAhead(s: number, from: Uint8Array): AsyncGenerator<Uint8Array, void, undefined> {
+  private chunksAhead(s: number, from: Uint8Array): ReadAhead {
     const reader = {}
-    // Every state keeps a chunk and one read ahead: the chunks shrink as states grow in number.
+    // Each state holds its current chunk, the chunks read ahead and one in flight: chunks shrink as states grow in number.
     const chunkBytes = Math.max(
       AHEAD_CHUNK_BYTES_MIN,
-      Math.min(SNAPSHOT_AHEAD_CHUNK.bytesMax, Math.floor(AHEAD_BYTES_TOTAL / (2 * this.iterators.length))),
+      Math.min(SNAPSHOT_AHEAD_CHUNK.bytesMax, Math.floor(AHEAD_BYTES_TOTAL / ((AHEAD_CHUNKS + 2) * this.iterators.length))),
     )
     let previous: Uint8Array | undefined
-    let next: Promise<Uint8Array | null> | undefined
-    const readNext = (): Promise<Uint8Array | null> => {
+    return new ReadAhead(AHEAD_CHUNKS, () => {
       this.assertUsable()
       const it = this.iterators[s]!
       if (this.positionedBy[s] !== reader) {
@@ -126,22 +202,11 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
         if (this.pendingReads[s] === read) this.pendingReads[s] = undefined
       }
       read.then(clear, clear)
-      return read
-    }
-    try {
-      next = readNext()
-      for (;;) {
-        const chunk = await next
-        next = undefined
-        if (chunk === null) return
-        previous = chunk
-        next = readNext()
-        yield chunk
-      }
-    } finally {
-      // A failed or abandoned pass: the read ahead is nobody's any more, but it must end before the iterator closes.
-      if (next) await next.then(() => {}, () => {})
-    }
+      return read.then((chunk) => {
+        if (chunk !== null) previous = chunk
+        return chunk
+      })
+    })
   }
 
   /** Chunks of state `s` from key `from` on; with `onlyKeyGroup`, only the entries of that key group. */

@@ -56,8 +56,12 @@ export interface FullSnapshotTuning {
   blockRawBytesMax?: number
 }
 
-/** Storage writes in flight at once: one being written while the next is prepared. */
-const WRITES_AHEAD = 2
+/**
+ * Storage writes in flight at once: each block is two writes (its header with
+ * the bytes before it, then its payload), so this lets one block be written
+ * while the next is queued instead of the writer waiting for every payload.
+ */
+const WRITES_AHEAD = 4
 
 /**
  * Buffers the stream and writes it to the primary output and, while it stays
