@@ -1,7 +1,7 @@
 // The RocksDB full-snapshot resources read each state ahead on the thread pool
 // (stateChunksAsync): the same entries as the synchronous pass, and a release
 // or DB close while reads are in flight neither throws nor crashes.
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -21,23 +21,35 @@ const meta = (name: string): StateMetaInfo => ({
   valueSerializer: { id: 'string', version: 1 },
 })
 
-function withDb(fn: (db: NativeDb, states: Array<{ meta: StateMetaInfo; columnFamily: string; cf: number }>) => Promise<void>) {
+type States = Array<{ meta: StateMetaInfo; columnFamily: string; cf: number }>
+let shared: { dir: string; db: NativeDb; states: States } | undefined
+
+/** One DB for the whole file: filling it is most of the time. */
+function fixture(): { db: NativeDb; states: States } {
+  if (shared) return shared
+  const dir = mkdtempSync(join(tmpdir(), 'ks-ahead-'))
+  const db = native.open(join(dir, 'db'), { columnFamilies: ['a', 'b'], disableWal: true })
+  const states = ['a', 'b'].map((name) => ({ meta: meta(name), columnFamily: name, cf: db.columnFamily(name) }))
+  // Enough entries for two 4 MiB chunks per state, in every key group of 0..63.
+  for (const [i, st] of states.entries()) {
+    const batch = db.batch()
+    for (let k = 0; k < 80_000; k++) batch.put(st.cf, compositeKey(k % 64, Buffer.from(`key-${k}`), new Uint8Array(0)), Buffer.alloc(40 + i, k % 251))
+    db.write(batch)
+  }
+  shared = { dir, db, states }
+  return shared
+}
+
+after(() => {
+  if (!shared) return
+  shared.db.close()
+  rmSync(shared.dir, { recursive: true, force: true })
+})
+
+function withDb(fn: (db: NativeDb, states: States) => Promise<void>) {
   return async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ks-ahead-'))
-    const db = native.open(join(dir, 'db'), { columnFamilies: ['a', 'b'], disableWal: true })
-    try {
-      const states = ['a', 'b'].map((name) => ({ meta: meta(name), columnFamily: name, cf: db.columnFamily(name) }))
-      // Enough entries for two 4 MiB chunks per state, in every key group of 0..63.
-      for (const [i, st] of states.entries()) {
-        const batch = db.batch()
-        for (let k = 0; k < 80_000; k++) batch.put(st.cf, compositeKey(k % 64, Buffer.from(`key-${k}`), new Uint8Array(0)), Buffer.alloc(40 + i, k % 251))
-        db.write(batch)
-      }
-      await fn(db, states)
-    } finally {
-      db.close()
-      rmSync(dir, { recursive: true, force: true })
-    }
+    const { db, states } = fixture()
+    await fn(db, states)
   }
 }
 
@@ -75,7 +87,7 @@ test(
 test(
   'release with reads in flight closes the iterators once the reads end; the pass then fails CLOSED',
   withDb(async (db, states) => {
-    for (let round = 0; round < 10; round++) {
+    for (let round = 0; round < 4; round++) {
       const resources = captureFullSnapshotResources(db, states, { start: 0, end: 63 })
       const it = resources.stateChunksAsync!(0)[Symbol.asyncIterator]()
       const first = await it.next()
@@ -108,6 +120,16 @@ test(
     await it.next()
     await it.return!()
     resources.release()
-    // Nothing in flight any more: closing the DB right away is fine (withDb does it).
+    // Nothing in flight any more: closing the DB right away is fine.
+    const dir = mkdtempSync(join(tmpdir(), 'ks-ahead-'))
+    const other = native.open(join(dir, 'db'), { columnFamilies: ['a'], disableWal: true })
+    other.put(other.columnFamily('a'), compositeKey(0, Buffer.from('k'), new Uint8Array(0)), Buffer.from('v'))
+    const own = captureFullSnapshotResources(other, [{ meta: meta('a'), columnFamily: 'a', cf: other.columnFamily('a') }], { start: 0, end: 63 })
+    const pass = own.stateChunksAsync!(0)[Symbol.asyncIterator]()
+    await pass.next()
+    await pass.return!()
+    own.release()
+    other.close()
+    rmSync(dir, { recursive: true, force: true })
   }),
 )
