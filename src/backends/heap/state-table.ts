@@ -112,7 +112,7 @@ export class Capture {
   readonly undo = new Map<string, UndoLog>()
   private done = false
   private namespaces: Iterator<NamespaceTable> | undefined
-  private current: { nt: NamespaceTable; log: UndoLog | undefined; entries: Iterator<[KeyId, Stored | undefined]> } | undefined
+  private current: { nt: NamespaceTable; log: UndoLog | undefined; entries: IterableIterator<[KeyId, Stored | undefined]> } | undefined
 
   constructor(private readonly table: StateTable) {}
 
@@ -152,13 +152,10 @@ export class Capture {
         const { nt, entries } = current
         // Looked up again: a namespace's log may start after its walk did.
         const log = current.log ?? (current.log = this.undo.get(nt.nsId))
-        for (; budget > 0; budget--) {
-          const next = entries.next()
-          if (next.done === true) {
-            this.current = undefined
-            break
-          }
-          const [keyId, stored] = next.value
+        let finished = true
+        // for-of over the iterator (not next()): the compiler then allocates no result objects.
+        // Map iterators have no return(), so leaving the loop keeps the position for the next call.
+        for (const [keyId, stored] of entries) {
           const old = log?.old.get(keyId)
           if (old === undefined) {
             // Unchanged since the barrier (undefined: removed and recorded, or added later and removed).
@@ -166,7 +163,12 @@ export class Capture {
           } else if (old !== ABSENT) {
             visit(nt.namespaceBytes, keyId, old)
           }
+          if (--budget === 0) {
+            finished = false
+            break
+          }
         }
+        if (finished) this.current = undefined
       }
       return false
     } catch (e) {
