@@ -131,7 +131,7 @@ export const stateAccessGroup: BenchGroup = {
       ...SUBJECTS.map((s) => [s.header, 'ops/s'] as [string, 'ops/s']),
     ])
     for (const { op, label } of ACCESS_OPS) throughput.rows.push([label, ...SUBJECTS.map((s) => m[s.id][op] ?? '—')])
-    throughput.notes.push('— = no equivalent operation; each keyed-state op includes setCurrentKey (serialize + murmur3 of the key).', ...notes)
+    throughput.notes.push('— = no equivalent operation; each keyed-state op includes setCurrentKey (RocksDB: serialize + murmur3 of the key; heap, which owns the whole key-group range here: neither, the key is the Map key).', ...notes)
     result.tables.push(throughput)
 
     const value = (id: SubjectId) => m[id].value
