@@ -1,8 +1,9 @@
 // The heap keyed-state backend: state lives as JavaScript objects in Maps,
-// per state and per key group. Reads and writes are plain Map operations;
-// snapshots pin the per-key-group tables (copy-on-write, see state-table.ts)
-// and serialize them in the canonical full-snapshot layout, byte-identical to
-// what the RocksDB backend stores, so savepoints move between the two.
+// one per state and namespace. Reads and writes are plain Map operations;
+// snapshots capture the tables (later changes record what they replace, see
+// state-table.ts) and serialize them in the canonical full-snapshot layout,
+// byte-identical to what the RocksDB backend stores, so savepoints move
+// between the two.
 //
 // Object values are handed out by reference, as with any heap state backend:
 // a value read from state may be mutated and written back, and the backend

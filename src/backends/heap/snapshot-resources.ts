@@ -20,7 +20,8 @@ import { CHUNK_TARGET_BYTES } from './packed.js'
 import { valueOf, type Capture, type CapturedItemVisitor, type Stored } from './state-table.js'
 import type { CapturedInternalState } from './timers.js'
 
-type PinnedState =
+/** A state as the snapshot holds it: restored chunks not yet bound, timers, or a capture of its table. */
+type SnapshotState =
   | { readonly meta: StateMetaInfo; readonly raw: RawEntries }
   | { readonly meta: StateMetaInfo; readonly internal: CapturedInternalState }
   | CapturedState
@@ -130,7 +131,7 @@ export interface KeyGroupItems {
 
 export class HeapSnapshotResources implements FullSnapshotResources {
   readonly metaInfos: readonly StateMetaInfo[]
-  private readonly pinned: PinnedState[]
+  private readonly states: SnapshotState[]
   private released = false
   /** keyGroupChunks' working space (see KeyGroupScratch). */
   private readonly scratch = new KeyGroupScratch()
@@ -142,17 +143,17 @@ export class HeapSnapshotResources implements FullSnapshotResources {
     states: readonly { meta: StateMetaInfo; data: HeapStateData }[],
     private readonly onRelease?: () => void,
   ) {
-    this.pinned = states.map(({ meta, data }): PinnedState => {
+    this.states = states.map(({ meta, data }): SnapshotState => {
       if (data.raw !== undefined) return { meta, raw: data.raw.slice() }
       if (data.internal !== undefined) return { meta, internal: data.internal.capture() }
       return { meta, codec: data.codec!, capture: data.table.capture(), empty: data.table.isEmpty(), reader: undefined }
     })
-    this.metaInfos = this.pinned.map((p) => p.meta)
+    this.metaInfos = this.states.map((p) => p.meta)
   }
 
   keyGroupChunks(stateIndex: number, keyGroup: number): Iterable<Uint8Array> {
     if (this.released) throw new KeyedStateError('INTERNAL', 'heap snapshot resources used after release')
-    const state = this.pinned[stateIndex]
+    const state = this.states[stateIndex]
     if (state === undefined) throw new KeyedStateError('INVALID_ARGUMENT', `no state with index ${stateIndex} in this snapshot`)
     const index = keyGroup - this.keyGroupRange.start
     if (index < 0 || keyGroup > this.keyGroupRange.end) return []
@@ -178,7 +179,7 @@ export class HeapSnapshotResources implements FullSnapshotResources {
    * does this between turns of the event loop. Exposed for tests.
    */
   readCaptureSome(stateIndex: number, maxItems: number): boolean {
-    const state = this.pinned[stateIndex]
+    const state = this.states[stateIndex]
     if (state === undefined || !('capture' in state)) return true
     if (this.released) throw new KeyedStateError('INTERNAL', 'heap snapshot resources used after release')
     return (state.reader ??= new CaptureReader(state, this.keyGroupRange, this.maxParallelism)).readSome(maxItems)
@@ -196,7 +197,7 @@ export class HeapSnapshotResources implements FullSnapshotResources {
   }
 
   isEmpty(): boolean {
-    return this.pinned.every((p) =>
+    return this.states.every((p) =>
       'raw' in p
         ? p.raw.every((chunks) => chunks === undefined || chunks.length === 0)
         : 'internal' in p
@@ -208,7 +209,7 @@ export class HeapSnapshotResources implements FullSnapshotResources {
   release(): void {
     if (this.released) return
     this.released = true
-    for (const p of this.pinned) {
+    for (const p of this.states) {
       if (!('capture' in p)) continue
       p.capture.end()
       p.reader = undefined

@@ -1,9 +1,10 @@
 // The heap backend's state objects. Each is bound to one state and one
 // namespace; the current key comes from the backend (HeapContext). Values are
-// kept as objects; see state-table.ts for the copy-on-write rules these follow:
-// never mutate an entry (or a value inside it) unless the namespace table that
-// owns it is the one being written, and copy object values before handing them
-// out or passing them to user functions that may mutate them.
+// kept as objects; see state-table.ts for the rules these follow: change
+// entries through the table (put/remove), never mutate an entry (or a value
+// inside it) made before the table's current epoch (a snapshot may hold it),
+// and copy object values before handing them out or passing them to user
+// functions that may mutate them.
 import { KeyedStateError } from '../../errors.js'
 import type { Serializer } from '../../serializers/serializer.js'
 import { booleanSerializer, float64Serializer, int32Serializer, int64Serializer, stringSerializer } from '../../serializers/primitives.js'
