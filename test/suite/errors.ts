@@ -1,7 +1,9 @@
 // Errors at the public edge: typed, with a code, naming what is wrong.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import fc from 'fast-check'
 import {
+  assignToKeyGroup,
   int32Serializer,
   int64Serializer,
   KeyGroupRangeError,
@@ -35,6 +37,31 @@ export function errorTests(factory: BackendFactory): void {
         },
         { maxParallelism: 128, keyGroupRange: { start: 0, end: 63 } },
       ))
+
+    test('getCurrentKeyGroup is murmur3 of the serialized key, for the whole key-group range and part of it', async () => {
+      // The heap backend computes it only when asked when it owns every key group; it must agree all the same.
+      const strings = fc.sample(fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 9 })), { numRuns: 60, seed: 7 })
+      const ints = [0, -0, 1, -1, 0x7fffffff, -0x80000000, ...fc.sample(fc.integer(), { numRuns: 40, seed: 8 })]
+      for (const range of [undefined, { start: 32, end: 95 }]) {
+        const inRange = (kg: number) => range === undefined || (kg >= range.start && kg <= range.end)
+        await withBackend(factory, (b) => {
+          for (const key of strings) {
+            const kg = assignToKeyGroup(stringSerializer.serialize(key), 128)
+            if (!inRange(kg)) continue
+            b.setCurrentKey(key)
+            assert.equal(b.getCurrentKeyGroup(), kg, `key ${JSON.stringify(key)}`)
+          }
+        }, { maxParallelism: 128, ...(range ? { keyGroupRange: range } : {}) })
+        await withBackend<number>(factory, (b) => {
+          for (const key of ints) {
+            const kg = assignToKeyGroup(int32Serializer.serialize(key), 128)
+            if (!inRange(kg)) continue
+            b.setCurrentKey(key)
+            assert.equal(b.getCurrentKeyGroup(), kg, `key ${key}`)
+          }
+        }, { keySerializer: int32Serializer, maxParallelism: 128, ...(range ? { keyGroupRange: range } : {}) })
+      }
+    })
 
     test('state used before setCurrentKey throws NO_CURRENT_KEY', () =>
       withBackend(factory, (b) => {
