@@ -31,12 +31,15 @@ function descriptors(clock: TtlClock) {
   }
 }
 
+/** The three TTL'd states of `b`, bound with `clock`. */
+function states(b: HeapKeyedStateBackend<string>, clock: TtlClock) {
+  const d = descriptors(clock)
+  return { value: b.getState(d.value), list: b.getListState(d.list), map: b.getMapState(d.map) }
+}
+
 /** Many accesses of every state under one key that holds nothing. */
 function accessMany(b: HeapKeyedStateBackend<string>, clock: TtlClock): void {
-  const d = descriptors(clock)
-  const value = b.getState(d.value)
-  const list = b.getListState(d.list)
-  const map = b.getMapState(d.map)
+  const { value, list, map } = states(b, clock)
   b.setCurrentKey('reader')
   for (let i = 0; i < 1000; i++) {
     value.value()
@@ -52,10 +55,7 @@ function counts(b: HeapKeyedStateBackend<string>): number[] {
 test('entries rewritten later are kept until their new timestamp expires, then cleaned by accesses', () => {
   const b = heap()
   const clock = new Clock(0)
-  const d = descriptors(clock)
-  const value = b.getState(d.value)
-  const list = b.getListState(d.list)
-  const map = b.getMapState(d.map)
+  const { value, list, map } = states(b, clock)
   const writeAll = () => {
     for (const key of KEYS) {
       b.setCurrentKey(key)
@@ -82,8 +82,7 @@ test('entries rewritten later are kept until their new timestamp expires, then c
 test('a clock going backwards lowers the bound: what it writes still expires on time', () => {
   const b = heap()
   const clock = new Clock(1000)
-  const d = descriptors(clock)
-  const value = b.getState(d.value)
+  const { value } = states(b, clock)
   b.setCurrentKey('early')
   value.update(1)
   clock.t = 10
@@ -96,11 +95,7 @@ test('a clock going backwards lowers the bound: what it writes still expires on 
 
 test('restored entries are cleaned by accesses although every access is recent', () => {
   const source = heap()
-  const old = new Clock(0)
-  const d = descriptors(old)
-  const value = source.getState(d.value)
-  const list = source.getListState(d.list)
-  const map = source.getMapState(d.map)
+  const { value, list, map } = states(source, new Clock(0))
   for (const key of KEYS) {
     source.setCurrentKey(key)
     value.update(1)
