@@ -109,7 +109,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
   }
 
   get closed(): boolean {
-    return this.isClosed || this.closing !== undefined
+    return !this.usable
   }
 
   protected assertOpen(): void {

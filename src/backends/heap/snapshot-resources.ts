@@ -54,7 +54,7 @@ class CaptureReader {
 
   constructor(
     private readonly state: CapturedState,
-    private readonly range: KeyGroupRange,
+    range: KeyGroupRange,
     maxParallelism: number,
   ) {
     const size = rangeSize(range)
@@ -168,9 +168,13 @@ export class HeapSnapshotResources implements FullSnapshotResources {
 
   /** The state's items at the barrier, reading what is left of its capture now. */
   private itemsOf(state: CapturedState): CapturedItems {
-    const reader = (state.reader ??= new CaptureReader(state, this.keyGroupRange, this.maxParallelism))
+    const reader = this.readerOf(state)
     while (!reader.readSome(Infinity));
     return reader.items!
+  }
+
+  private readerOf(state: CapturedState): CaptureReader {
+    return (state.reader ??= new CaptureReader(state, this.keyGroupRange, this.maxParallelism))
   }
 
   /**
@@ -182,7 +186,7 @@ export class HeapSnapshotResources implements FullSnapshotResources {
     const state = this.states[stateIndex]
     if (state === undefined || !('capture' in state)) return true
     if (this.released) throw new KeyedStateError('INTERNAL', 'heap snapshot resources used after release')
-    return (state.reader ??= new CaptureReader(state, this.keyGroupRange, this.maxParallelism)).readSome(maxItems)
+    return this.readerOf(state).readSome(maxItems)
   }
 
   /**
@@ -267,43 +271,41 @@ export function keyGroupChunks(
     const { namespaces, keyIds, stored: storedItems } = items.items
     for (let item = items.from; item < items.to; item++) {
       const ns = namespaces[item]!
-      {
-        const id = keyIds[item]!
-        const stored = storedItems[item]!
-        keyId = id
-        const value = valueOf(stored)
-        const start = keys.pos
-        keys.reserve(2)
-        keys.buf[keys.pos++] = hi
-        keys.buf[keys.pos++] = lo
-        writeKey(keys, id, true)
-        keys.varint(ns.length)
-        keys.bytes(ns)
-        if (writeUserKey === undefined) {
-          starts[count] = start
-          values[count] = value
-          ids[count++] = id
-          continue
-        }
-        // One composite key per map entry: the (key, namespace) prefix again for each.
-        const prefixEnd = keys.pos
-        let first = true
-        for (const [userKeyId, userValue] of value as Map<KeyId, unknown>) {
-          if (!first) {
-            const copyStart = keys.pos
-            keys.copyFrom(keys.buf, start, prefixEnd)
-            starts[count] = copyStart
-          } else {
-            starts[count] = start
-          }
-          first = false
-          writeUserKey(keys, userKeyId, false)
-          values[count] = userValue
-          ids[count++] = id
-        }
-        // An empty map is never stored, but if one were, its prefix must not stay in the buffer as a key.
-        if (first) keys.pos = start
+      const id = keyIds[item]!
+      const stored = storedItems[item]!
+      keyId = id
+      const value = valueOf(stored)
+      const start = keys.pos
+      keys.reserve(2)
+      keys.buf[keys.pos++] = hi
+      keys.buf[keys.pos++] = lo
+      writeKey(keys, id, true)
+      keys.varint(ns.length)
+      keys.bytes(ns)
+      if (writeUserKey === undefined) {
+        starts[count] = start
+        values[count] = value
+        ids[count++] = id
+        continue
       }
+      // One composite key per map entry: the (key, namespace) prefix again for each.
+      const prefixEnd = keys.pos
+      let first = true
+      for (const [userKeyId, userValue] of value as Map<KeyId, unknown>) {
+        if (!first) {
+          const copyStart = keys.pos
+          keys.copyFrom(keys.buf, start, prefixEnd)
+          starts[count] = copyStart
+        } else {
+          starts[count] = start
+        }
+        first = false
+        writeUserKey(keys, userKeyId, false)
+        values[count] = userValue
+        ids[count++] = id
+      }
+      // An empty map is never stored, but if one were, its prefix must not stay in the buffer as a key.
+      if (first) keys.pos = start
     }
     // Keys are contiguous: each ends where the next begins.
     scratch.reserve(count)

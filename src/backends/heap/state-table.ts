@@ -109,10 +109,10 @@ export type CapturedItemVisitor = (namespaceBytes: Uint8Array, keyId: KeyId, sto
 
 /** The table as it was at a snapshot's barrier, readable once (see StateTable.capture). */
 export class Capture {
-  readonly undo = new Map<string, UndoLog>()
+  private readonly undo = new Map<string, UndoLog>()
   private done = false
   private namespaces: Iterator<NamespaceTable> | undefined
-  private current: { nt: NamespaceTable; log: UndoLog | undefined; entries: IterableIterator<[KeyId, Stored | undefined]> } | undefined
+  private current: { nt: NamespaceTable; entries: IterableIterator<[KeyId, Stored | undefined]> } | undefined
 
   constructor(private readonly table: StateTable) {}
 
@@ -147,11 +147,11 @@ export class Capture {
             return true
           }
           const nt = next.value
-          current = this.current = { nt, log: this.undo.get(nt.nsId), entries: nt.entries.entries() }
+          current = this.current = { nt, entries: nt.entries.entries() }
         }
         const { nt, entries } = current
-        // Looked up again: a namespace's log may start after its walk did.
-        const log = current.log ?? (current.log = this.undo.get(nt.nsId))
+        // Looked up on every call: a namespace's log may start after its walk did.
+        const log = this.undo.get(nt.nsId)
         let finished = true
         // for-of over the iterator (not next()): the compiler then allocates no result objects.
         // Map iterators have no return(), so leaving the loop keeps the position for the next call.
@@ -175,11 +175,6 @@ export class Capture {
       this.end()
       throw e
     }
-  }
-
-  /** Every item at once (see readSome). */
-  read(visit: CapturedItemVisitor): void {
-    while (!this.readSome(visit, 1 << 30));
   }
 
   /** Stops recording (after reading, or when the snapshot is released unread). */
