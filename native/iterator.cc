@@ -63,7 +63,6 @@ ChunkLimits ChunkLimitArgs(const Napi::CallbackInfo& info) {
 }
 
 void Fail(ChunkFailure* failure, ErrorCode code, std::string message) {
-  failure->failed = true;
   failure->code = code;
   failure->message = std::move(message);
 }
@@ -313,11 +312,15 @@ void Iterator::Init(std::shared_ptr<DbCore> core, Napi::Object db, rocksdb::Colu
   db_ = Napi::Persistent(db);
 }
 
-IteratorState& Iterator::Usable(Napi::Env env, const char* what) {
+void Iterator::ThrowIfBusy(Napi::Env env, const char* what) const {
   if (state_ != nullptr && state_->inFlight()) {
     Throw(env, ErrorCode::kBusy,
           std::string(what) + ": a nextChunkAsync call is in flight on this iterator; await it first");
   }
+}
+
+IteratorState& Iterator::Usable(Napi::Env env, const char* what) {
+  ThrowIfBusy(env, what);
   if (state_ == nullptr) Throw(env, ErrorCode::kClosed, "iterator is closed");
   if (state_->core()->closed()) Throw(env, ErrorCode::kClosed, "database is closed");
   return *state_;
@@ -368,9 +371,7 @@ Napi::Value Iterator::NextChunkAsync(const Napi::CallbackInfo& info) {
 // Refused while an async read is in flight: the caller awaits it first.
 Napi::Value Iterator::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (state_ != nullptr && state_->inFlight()) {
-    Throw(env, ErrorCode::kBusy, "iterator.close: a nextChunkAsync call is in flight on this iterator; await it first");
-  }
+  ThrowIfBusy(env, "iterator.close");
   if (state_ != nullptr) state_->Close();
   state_.reset();
   db_.Reset();

@@ -62,7 +62,6 @@ class PackedBytes {
 
 // Why a chunk read failed, built into a JS error on the JS thread.
 struct ChunkFailure {
-  bool failed = false;
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
   bool hasStatus = false;
@@ -125,6 +124,8 @@ class Iterator : public Wrapped<Iterator> {
   Napi::Value NextChunkAsync(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   // The state for a call from JS: CLOSED when closed, BUSY while an async read is in flight.
+  // Throws BUSY while a nextChunkAsync read is in flight.
+  void ThrowIfBusy(Napi::Env env, const char* what) const;
   IteratorState& Usable(Napi::Env env, const char* what);
 
   std::shared_ptr<IteratorState> state_;

@@ -11,7 +11,7 @@ import fc from 'fast-check'
 import { compressSync, uncompress, uncompressSync } from 'snappy'
 import { isKeyedStateError } from '../../src/errors.js'
 import { compositeKey } from '../../src/encoding.js'
-import { savesEnough, snappyLiteralBlock } from '../../src/snapshot/format/codec.js'
+import { savesEnough, snappyLiteralHead } from '../../src/snapshot/format/codec.js'
 import { crc32Combine } from '../../src/snapshot/format/crc.js'
 import { FullSnapshotEncoder, type SnapshotMeta } from '../../src/snapshot/format/encoder.js'
 import { BLOCK_HEADER_BYTES } from '../../src/snapshot/format/constants.js'
@@ -20,6 +20,11 @@ import { restoreFullHandles, runFullSnapshot } from '../../src/snapshot/full/ind
 import type { CompressionCodec, FullSnapshotHandle, FullSnapshotResources } from '../../src/snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import { expectedFlat, metaInfo, modelArbitrary, RecordingSink, removeTempDirs, resourcesOf, runs, tempDir, wholeStateResourcesOf, type Model } from './helpers.js'
+
+/** A raw snappy block made of one literal: what the writer stores as head + payload, in one buffer. */
+function snappyLiteralBlock(raw: Uint8Array): Buffer {
+  return Buffer.concat([snappyLiteralHead(raw.length), raw])
+}
 
 after(removeTempDirs)
 

@@ -191,11 +191,7 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
     let previous: Uint8Array | undefined
     return new ReadAhead(AHEAD_CHUNKS, () => {
       this.assertUsable()
-      const it = this.iterators[s]!
-      if (this.positionedBy[s] !== reader) {
-        it.seek(previous === undefined ? from : keyAfterLastEntry(previous))
-        this.positionedBy[s] = reader
-      }
+      const it = this.positioned(s, reader, from, previous)
       const read = it.nextChunkAsync(SNAPSHOT_AHEAD_CHUNK.entriesMax, chunkBytes)
       this.pendingReads[s] = read
       const clear = (): void => {
@@ -216,11 +212,7 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
     for (;;) {
       // After release (cancel, close) the iterators are closed under us: stop with a clear error.
       this.assertUsable()
-      const it = this.iterators[s]!
-      if (this.positionedBy[s] !== reader) {
-        it.seek(previous === undefined ? from : keyAfterLastEntry(previous))
-        this.positionedBy[s] = reader
-      }
+      const it = this.positioned(s, reader, from, previous)
       let chunk = it.nextChunk(SNAPSHOT_CHUNK.entriesMax, SNAPSHOT_CHUNK.bytesMax)
       if (chunk === null) return
       if (onlyKeyGroup !== undefined) {
@@ -235,6 +227,19 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
       previous = chunk
       yield chunk
     }
+  }
+
+  /**
+   * State `s`'s iterator, where `reader` stopped: at `from` before its first
+   * read, after the last entry of `previous` once another read moved it.
+   */
+  private positioned(s: number, reader: object, from: Uint8Array, previous: Uint8Array | undefined): NativeIterator {
+    const it = this.iterators[s]!
+    if (this.positionedBy[s] !== reader) {
+      it.seek(previous === undefined ? from : keyAfterLastEntry(previous))
+      this.positionedBy[s] = reader
+    }
+    return it
   }
 
   private checkState(stateIndex: number): void {

@@ -62,15 +62,6 @@ export function snappyLiteralHead(n: number): Buffer {
   return Buffer.from(head)
 }
 
-/** A raw snappy block made of one literal (see snappyLiteralHead), in one buffer. */
-export function snappyLiteralBlock(raw: Uint8Array): Buffer {
-  const head = snappyLiteralHead(raw.length)
-  const out = Buffer.allocUnsafe(head.length + raw.length)
-  out.set(head, 0)
-  out.set(raw, head.length)
-  return out
-}
-
 /**
  * The stored bytes of a block: `head` (if any) then `body`. A literal block
  * keeps the raw payload as its body, so it is written without being copied.

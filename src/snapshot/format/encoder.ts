@@ -95,23 +95,14 @@ export class BlockPayloadBuilder {
   }
 
   /**
-   * The payload so far, valid until the next append (the buffer is reused).
-   * Resets the builder.
-   */
-  take(): Buffer {
-    this.closeSection()
-    const out = this.buf.subarray(0, this.size)
-    this.size = 0
-    return out
-  }
-
-  /**
    * The payload so far, handed over: the builder continues in another buffer,
    * so the payload stays valid while it is compressed and written. Give it back
    * with `recycle` once nothing reads it any more.
    */
   takeOwned(): Buffer {
-    const out = this.take()
+    this.closeSection()
+    const out = this.buf.subarray(0, this.size)
+    this.size = 0
     this.buf = this.spares.pop() ?? Buffer.allocUnsafe(Math.max(this.initialBytes, out.length))
     return out
   }
