@@ -51,15 +51,17 @@ IteratorConfig ParseIteratorConfig(Napi::Env env, const DbCore& core, Napi::Valu
   return config;
 }
 
-struct ChunkLimits {
-  int64_t maxEntries;
-  int64_t maxBytes;
-};
-
 ChunkLimits ChunkLimitArgs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return ChunkLimits{Integer(env, info[0], "maxEntries", 1, std::numeric_limits<uint32_t>::max()),
-                     Integer(env, info[1], "maxBytes", 1, kMaxSafeInteger)};
+  ChunkLimits limits;
+  limits.maxEntries = Integer(env, info[0], "maxEntries", 1, std::numeric_limits<uint32_t>::max());
+  limits.maxBytes = Integer(env, info[1], "maxBytes", 1, kMaxSafeInteger);
+  OptionalSlice until = OptionalBytes(env, info[2], "until");
+  if (until.present) {
+    limits.hasUntil = true;
+    limits.until = until.slice.ToString();
+  }
+  return limits;
 }
 
 void Fail(ChunkFailure* failure, ErrorCode code, std::string message) {
@@ -129,7 +131,7 @@ Napi::Buffer<char> PackedBytes::MoveToBuffer(Napi::Env env) {
 
 IteratorState::IteratorState(std::shared_ptr<DbCore> core, rocksdb::ColumnFamilyHandle* cf,
                              IteratorConfig config)
-    : core_(std::move(core)), config_(std::move(config)) {
+    : core_(std::move(core)), config_(std::move(config)), comparator_(cf->GetComparator()) {
   rocksdb::ReadOptions read;
   read.snapshot = config_.snapshot;
   if (config_.hasLower) {
@@ -146,7 +148,7 @@ IteratorState::IteratorState(std::shared_ptr<DbCore> core, rocksdb::ColumnFamily
 
 IteratorState::~IteratorState() { Close(); }
 
-bool IteratorState::ReadChunk(int64_t maxEntries, int64_t maxBytes, size_t initialBytes, PackedBytes* out,
+bool IteratorState::ReadChunk(const ChunkLimits& limits, size_t initialBytes, PackedBytes* out,
                               ChunkFailure* failure) {
   std::lock_guard<std::mutex> lock(mutex_);
   // The DB closes only after ReleaseBeforeClose took this lock and freed the iterator.
@@ -161,8 +163,10 @@ bool IteratorState::ReadChunk(int64_t maxEntries, int64_t maxBytes, size_t initi
   }
   out->Clear();
   int64_t entries = 0;
-  for (; it.Valid() && entries < maxEntries; it.Next()) {
+  const rocksdb::Slice until(limits.until);
+  for (; it.Valid() && entries < limits.maxEntries; it.Next()) {
     rocksdb::Slice key = it.key();
+    if (limits.hasUntil && comparator_->Compare(key, until) >= 0) break;
     rocksdb::Slice value = config_.keysOnly ? rocksdb::Slice() : it.value();
     if (key.size() > UINT32_MAX || value.size() > UINT32_MAX) {
       Fail(failure, ErrorCode::kNotSupported, "iterator.nextChunk: entry larger than 4 GiB");
@@ -170,7 +174,7 @@ bool IteratorState::ReadChunk(int64_t maxEntries, int64_t maxBytes, size_t initi
     }
     const size_t entryBytes = 8 + key.size() + value.size();
     // Always at least one entry, so an entry larger than maxBytes still moves.
-    if (entries > 0 && out->size() + entryBytes > static_cast<uint64_t>(maxBytes)) break;
+    if (entries > 0 && out->size() + entryBytes > static_cast<uint64_t>(limits.maxBytes)) break;
     if (!out->Reserve(entryBytes, initialBytes)) {
       Fail(failure, ErrorCode::kInternal, "iterator.nextChunk: out of memory");
       return false;
@@ -188,9 +192,9 @@ bool IteratorState::ReadChunk(int64_t maxEntries, int64_t maxBytes, size_t initi
   return true;
 }
 
-Napi::Value IteratorState::ReadChunkCopy(Napi::Env env, int64_t maxEntries, int64_t maxBytes) {
+Napi::Value IteratorState::ReadChunkCopy(Napi::Env env, const ChunkLimits& limits) {
   ChunkFailure failure;
-  if (!ReadChunk(maxEntries, maxBytes, kFirstChunkBytes, &reused_, &failure)) throw FailureError(env, failure);
+  if (!ReadChunk(limits, kFirstChunkBytes, &reused_, &failure)) throw FailureError(env, failure);
   if (reused_.size() == 0) return env.Null();
   Napi::Value buffer = reused_.CopyToBuffer(env);
   reused_.Clear();
@@ -243,7 +247,7 @@ void ExecuteRead(napi_env, void* data) {
   auto* read = static_cast<ChunkRead*>(data);
   // Room for a full chunk up front: growing it would copy what was read so far.
   const size_t initial = static_cast<size_t>(std::min<int64_t>(read->limits.maxBytes, kAsyncFirstChunkBytesMax));
-  read->ok = read->state->ReadChunk(read->limits.maxEntries, read->limits.maxBytes, initial, &read->bytes, &read->failure);
+  read->ok = read->state->ReadChunk(read->limits, initial, &read->bytes, &read->failure);
 }
 
 // The value that settles the promise, or nullptr when none can be made (the
@@ -336,8 +340,7 @@ Napi::Value Iterator::Seek(const Napi::CallbackInfo& info) {
 Napi::Value Iterator::NextChunk(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   IteratorState& state = Usable(env, "iterator.nextChunk");
-  const ChunkLimits limits = ChunkLimitArgs(info);
-  return state.ReadChunkCopy(env, limits.maxEntries, limits.maxBytes);
+  return state.ReadChunkCopy(env, ChunkLimitArgs(info));
 }
 
 Napi::Value Iterator::NextChunkAsync(const Napi::CallbackInfo& info) {

@@ -60,6 +60,15 @@ class PackedBytes {
   size_t capacity_ = 0;
 };
 
+// How much one chunk read may take. `until` (exclusive key) holds its own
+// bytes: a thread-pool read outlives the JS call that gave it.
+struct ChunkLimits {
+  int64_t maxEntries = 0;
+  int64_t maxBytes = 0;
+  bool hasUntil = false;
+  std::string until;
+};
+
 // Why a chunk read failed, built into a JS error on the JS thread.
 struct ChunkFailure {
   ErrorCode code = ErrorCode::kInternal;
@@ -76,12 +85,12 @@ class IteratorState : public DbResource {
   IteratorState(std::shared_ptr<DbCore> core, rocksdb::ColumnFamilyHandle* cf, IteratorConfig config);
   ~IteratorState() override;
 
-  // Reads the next entries into `out` (empty: exhausted); `initialBytes` is
-  // the room to start with. Any thread; false with `failure` set on error.
-  bool ReadChunk(int64_t maxEntries, int64_t maxBytes, size_t initialBytes, PackedBytes* out,
-                 ChunkFailure* failure);
+  // Reads the next entries into `out` (empty: exhausted), stopping before the
+  // first key >= `until` when given (the iterator stays on it); `initialBytes`
+  // is the room to start with. Any thread; false with `failure` set on error.
+  bool ReadChunk(const ChunkLimits& limits, size_t initialBytes, PackedBytes* out, ChunkFailure* failure);
   // nextChunk: reads into the reused bytes and copies them out. JS thread.
-  Napi::Value ReadChunkCopy(Napi::Env env, int64_t maxEntries, int64_t maxBytes);
+  Napi::Value ReadChunkCopy(Napi::Env env, const ChunkLimits& limits);
   // JS thread. Throws CLOSED when the iterator or its DB is closed.
   void Seek(Napi::Env env, const rocksdb::Slice& target);
   // JS thread; idempotent. Waits for a chunk being read on the thread pool.
@@ -101,6 +110,8 @@ class IteratorState : public DbResource {
   rocksdb::Slice lowerSlice_;
   rocksdb::Slice upperSlice_;
   std::unique_ptr<rocksdb::Iterator> iterator_;
+  // The column family's key order, for `until`.
+  const rocksdb::Comparator* comparator_;
   bool positioned_ = false;
   PackedBytes reused_;  // nextChunk's, JS thread only
   bool inFlight_ = false;

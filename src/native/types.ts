@@ -80,9 +80,12 @@ export interface NativeIterator {
   seek(target: Uint8Array): void
   /**
    * Next entries packed into one buffer, at most `maxEntries` entries and about
-   * `maxBytes` bytes (at least one entry); null once exhausted.
+   * `maxBytes` bytes (at least one entry); null once exhausted. With `until`,
+   * the chunk ends before the first key >= until (null when that is the next
+   * key) and the iterator stays on that key, so a later call with a higher
+   * `until` (or none) goes on from it.
    */
-  nextChunk(maxEntries: number, maxBytes: number): PackedChunk | null
+  nextChunk(maxEntries: number, maxBytes: number, until?: Uint8Array): PackedChunk | null
   /**
    * nextChunk read on the libuv thread pool, so the caller can work on one
    * chunk while the next is read. While it is in flight every other call on
@@ -90,7 +93,7 @@ export interface NativeIterator {
    * it first. A DB close meanwhile waits for the chunk being read; the promise
    * then resolves or rejects with CLOSED. Errors reject with the codes of nextChunk.
    */
-  nextChunkAsync(maxEntries: number, maxBytes: number): Promise<PackedChunk | null>
+  nextChunkAsync(maxEntries: number, maxBytes: number, until?: Uint8Array): Promise<PackedChunk | null>
   /** Idempotent; a no-op once the DB closed (which closed the iterator). */
   close(): void
 }

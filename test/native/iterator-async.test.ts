@@ -29,10 +29,15 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
   assert.fail('expected a rejection')
 }
 
-test('nextChunkAsync reads what nextChunk reads, mixed freely with seeks (model)', async () => {
+test('nextChunkAsync reads what nextChunk reads, mixed freely with seeks and `until` bounds (model)', async () => {
+  const limits = {
+    entries: fc.integer({ min: 1, max: 9 }),
+    bytes: fc.integer({ min: 1, max: 200 }),
+    until: fc.option(fc.integer({ min: 0, max: 41 }), { nil: undefined }),
+  }
   const opArb = fc.oneof(
-    fc.record({ op: fc.constant('sync' as const), entries: fc.integer({ min: 1, max: 9 }), bytes: fc.integer({ min: 1, max: 200 }) }),
-    fc.record({ op: fc.constant('async' as const), entries: fc.integer({ min: 1, max: 9 }), bytes: fc.integer({ min: 1, max: 200 }) }),
+    fc.record({ op: fc.constant('sync' as const), ...limits }),
+    fc.record({ op: fc.constant('async' as const), ...limits }),
     fc.record({ op: fc.constant('seek' as const), to: fc.integer({ min: 0, max: 40 }) }),
   )
   await fc.assert(
@@ -51,8 +56,11 @@ test('nextChunkAsync reads what nextChunk reads, mixed freely with seeks (model)
             if (next < 0) next = sorted.length
             continue
           }
-          const chunk = o.op === 'sync' ? it.nextChunk(o.entries, o.bytes) : await it.nextChunkAsync(o.entries, o.bytes)
-          if (next >= sorted.length) {
+          const until = o.until === undefined ? undefined : key(o.until)
+          const chunk = o.op === 'sync' ? it.nextChunk(o.entries, o.bytes, until) : await it.nextChunkAsync(o.entries, o.bytes, until)
+          // The entries left before `until`; the iterator stays on the first one at or after it.
+          const end = o.until === undefined ? sorted.length : sorted.filter((k) => k < o.until!).length
+          if (next >= end) {
             assert.equal(chunk, null)
             continue
           }
@@ -60,12 +68,13 @@ test('nextChunkAsync reads what nextChunk reads, mixed freely with seeks (model)
           const got = decodeChunk(chunk)
           assert.ok(got.length >= 1 && got.length <= o.entries)
           for (const e of got) {
+            assert.ok(next < end, 'no entry at or after until')
             const k = sorted[next++]!
             assert.deepEqual(e.key, key(k))
             assert.deepEqual(e.value, b(`v${k}`.repeat(k % 4)))
           }
-          // Stopped by maxBytes (or the end), never early: one more entry would not have fit.
-          if (got.length < o.entries && next < sorted.length) {
+          // Stopped by maxBytes (or the end, or until), never early: one more entry would not have fit.
+          if (got.length < o.entries && next < end) {
             const nextBytes = 8 + 3 + b(`v${sorted[next]}`.repeat(sorted[next]! % 4)).length
             assert.ok(chunk.length + nextBytes > o.bytes)
           }
@@ -75,7 +84,7 @@ test('nextChunkAsync reads what nextChunk reads, mixed freely with seeks (model)
         db.close()
       }
     }),
-    { numRuns: 60 },
+    { numRuns: 80 },
   )
 })
 
@@ -111,6 +120,8 @@ test('argument errors throw before anything is read; closed iterators and DBs th
   assert.equal(codeOf(() => it.nextChunkAsync(0, 10)), 'INVALID_ARGUMENT')
   assert.equal(codeOf(() => it.nextChunkAsync(1, 0)), 'INVALID_ARGUMENT')
   assert.equal(codeOf(() => it.nextChunkAsync('1' as never, 10)), 'INVALID_ARGUMENT')
+  assert.equal(codeOf(() => it.nextChunkAsync(1, 10, 'k5' as never)), 'INVALID_ARGUMENT')
+  assert.equal(codeOf(() => it.nextChunk(1, 10, 5 as never)), 'INVALID_ARGUMENT')
   assert.equal(decodeChunk((await it.nextChunkAsync(3, 1 << 20))!).length, 3, 'the refused calls did not move the iterator')
   const other = db.iterator(0)
   db.close()

@@ -3,6 +3,7 @@
 // writer (src/snapshot/full) then streams each state from it while
 // processing continues. RocksDB keys are already composite keys
 // and values already canonical bytes, so chunks go to the writer unchanged.
+import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { keyGroupPrefix } from '../../encoding.js'
 import { ClosedError, KeyedStateError } from '../../errors.js'
@@ -12,107 +13,42 @@ import { runFullSnapshot } from '../../snapshot/full/index.js'
 import type { FullSnapshotResources, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import { ChunkCursor, SNAPSHOT_AHEAD_CHUNK, SNAPSHOT_CHUNK } from './chunks.js'
+import { StripedReadAhead } from './striped-read.js'
 import type { RocksDBSnapshotContext, SnapshotStrategy, StateColumnFamily } from './snapshot-strategy.js'
 
 /** Bytes of chunks held or read ahead for all states together (some more when states are very many). */
 const AHEAD_BYTES_TOTAL = 32 * 1024 * 1024
 const AHEAD_CHUNK_BYTES_MIN = 128 * 1024
-/** Chunks read and waiting per state, besides the one in flight and the one the writer works on. */
-const AHEAD_CHUNKS = 2
-
+/** Chunks one reader of a state holds unconsumed, the one in flight included. */
+const CHUNKS_PER_READER = 3
 /**
- * One state's chunks read on the thread pool ahead of its consumer: up to
- * `depth` read chunks wait, and the next read starts as soon as one is taken
- * or arrives, so reading goes on while the consumer waits for its writes.
- * `return()` stops reading and waits for the read in flight.
+ * Readers per state: two threads read a state in about 0.6 of the time one
+ * takes (bench/notes/profiles.md); more buy little on the 2-core machines
+ * this was measured on and take thread-pool slots from the writer's work.
  */
-class ReadAhead implements AsyncIterator<Uint8Array> {
-  private readonly ready: Uint8Array[] = []
-  private inFlight: Promise<void> | undefined
-  private exhausted = false
-  private stopped = false
-  private failure: { error: unknown } | undefined
-  private wake: (() => void) | undefined
-
-  constructor(
-    private readonly depth: number,
-    private readonly read: () => Promise<Uint8Array | null>,
-  ) {
-    this.fill()
-  }
-
-  async next(): Promise<IteratorResult<Uint8Array>> {
-    for (;;) {
-      const chunk = this.ready.shift()
-      if (chunk !== undefined) {
-        this.fill()
-        return { done: false, value: chunk }
-      }
-      if (this.failure) throw this.failure.error
-      if (this.exhausted || this.stopped) return { done: true, value: undefined }
-      await new Promise<void>((resolve) => (this.wake = resolve))
-    }
-  }
-
-  async return(): Promise<IteratorResult<Uint8Array>> {
-    this.stopped = true
-    this.ready.length = 0
-    await this.inFlight
-    this.notify()
-    return { done: true, value: undefined }
-  }
-
-  private fill(): void {
-    if (this.inFlight || this.exhausted || this.stopped || this.failure || this.ready.length >= this.depth) return
-    let read: Promise<Uint8Array | null>
-    try {
-      read = this.read()
-    } catch (e) {
-      this.failure = { error: e }
-      this.notify()
-      return
-    }
-    this.inFlight = read.then(
-      (chunk) => {
-        this.inFlight = undefined
-        if (chunk === null) this.exhausted = true
-        else if (!this.stopped) this.ready.push(chunk)
-        this.notify()
-        this.fill()
-      },
-      (e: unknown) => {
-        this.inFlight = undefined
-        this.failure = { error: e }
-        this.notify()
-      },
-    )
-  }
-
-  private notify(): void {
-    const wake = this.wake
-    this.wake = undefined
-    wake?.()
-  }
-}
+const READERS_PER_STATE = Math.min(2, availableParallelism())
 
 /**
- * The read view of a full snapshot: one iterator per state, created at the
- * barrier. A RocksDB iterator reads as of its creation (it pins its own
- * implicit snapshot and the files it needs), so no db.snapshot() is taken:
- * releasing one lets RocksDB mark bottommost files for a rewrite that zeroes
- * their sequence numbers, and the rewritten files would be new to the next
- * incremental checkpoint.
+ * The read view of a full snapshot: a few iterators per state, created at
+ * the barrier, so several threads can read one state at once (see
+ * StripedReadAhead). A RocksDB iterator reads as of its creation (it pins its
+ * own implicit snapshot and the files it needs), and no write can come
+ * between iterators created in one synchronous call, so all see the same
+ * data. No db.snapshot() is taken: releasing one lets RocksDB mark
+ * bottommost files for a rewrite that zeroes their sequence numbers, and the
+ * rewritten files would be new to the next incremental checkpoint.
  *
- * All reads of one state share its iterator. A read that finds the iterator
- * moved by another read of the same state seeks back to where it stopped.
+ * Reads on the JS thread use each state's first iterator. A read that finds
+ * an iterator moved by another read seeks back to where it stopped.
  */
 class RocksDBFullSnapshotResources implements FullSnapshotResources {
   readonly metaInfos: readonly StateMetaInfo[]
-  private readonly iterators: NativeIterator[] = []
-  /** The read that positioned each state's iterator last. */
-  private readonly positionedBy: Array<object | undefined>
-  /** The thread-pool read in flight on each state's iterator: the iterator closes only after it. */
-  private readonly pendingReads: Array<Promise<unknown> | undefined>
+  /** [state][reader] */
+  private readonly iterators: NativeIterator[][] = []
+  /** The read that positioned each iterator last. */
+  private readonly positionedBy = new Map<NativeIterator, object>()
+  /** Thread-pool reads in flight: an iterator closes only after its read. */
+  private readonly pendingReads = new Map<NativeIterator, Promise<unknown>>()
   private released = false
 
   constructor(
@@ -121,12 +57,14 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
     readonly keyGroupRange: KeyGroupRange,
   ) {
     this.metaInfos = states.map((s) => s.meta)
-    this.positionedBy = states.map(() => undefined)
-    this.pendingReads = states.map(() => undefined)
     const gte = keyGroupPrefix(keyGroupRange.start)
     const lt = keyGroupPrefix(keyGroupRange.end + 1)
     try {
-      for (const s of states) this.iterators.push(db.iterator(s.cf, { gte, lt }))
+      for (const s of states) {
+        const readers: NativeIterator[] = []
+        this.iterators.push(readers)
+        for (let r = 0; r < READERS_PER_STATE; r++) readers.push(db.iterator(s.cf, { gte, lt }))
+      }
     } catch (e) {
       this.release()
       throw e
@@ -139,7 +77,7 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
     if (!Number.isInteger(keyGroup) || keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
       throw new KeyedStateError('INVALID_ARGUMENT', `key group ${keyGroup} is outside the snapshot's range`, { keyGroup })
     }
-    return this.chunks(stateIndex, keyGroupPrefix(keyGroup), keyGroup)
+    return this.chunks(stateIndex, keyGroupPrefix(keyGroup), keyGroupPrefix(keyGroup + 1))
   }
 
   stateChunks(stateIndex: number): Iterable<Uint8Array> {
@@ -151,17 +89,16 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
   stateChunksAsync(stateIndex: number): AsyncIterable<Uint8Array> {
     this.assertUsable()
     this.checkState(stateIndex)
-    return { [Symbol.asyncIterator]: () => this.chunksAhead(stateIndex, keyGroupPrefix(this.keyGroupRange.start)) }
+    return { [Symbol.asyncIterator]: () => this.chunksAhead(stateIndex) }
   }
 
   isEmpty(): boolean {
     this.assertUsable()
     const first = keyGroupPrefix(this.keyGroupRange.start)
-    for (let s = 0; s < this.iterators.length; s++) {
-      const it = this.iterators[s]!
-      it.seek(first)
-      this.positionedBy[s] = undefined
-      if (it.nextChunk(1, 1) !== null) return false
+    for (const [it] of this.iterators) {
+      it!.seek(first)
+      this.positionedBy.delete(it!)
+      if (it!.nextChunk(1, 1) !== null) return false
     }
     return true
   }
@@ -169,77 +106,76 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
   release(): void {
     if (this.released) return
     this.released = true
-    this.iterators.forEach((it, s) => {
-      const pending = this.pendingReads[s]
+    for (const it of this.iterators.flat()) {
+      const pending = this.pendingReads.get(it)
       // The addon refuses to close an iterator with a read in flight (BUSY).
       if (pending) pending.then(() => it.close(), () => it.close())
       else it.close()
-    })
+    }
   }
 
   /**
-   * Chunks of state `s` from key `from` on, read on the thread pool ahead of
-   * the consumer (see ReadAhead). Ending early waits for the read in flight.
+   * Chunks of state `s`, read on the thread pool by all its iterators ahead
+   * of the consumer (see StripedReadAhead). Ending early waits for the reads in flight.
    */
-  private chunksAhead(s: number, from: Uint8Array): ReadAhead {
-    const reader = {}
-    // Each state holds its current chunk, the chunks read ahead and one in flight: chunks shrink as states grow in number.
+  private chunksAhead(s: number): StripedReadAhead {
+    const iterators = this.iterators[s]!
+    // Chunks shrink as states grow in number: each state's readers hold a few chunks each.
     const chunkBytes = Math.max(
       AHEAD_CHUNK_BYTES_MIN,
-      Math.min(SNAPSHOT_AHEAD_CHUNK.bytesMax, Math.floor(AHEAD_BYTES_TOTAL / ((AHEAD_CHUNKS + 2) * this.iterators.length))),
+      Math.min(SNAPSHOT_AHEAD_CHUNK.bytesMax, Math.floor(AHEAD_BYTES_TOTAL / (CHUNKS_PER_READER * iterators.length * this.iterators.length))),
     )
-    let previous: Uint8Array | undefined
-    return new ReadAhead(AHEAD_CHUNKS, () => {
+    const tokens = iterators.map(() => ({}))
+    // Where each reader's stripe began and the last chunk it read there: where to seek back to if moved.
+    const starts = iterators.map(() => keyGroupPrefix(this.keyGroupRange.start))
+    const previous: Array<Uint8Array | undefined> = iterators.map(() => undefined)
+    const options = { readers: iterators.length, chunksPerReader: CHUNKS_PER_READER, stripeBytes: 2 * chunkBytes }
+    return new StripedReadAhead(this.keyGroupRange, options, (r, fromKeyGroup, untilKeyGroup) => {
       this.assertUsable()
-      const it = this.positioned(s, reader, from, previous)
-      const read = it.nextChunkAsync(SNAPSHOT_AHEAD_CHUNK.entriesMax, chunkBytes)
-      this.pendingReads[s] = read
+      const it = iterators[r]!
+      if (fromKeyGroup !== undefined) {
+        starts[r] = keyGroupPrefix(fromKeyGroup)
+        previous[r] = undefined
+        this.positionedBy.delete(it)
+      }
+      this.positioned(it, tokens[r]!, starts[r]!, previous[r])
+      const read = it.nextChunkAsync(SNAPSHOT_AHEAD_CHUNK.entriesMax, chunkBytes, keyGroupPrefix(untilKeyGroup))
+      this.pendingReads.set(it, read)
       const clear = (): void => {
-        if (this.pendingReads[s] === read) this.pendingReads[s] = undefined
+        if (this.pendingReads.get(it) === read) this.pendingReads.delete(it)
       }
       read.then(clear, clear)
       return read.then((chunk) => {
-        if (chunk !== null) previous = chunk
+        if (chunk !== null) previous[r] = chunk
         return chunk
       })
     })
   }
 
-  /** Chunks of state `s` from key `from` on; with `onlyKeyGroup`, only the entries of that key group. */
-  private *chunks(s: number, from: Uint8Array, onlyKeyGroup: number | undefined): Generator<Uint8Array, void, undefined> {
+  /** Chunks of state `s` from key `from` on, before key `until` when given. */
+  private *chunks(s: number, from: Uint8Array, until: Uint8Array | undefined): Generator<Uint8Array, void, undefined> {
     const reader = {}
+    const it = this.iterators[s]![0]!
     let previous: Uint8Array | undefined
     for (;;) {
       // After release (cancel, close) the iterators are closed under us: stop with a clear error.
       this.assertUsable()
-      const it = this.positioned(s, reader, from, previous)
-      let chunk = it.nextChunk(SNAPSHOT_CHUNK.entriesMax, SNAPSHOT_CHUNK.bytesMax)
+      this.positioned(it, reader, from, previous)
+      const chunk = it.nextChunk(SNAPSHOT_CHUNK.entriesMax, SNAPSHOT_CHUNK.bytesMax, until)
       if (chunk === null) return
-      if (onlyKeyGroup !== undefined) {
-        const end = endOfKeyGroup(chunk, onlyKeyGroup)
-        if (end < chunk.length) {
-          // Read past the key group: the next read of this state must seek.
-          this.positionedBy[s] = undefined
-          if (end > 0) yield chunk.subarray(0, end)
-          return
-        }
-      }
       previous = chunk
       yield chunk
     }
   }
 
   /**
-   * State `s`'s iterator, where `reader` stopped: at `from` before its first
-   * read, after the last entry of `previous` once another read moved it.
+   * Positions `it` where `reader` stopped: at `from` before its first read,
+   * after the last entry of `previous` once another read moved it.
    */
-  private positioned(s: number, reader: object, from: Uint8Array, previous: Uint8Array | undefined): NativeIterator {
-    const it = this.iterators[s]!
-    if (this.positionedBy[s] !== reader) {
-      it.seek(previous === undefined ? from : keyAfterLastEntry(previous))
-      this.positionedBy[s] = reader
-    }
-    return it
+  private positioned(it: NativeIterator, reader: object, from: Uint8Array, previous: Uint8Array | undefined): void {
+    if (this.positionedBy.get(it) === reader) return
+    it.seek(previous === undefined ? from : keyAfterLastEntry(previous))
+    this.positionedBy.set(it, reader)
   }
 
   private checkState(stateIndex: number): void {
@@ -249,17 +185,6 @@ class RocksDBFullSnapshotResources implements FullSnapshotResources {
   private assertUsable(): void {
     if (this.released) throw new ClosedError('full snapshot resources')
   }
-}
-
-/** Offset of the first entry of `chunk` outside `keyGroup` (its u16be key prefix), or the chunk length. */
-function endOfKeyGroup(chunk: Uint8Array, keyGroup: number): number {
-  const cursor = new ChunkCursor(chunk)
-  let end = 0
-  while (cursor.next()) {
-    if (cursor.keyGroup() !== keyGroup) return end
-    end = cursor.valueEnd
-  }
-  return end
 }
 
 /** The smallest key after the last entry of `chunk`: its key with a zero byte appended. */
