@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { compositeKey } from '../../src/encoding.js'
 import type { KeyGroupRange } from '../../src/keygroups.js'
-import { packEntries, unpackEntries } from '../../src/snapshot/format/packed.js'
+import { packEntries, unpackEntries, type PackedEntry } from '../../src/snapshot/format/packed.js'
 import type { FullSnapshotResources, RestoreSink } from '../../src/snapshot/types.js'
 import type { StateKind } from '../../src/state/descriptors.js'
 import type { StateMetaInfo } from '../../src/state/meta.js'
@@ -61,6 +61,11 @@ export interface ResourceStats {
 }
 
 /** FullSnapshotResources over a model; chunks hold `entriesPerChunk` entries each. */
+/** All `entries` in one packed chunk. */
+export function packedChunk(entries: readonly PackedEntry[]): Uint8Array {
+  return [...packEntries(entries, Infinity)][0] ?? new Uint8Array(0)
+}
+
 export function resourcesOf(model: Model, entriesPerChunk = 3, stats: ResourceStats = { released: 0 }): FullSnapshotResources {
   return {
     metaInfos: model.states.map((s) => s.meta),
@@ -68,7 +73,7 @@ export function resourcesOf(model: Model, entriesPerChunk = 3, stats: ResourceSt
     *keyGroupChunks(stateIndex: number, keyGroup: number) {
       const list = model.states[stateIndex]!.entries.get(keyGroup) ?? []
       for (let i = 0; i < list.length; i += entriesPerChunk) {
-        yield packEntries(list.slice(i, i + entriesPerChunk).map(([k, v]) => ({ key: Buffer.from(k, 'hex'), value: Buffer.from(v, 'hex') })))
+        yield packedChunk(list.slice(i, i + entriesPerChunk).map(([k, v]) => [Buffer.from(k, 'hex'), Buffer.from(v, 'hex')] as const))
       }
     },
     isEmpty() {
@@ -94,7 +99,7 @@ export function wholeStateResourcesOf(model: Model, entriesPerChunk = 3, stats: 
         .sort((a, b) => a[0] - b[0])
         .flatMap(([, list]) => list)
       for (let i = 0; i < all.length; i += entriesPerChunk) {
-        yield packEntries(all.slice(i, i + entriesPerChunk).map(([k, v]) => ({ key: Buffer.from(k, 'hex'), value: Buffer.from(v, 'hex') })))
+        yield packedChunk(all.slice(i, i + entriesPerChunk).map(([k, v]) => [Buffer.from(k, 'hex'), Buffer.from(v, 'hex')] as const))
       }
     },
   }
@@ -117,7 +122,7 @@ export class RecordingSink implements RestoreSink {
     if (!byKg) this.data.set(stateName, (byKg = new Map()))
     let list = byKg.get(keyGroup)
     if (!list) byKg.set(keyGroup, (list = []))
-    for (const { key, value } of unpackEntries(chunk)) list.push([hex(key), hex(value)])
+    for (const [key, value] of unpackEntries(chunk)) list.push([hex(key), hex(value)])
   }
 
   flushRestore(): void {

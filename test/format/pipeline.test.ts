@@ -15,11 +15,10 @@ import { savesEnough, snappyLiteralHead } from '../../src/snapshot/format/codec.
 import { crc32Combine } from '../../src/snapshot/format/crc.js'
 import { FullSnapshotEncoder, type SnapshotMeta } from '../../src/snapshot/format/encoder.js'
 import { BLOCK_HEADER_BYTES } from '../../src/snapshot/format/constants.js'
-import { packEntries } from '../../src/snapshot/format/packed.js'
 import { restoreFullHandles, runFullSnapshot } from '../../src/snapshot/full/index.js'
 import type { CompressionCodec, FullSnapshotHandle, FullSnapshotResources } from '../../src/snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
-import { expectedFlat, metaInfo, modelArbitrary, RecordingSink, removeTempDirs, resourcesOf, runs, tempDir, wholeStateResourcesOf, type Model } from './helpers.js'
+import { expectedFlat, metaInfo, modelArbitrary, packedChunk, RecordingSink, removeTempDirs, resourcesOf, runs, tempDir, wholeStateResourcesOf, type Model } from './helpers.js'
 
 /** A raw snappy block made of one literal: what the writer stores as head + payload, in one buffer. */
 function snappyLiteralBlock(raw: Uint8Array): Buffer {
@@ -165,7 +164,7 @@ test('reading each state in one pass (chunks across key groups) writes the same 
 test('a backend whose whole-state chunks go backwards or leave the range fails the run naming the state, and leaves no file', async () => {
   const root = await tempDir()
   const storage = new FileSystemCheckpointStorage(root)
-  const entry = (kg: number, k: string) => ({ key: compositeKey(kg, Buffer.from(k), new Uint8Array(0)), value: Buffer.from('v') })
+  const entry = (kg: number, k: string) => [compositeKey(kg, Buffer.from(k), new Uint8Array(0)), Buffer.from('v')] as const
   const cases: Array<[string, Array<ReturnType<typeof entry>>, RegExp]> = [
     ['backwards', [entry(2, 'a'), entry(1, 'b')], /state 'ordered' gave an entry of key group 1 while key group 2 was read/],
     ['outside', [entry(1, 'a'), entry(9, 'b')], /state 'ordered' gave an entry of key group 9 while key group 1 was read/],
@@ -176,7 +175,7 @@ test('a backend whose whole-state chunks go backwards or leave the range fails t
       keyGroupRange: { start: 0, end: 3 },
       keyGroupChunks: () => [],
       *stateChunks() {
-        yield packEntries(entries)
+        yield packedChunk(entries)
       },
       isEmpty: () => false,
       release() {},

@@ -249,6 +249,6 @@ test('packed chunks delivered to the sink are well-formed and keep their key gro
   assert.ok(chunks.length > 0)
   for (const [kg, chunk] of chunks) {
     assert.ok(kg >= 3 && kg <= 5)
-    for (const { key } of unpackEntries(chunk)) assert.equal((key[0]! << 8) | key[1]!, kg)
+    for (const [key] of unpackEntries(chunk)) assert.equal((key[0]! << 8) | key[1]!, kg)
   }
 })

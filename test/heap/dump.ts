@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { decodeListElements, parseCompositeKey } from '../../src/encoding.js'
 import type { FullSnapshotResources } from '../../src/snapshot/types.js'
 import { int32Serializer, stringSerializer } from '../../src/index.js'
-import { forEachPacked } from '../../src/backends/heap/packed.js'
+import { forEachPacked } from '../../src/snapshot/format/packed.js'
 import { KINDS, NAMESPACES, stateName, type Kind, type Model } from '../model/model.js'
 
 /** record key `${state}|${namespace}|${key}|${userKey}` -> decoded value */

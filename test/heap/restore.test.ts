@@ -10,7 +10,7 @@ import { isKeyedStateError } from '../../src/errors.js'
 import { assignToKeyGroup, keyGroupRangeForOperator, type KeyGroupRange } from '../../src/keygroups.js'
 import { int32Serializer, stringSerializer, ValueStateDescriptor, type Serializer } from '../../src/index.js'
 import type { FullSnapshotResources } from '../../src/snapshot/types.js'
-import { packEntries } from '../../src/backends/heap/packed.js'
+import { packEntries } from '../../src/snapshot/format/packed.js'
 import { compareAll, compareKeys, KEYS, Model, opArbitrary, runOps } from '../model/model.js'
 import { assertSameDump, dumpModel, dumpResources, rawEntries } from './dump.js'
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { HeapKeyedStateBackend } from '../../src/backends/heap/backend.js'
-import { forEachPacked } from '../../src/backends/heap/packed.js'
+import { forEachPacked } from '../../src/snapshot/format/packed.js'
 import {
   int32Serializer,
   ListStateDescriptor,

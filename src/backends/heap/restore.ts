@@ -8,7 +8,7 @@ import { rangeContains, type KeyGroupRange } from '../../keygroups.js'
 import type { Serializer } from '../../serializers/serializer.js'
 import type { HeapStateData, RawEntries, StateCodec } from './data.js'
 import { latin1, type KeyId } from './key-ids.js'
-import { forEachPacked, packEntries, type PackedEntry } from './packed.js'
+import { forEachPacked, packEntries, type PackedEntry } from '../../snapshot/format/packed.js'
 import { StateTable, type Entry } from './state-table.js'
 
 /**

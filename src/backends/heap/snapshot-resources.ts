@@ -16,7 +16,7 @@ import type { HeapStateData, RawEntries, StateCodec } from './data.js'
 import type { KeyId, KeyIdPolicy } from './key-ids.js'
 import { ByteWriter, keyWriterOf, valueWriterOf } from './byte-writer.js'
 import { keyGroupOfAscii, keyGroupOfInt32 } from './key-hash.js'
-import { CHUNK_TARGET_BYTES } from './packed.js'
+import { CHUNK_TARGET_BYTES } from '../../snapshot/format/packed.js'
 import { valueOf, type Capture, type CapturedItemVisitor, type Stored } from './state-table.js'
 import type { CapturedInternalState } from './timers.js'
 

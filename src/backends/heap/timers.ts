@@ -8,7 +8,7 @@ import type { KeyGroupRange } from '../../keygroups.js'
 import { decodeTimer, type TimerEntry } from '../../timers/entry.js'
 import { HeapKeyGroupQueue, PartitionedTimerQueue } from '../../timers/queue.js'
 import type { RawEntries } from './data.js'
-import { forEachPacked, packEntries } from './packed.js'
+import { forEachPacked, packEntries } from '../../snapshot/format/packed.js'
 
 const EMPTY = new Uint8Array(0)
 

@@ -1,7 +1,7 @@
 // Full snapshots of the RocksDB backend: the synchronous part copies the
-// meta-info and opens one iterator per state (its read view); the canonical
-// writer (src/snapshot/full) then streams each state from it while
-// processing continues. RocksDB keys are already composite keys
+// meta-info and opens a few iterators per state (its read view); the
+// canonical writer (src/snapshot/full) then streams each state from them
+// while processing continues. RocksDB keys are already composite keys
 // and values already canonical bytes, so chunks go to the writer unchanged.
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'

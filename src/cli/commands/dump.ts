@@ -35,7 +35,7 @@ async function dumpFull(
   const decoder = entryDecoder(meta, options.keySerializer)
   for await (const section of reader.sections(range)) {
     if (section.stateName !== options.state) continue
-    for (const { key, value } of unpackEntries(section.chunk)) {
+    for (const [key, value] of unpackEntries(section.chunk, `state '${section.stateName}', key group ${section.keyGroup}`)) {
       if (keyBytes && !sameBytes(entryKeyBytes(meta, key), keyBytes)) continue
       await writeLine(JSON.stringify(decoder.decode(section.keyGroup, key, value), jsonReplacer))
     }

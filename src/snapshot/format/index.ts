@@ -14,6 +14,6 @@ export {
   type DecodedSection,
   type SnapshotLayout,
 } from './decoder.js'
-export { packEntries, unpackEntries, type PackedEntry } from './packed.js'
+export { forEachPacked, packEntries, unpackEntries, type PackedEntry } from './packed.js'
 export { openFullSnapshot, type FullSnapshotReader, type SnapshotEntry, type SnapshotSection } from './reader.js'
 export { verifyFullSnapshot, type SnapshotProblem, type VerifyOptions, type VerifyReport } from './verify.js'

@@ -92,7 +92,7 @@ class Reader implements FullSnapshotReader {
 
   async *entries(range?: KeyGroupRange): AsyncGenerator<SnapshotEntry> {
     for await (const s of this.sections(range)) {
-      for (const { key, value } of unpackEntries(s.chunk)) yield { keyGroup: s.keyGroup, stateName: s.stateName, key, value }
+      for (const [key, value] of unpackEntries(s.chunk, `state '${s.stateName}', key group ${s.keyGroup}`)) yield { keyGroup: s.keyGroup, stateName: s.stateName, key, value }
     }
   }
 }
