@@ -7,13 +7,13 @@ import { attempt, describeFailure, isUnavailable, nativeBinding } from '../lib/p
 import { table } from '../lib/table.js'
 import { interleavedMedians, type ThroughputTask } from '../lib/timing.js'
 import { classicLevelSubject } from '../lib/subjects/classic-level.js'
-import { jsMapSubject } from '../lib/subjects/js-map.js'
+import { jsCheckedMapSubject, jsMapSubject } from '../lib/subjects/js-map.js'
 import { keyedStateSubject } from '../lib/subjects/keyed-state.js'
 import { rawBindingSubject, rawCppSubject } from '../lib/subjects/raw-native.js'
 import { sqliteSubject } from '../lib/subjects/sqlite.js'
 import { ACCESS_OPS, accessWorkload, type AccessOp, type AccessSubject, type AccessWorkload } from '../lib/subjects/types.js'
 
-type SubjectId = 'rocksdb' | 'heap' | 'cpp' | 'binding' | 'map' | 'level' | 'sqlite'
+type SubjectId = 'rocksdb' | 'heap' | 'cpp' | 'binding' | 'map' | 'checked-map' | 'level' | 'sqlite'
 
 const SUBJECTS: ReadonlyArray<{ id: SubjectId; header: string }> = [
   { id: 'rocksdb', header: 'RocksDB' },
@@ -21,6 +21,7 @@ const SUBJECTS: ReadonlyArray<{ id: SubjectId; header: string }> = [
   { id: 'cpp', header: 'raw C++' },
   { id: 'binding', header: 'raw binding' },
   { id: 'map', header: 'JS Map' },
+  { id: 'checked-map', header: 'JS Map, checked' },
   { id: 'level', header: 'classic-level' },
   { id: 'sqlite', header: 'better-sqlite3' },
 ]
@@ -42,6 +43,8 @@ async function createSubject(ctx: RunContext, id: SubjectId, w: AccessWorkload):
       return rawBindingSubject(native(), ctx.tmp, w)
     case 'map':
       return jsMapSubject(w)
+    case 'checked-map':
+      return jsCheckedMapSubject(w)
     case 'level':
       return classicLevelSubject(ctx.tmp, w)
     case 'sqlite':
@@ -114,7 +117,8 @@ export const stateAccessGroup: BenchGroup = {
   title: 'State access',
   description:
     'Per-record state access as a stream operator does it (setCurrentKey, then the state call), on the RocksDB and heap backends, ' +
-    'against the raw C++ loop inside the addon, a raw JS loop over our binding with prebuilt keys, a plain JS Map, ' +
+    'against the raw C++ loop inside the addon, a raw JS loop over our binding with prebuilt keys, a plain JS Map (and one that ' +
+    'checks the type of what it writes, as the heap does), ' +
     'classic-level and better-sqlite3 doing the same key-value work. Each cell is measured in interleaved rounds (every subject ' +
     'once per round; 5 rounds, 3 with --quick) and the median of the rounds is shown; within a round, throughput is the median of ' +
     'tinybench samples. The raw RocksDB references open their DB with the options the backend uses (WAL off, universal compaction).',
@@ -144,6 +148,7 @@ export const stateAccessGroup: BenchGroup = {
       ['RocksDB / raw binding', 'ratio'],
       ['RocksDB / raw C++', 'ratio'],
       ['heap / JS Map', 'ratio'],
+      ['heap / JS Map, checked', 'ratio'],
       ['RocksDB / classic-level', 'ratio'],
       ['RocksDB / better-sqlite3', 'ratio'],
       ['heap / RocksDB', 'ratio'],
@@ -156,6 +161,7 @@ export const stateAccessGroup: BenchGroup = {
         ratio(x.rocksdb[op], x.binding[op]) ?? '—',
         ratio(x.rocksdb[op], x.cpp[op]) ?? '—',
         ratio(x.heap[op], x.map[op]) ?? '—',
+        ratio(x.heap[op], x['checked-map'][op]) ?? '—',
         ratio(x.rocksdb[op], x.level[op]) ?? '—',
         ratio(x.rocksdb[op], x.sqlite[op]) ?? '—',
         ratio(x.heap[op], x.rocksdb[op]) ?? '—',
