@@ -153,7 +153,7 @@ bool IteratorState::ReadChunk(const ChunkLimits& limits, size_t initialBytes, Pa
   std::lock_guard<std::mutex> lock(mutex_);
   // The DB closes only after ReleaseBeforeClose took this lock and freed the iterator.
   if (iterator_ == nullptr) {
-    Fail(failure, ErrorCode::kClosed, core_->closed() ? "database is closed" : "iterator is closed");
+    Fail(failure, ErrorCode::kClosed, ClosedReason());
     return false;
   }
   rocksdb::Iterator& it = *iterator_;
@@ -204,7 +204,7 @@ Napi::Value IteratorState::ReadChunkCopy(Napi::Env env, const ChunkLimits& limit
 void IteratorState::Seek(Napi::Env env, const rocksdb::Slice& target) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (iterator_ == nullptr) {
-    Throw(env, ErrorCode::kClosed, core_->closed() ? "database is closed" : "iterator is closed");
+    Throw(env, ErrorCode::kClosed, ClosedReason());
   }
   // Below the lower bound RocksDB seeks to the bound itself.
   iterator_->Seek(target);

@@ -98,6 +98,8 @@ class IteratorState : public DbResource {
   // DbCore::Close (JS thread): frees the RocksDB iterator before the DB goes.
   void ReleaseBeforeClose() override;
   const std::shared_ptr<DbCore>& core() const { return core_; }
+  // Why the iterator is gone: its DB closed, or it was closed itself.
+  const char* ClosedReason() const { return core_->closed() ? "database is closed" : "iterator is closed"; }
   // Whether a thread-pool read is in flight. JS thread only.
   bool inFlight() const { return inFlight_; }
   void set_inFlight(bool value) { inFlight_ = value; }
@@ -134,9 +136,9 @@ class Iterator : public Wrapped<Iterator> {
   Napi::Value NextChunk(const Napi::CallbackInfo& info);
   Napi::Value NextChunkAsync(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  // The state for a call from JS: CLOSED when closed, BUSY while an async read is in flight.
   // Throws BUSY while a nextChunkAsync read is in flight.
   void ThrowIfBusy(Napi::Env env, const char* what) const;
+  // The state for a call from JS: CLOSED when closed, BUSY while an async read is in flight.
   IteratorState& Usable(Napi::Env env, const char* what);
 
   std::shared_ptr<IteratorState> state_;

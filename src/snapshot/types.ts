@@ -107,8 +107,8 @@ export interface FullSnapshotResources {
   /**
    * Optional: stateChunks read off the event loop (the RocksDB backend reads
    * the next chunk on the thread pool while the writer works on this one).
-   * Writers prefer it to stateChunks. Ending it early with `return()` waits
-   * for the read in flight.
+   * Writers prefer it to stateChunks. Reading may start as soon as the
+   * iterator is made. Ending it early with `return()` waits for the reads in flight.
    */
   stateChunksAsync?(stateIndex: number): AsyncIterable<Uint8Array>
   /** Whether any state holds any entry (an empty backend writes no file). */

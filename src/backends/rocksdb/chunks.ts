@@ -14,8 +14,8 @@ export const SCAN_CHUNK: ChunkLimits = { entriesMax: 512, bytesMax: 256 * 1024 }
 /** Snapshot streaming: larger chunks amortise the N-API call and the writer's per-chunk work. */
 export const SNAPSHOT_CHUNK: ChunkLimits = { entriesMax: 8192, bytesMax: 1024 * 1024 }
 /**
- * Snapshot streaming read on the thread pool (one chunk ahead of the writer):
- * each chunk costs a hand-over between threads, so chunks are larger.
+ * Snapshot streaming read on the thread pool, ahead of the writer (see
+ * striped-read.ts): each chunk costs a hand-over between threads, so chunks are larger.
  */
 export const SNAPSHOT_AHEAD_CHUNK: ChunkLimits = { entriesMax: 65536, bytesMax: 4 * 1024 * 1024 }
 

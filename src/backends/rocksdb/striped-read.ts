@@ -38,8 +38,8 @@ interface Reader {
   /** Chunks read or in flight that the consumer has not taken. */
   held: number
   inFlight: Promise<void> | undefined
-  /** The key group whose start the reader's iterator stands at after reading a stripe to its end, else -1. */
-  standsAt: number
+  /** Where the reader's last stripe ended (its iterator stands at that key group's start until it reads again), -1 before any. */
+  lastEnd: number
   /** Where the next read starts: the key group to seek to, or undefined to go on where the last read stopped. */
   seekTo: number | undefined
 }
@@ -62,7 +62,7 @@ export class StripedReadAhead implements AsyncIterator<Uint8Array> {
     private readonly source: StripeSource,
   ) {
     this.nextKeyGroup = range.start
-    for (let r = 0; r < options.readers; r++) this.readers.push({ stripe: undefined, held: 0, inFlight: undefined, standsAt: -1, seekTo: undefined })
+    for (let r = 0; r < options.readers; r++) this.readers.push({ stripe: undefined, held: 0, inFlight: undefined, lastEnd: -1, seekTo: undefined })
     for (let r = 0; r < options.readers; r++) this.pump(r)
   }
 
@@ -103,7 +103,6 @@ export class StripedReadAhead implements AsyncIterator<Uint8Array> {
     if (stripe === undefined) return
     const from = reader.seekTo
     reader.seekTo = undefined
-    reader.standsAt = -1
     let read: Promise<Uint8Array | null>
     try {
       read = this.source(r, from, stripe.end)
@@ -150,14 +149,14 @@ export class StripedReadAhead implements AsyncIterator<Uint8Array> {
     const reader = this.readers[r]!
     reader.stripe = stripe
     // A stripe right after the reader's last one goes on without a seek.
-    reader.seekTo = reader.standsAt === stripe.first ? undefined : stripe.first
+    reader.seekTo = reader.lastEnd === stripe.first ? undefined : stripe.first
     return stripe
   }
 
   private finish(reader: Reader, stripe: Stripe): void {
     stripe.done = true
     reader.stripe = undefined
-    reader.standsAt = stripe.end
+    reader.lastEnd = stripe.end
     this.bytesRead += stripe.bytes
     this.keyGroupsRead += stripe.end - stripe.first
   }

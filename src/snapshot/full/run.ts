@@ -322,10 +322,9 @@ export class FullSnapshotRunImpl implements SnapshotRun {
       snapshotType: options.type,
       blockRawBytesMax,
     }
+    // Made before the file is created: a backend that reads ahead (RocksDB) starts as they are made.
     const sources = states.map((state, s) => new StateEntries(resources, s, state.name))
     this.sources = sources
-    // The first chunks are read while the file is created.
-    for (const source of sources) source.start()
     const out = await this.openOutputs(snapshotFileName(resources))
     this.throwIfCancelled()
     const builder = new BlockPayloadBuilder(Math.min(blockRawBytesMax + 64 * 1024, 4 * 1024 * 1024 + 64 * 1024))

@@ -23,8 +23,6 @@ export class StateEntries {
   private perKeyGroupOf = -1
   private chunk: Uint8Array | undefined
   private pos = 0
-  /** The first read of `ahead`, started early by start(). */
-  private first: Promise<IteratorResult<Uint8Array>> | undefined
 
   constructor(
     private readonly resources: FullSnapshotResources,
@@ -33,17 +31,6 @@ export class StateEntries {
   ) {
     this.ahead = resources.stateChunksAsync?.(stateIndex)[Symbol.asyncIterator]()
     if (this.ahead === undefined) this.whole = resources.stateChunks?.(stateIndex)[Symbol.iterator]()
-  }
-
-  /**
-   * Starts reading the first chunk off the event loop (when the backend can),
-   * so the read overlaps whatever the writer does before asking for runs.
-   */
-  start(): void {
-    if (this.ahead === undefined || this.first !== undefined) return
-    this.first = this.ahead.next()
-    // Observed by nextRun or close; a run that fails before either must not leave it unhandled.
-    this.first.catch(() => {})
   }
 
   /**
@@ -69,9 +56,7 @@ export class StateEntries {
   private async nextRunAhead(keyGroup: number): Promise<Uint8Array | undefined> {
     for (;;) {
       if (this.chunk === undefined) {
-        const read = this.first ?? this.ahead!.next()
-        this.first = undefined
-        const r = await read
+        const r = await this.ahead!.next()
         if (r.done) return undefined
         this.chunk = r.value
         this.pos = 0
@@ -135,9 +120,6 @@ export class StateEntries {
   async close(): Promise<void> {
     this.whole?.return?.()
     this.perKeyGroup?.return?.()
-    const first = this.first
-    this.first = undefined
-    await first?.catch(() => {})
     await this.ahead?.return?.()
   }
 }
