@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
+import { join, dirname, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -187,7 +187,33 @@ function ensureAddon() {
   releaseBuildLock()
 }
 
+/**
+ * Deletes compiled files whose TypeScript source is gone (moved or removed):
+ * tsc never deletes outputs, and the test runner would otherwise still run a
+ * moved test's old copy, against old copies of the modules it imports.
+ */
+function pruneStaleOutputs() {
+  const dist = join(root, 'dist')
+  const visit = (dir) => {
+    if (!existsSync(dir)) return
+    for (const name of readdirSync(dir)) {
+      const full = join(dir, name)
+      if (statSync(full).isDirectory()) {
+        visit(full)
+        if (readdirSync(full).length === 0) rmSync(full, { recursive: true, force: true })
+        continue
+      }
+      const m = /^(.*)\.(js|js\.map|d\.ts|d\.ts\.map)$/.exec(name)
+      if (m === null) continue
+      const source = join(root, relative(dist, dir), `${m[1]}.ts`)
+      if (!existsSync(source)) rmSync(full, { force: true })
+    }
+  }
+  visit(dist)
+}
+
 function ensureTypeScriptBuild() {
+  pruneStaleOutputs()
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   run(process.execPath, [tsc, '-p', 'tsconfig.json'])
 }

@@ -1,9 +1,9 @@
 // Shared ways to drive keyed-state backends with bench data: open in a temp
 // dir, fill ValueState, change a fraction of keys, copy key by key, count.
-import { openKeyedStateBackend } from '../../src/backend/open.js'
+import { openKeyedStateBackend } from '../../src/backends/open.js'
 import { compactionOpenOptions } from '../../src/backends/rocksdb/compaction-options.js'
-import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../src/backend/types.js'
-import type { NativeOpenOptions } from '../../src/native/types.js'
+import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../src/state-backend/types.js'
+import type { NativeOpenOptions } from '../../src/backends/rocksdb/native/types.js'
 import { assignToKeyGroup, type KeyGroupRange } from '../../src/keygroups.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
 import { ValueStateDescriptor } from '../../src/state/descriptors.js'

@@ -2,8 +2,8 @@
 // timers). A measure whose piece is missing reports 'n/a (not built yet)'; a
 // piece that is there but fails reports the error, and the run goes on.
 import { isKeyedStateError } from '../../src/errors.js'
-import type { NativeBinding } from '../../src/native/types.js'
-import { loadNative } from '../../src/native/binding.js'
+import type { NativeBinding } from '../../src/backends/rocksdb/native/types.js'
+import { loadNative } from '../../src/backends/rocksdb/native/binding.js'
 import type { CheckpointStorage } from '../../src/storage/types.js'
 
 export const NOT_BUILT = 'n/a (not built yet)'

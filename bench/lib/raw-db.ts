@@ -2,13 +2,13 @@
 // through the binding into a plain DB: the reference for "how fast can these
 // bytes be read at all" (raw packed iteration).
 import { compositeKey } from '../../src/encoding.js'
-import type { NativeBinding, NativeDb, NativeIterator } from '../../src/native/types.js'
+import type { NativeBinding, NativeDb, NativeIterator } from '../../src/backends/rocksdb/native/types.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
 import type { Dataset } from './data.js'
 import { BACKEND_LIKE_OPTIONS, keyGroupsOf } from './keyed.js'
 
 const NO_NAMESPACE = new Uint8Array(0)
-/** Synchronous chunk limits (src/backends/rocksdb/chunks.ts SNAPSHOT_CHUNK; the writer reads 4 MiB chunks on the thread pool, and 4 MiB here measured the same: 452 against 459 ms for 100 MB). */
+/** Synchronous chunk limits (src/backends/rocksdb/packed-chunks.ts SNAPSHOT_CHUNK; the writer reads 4 MiB chunks on the thread pool, and 4 MiB here measured the same: 452 against 459 ms for 100 MB). */
 const CHUNK_ENTRIES = 8192
 const CHUNK_BYTES = 1024 * 1024
 

@@ -1,7 +1,7 @@
 // Timer register + fire throughput through a backend's timer service (issue 7):
 // `count` event-time timers on distinct (key, timestamp) pairs in shuffled
 // timestamp order, then one watermark that fires them all.
-import type { KeyedStateBackendOptions } from '../../src/backend/types.js'
+import type { KeyedStateBackendOptions } from '../../src/state-backend/types.js'
 import { openBackend, type Backend, type BackendExtras, type Kind } from './keyed.js'
 import { median } from './timing.js'
 import { NOT_BUILT, Unavailable } from './pieces.js'

@@ -16,7 +16,7 @@
 import { performance } from 'node:perf_hooks'
 import { isKeyedStateError, KeyedStateError } from '../errors.js'
 import { formatRange, rangeSize } from '../keygroups.js'
-import { checkKnownOptions } from '../options.js'
+import { checkKnownOptions } from '../option-checks.js'
 import type { KeyedStateHandle, SnapshotType, StoredFile } from '../snapshot/types.js'
 import { normalizeStoragePath } from '../storage/paths.js'
 import type { CheckpointStorage } from '../storage/types.js'

@@ -18,8 +18,8 @@ export {
   rebaseMetadata,
 } from './metadata.js'
 export type { CheckpointMetadata, InstanceSnapshotRecord, JsonValue, RestoredFromRecord, RestoreMode } from './metadata.js'
-export { handlesForRange, knownEmptyRangesFor, restoreAssignment } from './restore.js'
-export type { InstanceAssignment } from './restore.js'
+export { handlesForRange, knownEmptyRangesFor, restoreAssignment } from './assignment.js'
+export type { InstanceAssignment } from './assignment.js'
 export { listSnapshots, findLatestCompleteCheckpoint, missingFiles } from './catalog.js'
 export type { SnapshotListing, FindLatestOptions } from './catalog.js'
 export { collectGarbage, DEFAULT_GC_GRACE_PERIOD_MS } from './gc.js'

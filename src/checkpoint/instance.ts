@@ -5,7 +5,7 @@
 // reply carrying the handle, which is plain JSON).
 import { CancelledError, KeyedStateError } from '../errors.js'
 import type { KeyGroupRange } from '../keygroups.js'
-import type { KeyedStateBackend } from '../backend/types.js'
+import type { KeyedStateBackend } from '../state-backend/types.js'
 import type { CompressionCodec, KeyedStateHandle, LocalStateHandle, SnapshotOptions, SnapshotRun, SnapshotType } from '../snapshot/types.js'
 import type { CheckpointStorage } from '../storage/types.js'
 import type { JsonValue } from './metadata.js'

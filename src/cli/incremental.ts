@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openKeyedStateBackend } from '../backend/open.js'
+import { openKeyedStateBackend } from '../backends/open.js'
 import { KeyedStateError } from '../errors.js'
 import type { Serializer } from '../serializers/serializer.js'
 import type { FullSnapshotHandle, IncrementalSnapshotHandle } from '../snapshot/types.js'

@@ -1,7 +1,7 @@
 // Checks a descriptor's StateTtlConfig once, when the state is bound, and
 // resolves it into the flags the TTL layer reads on every access.
 import { KeyedStateError } from '../errors.js'
-import { checkKnownOptions } from '../options.js'
+import { checkKnownOptions } from '../option-checks.js'
 import type { StateTtlConfig, TtlClock } from '../state/ttl.js'
 import { systemClock } from '../state/ttl.js'
 

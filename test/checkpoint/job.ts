@@ -3,10 +3,10 @@
 // deterministic stream of updates, and a model of what the state must be.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { openKeyedStateBackend } from '../../src/backend/open.js'
-import type { BackendKind, KeyedStateBackend } from '../../src/backend/types.js'
+import { openKeyedStateBackend } from '../../src/backends/open.js'
+import type { BackendKind, KeyedStateBackend } from '../../src/state-backend/types.js'
 import { LocalOperatorInstance } from '../../src/checkpoint/instance.js'
-import { restoreAssignment } from '../../src/checkpoint/restore.js'
+import { restoreAssignment } from '../../src/checkpoint/assignment.js'
 import type { CheckpointMetadata } from '../../src/checkpoint/metadata.js'
 import { assignToKeyGroup, keyGroupRangeForOperator, rangeContains, type KeyGroupRange } from '../../src/keygroups.js'
 import { int64Serializer, jsonSerializer, stringSerializer } from '../../src/serializers/primitives.js'

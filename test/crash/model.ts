@@ -4,7 +4,7 @@
 // before N's barrier (whatever ids it skipped after a crash), and the parent
 // computes the same fold for any id it finds complete in storage.
 import assert from 'node:assert/strict'
-import type { KeyedStateBackend } from '../../src/backend/types.js'
+import type { KeyedStateBackend } from '../../src/state-backend/types.js'
 import { assignToKeyGroup, rangeContains } from '../../src/keygroups.js'
 import { int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js'

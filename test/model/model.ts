@@ -3,7 +3,7 @@
 // and the two are compared after every step.
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import type { KeyedStateBackend } from '../../src/backend/types.js'
+import type { KeyedStateBackend } from '../../src/state-backend/types.js'
 import {
   AggregatingStateDescriptor,
   int32Serializer,

@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import { captureFullSnapshotResources } from '../../src/backends/rocksdb/full-snapshot.js'
 import { compositeKey } from '../../src/encoding.js'
 import { isKeyedStateError } from '../../src/errors.js'
-import { loadNative } from '../../src/native/binding.js'
-import type { NativeDb } from '../../src/native/types.js'
+import { loadNative } from '../../src/backends/rocksdb/native/binding.js'
+import type { NativeDb } from '../../src/backends/rocksdb/native/types.js'
 import type { StateMetaInfo } from '../../src/state/meta.js'
 
 const native = loadNative()

@@ -4,7 +4,7 @@
 // their own entries.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ChunkCursor } from '../../src/backends/rocksdb/chunks.js'
+import { ChunkCursor } from '../../src/backends/rocksdb/packed-chunks.js'
 import { parseCompositeKey } from '../../src/encoding.js'
 import { int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
 import { MapStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js'

@@ -2,7 +2,7 @@
 // synchronous part while processing continues.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ChunkCursor } from '../../src/backends/rocksdb/chunks.js'
+import { ChunkCursor } from '../../src/backends/rocksdb/packed-chunks.js'
 import { parseCompositeKey } from '../../src/encoding.js'
 import { isKeyedStateError } from '../../src/errors.js'
 import { bytesSerializer, int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'

@@ -12,7 +12,7 @@ import { int32Serializer, jsonSerializer, stringSerializer } from '../../src/ser
 import { clearSnapshotHooks, snapshotHooks } from '../../src/snapshot/full/index.js'
 import type { KeyedStateHandle } from '../../src/snapshot/types.js'
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js'
-import type { KeyedStateBackend } from '../../src/backend/types.js'
+import type { KeyedStateBackend } from '../../src/state-backend/types.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import { openIn, tempDir } from './helpers.js'
 

@@ -13,8 +13,8 @@ import fc from 'fast-check'
 import { StripedReadAhead } from '../../src/backends/rocksdb/striped-read.js'
 import { compositeKey, keyGroupPrefix } from '../../src/encoding.js'
 import { isKeyedStateError } from '../../src/errors.js'
-import { loadNative } from '../../src/native/binding.js'
-import type { NativeIterator } from '../../src/native/types.js'
+import { loadNative } from '../../src/backends/rocksdb/native/binding.js'
+import type { NativeIterator } from '../../src/backends/rocksdb/native/types.js'
 
 const native = loadNative()
 const KEY_GROUPS = 16

@@ -1,7 +1,7 @@
 // The conformance suite runs the same behaviour tests against every backend
 // (heap, RocksDB, and backends restored from each snapshot type). A feature
 // only some backends have is a `supports` flag, not a copy of the suite.
-import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../src/backend/types.js'
+import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../src/state-backend/types.js'
 import type { CheckpointStorage } from '../../src/storage/types.js'
 
 export interface SuiteOpenOptions<K> extends Omit<KeyedStateBackendOptions<K>, 'kind' | 'dir'> {}

@@ -13,7 +13,7 @@ import {
   tupleSerializer,
   ValueStateDescriptor,
 } from '../../src/index.js'
-import { STATE_OBJECTS_PER_STATE_MAX } from '../../src/backend/base.js'
+import { STATE_OBJECTS_PER_STATE_MAX } from '../../src/state-backend/base.js'
 import type { BackendFactory } from './factory.js'
 import { withBackend } from './helpers.js'
 

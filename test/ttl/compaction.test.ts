@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { decodeListElements } from '../../src/encoding.js'
-import { ChunkCursor } from '../../src/backends/rocksdb/chunks.js'
+import { ChunkCursor } from '../../src/backends/rocksdb/packed-chunks.js'
 import type { RocksDBKeyedStateBackend } from '../../src/backends/rocksdb/backend.js'
 import {
   int32Serializer,

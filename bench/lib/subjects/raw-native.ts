@@ -3,7 +3,7 @@
 // everything else), and the addon's C++ loop (what crossing N-API costs).
 import { compositeKey, encodeListElements, prefixUpperBound } from '../../../src/encoding.js'
 import { assignToKeyGroup } from '../../../src/keygroups.js'
-import type { NativeBinding } from '../../../src/native/types.js'
+import type { NativeBinding } from '../../../src/backends/rocksdb/native/types.js'
 import { BACKEND_LIKE_OPTIONS, MAX_PARALLELISM } from '../keyed.js'
 import type { TempSpace } from '../tmp.js'
 import { blackhole, cursor, type AccessSubject, type AccessWorkload } from './types.js'

@@ -7,7 +7,7 @@ import { KeyedStateError } from '../../errors.js'
 import type { KeyGroupRange } from '../../keygroups.js'
 import { decodeTimer, type TimerEntry } from '../../timers/entry.js'
 import { HeapKeyGroupQueue, PartitionedTimerQueue } from '../../timers/queue.js'
-import type { RawEntries } from './data.js'
+import type { RawEntries } from './state-data.js'
 import { forEachPacked, packEntries } from '../../snapshot/format/packed.js'
 
 const EMPTY = new Uint8Array(0)

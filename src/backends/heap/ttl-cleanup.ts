@@ -13,7 +13,7 @@
 // restored entries, which are unknown until a full pass of the walk saw them.
 import { isExpired } from '../../ttl/config.js'
 import type { TtlValue } from '../../ttl/value.js'
-import type { HeapStateData } from './data.js'
+import type { HeapStateData } from './state-data.js'
 import type { KeyId } from './key-ids.js'
 import { Entry, valueOf, type StateTable, type Stored } from './state-table.js'
 

@@ -5,16 +5,16 @@
 // across close/reopen; `restoreFrom` rebuilds it from snapshot handles.
 import { randomUUID } from 'node:crypto'
 import { rm } from 'node:fs/promises'
-import { AbstractKeyedStateBackend, type RegisteredState } from '../../backend/base.js'
-import type { KeyedStateBackendOptions } from '../../backend/types.js'
+import { AbstractKeyedStateBackend, type RegisteredState } from '../../state-backend/base.js'
+import type { KeyedStateBackendOptions } from '../../state-backend/types.js'
 import { keyGroupPrefix, readVarint } from '../../encoding.js'
 import { KeyedStateError } from '../../errors.js'
-import { loadNative } from '../../native/binding.js'
-import type { NativeBinding, NativeDb } from '../../native/types.js'
+import { loadNative } from './native/binding.js'
+import type { NativeBinding, NativeDb } from './native/types.js'
 import { serializerConfig } from '../../serializers/serializer.js'
 import { restoreFullHandles } from '../../snapshot/full/index.js'
-import { IncrementalSnapshotStrategy, type RestoredSstBase } from '../../snapshot/incremental/index.js'
-import { restoreIncrementalHandles } from '../../restore/incremental.js'
+import { IncrementalSnapshotStrategy, type RestoredSstBase } from './incremental-strategy.js'
+import { restoreIncrementalHandles } from './incremental-restore.js'
 import type {
   FullSnapshotHandle,
   FullSnapshotResources,
@@ -25,9 +25,9 @@ import type {
 } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import type { State } from '../../state/types.js'
-import { ChunkCursor, compareBytes, scanChunks, SCAN_CHUNK } from './chunks.js'
+import { ChunkCursor, compareBytes, scanChunks, SCAN_CHUNK } from './packed-chunks.js'
 import { captureFullSnapshotResources, FullSnapshotStrategy } from './full-snapshot.js'
-import { InFlightRuns } from './in-flight.js'
+import { InFlightRuns } from './in-flight-runs.js'
 import {
   checkReopen,
   columnFamilyOf,
@@ -36,8 +36,8 @@ import {
   WORKING_DIR_FORMAT_VERSION,
   type BackendRecord,
 } from './meta-store.js'
-import { IngestingRestoreSink, type RestoreTarget } from './restore-sink.js'
-import { ScratchBuffer, ValueReader } from './scratch.js'
+import { IngestingRestoreSink, type RestoreTarget } from './full-restore.js'
+import { ScratchBuffer, ValueReader } from './reused-buffers.js'
 import type { RocksDBSnapshotContext, SnapshotStrategy, StateColumnFamily } from './snapshot-strategy.js'
 import {
   RocksDBAggregatingState,
@@ -220,7 +220,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     }
   }
 
-  /** Incremental handles (possibly mixed with full ones): see src/restore/incremental.ts. */
+  /** Incremental handles (possibly mixed with full ones): see incremental-restore.ts. */
   private async openRestoringIncremental(handles: readonly KeyedStateHandle[], options: KeyedStateBackendOptions<K>): Promise<void> {
     await wipeWorkingDir(this.workingDir)
     try {

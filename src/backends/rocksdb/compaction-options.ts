@@ -8,10 +8,10 @@
 // flush into the newest large run of a 1 GB state, so incremental mode waits
 // for more runs: a few more bloom-filter probes per point read for much less
 // compaction output per checkpoint (bench/notes/profiles.md).
-import type { RocksDBCompactionOptions } from '../../backend/types.js'
+import type { RocksDBCompactionOptions } from '../../state-backend/types.js'
 import { KeyedStateError } from '../../errors.js'
-import type { NativeOpenOptions } from '../../native/types.js'
-import { checkKnownOptions } from '../../options.js'
+import type { NativeOpenOptions } from './native/types.js'
+import { checkKnownOptions } from '../../option-checks.js'
 
 type CompactionOpenOptions = Pick<
   NativeOpenOptions,

@@ -7,10 +7,10 @@
 //   'state/<name>'  JSON StateRecord: the state's meta-info and its column family
 import { KeyedStateError } from '../../errors.js'
 import { formatRange, type KeyGroupRange } from '../../keygroups.js'
-import type { NativeDb } from '../../native/types.js'
+import type { NativeDb } from './native/types.js'
 import { describeSerializer, serializerCanRead, type Serializer, type SerializerConfig } from '../../serializers/serializer.js'
 import { assertValidMetaInfo, type StateMetaInfo } from '../../state/meta.js'
-import { ChunkCursor, scanChunks, SCAN_CHUNK } from './chunks.js'
+import { ChunkCursor, scanChunks, SCAN_CHUNK } from './packed-chunks.js'
 
 export const META_COLUMN_FAMILY = '_meta'
 /** Layout version of the working directory (key layout, `_meta` records). */

@@ -5,10 +5,10 @@
 // checkpoint + shared SST upload) plug in here as another SnapshotStrategy,
 // chosen by RocksDBKeyedStateBackend.strategyFor().
 import type { KeyGroupRange } from '../../keygroups.js'
-import type { NativeBinding, NativeDb } from '../../native/types.js'
+import type { NativeBinding, NativeDb } from './native/types.js'
 import type { SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
-import type { InFlightRuns } from './in-flight.js'
+import type { InFlightRuns } from './in-flight-runs.js'
 import type { WorkingDir } from './working-dir.js'
 
 /** A registered state as stored in RocksDB: its meta-info and its column family. */

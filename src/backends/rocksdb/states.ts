@@ -7,7 +7,7 @@
 // (the backend bumps a key version on every setCurrentKey that may change it).
 import { encodeListElements, decodeListElements, prefixUpperBound, varintLength, writeVarint } from '../../encoding.js'
 import { KeyedStateError, isKeyedStateError } from '../../errors.js'
-import type { NativeDb } from '../../native/types.js'
+import type { NativeDb } from './native/types.js'
 import type { Serializer } from '../../serializers/serializer.js'
 import type {
   AggregatingStateDescriptor,
@@ -17,8 +17,8 @@ import type {
   ValueStateDescriptor,
 } from '../../state/descriptors.js'
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../../state/types.js'
-import { ChunkCursor, scanChunks, SCAN_CHUNK } from './chunks.js'
-import { ScratchBuffer, type ValueReader } from './scratch.js'
+import { ChunkCursor, scanChunks, SCAN_CHUNK } from './packed-chunks.js'
+import { ScratchBuffer, type ValueReader } from './reused-buffers.js'
 
 /** What state objects need from the backend. */
 export interface StateHost {

@@ -5,12 +5,12 @@
 // timers (timers: 'rocksdb') or every timer (timers: 'heap', written through).
 import { keyGroupPrefix } from '../../encoding.js'
 import type { KeyGroupRange } from '../../keygroups.js'
-import type { NativeDb } from '../../native/types.js'
+import type { NativeDb } from './native/types.js'
 import { decodeTimer } from '../../timers/entry.js'
 import { CachedKeyGroupQueue, HeapKeyGroupQueue, PartitionedTimerQueue, type KeyGroupTimerQueue, type TimerStore } from '../../timers/queue.js'
 import type { TimersKind } from '../../timers/registry.js'
 import { KeyedStateError } from '../../errors.js'
-import { ChunkCursor } from './chunks.js'
+import { ChunkCursor } from './packed-chunks.js'
 
 /** Earliest timers cached per key group (timers: 'rocksdb'); firing scans the store only when a key group's cache runs dry. */
 export const TIMER_CACHE_PER_KEY_GROUP = 64

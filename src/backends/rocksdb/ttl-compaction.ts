@@ -4,7 +4,7 @@
 // to this listener, which passes it on to the addon whenever it moved by a
 // step. No timer thread: an idle state's filter keeps an older time, which
 // only ever keeps more than necessary, never drops live data.
-import type { NativeBinding, NativeDb, NativeTtlConfig } from '../../native/types.js'
+import type { NativeBinding, NativeDb, NativeTtlConfig } from './native/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 
 /** At most this stale (ms) while the state is accessed; smaller for short TTLs (a sixteenth of the TTL). */

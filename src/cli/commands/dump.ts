@@ -1,6 +1,6 @@
 import { assignToKeyGroup, rangeContains, type KeyGroupRange } from '../../keygroups.js'
 import { KeyedStateError } from '../../errors.js'
-import { openFullSnapshot } from '../../snapshot/format/reader.js'
+import { openFullSnapshot } from '../../snapshot/format/open-snapshot.js'
 import { unpackEntries } from '../../snapshot/format/packed.js'
 import type { FullSnapshotHandle } from '../../snapshot/types.js'
 import type { CheckpointStorage } from '../../storage/types.js'

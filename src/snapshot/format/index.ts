@@ -15,5 +15,5 @@ export {
   type SnapshotLayout,
 } from './decoder.js'
 export { forEachPacked, packEntries, unpackEntries, type PackedEntry } from './packed.js'
-export { openFullSnapshot, type FullSnapshotReader, type SnapshotEntry, type SnapshotSection } from './reader.js'
+export { openFullSnapshot, type FullSnapshotReader, type SnapshotEntry, type SnapshotSection } from './open-snapshot.js'
 export { verifyFullSnapshot, type SnapshotProblem, type VerifyOptions, type VerifyReport } from './verify.js'

@@ -12,11 +12,11 @@ import type {
   SnapshotOptions,
   SnapshotRun,
 } from '../types.js'
-import { restoreFull, type FullRestoreOptions, type FullRestoreResult } from './restore.js'
-import { FullSnapshotRunImpl, type FullSnapshotTuning } from './run.js'
+import { restoreFull, type FullRestoreOptions, type FullRestoreResult } from './reader.js'
+import { FullSnapshotRunImpl, type FullSnapshotTuning } from './writer.js'
 
-export { clearSnapshotHooks, snapshotHooks, type SnapshotHookInfo, type SnapshotHookName, type FullSnapshotTuning } from './run.js'
-export { findLocalCopy, type FullRestoreOptions, type FullRestoreResult } from './restore.js'
+export { clearSnapshotHooks, snapshotHooks, type SnapshotHookInfo, type SnapshotHookName, type FullSnapshotTuning } from './writer.js'
+export { findLocalCopy, type FullRestoreOptions, type FullRestoreResult } from './reader.js'
 export { deleteLocalSnapshot } from './local.js'
 
 export interface FullSnapshotContext {

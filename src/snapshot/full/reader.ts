@@ -1,0 +1,228 @@
+// Restore from full snapshots: any number of handles, any key-group ranges, into
+// one target range. Only the key groups of the target are read (via the
+// offsets), every block is verified before its entries reach the sink, and a
+// valid local copy is preferred over checkpoint storage.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import { KeyedStateError, StateConflictError, isKeyedStateError } from '../../errors.js'
+import { checkKeyGroupRange, formatRange, rangeIntersection, rangeSize, type KeyGroupRange } from '../../keygroups.js'
+import { checkCoverage, firstOverlap } from '../../keygroup-coverage.js'
+import { sameSerializerConfig } from '../../serializers/serializer.js'
+import type { StateMetaInfo } from '../../state/meta.js'
+import { FileSystemCheckpointStorage } from '../../storage/fs.js'
+import type { CheckpointStorage } from '../../storage/types.js'
+import { corruptSnapshot, readKeyGroupBlocks, readLayout, storageByteSource, type ByteSource, type SnapshotLayout } from '../format/decoder.js'
+import type { FullSnapshotHandle, LocalStateHandle, RestoreSink } from '../types.js'
+
+export interface FullRestoreOptions {
+  /** The restoring backend's maxParallelism; handles written with another one are refused. */
+  maxParallelism?: number
+  /** Bound of one storage read; default 4 MiB. */
+  windowBytes?: number
+  /**
+   * Key-group ranges known to hold no state, e.g. of instances whose snapshot
+   * was empty and wrote no handle (the checkpoint metadata knows them). They
+   * count as covered; without them every target key group needs a handle.
+   */
+  knownEmptyRanges?: readonly KeyGroupRange[]
+  /** Told when a local copy was unusable and storage is read instead. */
+  onLocalFallback?: (local: LocalStateHandle, error: unknown) => void
+}
+
+export interface FullRestoreResult {
+  handlesRead: number
+  /** Handles read (at least partly) from a local copy. */
+  localHandlesUsed: number
+  localFallbacks: number
+  keyGroups: number
+  blocks: number
+  entries: number
+}
+
+const YIELD_EVERY_MS = 8
+
+/** Errors after which another copy of the same file is worth trying. */
+function isCopyProblem(e: unknown): boolean {
+  return isKeyedStateError(e) && ['CORRUPTION', 'CHECKSUM_MISMATCH', 'TRUNCATED', 'MISSING_FILE', 'IO_ERROR', 'PATH_ESCAPE'].includes(e.code)
+}
+
+function sameStateLayout(a: StateMetaInfo, b: StateMetaInfo): boolean {
+  return (
+    sameSerializerConfig(a.namespaceSerializer, b.namespaceSerializer) &&
+    sameSerializerConfig(a.valueSerializer, b.valueSerializer) &&
+    (a.userKeySerializer === undefined) === (b.userKeySerializer === undefined) &&
+    (a.userKeySerializer === undefined || sameSerializerConfig(a.userKeySerializer, b.userKeySerializer!)) &&
+    a.ttl?.ttlMs === b.ttl?.ttlMs
+  )
+}
+
+function checkHandle(h: FullSnapshotHandle, i: number): void {
+  const bad = (why: string): KeyedStateError => new KeyedStateError('INVALID_ARGUMENT', `handle #${i}: ${why}`, { file: h?.file?.path })
+  if (!h || h.type !== 'full') throw bad(`expected a full snapshot handle, got type ${JSON.stringify(h?.type)}`)
+  if (!h.file || typeof h.file.path !== 'string' || !Number.isSafeInteger(h.file.sizeBytes)) throw bad('has no file')
+  if (!h.keyGroupRange || !Array.isArray(h.keyGroupOffsets) || h.keyGroupOffsets.length !== rangeSize(h.keyGroupRange)) {
+    throw bad(`has ${h.keyGroupOffsets?.length} key-group offsets for range ${h.keyGroupRange ? formatRange(h.keyGroupRange) : '?'}`)
+  }
+}
+
+/** Throws unless the file is the one the handle describes. */
+function checkLayoutMatchesHandle(layout: SnapshotLayout, h: FullSnapshotHandle): void {
+  const mismatch = (what: string): never => {
+    throw corruptSnapshot('CORRUPTION', layout.file, `the file does not match its handle: ${what}`)
+  }
+  if (layout.formatVersion !== h.formatVersion) mismatch(`format version ${layout.formatVersion} vs ${h.formatVersion}`)
+  if (layout.meta.maxParallelism !== h.maxParallelism) mismatch(`maxParallelism ${layout.meta.maxParallelism} vs ${h.maxParallelism}`)
+  const r = layout.meta.keyGroupRange
+  if (r.start !== h.keyGroupRange.start || r.end !== h.keyGroupRange.end) mismatch(`key groups ${formatRange(r)} vs ${formatRange(h.keyGroupRange)}`)
+  for (let i = 0; i < layout.keyGroupOffsets.length; i++) {
+    if (layout.keyGroupOffsets[i] !== h.keyGroupOffsets[i]) mismatch(`offset of key group ${r.start + i}: ${layout.keyGroupOffsets[i]} vs ${h.keyGroupOffsets[i]}`)
+  }
+}
+
+/** A local copy is the same file when it has the checkpoint, range, size, checksum and offsets of the handle. */
+export function findLocalCopy(h: FullSnapshotHandle, local: readonly LocalStateHandle[] | undefined): LocalStateHandle | undefined {
+  return local?.find((l) => {
+    const c = l.handle
+    return (
+      l.type === 'local-full' && c?.type === 'full' && l.checkpointId === h.checkpointId && c.checkpointId === h.checkpointId &&
+      c.keyGroupRange.start === h.keyGroupRange.start && c.keyGroupRange.end === h.keyGroupRange.end &&
+      c.file.sizeBytes === h.file.sizeBytes && c.file.crc32 === h.file.crc32 &&
+      c.keyGroupOffsets.length === h.keyGroupOffsets.length && c.keyGroupOffsets.every((o, i) => o === h.keyGroupOffsets[i])
+    )
+  })
+}
+
+interface OpenedCopy {
+  src: ByteSource
+  layout: SnapshotLayout
+  local: LocalStateHandle | undefined
+}
+
+async function openStorageCopy(h: FullSnapshotHandle, storage: CheckpointStorage): Promise<OpenedCopy> {
+  const src = storageByteSource(storage, h.file.path)
+  const layout = await readLayout(src, h.file.sizeBytes)
+  checkLayoutMatchesHandle(layout, h)
+  return { src, layout, local: undefined }
+}
+
+async function openLocalCopy(h: FullSnapshotHandle, l: LocalStateHandle): Promise<OpenedCopy> {
+  const src = storageByteSource(new FileSystemCheckpointStorage(l.directory), (l.handle as FullSnapshotHandle).file.path)
+  const layout = await readLayout(src, h.file.sizeBytes)
+  checkLayoutMatchesHandle(layout, h)
+  return { src, layout, local: l }
+}
+
+/**
+ * Restores the key groups of `targetRange` from full handles into `sink`:
+ * checks coverage, reads and merges the meta-info of every handle that
+ * intersects the target, registers it once, then delivers each key group's
+ * verified entries.
+ */
+export async function restoreFull(
+  handles: readonly FullSnapshotHandle[],
+  storage: CheckpointStorage,
+  targetRange: KeyGroupRange,
+  sink: RestoreSink,
+  local?: readonly LocalStateHandle[],
+  options: FullRestoreOptions = {},
+): Promise<FullRestoreResult> {
+  if (!Array.isArray(handles)) throw new KeyedStateError('INVALID_ARGUMENT', 'restore needs a list of handles')
+  handles.forEach(checkHandle)
+  const maxParallelism = options.maxParallelism ?? handles[0]?.maxParallelism
+  for (const [i, h] of handles.entries()) {
+    if (h.maxParallelism !== maxParallelism) {
+      throw new KeyedStateError(
+        'INVALID_ARGUMENT',
+        `handle #${i} (${h.file.path}) was written with maxParallelism ${h.maxParallelism}, but ${options.maxParallelism !== undefined ? 'the backend uses' : 'handle #0 has'} ${maxParallelism}; ` +
+          'maxParallelism must stay the same for the life of a job',
+        { file: h.file.path },
+      )
+    }
+  }
+  if (maxParallelism !== undefined) checkKeyGroupRange(targetRange, maxParallelism)
+  checkCoverage([...handles.map((h) => h.keyGroupRange), ...(options.knownEmptyRanges ?? [])], targetRange)
+  const overlap = firstOverlap(handles.map((h) => h.keyGroupRange), targetRange)
+  if (overlap) {
+    throw new KeyedStateError(
+      'INVALID_ARGUMENT',
+      `key group ${overlap.keyGroup} is covered by two handles (${handles[overlap.a]!.file.path} and ${handles[overlap.b]!.file.path})`,
+      { keyGroup: overlap.keyGroup },
+    )
+  }
+  const relevant = handles
+    .filter((h) => rangeSize(rangeIntersection(h.keyGroupRange, targetRange)) > 0)
+    .sort((a, b) => a.keyGroupRange.start - b.keyGroupRange.start)
+  const result: FullRestoreResult = { handlesRead: 0, localHandlesUsed: 0, localFallbacks: 0, keyGroups: 0, blocks: 0, entries: 0 }
+
+  // Open every handle first: the sink must learn all states before the first entry.
+  const opened: OpenedCopy[] = []
+  for (const h of relevant) {
+    const l = findLocalCopy(h, local)
+    let copy: OpenedCopy | undefined
+    if (l) {
+      try {
+        copy = await openLocalCopy(h, l)
+      } catch (e) {
+        if (!isCopyProblem(e)) throw e
+        result.localFallbacks++
+        options.onLocalFallback?.(l, e)
+      }
+    }
+    opened.push(copy ?? (await openStorageCopy(h, storage)))
+  }
+
+  const union = new Map<string, StateMetaInfo>()
+  for (const { layout } of opened) {
+    for (const s of layout.meta.states) {
+      const seen = union.get(s.name)
+      if (!seen) union.set(s.name, s)
+      else if (seen.kind !== s.kind) {
+        throw new StateConflictError('STATE_CONFLICT', `restored state '${s.name}' is ${seen.kind} state in one handle and ${s.kind} in ${layout.file}`, { state: s.name, file: layout.file })
+      } else if (!sameStateLayout(seen, s)) {
+        throw new StateConflictError('SERIALIZER_MISMATCH', `restored state '${s.name}' was written with different serializers or TTL in ${layout.file} than in another handle`, {
+          state: s.name,
+          file: layout.file,
+        })
+      }
+    }
+  }
+  sink.restoreMetaInfos([...union.values()])
+
+  let lastYield = performance.now()
+  for (let i = 0; i < relevant.length; i++) {
+    const h = relevant[i]!
+    let copy = opened[i]!
+    result.handlesRead++
+    if (copy.local) result.localHandlesUsed++
+    const wanted = rangeIntersection(h.keyGroupRange, targetRange)
+    // Where to continue after a fallback: the next key group, or the next block inside one.
+    let next: { keyGroup: number; offset?: number } = { keyGroup: wanted.start }
+    for (;;) {
+      try {
+        const range = { start: next.keyGroup, end: wanted.end }
+        for await (const block of readKeyGroupBlocks(copy.src, copy.layout, range, { windowBytes: options.windowBytes, resumeOffset: next.offset })) {
+          const states = copy.layout.meta.states
+          for (const section of block.sections) {
+            sink.restoreChunk(states[section.stateIndex]!.name, block.keyGroup, section.chunk)
+            result.entries += section.entryCount
+          }
+          result.blocks++
+          if (block.last) result.keyGroups++
+          next = block.last ? { keyGroup: block.keyGroup + 1 } : { keyGroup: block.keyGroup, offset: block.nextOffset }
+          if (performance.now() - lastYield > YIELD_EVERY_MS) {
+            await yieldToEventLoop()
+            lastYield = performance.now()
+          }
+        }
+        break
+      } catch (e) {
+        if (!copy.local || !isCopyProblem(e)) throw e
+        // The copies are byte-identical, so storage continues exactly where the local copy failed.
+        result.localFallbacks++
+        options.onLocalFallback?.(copy.local, e)
+        copy = await openStorageCopy(h, storage)
+      }
+    }
+    await sink.flushRestore?.()
+  }
+  return result
+}
