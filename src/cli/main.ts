@@ -12,7 +12,7 @@ import { gcCommand } from './commands/gc.js'
 import { inspectCommand } from './commands/inspect.js'
 import { listCommand } from './commands/list.js'
 import { verifyCommand } from './commands/verify.js'
-import { KEY_SERIALIZER_IDS } from './decode.js'
+import { KEY_SERIALIZER_IDS } from './lib/decode.js'
 
 export const EXIT_OK = 0
 export const EXIT_FAILED = 1

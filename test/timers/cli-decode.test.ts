@@ -2,7 +2,7 @@
 // composite keys: dump shows key, namespace and timestamp, and --key filters work.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { entryDecoder, entryKeyBytes } from '../../src/cli/decode.js'
+import { entryDecoder, entryKeyBytes } from '../../src/cli/lib/decode.js'
 import { int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
 import { encodeTimer } from '../../src/timers/entry.js'
 import { timersMetaInfo } from '../../src/timers/registry.js'

@@ -4,10 +4,10 @@ import { openFullSnapshot } from '../../snapshot/format/open-snapshot.js'
 import { unpackEntries } from '../../snapshot/format/packed.js'
 import type { FullSnapshotHandle } from '../../snapshot/types.js'
 import type { CheckpointStorage } from '../../storage/types.js'
-import { entryDecoder, entryKeyBytes, parseKeyArgument } from '../decode.js'
-import { materializeIncremental } from '../incremental.js'
-import { openSnapshotDirectory } from '../open.js'
-import { jsonReplacer, progress, writeLine } from '../output.js'
+import { entryDecoder, entryKeyBytes, parseKeyArgument } from '../lib/decode.js'
+import { materializeIncremental } from '../lib/incremental.js'
+import { openSnapshotDirectory } from '../lib/open.js'
+import { jsonReplacer, progress, writeLine } from '../lib/output.js'
 
 export interface DumpOptions {
   state: string

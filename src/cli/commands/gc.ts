@@ -1,6 +1,6 @@
 import { collectGarbage, DEFAULT_GC_GRACE_PERIOD_MS } from '../../checkpoint/gc.js'
-import { openStorageRoot } from '../open.js'
-import { formatBytes, progress, table, writeJson, writeLine, type Progress } from '../output.js'
+import { openStorageRoot } from '../lib/open.js'
+import { formatBytes, progress, table, writeJson, writeLine, type Progress } from '../lib/output.js'
 
 export async function gcCommand(root: string, options: { delete?: boolean; graceMs?: number; json?: boolean }): Promise<number> {
   const storage = await openStorageRoot(root)

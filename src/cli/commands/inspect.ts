@@ -9,8 +9,8 @@ import type { KeyedStateHandle } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import { decodeMetaFile } from '../../backends/rocksdb/incremental-meta-file.js'
 import type { CheckpointStorage } from '../../storage/types.js'
-import { openSnapshotDirectory } from '../open.js'
-import { formatBytes, formatTime, progress, table, writeJson, writeLine } from '../output.js'
+import { openSnapshotDirectory } from '../lib/open.js'
+import { formatBytes, formatTime, progress, table, writeJson, writeLine } from '../lib/output.js'
 
 export interface InspectedFile {
   path: string

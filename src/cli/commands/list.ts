@@ -1,6 +1,6 @@
 import { listSnapshots, type SnapshotListing } from '../../checkpoint/catalog.js'
-import { openStorageRoot } from '../open.js'
-import { formatBytes, formatTime, table, writeJson, writeLine } from '../output.js'
+import { openStorageRoot } from '../lib/open.js'
+import { formatBytes, formatTime, table, writeJson, writeLine } from '../lib/output.js'
 
 export interface ListRow {
   dir: string

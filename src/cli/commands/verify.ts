@@ -5,9 +5,9 @@ import { formatRange } from '../../keygroups.js'
 import { verifyFullSnapshot } from '../../snapshot/format/verify.js'
 import type { KeyedStateHandle } from '../../snapshot/types.js'
 import type { CheckpointStorage } from '../../storage/types.js'
-import { materializeIncremental } from '../incremental.js'
-import { openSnapshotDirectory } from '../open.js'
-import { formatBytes, progress, writeJson, writeLine, type Progress } from '../output.js'
+import { materializeIncremental } from '../lib/incremental.js'
+import { openSnapshotDirectory } from '../lib/open.js'
+import { formatBytes, progress, writeJson, writeLine, type Progress } from '../lib/output.js'
 
 export interface VerifyProblem {
   instance?: number

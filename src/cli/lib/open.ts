@@ -1,10 +1,10 @@
 // Finding a checkpoint or savepoint on disk from a path the user typed.
 import { readFile, stat } from 'node:fs/promises'
 import { basename, dirname, resolve, sep } from 'node:path'
-import { METADATA_FILE_NAME } from '../checkpoint/layout.js'
-import { decodeMetadata, rebaseMetadata, type CheckpointMetadata } from '../checkpoint/metadata.js'
-import { fromFsError, KeyedStateError } from '../errors.js'
-import { FileSystemCheckpointStorage } from '../storage/fs.js'
+import { METADATA_FILE_NAME } from '../../checkpoint/layout.js'
+import { decodeMetadata, rebaseMetadata, type CheckpointMetadata } from '../../checkpoint/metadata.js'
+import { fromFsError, KeyedStateError } from '../../errors.js'
+import { FileSystemCheckpointStorage } from '../../storage/fs.js'
 
 export interface OpenedSnapshot {
   /** The directory the user named (absolute). */

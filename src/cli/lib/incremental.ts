@@ -6,12 +6,12 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openKeyedStateBackend } from '../backends/open.js'
-import { KeyedStateError } from '../errors.js'
-import type { Serializer } from '../serializers/serializer.js'
-import type { FullSnapshotHandle, IncrementalSnapshotHandle } from '../snapshot/types.js'
-import { FileSystemCheckpointStorage } from '../storage/fs.js'
-import type { CheckpointStorage } from '../storage/types.js'
+import { openKeyedStateBackend } from '../../backends/open.js'
+import { KeyedStateError } from '../../errors.js'
+import type { Serializer } from '../../serializers/serializer.js'
+import type { FullSnapshotHandle, IncrementalSnapshotHandle } from '../../snapshot/types.js'
+import { FileSystemCheckpointStorage } from '../../storage/fs.js'
+import type { CheckpointStorage } from '../../storage/types.js'
 
 /**
  * Keys only move as bytes from RocksDB to the full snapshot here, so any

@@ -1,9 +1,9 @@
 // Decoding stored bytes for humans: the built-in serializers by the id,
 // version and config recorded in the snapshot's meta-info. Bytes written by a
 // serializer the CLI does not know (a user's own) come out as base64.
-import { decodeListElements, parseCompositeKey } from '../encoding.js'
-import { KeyedStateError } from '../errors.js'
-import { listSerializer, mapSerializer, tupleSerializer } from '../serializers/composite.js'
+import { decodeListElements, parseCompositeKey } from '../../encoding.js'
+import { KeyedStateError } from '../../errors.js'
+import { listSerializer, mapSerializer, tupleSerializer } from '../../serializers/composite.js'
 import {
   booleanSerializer,
   bytesSerializer,
@@ -13,10 +13,10 @@ import {
   jsonSerializer,
   stringSerializer,
   voidNamespaceSerializer,
-} from '../serializers/primitives.js'
-import type { Serializer, SerializerConfig } from '../serializers/serializer.js'
-import type { StateMetaInfo } from '../state/meta.js'
-import { decodeTimer } from '../timers/entry.js'
+} from '../../serializers/primitives.js'
+import type { Serializer, SerializerConfig } from '../../serializers/serializer.js'
+import type { StateMetaInfo } from '../../state/meta.js'
+import { decodeTimer } from '../../timers/entry.js'
 
 const PRIMITIVES: Record<string, Serializer<any>> = {
   string: stringSerializer,
