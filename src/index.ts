@@ -1,14 +1,116 @@
-export * from './errors.js'
-export * from './keygroups.js'
-export * from './serializers/index.js'
-export * from './state/descriptors.js'
-export * from './state/types.js'
+// The package's public API: what README.md documents and a job needs, named one
+// by one so that helpers (hashing, validation, file formats) stay internal.
+// Tests and tools import internals by their path under src/.
+export {
+  KeyedStateError,
+  KeyGroupRangeError,
+  StateConflictError,
+  ClosedError,
+  CorruptSnapshotError,
+  CancelledError,
+  NativeError,
+  isKeyedStateError,
+} from './errors.js'
+export type { ErrorCode, ErrorDetails } from './errors.js'
+
+export {
+  DEFAULT_MAX_PARALLELISM,
+  MAX_PARALLELISM_LIMIT,
+  assignToKeyGroup,
+  keyGroupRangeForOperator,
+  operatorIndexForKeyGroup,
+  keyGroupRange,
+  rangeSize,
+  rangeContains,
+  rangeIntersection,
+  formatRange,
+} from './keygroups.js'
+export type { KeyGroupRange } from './keygroups.js'
+
+export {
+  stringSerializer,
+  int32Serializer,
+  int64Serializer,
+  float64Serializer,
+  booleanSerializer,
+  bytesSerializer,
+  jsonSerializer,
+  voidNamespaceSerializer,
+} from './serializers/primitives.js'
+export { listSerializer, mapSerializer, tupleSerializer } from './serializers/composite.js'
+export type { Serializer, SerializerConfig } from './serializers/serializer.js'
+
+export {
+  ValueStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  AggregatingStateDescriptor,
+} from './state/descriptors.js'
+export type { StateKind, AggregateFunction, AnyStateDescriptor } from './state/descriptors.js'
+export type { State, ValueState, ListState, MapState, ReducingState, AggregatingState } from './state/types.js'
 export type { StateTtlConfig, TtlUpdateType, TtlVisibility, TtlClock } from './state/ttl.js'
 export type { StateMetaInfo } from './state/meta.js'
-export type { KeyedStateBackend, KeyedStateBackendOptions, BackendKind, RocksDBCompactionOptions } from './state-backend/types.js'
-export type * from './snapshot/types.js'
-export type * from './storage/types.js'
-export { FileSystemCheckpointStorage } from './storage/fs.js'
+
 export { openKeyedStateBackend } from './backends/open.js'
-export * from './checkpoint/index.js'
+export type {
+  KeyedStateBackend,
+  KeyedStateBackendOptions,
+  BackendKind,
+  RocksDBCompactionOptions,
+  StateOf,
+} from './state-backend/types.js'
 export type { Timer, TimerService, TimerServiceOptions, TimeDomain } from './timers/types.js'
+
+export type {
+  SnapshotType,
+  SnapshotOptions,
+  SnapshotRun,
+  SnapshotResult,
+  CompressionCodec,
+  StoredFile,
+  KeyedStateHandle,
+  FullSnapshotHandle,
+  IncrementalSnapshotHandle,
+  LocalStateHandle,
+} from './snapshot/types.js'
+
+export { FileSystemCheckpointStorage } from './storage/fs.js'
+export type { CheckpointStorage, StorageScope, StorageOutput, StoredEntry } from './storage/types.js'
+
+export {
+  CheckpointCoordinator,
+  LocalOperatorInstance,
+  SharedStateRegistry,
+  restoreAssignment,
+  handlesForRange,
+  knownEmptyRangesFor,
+  listSnapshots,
+  findLatestCompleteCheckpoint,
+  readMetadata,
+  collectGarbage,
+  DEFAULT_GC_GRACE_PERIOD_MS,
+} from './checkpoint/index.js'
+export type {
+  CheckpointCoordinatorOptions,
+  CheckpointEvent,
+  RestoreSettings,
+  OperatorInstance,
+  InstanceSnapshotRequest,
+  InstanceAck,
+  LocalOperatorInstanceOptions,
+  RegisteredFile,
+  CheckpointMetadata,
+  InstanceSnapshotRecord,
+  JsonValue,
+  RestoredFromRecord,
+  RestoreMode,
+  InstanceAssignment,
+  SnapshotListing,
+  FindLatestOptions,
+  GcOptions,
+  GcReport,
+  HookName,
+  HookContext,
+  CheckpointHooks,
+} from './checkpoint/index.js'

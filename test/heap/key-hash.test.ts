@@ -5,7 +5,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { keyGroupOfAscii, keyGroupOfInt32, murmur3Ascii, murmur3Int32BE } from '../../src/backends/heap/key-hash.js'
-import { assignToKeyGroup, int32Serializer, murmur3_32, stringSerializer } from '../../src/index.js'
+import { assignToKeyGroup, int32Serializer, stringSerializer } from '../../src/index.js'
+import { murmur3_32 } from '../../src/keygroups.js'
 
 test('murmur3Ascii equals murmur3 of the UTF-8 bytes for ASCII strings, -1 otherwise', () => {
   fc.assert(

@@ -13,8 +13,6 @@ import {
   jsonSerializer,
   listSerializer,
   mapSerializer,
-  serializerCanRead,
-  serializerConfig,
   stringSerializer,
   tupleSerializer,
   voidNamespaceSerializer,
@@ -22,6 +20,7 @@ import {
   type Serializer,
   type SerializerConfig,
 } from '../../src/index.js'
+import { serializerCanRead, serializerConfig } from '../../src/serializers/serializer.js'
 
 function roundTrip<T>(s: Serializer<T>, v: T): T {
   const bytes = s.serialize(v)
