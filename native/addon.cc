@@ -6,12 +6,16 @@
 #include "addon_data.h"
 #include "args.h"
 #include "batch.h"
-#include "bench_loop.h"
 #include "db.h"
 #include "iterator.h"
 #include "snapshot.h"
 #include "sst_writer.h"
 #include "ttl_compaction_filter.h"
+
+#ifdef KS_BENCH_LOOP
+// Only the bench-only addon (binding.gyp target keyed_state_bench) has the raw loop.
+#include "bench_loop.h"
+#endif
 
 namespace ks {
 
@@ -49,7 +53,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New<Db::Open>(env, "open"));
   exports.Set("destroy", Napi::Function::New<Db::Destroy>(env, "destroy"));
   exports.Set("sstWriter", Napi::Function::New<SstWriter::Create>(env, "sstWriter"));
+#ifdef KS_BENCH_LOOP
   exports.Set("benchRawLoop", Napi::Function::New<BenchRawLoop>(env, "benchRawLoop"));
+#endif
   exports.Set("setColumnFamilyTtl", Napi::Function::New<SetColumnFamilyTtl>(env, "setColumnFamilyTtl"));
   exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
   exports.Set("closeAll", Napi::Function::New<CloseAll>(env, "closeAll"));
@@ -63,4 +69,5 @@ static Napi::Object InitKeyedStateNative(Napi::Env env, Napi::Object exports) {
   return ks::Init(env, exports);
 }
 
-NODE_API_MODULE(keyed_state_native, InitKeyedStateNative)
+// NODE_GYP_MODULE_NAME: keyed_state_native or keyed_state_bench, whichever target this is.
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, InitKeyedStateNative)

@@ -3,7 +3,7 @@
 // (a JS Map), and what a Node user would use instead (classic-level, better-sqlite3).
 import { GOALS, goalCell, judge, type GoalResult } from '../lib/goals.js'
 import { emptyResult, type BenchGroup, type GroupResult, type RunContext } from '../lib/context.js'
-import { attempt, describeFailure, isUnavailable, nativeBinding } from '../lib/pieces.js'
+import { attempt, benchNativeBinding, describeFailure, isUnavailable, nativeBinding } from '../lib/pieces.js'
 import { table } from '../lib/table.js'
 import { interleavedMedians, type ThroughputTask } from '../lib/timing.js'
 import { classicLevelSubject } from '../lib/subjects/classic-level.js'
@@ -37,8 +37,11 @@ async function createSubject(ctx: RunContext, id: SubjectId, w: AccessWorkload):
       return keyedStateSubject(ctx.tmp, 'rocksdb', w)
     case 'heap':
       return keyedStateSubject(ctx.tmp, 'heap', w)
-    case 'cpp':
-      return rawCppSubject(native(), ctx.tmp, w)
+    case 'cpp': {
+      const bench = benchNativeBinding()
+      if (isUnavailable(bench)) throw bench
+      return rawCppSubject(bench, ctx.tmp, w)
+    }
     case 'binding':
       return rawBindingSubject(native(), ctx.tmp, w)
     case 'map':

@@ -2,8 +2,8 @@
 // timers). A measure whose piece is missing reports 'n/a (not built yet)'; a
 // piece that is there but fails reports the error, and the run goes on.
 import { isKeyedStateError } from '../../src/errors.js'
-import type { NativeBinding } from '../../src/backends/rocksdb/native/types.js'
-import { loadNative } from '../../src/backends/rocksdb/native/binding.js'
+import type { NativeBenchBinding, NativeBinding } from '../../src/backends/rocksdb/native/types.js'
+import { loadBenchNative, loadNative } from '../../src/backends/rocksdb/native/binding.js'
 import type { CheckpointStorage } from '../../src/storage/types.js'
 
 export const NOT_BUILT = 'n/a (not built yet)'
@@ -52,6 +52,20 @@ export function nativeBinding(): NativeBinding | Unavailable {
     }
   }
   return nativeCache
+}
+
+let benchNativeCache: NativeBenchBinding | Unavailable | undefined
+
+/** The bench-only addon (binding.gyp keyed_state_bench: the binding plus benchRawLoop), built by `npm run bench`. */
+export function benchNativeBinding(): NativeBenchBinding | Unavailable {
+  if (benchNativeCache === undefined) {
+    try {
+      benchNativeCache = loadBenchNative()
+    } catch (e) {
+      benchNativeCache = new Unavailable(describeFailure(e))
+    }
+  }
+  return benchNativeCache
 }
 
 export type StorageFactory = (rootDir: string) => CheckpointStorage

@@ -4,10 +4,14 @@
 // checkpoint, timers, ttl, the helpers in src/) never import a backend
 // implementation under src/backends/. docs/ARCHITECTURE.md draws this graph.
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import {
   layerViolations,
   readImportEdges,
+  readLayerDiagram,
+  upwardImports,
   sourceDir,
   unitCycles,
   unitGraph,
@@ -66,4 +70,20 @@ test('the checks see what they must refuse (graphs the issue described)', () => 
   const cycles = unitCycles(unitGraph(before)).map((c) => c.join(' <-> ')).sort()
   assert.deepEqual(cycles, ['backends/rocksdb/ <-> snapshot/incremental/', 'errors.ts <-> keygroups.ts', 'restore/ <-> snapshot/full/'])
   assert.deepEqual(layerViolations(before), [{ from: 'snapshot/incremental/strategy.ts', to: 'backends/rocksdb/meta-store.ts' }])
+})
+
+test('docs/ARCHITECTURE.md draws this graph: every folder in one row, every import pointing down', () => {
+  const rows = readLayerDiagram(readFileSync(join(sourceDir(), '..', 'docs', 'ARCHITECTURE.md'), 'utf8'))
+  const units = [...unitGraph(edges).keys()].sort()
+  assert.deepEqual(units.filter((u) => !rows.has(u)), [], 'units of src/ missing from the diagram')
+  assert.deepEqual([...rows.keys()].filter((u) => !units.includes(u)).sort(), [], 'units in the diagram that src/ does not have')
+  assert.deepEqual(upwardImports(edges, rows).map((e) => `${e.from} (row ${rows.get(unitOf(e.from))}) -> ${e.to} (row ${rows.get(unitOf(e.to))})`), [])
+})
+
+test('the diagram check refuses an import sideways or upwards', () => {
+  const rows = readLayerDiagram('<!-- layers: -->\n```\n 2  a/  — top\n    b.ts — beside a\n 1  c/\n```\n')
+  assert.deepEqual([...rows], [['a/', 2], ['b.ts', 2], ['c/', 1]])
+  const sideways = { from: 'a/x.ts', to: 'b.ts' }
+  const upwards = { from: 'c/y.ts', to: 'a/x.ts' }
+  assert.deepEqual(upwardImports([sideways, upwards, { from: 'a/x.ts', to: 'c/y.ts' }], rows), [sideways, upwards])
 })

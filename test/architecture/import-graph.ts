@@ -123,3 +123,40 @@ export function sourceDir(): string {
   }
   return join(dir, 'src')
 }
+
+/**
+ * The layer diagram of docs/ARCHITECTURE.md: the fenced block after the
+ * `<!-- layers:` marker. A row starts with its number; its units (folders
+ * ending in '/', modules ending in '.ts') come before the '—' of a line, and
+ * lines without a number but with a '—' add units to the row above.
+ */
+export function readLayerDiagram(markdown: string): Map<string, number> {
+  const marker = markdown.indexOf('<!-- layers:')
+  if (marker < 0) throw new Error('no <!-- layers: marker in the architecture document')
+  const open = markdown.indexOf('```', marker)
+  const close = markdown.indexOf('```', open + 3)
+  const rows = new Map<string, number>()
+  let row: number | undefined
+  for (const line of markdown.slice(markdown.indexOf('\n', open) + 1, close).split('\n')) {
+    const numbered = /^\s*(\d+)\s/.exec(line)
+    const dash = line.indexOf('—')
+    if (numbered === null && dash < 0) continue
+    if (numbered !== null) row = Number(numbered[1])
+    if (row === undefined) throw new Error(`layer diagram line before the first row: ${line}`)
+    const units = (dash < 0 ? line : line.slice(0, dash)).replace(/^\s*\d+\s/, '').split(/\s+/)
+    for (const unit of units.filter((u) => /^[\w.-]+(\/[\w.-]+)*(\/|\.ts)$/.test(u))) {
+      if (rows.has(unit)) throw new Error(`${unit} is in two rows of the layer diagram`)
+      rows.set(unit, row)
+    }
+  }
+  return rows
+}
+
+/** Imports that do not go from a higher row to a strictly lower one. */
+export function upwardImports(edges: readonly ImportEdge[], rows: ReadonlyMap<string, number>): ImportEdge[] {
+  return edges.filter((e) => {
+    const a = unitOf(e.from)
+    const b = unitOf(e.to)
+    return a !== b && !(rows.get(a)! > rows.get(b)!)
+  })
+}

@@ -3,7 +3,7 @@
 // everything else), and the addon's C++ loop (what crossing N-API costs).
 import { compositeKey, encodeListElements, prefixUpperBound } from '../../../src/encoding.js'
 import { assignToKeyGroup } from '../../../src/keygroups.js'
-import type { NativeBinding } from '../../../src/backends/rocksdb/native/types.js'
+import type { NativeBenchBinding, NativeBinding } from '../../../src/backends/rocksdb/native/types.js'
 import { BACKEND_LIKE_OPTIONS, MAX_PARALLELISM } from '../keyed.js'
 import type { TempSpace } from '../tmp.js'
 import { blackhole, cursor, type AccessSubject, type AccessWorkload } from './types.js'
@@ -118,7 +118,7 @@ export function rawBindingSubject(native: NativeBinding, tmp: TempSpace, w: Acce
   }
 }
 
-export function rawCppSubject(native: NativeBinding, tmp: TempSpace, w: AccessWorkload): AccessSubject {
+export function rawCppSubject(native: NativeBenchBinding, tmp: TempSpace, w: AccessWorkload): AccessSubject {
   const dir = tmp.path('access-raw-cpp')
   const db = native.open(dir, { ...BACKEND_LIKE_OPTIONS, columnFamilies: ['value'] })
   const family = db.columnFamily('value')

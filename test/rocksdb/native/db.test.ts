@@ -252,7 +252,6 @@ test('wrong argument types throw INVALID_ARGUMENT NativeErrors and never crash',
     ['checkpoint dir', () => db.checkpoint(undefined as never)],
     ['sstWriter path', () => native.sstWriter(undefined as never)],
     ['destroy path', () => native.destroy(null as never)],
-    ['bench db', () => native.benchRawLoop({} as never, 0, 1, 1)],
   ]
   for (const [what, fn] of bad) {
     let error: unknown
@@ -322,7 +321,6 @@ test('every method after close throws CLOSED; close is idempotent', () => {
     ['checkpoint', () => db.checkpoint('/nonexistent/x')],
     ['liveFiles', () => db.liveFiles()],
     ['ingest', () => db.ingest(0, [])],
-    ['benchRawLoop', () => native.benchRawLoop(db, 0, 1, 1)],
     ['iterator.seek', () => it.seek(b('a'))],
     ['iterator.nextChunk', () => it.nextChunk(1, 1)],
     ['batch.put', () => batch.put(0, b('k'), b('v'))],

@@ -7,10 +7,12 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type ErrorCode, KeyedStateError, NativeError } from '../../../errors.js'
-import type { NativeBinding, NativeErrorCode } from './types.js'
+import type { NativeBenchBinding, NativeBinding, NativeErrorCode } from './types.js'
 
 const PACKAGE_NAME = 'keyed-state'
 const ADDON_RELATIVE_PATH = join('build', 'Release', 'keyed_state_native.node')
+/** The bench-only twin (binding.gyp keyed_state_bench), built by `npm run bench`, never loaded by the library. */
+const BENCH_ADDON_RELATIVE_PATH = join('build', 'Release', 'keyed_state_bench.node')
 
 /** What the .node file exports besides the public NativeBinding. */
 interface AddonModule extends NativeBinding {
@@ -84,15 +86,26 @@ export function nativeAddonPath(): string {
 }
 
 let loaded: NativeBinding | undefined
+let loadedBench: NativeBenchBinding | undefined
 
 export function loadNative(): NativeBinding {
-  if (loaded !== undefined) return loaded
+  if (loaded === undefined) loaded = loadAddon(ADDON_RELATIVE_PATH, 'npm run build')
+  return loaded
+}
+
+/** The bench-only addon, with `benchRawLoop`; its databases are its own (do not pass them to loadNative()'s). */
+export function loadBenchNative(): NativeBenchBinding {
+  if (loadedBench === undefined) loadedBench = loadAddon(BENCH_ADDON_RELATIVE_PATH, 'npm run bench') as NativeBenchBinding
+  return loadedBench
+}
+
+function loadAddon(relativePath: string, buildCommand: string): NativeBinding {
   const root = packageRoot()
-  const file = join(root, ADDON_RELATIVE_PATH)
+  const file = join(root, relativePath)
   if (!existsSync(file)) {
     throw new KeyedStateError(
       'NATIVE_UNAVAILABLE',
-      `the native addon ${file} is not built: run \`npm run build\` (RocksDB must be installed, e.g. apt-get install librocksdb-dev)`,
+      `the native addon ${file} is not built: run \`${buildCommand}\` (RocksDB must be installed, e.g. apt-get install librocksdb-dev)`,
       { file },
     )
   }
@@ -103,7 +116,7 @@ export function loadNative(): NativeBinding {
     const reason = e instanceof Error ? e.message : String(e)
     throw new KeyedStateError(
       'NATIVE_UNAVAILABLE',
-      `cannot load the native addon ${file}: ${reason}. Run \`npm run build\`; RocksDB must be installed (apt-get install librocksdb-dev)`,
+      `cannot load the native addon ${file}: ${reason}. Run \`${buildCommand}\`; RocksDB must be installed (apt-get install librocksdb-dev)`,
       { file, cause: e },
     )
   }
@@ -111,6 +124,5 @@ export function loadNative(): NativeBinding {
   // Databases still open when the process exits are flushed and closed; with
   // the WAL off this is what keeps their last writes.
   process.on('exit', () => addon.closeAll())
-  loaded = addon
   return addon
 }

@@ -199,6 +199,10 @@ export interface NativeBinding {
   destroy(path: string): void
   /** RocksDB version string. */
   readonly rocksdbVersion: string
+}
+
+/** The bench-only addon (binding.gyp keyed_state_bench, built by `npm run bench`): the same binding plus a raw C++ loop. */
+export interface NativeBenchBinding extends NativeBinding {
   /** Raw C++ loop for benchmarks: n put+get ops on `cf`, returns elapsed nanoseconds. */
   benchRawLoop(db: NativeDb, cf: number, n: number, valueBytes: number): number
 }
