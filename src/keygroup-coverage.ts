@@ -28,12 +28,12 @@ export function uncoveredKeyGroups(ranges: readonly KeyGroupRange[], target: Key
   return gaps
 }
 
-/** Throws NOT_FOUND naming the key groups of `target` that no range covers. */
-export function checkCoverage(ranges: readonly KeyGroupRange[], target: KeyGroupRange): void {
+/** Throws NOT_FOUND naming the key groups of `target` that no range covers; `note` is added to the message. */
+export function checkCoverage(ranges: readonly KeyGroupRange[], target: KeyGroupRange, note = ''): void {
   const gaps = uncoveredKeyGroups(ranges, target)
   if (gaps.length === 0) return
   const count = gaps.reduce((n, g) => n + rangeSize(g), 0)
-  const given = ranges.length === 0 ? 'no handles were given' : `the handles cover ${ranges.map(formatRange).join(', ')}`
+  const given = (ranges.length === 0 ? 'no handles were given' : `the handles cover ${ranges.map(formatRange).join(', ')}`) + note
   throw new KeyedStateError(
     'NOT_FOUND',
     `key group${count === 1 ? '' : 's'} ${describeKeyGroups(gaps)} ${count === 1 ? 'is' : 'are'} not covered by any handle ` +
@@ -54,4 +54,32 @@ export function firstOverlap(ranges: readonly KeyGroupRange[], target: KeyGroupR
     if (cur.r.start <= prev.r.end) return { keyGroup: cur.r.start, a: prev.i, b: cur.i }
   }
   return undefined
+}
+
+/**
+ * The handles of a backend's `restoreFrom` option, checked before anything is
+ * opened: null and undefined entries are dropped (they restore nothing), and
+ * the rest together with `knownEmptyRanges` must cover `target` — a restore
+ * that covers nothing (`restoreFrom: []`) is an error, not an empty backend.
+ */
+export function restoreHandlesCovering<H extends { keyGroupRange: KeyGroupRange }>(
+  restoreFrom: readonly (H | null | undefined)[],
+  knownEmptyRanges: readonly KeyGroupRange[] | undefined,
+  target: KeyGroupRange,
+): H[] {
+  if (!Array.isArray(restoreFrom)) throw new KeyedStateError('INVALID_ARGUMENT', 'restoreFrom must be an array of snapshot handles')
+  if (knownEmptyRanges !== undefined && !Array.isArray(knownEmptyRanges)) throw new KeyedStateError('INVALID_ARGUMENT', 'knownEmptyRanges must be an array of key-group ranges')
+  const handles: H[] = []
+  restoreFrom.forEach((h, i) => {
+    if (h === null || h === undefined) return
+    const r = h.keyGroupRange
+    if (typeof h !== 'object' || !r || !Number.isInteger(r.start) || !Number.isInteger(r.end)) {
+      throw new KeyedStateError('INVALID_ARGUMENT', `restoreFrom[${i}] is not a snapshot handle (no key-group range)`)
+    }
+    handles.push(h)
+  })
+  const dropped = restoreFrom.length - handles.length
+  const note = dropped === 0 ? '' : ` (${dropped} entr${dropped === 1 ? 'y' : 'ies'} of restoreFrom ${dropped === 1 ? 'is' : 'are'} null or undefined)`
+  checkCoverage([...handles.map((h) => h.keyGroupRange), ...(knownEmptyRanges ?? [])], target, note)
+  return handles
 }

@@ -68,8 +68,8 @@ export class JobAttempt {
             keyGroupRange,
             storageDir: options.storage.root,
             workDir: join(options.localDir, `${options.label.replace(/\W+/g, '-')}-instance-${index}`),
-            restoreFrom: assignments?.[index]!.restoreFrom ?? [],
-            knownEmptyRanges: assignments?.[index]!.knownEmptyRanges ?? [],
+            // A fresh start passes no restoreFrom: an empty one would be a restore that covers nothing.
+            ...(assignments ? { restoreFrom: assignments[index]!.restoreFrom, knownEmptyRanges: assignments[index]!.knownEmptyRanges } : {}),
             resumeFrom: resumeOffsetsFor(restoreFrom, keyGroupRange),
             stream: options.stream,
           },

@@ -15,8 +15,9 @@ export interface WorkerConfig {
   storageDir: string
   /** RocksDB working directory (unused by the heap backend). */
   workDir: string
-  restoreFrom: KeyedStateHandle[]
-  knownEmptyRanges: KeyGroupRange[]
+  /** Absent on a fresh start; a restore's handles and known-empty ranges must cover keyGroupRange. */
+  restoreFrom?: KeyedStateHandle[]
+  knownEmptyRanges?: KeyGroupRange[]
   resumeFrom: OffsetRun[]
   stream: StreamConfig
 }

@@ -67,8 +67,7 @@ class Worker {
       maxParallelism: config.maxParallelism,
       keyGroupRange: config.keyGroupRange,
       storage,
-      restoreFrom: config.restoreFrom,
-      knownEmptyRanges: config.knownEmptyRanges,
+      ...(config.restoreFrom ? { restoreFrom: config.restoreFrom, knownEmptyRanges: config.knownEmptyRanges ?? [] } : {}),
       ...(config.backend === 'rocksdb' ? { dir: config.workDir } : {}),
     })
     const operator = new EventCounter(backend, new StreamClock())

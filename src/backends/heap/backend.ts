@@ -19,7 +19,8 @@ import { int32Serializer, stringSerializer } from '../../serializers/primitives.
 import type { Serializer } from '../../serializers/serializer.js'
 import { keyGroupOfAscii, keyGroupOfInt32 } from './key-hash.js'
 import { restoreFullHandles, runFullSnapshot } from '../../snapshot/full/index.js'
-import type { FullSnapshotHandle, RestoreSink, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
+import { restoreHandlesCovering } from '../../keygroup-coverage.js'
+import type { FullSnapshotHandle, KeyedStateHandle, RestoreSink, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
 import type { State } from '../../state/types.js'
 import { assertValidMetaInfo, type StateMetaInfo } from '../../state/meta.js'
 import { codecOf, type HeapStateData } from './state-data.js'
@@ -353,9 +354,11 @@ function* tableKeys<K>(table: StateTable, nsId: string | undefined): Generator<K
 /** Opens a heap backend, restoring from full snapshot handles when given. */
 export async function openHeapBackend<K>(options: KeyedStateBackendOptions<K>): Promise<KeyedStateBackend<K>> {
   const backend = new HeapKeyedStateBackend(options)
-  const handles = options.restoreFrom ?? []
-  if (handles.length === 0) return backend
+  if (options.restoreFrom === undefined) return backend
   try {
+    // Handles and known-empty ranges must cover the range: restoring from nothing is an error, not an empty backend.
+    const handles = restoreHandlesCovering<KeyedStateHandle>(options.restoreFrom, options.knownEmptyRanges, backend.keyGroupRange)
+    if (handles.length === 0) return backend
     if (!options.storage) {
       throw new KeyedStateError('INVALID_ARGUMENT', 'restoreFrom needs the storage the handles refer to (option storage)')
     }

@@ -15,6 +15,7 @@ import { serializerConfig } from '../../serializers/serializer.js'
 import { restoreFullHandles } from '../../snapshot/full/index.js'
 import { IncrementalSnapshotStrategy, type RestoredSstBase } from './incremental-strategy.js'
 import { restoreIncrementalHandles } from './incremental-restore.js'
+import { restoreHandlesCovering } from '../../keygroup-coverage.js'
 import type {
   FullSnapshotHandle,
   FullSnapshotResources,
@@ -101,13 +102,11 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
 
   /** @internal Called once by openRocksDBBackend. */
   async open(options: KeyedStateBackendOptions<K>): Promise<void> {
-    // restoreFrom, even empty (an instance whose state was empty at the checkpoint),
-    // means "start from these handles": the directory's old contents must not survive.
+    // restoreFrom, even without handles (an instance whose state was empty at the checkpoint:
+    // knownEmptyRanges covers it), means "start from these handles": the directory's old
+    // contents must not survive. Handles and known-empty ranges must cover the range.
     if (options.restoreFrom !== undefined) {
-      if (!Array.isArray(options.restoreFrom)) {
-        throw new KeyedStateError('INVALID_ARGUMENT', 'restoreFrom must be an array of snapshot handles')
-      }
-      const handles = options.restoreFrom.filter((h): h is KeyedStateHandle => h !== undefined && h !== null)
+      const handles = restoreHandlesCovering<KeyedStateHandle>(options.restoreFrom, options.knownEmptyRanges, this.keyGroupRange)
       await this.openRestoring(handles, options)
     } else {
       await this.openWorkingDir()
