@@ -15,6 +15,16 @@ import type { TimerService, TimerServiceOptions } from '../timers/types.js'
 
 export type BackendKind = 'heap' | 'rocksdb'
 
+/** A local recovery file that was not used: which one, and why. */
+export interface LocalRecoveryFallback {
+  checkpointId: number
+  /** Absolute path of the bad local file (or of the local copy's directory when RocksDB refused the copy as a whole). */
+  file: string
+  /** Why it was not used, for humans. */
+  reason: string
+  error?: unknown
+}
+
 export interface KeyedStateBackendOptions<K> {
   kind: BackendKind
   keySerializer: Serializer<K>
@@ -37,6 +47,12 @@ export interface KeyedStateBackendOptions<K> {
   knownEmptyRanges?: readonly KeyGroupRange[]
   /** Local copies to try before storage (see local recovery). */
   localRestoreFrom?: readonly LocalStateHandle[]
+  /**
+   * Told about every local recovery file that failed verification (or that
+   * RocksDB refused to open) and was taken from checkpoint storage instead.
+   * Default: a process warning (`process.emitWarning`, code KEYED_STATE_LOCAL_FALLBACK).
+   */
+  onLocalFallback?: (fallback: LocalRecoveryFallback) => void
   /** Directory for local recovery copies of checkpoints. */
   localRecoveryDir?: string
   /** RocksDB: 'incremental' (default) or 'full' checkpoints. Savepoints are always full. */

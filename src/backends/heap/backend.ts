@@ -16,7 +16,7 @@ import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../state-ba
 import { KeyedStateError, KeyGroupRangeError } from '../../errors.js'
 import { assignToKeyGroup, formatRange, rangeSize } from '../../keygroups.js'
 import { int32Serializer, stringSerializer } from '../../serializers/primitives.js'
-import type { Serializer } from '../../serializers/serializer.js'
+import { serializerConfig, type Serializer } from '../../serializers/serializer.js'
 import { keyGroupOfAscii, keyGroupOfInt32 } from './key-hash.js'
 import { restoreFullHandles, runFullSnapshot } from '../../snapshot/full/index.js'
 import { restoreHandlesCovering } from '../../keygroup-coverage.js'
@@ -268,6 +268,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
     try {
       tracked.run = runFullSnapshot(checkpointId, resources, options, {
         maxParallelism: this.maxParallelism,
+        keySerializer: serializerConfig(this.keySerializer),
         transformers: this.ttlSnapshotTransformers(),
         // Savepoints are self-contained and never kept for local recovery.
         ...(options.type === 'checkpoint' && this.localRecoveryDir !== undefined ? { localRecoveryDir: this.localRecoveryDir } : {}),
@@ -381,6 +382,7 @@ export async function openHeapBackend<K>(options: KeyedStateBackendOptions<K>): 
     }
     await restoreFullHandles(full, options.storage, backend.keyGroupRange, backend.restoreSink(), options.localRestoreFrom, {
       maxParallelism: backend.maxParallelism,
+      keySerializer: backend.keySerializer as Serializer<unknown>,
       ...(options.knownEmptyRanges ? { knownEmptyRanges: options.knownEmptyRanges } : {}),
     })
   } catch (e) {

@@ -11,7 +11,7 @@ import { keyGroupPrefix, readVarint } from '../../encoding.js'
 import { KeyedStateError } from '../../errors.js'
 import { loadNative } from './native/binding.js'
 import type { NativeBinding, NativeDb } from './native/types.js'
-import { serializerConfig } from '../../serializers/serializer.js'
+import { serializerConfig, type Serializer } from '../../serializers/serializer.js'
 import { restoreFullHandles } from '../../snapshot/full/index.js'
 import { IncrementalSnapshotStrategy, type RestoredSstBase } from './incremental-strategy.js'
 import { restoreIncrementalHandles } from './incremental-restore.js'
@@ -207,6 +207,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       const local = (options.localRestoreFrom ?? []).filter((l): l is LocalStateHandle => l?.type === 'local-full')
       await restoreFullHandles(handles as readonly FullSnapshotHandle[], options.storage!, this.keyGroupRange, sink, local, {
         maxParallelism: this.maxParallelism,
+        keySerializer: this.keySerializer as Serializer<unknown>,
         ...(options.knownEmptyRanges ? { knownEmptyRanges: options.knownEmptyRanges } : {}),
       })
       sink.flushRestore()
@@ -393,6 +394,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       backendId: this.record.backendId,
       maxParallelism: this.maxParallelism,
       keyGroupRange: this.keyGroupRange,
+      keySerializer: serializerConfig(this.keySerializer),
       localRecoveryDir: this.localRecoveryDir,
       inFlight: this.inFlight,
       states: () => this.stateColumnFamilies(),

@@ -230,6 +230,7 @@ export class FullSnapshotStrategy implements SnapshotStrategy {
         options,
         {
           maxParallelism: this.ctx.maxParallelism,
+          keySerializer: this.ctx.keySerializer,
           localRecoveryDir: options.type === 'checkpoint' ? this.ctx.localRecoveryDir : undefined,
           onSettled: ticket.settle,
           transformers: this.ctx.ttlTransformers?.(),

@@ -320,7 +320,11 @@ async function ingestFullHandles(
   try {
     const localFull = locals.filter((l) => l?.type === 'local-full')
     // Key groups restored from incremental handles (or known to be empty) need no full handle.
-    await restoreFullHandles(full, storage, target.keyGroupRange, checked, localFull, { maxParallelism: target.maxParallelism, knownEmptyRanges: coveredElsewhere })
+    await restoreFullHandles(full, storage, target.keyGroupRange, checked, localFull, {
+      maxParallelism: target.maxParallelism,
+      keySerializer: target.keySerializer,
+      knownEmptyRanges: coveredElsewhere,
+    })
     sink.flushRestore()
   } finally {
     await sink.discard()

@@ -6,6 +6,7 @@
 // chosen by RocksDBKeyedStateBackend.strategyFor().
 import type { KeyGroupRange } from '../../keygroups.js'
 import type { NativeBinding, NativeDb } from './native/types.js'
+import type { SerializerConfig } from '../../serializers/serializer.js'
 import type { SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import type { InFlightRuns } from './in-flight-runs.js'
@@ -29,6 +30,8 @@ export interface RocksDBSnapshotContext {
   readonly backendId: string
   readonly maxParallelism: number
   readonly keyGroupRange: KeyGroupRange
+  /** Recorded in full snapshots (incremental ones take it from the working directory's record). */
+  readonly keySerializer: SerializerConfig
   /** Local recovery directory for checkpoints (never used for savepoints). */
   readonly localRecoveryDir: string | undefined
   /** Runs whose resources close() must cancel and wait for. */

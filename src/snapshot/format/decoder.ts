@@ -102,6 +102,10 @@ function parseMeta(file: string, json: Buffer, offset: number): SnapshotMeta {
     throw bad(`key-group range ${JSON.stringify(keyGroupRange)}`)
   }
   if (!Array.isArray(states)) throw bad('states is not a list')
+  const k = meta.keySerializer
+  if (k !== undefined && (!k || typeof k !== 'object' || typeof k.id !== 'string' || !Number.isInteger(k.version))) {
+    throw bad(`key serializer ${JSON.stringify(k)}`)
+  }
   const names = new Set<string>()
   for (const s of states) {
     try {

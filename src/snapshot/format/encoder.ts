@@ -4,6 +4,7 @@
 import { crc32 } from 'node:zlib'
 import { KeyedStateError } from '../../errors.js'
 import { rangeSize, type KeyGroupRange } from '../../keygroups.js'
+import type { SerializerConfig } from '../../serializers/serializer.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import type { CompressionCodec, SnapshotType } from '../types.js'
 import { compressBlockAsync, type StoredBlock } from './codec.js'
@@ -31,6 +32,8 @@ export interface SnapshotMeta {
   maxParallelism: number
   keyGroupRange: KeyGroupRange
   states: StateMetaInfo[]
+  /** The key serializer of the backend that wrote the file; absent in files written before it was recorded. */
+  keySerializer?: SerializerConfig
   checkpointId?: number
   snapshotType?: SnapshotType
   /** The writer's block bound (informational). */

@@ -1,6 +1,7 @@
 // Reading a full snapshot for tools (keyed-state inspect / dump / verify):
 // open a handle or a bare file path, look at its meta-info, iterate its entries.
 import type { KeyGroupRange } from '../../keygroups.js'
+import type { SerializerConfig } from '../../serializers/serializer.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import type { CheckpointStorage } from '../../storage/types.js'
 import type { CompressionCodec, FullSnapshotHandle } from '../types.js'
@@ -37,6 +38,8 @@ export interface FullSnapshotReader {
   readonly maxParallelism: number
   readonly keyGroupRange: KeyGroupRange
   readonly states: readonly StateMetaInfo[]
+  /** The key serializer recorded in the file; undefined for files written before it was recorded. */
+  readonly keySerializer: SerializerConfig | undefined
   readonly checkpointId: number | undefined
   readonly sizeBytes: number
   /** Offset of each key group's first block (-1 when empty), index i = keyGroupRange.start + i. */
@@ -71,6 +74,9 @@ class Reader implements FullSnapshotReader {
   }
   get states(): readonly StateMetaInfo[] {
     return this.layout.meta.states
+  }
+  get keySerializer(): SerializerConfig | undefined {
+    return this.layout.meta.keySerializer
   }
   get checkpointId(): number | undefined {
     return this.layout.meta.checkpointId

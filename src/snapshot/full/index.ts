@@ -3,6 +3,7 @@
 // barrier); runFullSnapshot runs the asynchronous part, restoreFullHandles reads
 // handles back into any key-group range.
 import type { KeyGroupRange } from '../../keygroups.js'
+import type { SerializerConfig } from '../../serializers/serializer.js'
 import type { CheckpointStorage } from '../../storage/types.js'
 import type {
   FullSnapshotHandle,
@@ -21,6 +22,8 @@ export { deleteLocalSnapshot } from './local.js'
 
 export interface FullSnapshotContext {
   maxParallelism: number
+  /** The backend's key serializer, recorded in the file so a restore can refuse one that cannot read the keys. */
+  keySerializer?: SerializerConfig
   /** Per-state transformer applied while writing (TTL drops expired entries): returns the value to write or undefined to drop. */
   transformers?: ReadonlyMap<string, (key: Uint8Array, value: Uint8Array) => Uint8Array | undefined>
   /** When set (checkpoints only, never savepoints), a second copy is written here for local recovery. */

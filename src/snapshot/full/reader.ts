@@ -6,7 +6,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { KeyedStateError, StateConflictError, isKeyedStateError } from '../../errors.js'
 import { checkKeyGroupRange, formatRange, rangeIntersection, rangeSize, type KeyGroupRange } from '../../keygroups.js'
 import { checkCoverage, firstOverlap } from '../../keygroup-coverage.js'
-import { sameSerializerConfig } from '../../serializers/serializer.js'
+import { describeSerializer, sameSerializerConfig, serializerCanRead, serializerConfig, type Serializer } from '../../serializers/serializer.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import { FileSystemCheckpointStorage } from '../../storage/fs.js'
 import type { CheckpointStorage } from '../../storage/types.js'
@@ -16,6 +16,8 @@ import type { FullSnapshotHandle, LocalStateHandle, RestoreSink } from '../types
 export interface FullRestoreOptions {
   /** The restoring backend's maxParallelism; handles written with another one are refused. */
   maxParallelism?: number
+  /** The restoring backend's key serializer; a file whose recorded key serializer it cannot read is refused. */
+  keySerializer?: Serializer<unknown>
   /** Bound of one storage read; default 4 MiB. */
   windowBytes?: number
   /**
@@ -76,6 +78,23 @@ function checkLayoutMatchesHandle(layout: SnapshotLayout, h: FullSnapshotHandle)
   for (let i = 0; i < layout.keyGroupOffsets.length; i++) {
     if (layout.keyGroupOffsets[i] !== h.keyGroupOffsets[i]) mismatch(`offset of key group ${r.start + i}: ${layout.keyGroupOffsets[i]} vs ${h.keyGroupOffsets[i]}`)
   }
+}
+
+/**
+ * Refuses a file whose keys were written with a key serializer the restoring
+ * one cannot read: the entries would restore without error and then be
+ * invisible (RocksDB looks keys up by their new bytes) or read as garbage.
+ * Files written before the key serializer was recorded cannot be checked.
+ */
+function checkKeySerializer(layout: SnapshotLayout, h: FullSnapshotHandle, keySerializer: Serializer<unknown> | undefined): void {
+  const recorded = layout.meta.keySerializer
+  if (!keySerializer || !recorded || serializerCanRead(keySerializer, recorded)) return
+  throw new StateConflictError(
+    'SERIALIZER_MISMATCH',
+    `the keys of checkpoint ${h.checkpointId} (${h.file.path}) were written with key serializer ${describeSerializer(recorded)}, ` +
+      `which the given key serializer ${describeSerializer(serializerConfig(keySerializer))} cannot read`,
+    { file: h.file.path },
+  )
 }
 
 /** A local copy is the same file when it has the checkpoint, range, size, checksum and offsets of the handle. */
@@ -167,7 +186,9 @@ export async function restoreFull(
         options.onLocalFallback?.(l, e)
       }
     }
-    opened.push(copy ?? (await openStorageCopy(h, storage)))
+    copy ??= await openStorageCopy(h, storage)
+    checkKeySerializer(copy.layout, h, options.keySerializer)
+    opened.push(copy)
   }
 
   const union = new Map<string, StateMetaInfo>()

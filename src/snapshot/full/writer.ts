@@ -318,6 +318,7 @@ export class FullSnapshotRunImpl implements SnapshotRun {
       maxParallelism: this.context.maxParallelism,
       keyGroupRange: { start: range.start, end: range.end },
       states: [...states],
+      ...(this.context.keySerializer ? { keySerializer: this.context.keySerializer } : {}),
       checkpointId: this.checkpointId,
       snapshotType: options.type,
       blockRawBytesMax,
