@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { compositeKey } from '../../src/encoding.js'
+import { compositeKey, encodeListElements } from '../../src/encoding.js'
 import type { KeyGroupRange } from '../../src/keygroups.js'
 import { packEntries, unpackEntries, type PackedEntry } from '../../src/snapshot/format/packed.js'
 import type { FullSnapshotResources, RestoreSink } from '../../src/snapshot/types.js'
@@ -47,7 +47,8 @@ export function buildModel(
         const k = hex(compositeKey(e.kg, e.key, e.ns ?? new Uint8Array(0)))
         let m = byKg.get(e.kg)
         if (!m) byKg.set(e.kg, (m = new Map()))
-        m.set(k, hex(e.value))
+        // A list value is framed elements, never empty (docs/FORMAT.md 2.2): the value is its one element.
+        m.set(k, hex(s.kind === 'list' ? encodeListElements([e.value]) : e.value))
       }
       const entries = new Map<number, Array<[string, string]>>()
       for (const [kg, m] of byKg) entries.set(kg, [...m.entries()].sort((a, b) => Buffer.compare(Buffer.from(a[0], 'hex'), Buffer.from(b[0], 'hex'))))

@@ -29,6 +29,7 @@ import {
   SUPPORTED_FORMAT_VERSIONS,
 } from './constants.js'
 import type { SnapshotMeta } from './encoder.js'
+import { compareKeyBytes, entryRuleOf, KeyOrder, keyProblem, valueProblem } from './entry-rules.js'
 import { packedEntryEnd } from './packed.js'
 
 /** Random access to one snapshot file. */
@@ -277,10 +278,19 @@ export interface DecodedBlock {
 
 /**
  * Decodes and fully verifies the block at `offset`: header checksum, payload
- * checksum, decompression, sections, entry framing and each key's key-group
- * prefix. `expectedKeyGroup` makes a block of another key group an error.
+ * checksum, decompression, sections, entry framing, each key's key-group
+ * prefix and the entry rules (entry-rules.ts: key order, key layout, values).
+ * `expectedKeyGroup` makes a block of another key group an error; `order`
+ * carries the last keys of the key group's earlier blocks (a fresh one checks
+ * order inside this block only).
  */
-export async function decodeBlock(reader: WindowedReader, layout: SnapshotLayout, offset: number, expectedKeyGroup?: number): Promise<DecodedBlock> {
+export async function decodeBlock(
+  reader: WindowedReader,
+  layout: SnapshotLayout,
+  offset: number,
+  expectedKeyGroup?: number,
+  order: KeyOrder = new KeyOrder(),
+): Promise<DecodedBlock> {
   const file = reader.file
   const header = await reader.take(offset, BLOCK_HEADER_BYTES, { keyGroup: expectedKeyGroup })
   const at = { offset, keyGroup: expectedKeyGroup }
@@ -305,17 +315,20 @@ export async function decodeBlock(reader: WindowedReader, layout: SnapshotLayout
   } catch (e) {
     throw corruptSnapshot('CORRUPTION', file, `block does not decompress: ${(e as Error).message}`, where)
   }
-  const sections = parseSections(file, layout, raw, where)
+  order.enter(keyGroup)
+  const sections = parseSections(file, layout, raw, where, order)
   return { keyGroup, last: (flags & BLOCK_FLAG_LAST) !== 0, offset, nextOffset: offset + BLOCK_HEADER_BYTES + storedLength, storedLength, rawLength, sections }
 }
 
-function parseSections(file: string, layout: SnapshotLayout, raw: Uint8Array, where: { offset: number; keyGroup: number }): DecodedSection[] {
+function parseSections(file: string, layout: SnapshotLayout, raw: Uint8Array, where: { offset: number; keyGroup: number }, order: KeyOrder): DecodedSection[] {
   if (raw.length === 0) throw corruptSnapshot('CORRUPTION', file, 'empty block', where)
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength)
   const stateCount = layout.meta.states.length
   const sections: DecodedSection[] = []
   const kgHigh = where.keyGroup >>> 8
   const kgLow = where.keyGroup & 0xff
+  // Committed to `order` only once the whole block passed: a block that fails is read again from another copy.
+  const lastKeys: Array<[stateIndex: number, key: Uint8Array]> = []
   let pos = 0
   let previousState = -1
   while (pos < raw.length) {
@@ -323,11 +336,20 @@ function parseSections(file: string, layout: SnapshotLayout, raw: Uint8Array, wh
     const stateIndex = dv.getUint32(pos, true)
     const length = dv.getUint32(pos + 4, true)
     if (stateIndex >= stateCount) throw corruptSnapshot('CORRUPTION', file, `section names state #${stateIndex}, the meta-info has ${stateCount} states`, where)
-    const state = layout.meta.states[stateIndex]!.name
+    const meta = layout.meta.states[stateIndex]!
+    const state = meta.name
     if (stateIndex <= previousState) throw corruptSnapshot('CORRUPTION', file, `sections out of state order at payload byte ${pos}`, { ...where, state })
     const from = pos + SECTION_HEADER_BYTES
     const to = from + length
     if (length === 0 || to > raw.length) throw corruptSnapshot('CORRUPTION', file, `section of ${length} bytes at payload byte ${pos} does not fit the block`, { ...where, state })
+    const rule = entryRuleOf(meta)
+    const bad = (e: number, why: string): never => {
+      throw corruptSnapshot('CORRUPTION', file, `entry at payload byte ${e}: ${why}`, { ...where, state })
+    }
+    const previous = order.lastKey(stateIndex)
+    let prev: Uint8Array | undefined = previous
+    let prevStart = 0
+    let prevEnd = previous?.length ?? 0
     let entryCount = 0
     for (let e = from; e < to; entryCount++) {
       const next = packedEntryEnd(raw, e, to)
@@ -337,12 +359,28 @@ function parseSections(file: string, layout: SnapshotLayout, raw: Uint8Array, wh
       if (keyLength < 2 || raw[e + 4] !== kgHigh || raw[e + 5] !== kgLow) {
         throw corruptSnapshot('CORRUPTION', file, `entry at payload byte ${e} has a key of another key group`, { ...where, state })
       }
+      const keyStart = e + 4
+      const keyEnd = keyStart + keyLength
+      const keyWhy = keyProblem(raw, keyStart, keyEnd, rule)
+      if (keyWhy !== undefined) bad(e, keyWhy)
+      const valueWhy = valueProblem(raw, keyEnd + 4, next, rule)
+      if (valueWhy !== undefined) bad(e, valueWhy)
+      if (prev !== undefined) {
+        const c = compareKeyBytes(prev, prevStart, prevEnd, raw, keyStart, keyEnd)
+        if (c === 0) bad(e, 'a duplicate of the previous key of its state')
+        if (c > 0) bad(e, 'key is not in ascending key order (it sorts before the previous key of its state)')
+      }
+      prev = raw
+      prevStart = keyStart
+      prevEnd = keyEnd
       e = next
     }
+    lastKeys.push([stateIndex, raw.subarray(prevStart, prevEnd)])
     sections.push({ stateIndex, chunk: raw.subarray(from, to), entryCount })
     previousState = stateIndex
     pos = to
   }
+  for (const [stateIndex, key] of lastKeys) order.commit(stateIndex, key)
   return sections
 }
 
@@ -351,6 +389,8 @@ export interface BlockReadOptions {
   windowBytes?: number
   /** Resume inside the first key group at this block offset (after a fallback to another copy). */
   resumeOffset?: number
+  /** Key order carried over from the blocks read before a resume (the same object across copies of one file). */
+  order?: KeyOrder
 }
 
 /**
@@ -372,6 +412,7 @@ export async function* readKeyGroupBlocks(src: ByteSource, layout: SnapshotLayou
     }
   }
   const reader = new WindowedReader(src, limit, options.windowBytes)
+  const order = options.order ?? new KeyOrder()
   let expectedOffset = -1
   for (let kg = r.start; kg <= r.end; kg++) {
     const start = offsetOf(kg)
@@ -381,7 +422,7 @@ export async function* readKeyGroupBlocks(src: ByteSource, layout: SnapshotLayou
     }
     let pos = kg === r.start && options.resumeOffset !== undefined ? options.resumeOffset : start
     for (;;) {
-      const block = await decodeBlock(reader, layout, pos, kg)
+      const block = await decodeBlock(reader, layout, pos, kg, order)
       yield block
       pos = block.nextOffset
       if (block.last) break

@@ -8,6 +8,7 @@ import type { KeyGroupRange } from '../../keygroups.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import type { CheckpointStorage } from '../../storage/types.js'
 import type { CompressionCodec, FullSnapshotHandle } from '../types.js'
+import { KeyOrder } from './entry-rules.js'
 import { corruptSnapshot, decodeBlock, readLayout, storageByteSource, WindowedReader, type ByteSource, type SnapshotLayout } from './decoder.js'
 
 export interface SnapshotProblem {
@@ -99,12 +100,13 @@ export async function verifyFullSnapshot(storage: CheckpointStorage, target: Ful
   layout.keyGroupOffsets.forEach((o, i) => o >= 0 && indexed.set(o, start + i))
   const reached = new Set<number>()
   const reader = new WindowedReader(src, layout.indexOffset)
+  const order = new KeyOrder()
   let pos = layout.dataStart
   let currentKeyGroup = -1
   let inKeyGroup = false
   while (pos < layout.indexOffset) {
     try {
-      const block = await decodeBlock(reader, layout, pos, inKeyGroup ? currentKeyGroup : undefined)
+      const block = await decodeBlock(reader, layout, pos, inKeyGroup ? currentKeyGroup : undefined, order)
       if (!inKeyGroup) {
         if (block.keyGroup <= currentKeyGroup) throw corruptSnapshot('CORRUPTION', src.file, `key group ${block.keyGroup} after key group ${currentKeyGroup}`, { offset: pos, keyGroup: block.keyGroup })
         if (indexed.get(pos) !== block.keyGroup) {

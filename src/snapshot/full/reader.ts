@@ -11,6 +11,7 @@ import type { StateMetaInfo } from '../../state/meta.js'
 import { FileSystemCheckpointStorage } from '../../storage/fs.js'
 import type { CheckpointStorage } from '../../storage/types.js'
 import { corruptSnapshot, readKeyGroupBlocks, readLayout, storageByteSource, type ByteSource, type SnapshotLayout } from '../format/decoder.js'
+import { KeyOrder } from '../format/entry-rules.js'
 import type { FullSnapshotHandle, LocalStateHandle, RestoreSink } from '../types.js'
 
 export interface FullRestoreOptions {
@@ -217,10 +218,12 @@ export async function restoreFull(
     const wanted = rangeIntersection(h.keyGroupRange, targetRange)
     // Where to continue after a fallback: the next key group, or the next block inside one.
     let next: { keyGroup: number; offset?: number } = { keyGroup: wanted.start }
+    // One key order per handle: a resume on the storage copy continues the order checks of the local one.
+    const order = new KeyOrder()
     for (;;) {
       try {
         const range = { start: next.keyGroup, end: wanted.end }
-        for await (const block of readKeyGroupBlocks(copy.src, copy.layout, range, { windowBytes: options.windowBytes, resumeOffset: next.offset })) {
+        for await (const block of readKeyGroupBlocks(copy.src, copy.layout, range, { windowBytes: options.windowBytes, resumeOffset: next.offset, order })) {
           const states = copy.layout.meta.states
           for (const section of block.sections) {
             sink.restoreChunk(states[section.stateIndex]!.name, block.keyGroup, section.chunk)
