@@ -57,18 +57,11 @@ export function firstOverlap(ranges: readonly KeyGroupRange[], target: KeyGroupR
 }
 
 /**
- * The handles of a backend's `restoreFrom` option, checked before anything is
- * opened: null and undefined entries are dropped (they restore nothing), and
- * the rest together with `knownEmptyRanges` must cover `target` — a restore
- * that covers nothing (`restoreFrom: []`) is an error, not an empty backend.
+ * The handles of a backend's `restoreFrom` option: null and undefined entries
+ * are dropped (they restore nothing; checkRestoreCoverage mentions them).
  */
-export function restoreHandlesCovering<H extends { keyGroupRange: KeyGroupRange }>(
-  restoreFrom: readonly (H | null | undefined)[],
-  knownEmptyRanges: readonly KeyGroupRange[] | undefined,
-  target: KeyGroupRange,
-): H[] {
+export function presentHandles<H extends { keyGroupRange: KeyGroupRange }>(restoreFrom: readonly (H | null | undefined)[]): H[] {
   if (!Array.isArray(restoreFrom)) throw new KeyedStateError('INVALID_ARGUMENT', 'restoreFrom must be an array of snapshot handles')
-  if (knownEmptyRanges !== undefined && !Array.isArray(knownEmptyRanges)) throw new KeyedStateError('INVALID_ARGUMENT', 'knownEmptyRanges must be an array of key-group ranges')
   const handles: H[] = []
   restoreFrom.forEach((h, i) => {
     if (h === null || h === undefined) return
@@ -78,8 +71,23 @@ export function restoreHandlesCovering<H extends { keyGroupRange: KeyGroupRange 
     }
     handles.push(h)
   })
-  const dropped = restoreFrom.length - handles.length
+  return handles
+}
+
+/**
+ * A backend's restore must cover its range: the handles with `knownEmptyRanges`
+ * (instances that held no state) cover `target`, or NOT_FOUND names the key
+ * groups they miss. A restore from nothing (`restoreFrom: []`) is an error,
+ * not an empty backend. Checked before anything is opened or wiped.
+ */
+export function checkRestoreCoverage(
+  handles: readonly { keyGroupRange: KeyGroupRange }[],
+  given: readonly unknown[],
+  knownEmptyRanges: readonly KeyGroupRange[] | undefined,
+  target: KeyGroupRange,
+): void {
+  if (knownEmptyRanges !== undefined && !Array.isArray(knownEmptyRanges)) throw new KeyedStateError('INVALID_ARGUMENT', 'knownEmptyRanges must be an array of key-group ranges')
+  const dropped = given.length - handles.length
   const note = dropped === 0 ? '' : ` (${dropped} entr${dropped === 1 ? 'y' : 'ies'} of restoreFrom ${dropped === 1 ? 'is' : 'are'} null or undefined)`
   checkCoverage([...handles.map((h) => h.keyGroupRange), ...(knownEmptyRanges ?? [])], target, note)
-  return handles
 }

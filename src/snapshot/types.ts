@@ -69,6 +69,16 @@ export interface LocalStateHandle {
   handle: KeyedStateHandle
 }
 
+/** A local recovery file that a restore did not use (checkpoint storage was read instead): which one, and why. */
+export interface LocalRecoveryFallback {
+  checkpointId: number
+  /** Absolute path of the bad local file (or of the local copy's directory when RocksDB refused the copy as a whole). */
+  file: string
+  /** Why it was not used, for humans. */
+  reason: string
+  error?: unknown
+}
+
 export interface SnapshotResult {
   /** Undefined when the backend held no state: nothing was written. */
   handle: KeyedStateHandle | undefined

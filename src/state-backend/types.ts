@@ -10,20 +10,13 @@ import type {
 } from '../state/descriptors.js'
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/types.js'
 import type { CheckpointStorage } from '../storage/types.js'
-import type { KeyedStateHandle, LocalStateHandle, SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
+import type { KeyedStateHandle, LocalRecoveryFallback, LocalStateHandle, SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
+
+export type { LocalRecoveryFallback } from '../snapshot/types.js'
 import type { TimerService, TimerServiceOptions } from '../timers/types.js'
 
 export type BackendKind = 'heap' | 'rocksdb'
 
-/** A local recovery file that was not used: which one, and why. */
-export interface LocalRecoveryFallback {
-  checkpointId: number
-  /** Absolute path of the bad local file (or of the local copy's directory when RocksDB refused the copy as a whole). */
-  file: string
-  /** Why it was not used, for humans. */
-  reason: string
-  error?: unknown
-}
 
 export interface KeyedStateBackendOptions<K> {
   kind: BackendKind

@@ -19,7 +19,8 @@ import { int32Serializer, stringSerializer } from '../../serializers/primitives.
 import { serializerConfig, type Serializer } from '../../serializers/serializer.js'
 import { keyGroupOfAscii, keyGroupOfInt32 } from './key-hash.js'
 import { restoreFullHandles, runFullSnapshot } from '../../snapshot/full/index.js'
-import { restoreHandlesCovering } from '../../keygroup-coverage.js'
+import { checkRestoreCoverage, presentHandles } from '../../keygroup-coverage.js'
+import { fullLocalFallback, localFallbackReporter } from '../../snapshot/local-fallback.js'
 import type { FullSnapshotHandle, KeyedStateHandle, RestoreSink, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
 import type { State } from '../../state/types.js'
 import { assertValidMetaInfo, type StateMetaInfo } from '../../state/meta.js'
@@ -357,10 +358,8 @@ export async function openHeapBackend<K>(options: KeyedStateBackendOptions<K>): 
   const backend = new HeapKeyedStateBackend(options)
   if (options.restoreFrom === undefined) return backend
   try {
-    // Handles and known-empty ranges must cover the range: restoring from nothing is an error, not an empty backend.
-    const handles = restoreHandlesCovering<KeyedStateHandle>(options.restoreFrom, options.knownEmptyRanges, backend.keyGroupRange)
-    if (handles.length === 0) return backend
-    if (!options.storage) {
+    const handles = presentHandles<KeyedStateHandle>(options.restoreFrom)
+    if (handles.length > 0 && !options.storage) {
       throw new KeyedStateError('INVALID_ARGUMENT', 'restoreFrom needs the storage the handles refer to (option storage)')
     }
     const full: FullSnapshotHandle[] = []
@@ -380,9 +379,13 @@ export async function openHeapBackend<K>(options: KeyedStateBackendOptions<K>): 
       }
       full.push(h)
     }
-    await restoreFullHandles(full, options.storage, backend.keyGroupRange, backend.restoreSink(), options.localRestoreFrom, {
+    // Handles and known-empty ranges must cover the range: restoring from nothing is an error, not an empty backend.
+    checkRestoreCoverage(full, options.restoreFrom, options.knownEmptyRanges, backend.keyGroupRange)
+    if (full.length === 0) return backend
+    await restoreFullHandles(full, options.storage!, backend.keyGroupRange, backend.restoreSink(), options.localRestoreFrom, {
       maxParallelism: backend.maxParallelism,
       keySerializer: backend.keySerializer as Serializer<unknown>,
+      onLocalFallback: fullLocalFallback(localFallbackReporter(options.onLocalFallback)),
       ...(options.knownEmptyRanges ? { knownEmptyRanges: options.knownEmptyRanges } : {}),
     })
   } catch (e) {

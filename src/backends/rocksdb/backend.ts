@@ -15,7 +15,8 @@ import { serializerConfig, type Serializer } from '../../serializers/serializer.
 import { restoreFullHandles } from '../../snapshot/full/index.js'
 import { IncrementalSnapshotStrategy, type RestoredSstBase } from './incremental-strategy.js'
 import { restoreIncrementalHandles } from './incremental-restore.js'
-import { restoreHandlesCovering } from '../../keygroup-coverage.js'
+import { checkRestoreCoverage, presentHandles } from '../../keygroup-coverage.js'
+import { fullLocalFallback, localFallbackReporter } from '../../snapshot/local-fallback.js'
 import type {
   FullSnapshotHandle,
   FullSnapshotResources,
@@ -106,8 +107,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     // knownEmptyRanges covers it), means "start from these handles": the directory's old
     // contents must not survive. Handles and known-empty ranges must cover the range.
     if (options.restoreFrom !== undefined) {
-      const handles = restoreHandlesCovering<KeyedStateHandle>(options.restoreFrom, options.knownEmptyRanges, this.keyGroupRange)
-      await this.openRestoring(handles, options)
+      await this.openRestoring(presentHandles<KeyedStateHandle>(options.restoreFrom), options)
     } else {
       await this.openWorkingDir()
     }
@@ -192,6 +192,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
         )
       }
     }
+    checkRestoreCoverage(handles, options.restoreFrom!, options.knownEmptyRanges, this.keyGroupRange)
     const incremental = handles.filter((h) => h.type === 'incremental')
     if (incremental.length > 0) {
       await this.openRestoringIncremental(handles, options)
@@ -208,6 +209,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       await restoreFullHandles(handles as readonly FullSnapshotHandle[], options.storage!, this.keyGroupRange, sink, local, {
         maxParallelism: this.maxParallelism,
         keySerializer: this.keySerializer as Serializer<unknown>,
+        onLocalFallback: fullLocalFallback(localFallbackReporter(options.onLocalFallback)),
         ...(options.knownEmptyRanges ? { knownEmptyRanges: options.knownEmptyRanges } : {}),
       })
       sink.flushRestore()
@@ -233,6 +235,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
           keyGroupRange: this.keyGroupRange,
           maxParallelism: this.maxParallelism,
           keySerializer: this.keySerializer as never,
+          reportLocalFallback: localFallbackReporter(options.onLocalFallback),
           openDatabase: () => {
             this.openDatabase()
             return this.restoreTarget()

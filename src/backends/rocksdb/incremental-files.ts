@@ -1,9 +1,9 @@
 // Bringing an incremental handle's files into a local RocksDB directory: from
-// a valid local recovery copy when there is one (hard links, no I/O for the
-// data), otherwise from checkpoint storage with every byte checked against the
-// size and CRC the handle recorded. A file that is missing or different is
+// a local recovery copy when its file has the size and CRC the handle recorded
+// (then hard-linked: one local read to check it, no download), otherwise from
+// checkpoint storage with every byte checked against the same size and CRC. A file that is missing or different is
 // reported by its RocksDB name and storage path before anything is opened.
-import { createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { copyFile, link, mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Transform } from 'node:stream'
@@ -16,6 +16,7 @@ import { checkMetaMatchesHandle, decodeMetaFile, LOCAL_META_FILE_NAME, type Incr
 import { forEachBounded } from '../../for-each-bounded.js'
 import type { IncrementalSnapshotHandle, LocalStateHandle, StoredFile } from '../../snapshot/types.js'
 import type { CheckpointStorage } from '../../storage/types.js'
+import { localFallbackReporter, type LocalFallbackReporter } from '../../snapshot/local-fallback.js'
 
 /** Downloads in flight at once (see the upload side in incremental-run.ts). */
 const DOWNLOAD_CONCURRENCY = 4
@@ -54,13 +55,29 @@ export function findLocalIncrementalCopy(h: IncrementalSnapshotHandle, local: re
   })
 }
 
-async function localSize(path: string): Promise<number | undefined> {
+/**
+ * Why the local file at `path` is not the stored file `f`, or undefined when
+ * it is: its size and CRC-32 must be the ones the handle records, exactly as
+ * for a download. Reading it costs a local read of every byte, far less than
+ * the download it saves, and a damaged local file is never restored.
+ */
+async function localFileProblem(path: string, f: StoredFile): Promise<string | undefined> {
+  let size: number
   try {
     const s = await stat(path)
-    return s.isFile() ? s.size : undefined
-  } catch {
-    return undefined
+    if (!s.isFile()) return 'not a file'
+    size = s.size
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `cannot be read: ${(e as Error).message}`
   }
+  if (size !== f.sizeBytes) return `${size} bytes, the handle records ${f.sizeBytes}`
+  let crc = 0
+  try {
+    for await (const chunk of createReadStream(path)) crc = crc32(chunk as Buffer, crc)
+  } catch (e) {
+    return `cannot be read: ${(e as Error).message}`
+  }
+  return crc >>> 0 === f.crc32 ? undefined : `CRC-32 ${crc >>> 0}, the handle records ${f.crc32}`
 }
 
 /** Hard link when possible (SSTs are immutable, and RocksDB only ever unlinks them); a copy across file systems. */
@@ -130,8 +147,9 @@ async function downloadVerified(storage: CheckpointStorage, h: IncrementalSnapsh
 
 /**
  * Puts every file of `h` into `dir` (created) under its RocksDB name. Files of
- * the local copy are used when present with their recorded size; the rest come
- * from storage, all checked for existence and size before the first download.
+ * the local copy are used when their size and CRC-32 are the recorded ones;
+ * every other file comes from storage (and is reported through `report`), all
+ * checked for existence and size before the first download.
  */
 export async function placeHandleFiles(
   h: IncrementalSnapshotHandle,
@@ -139,6 +157,7 @@ export async function placeHandleFiles(
   local: LocalStateHandle | undefined,
   dir: string,
   stats: FilePlacementStats,
+  report: LocalFallbackReporter = localFallbackReporter(undefined),
 ): Promise<void> {
   try {
     await mkdir(dir, { recursive: true })
@@ -147,16 +166,22 @@ export async function placeHandleFiles(
   }
   const all = [...Object.entries(h.sharedFiles), ...Object.entries(h.privateFiles)]
   const fromStorage: Array<[string, StoredFile]> = []
-  for (const [name, f] of all) {
-    const source = local ? join(local.directory, name) : undefined
-    if (source !== undefined && (await localSize(source)) === f.sizeBytes) {
+  await forEachBounded(all, DOWNLOAD_CONCURRENCY, async ([name, f]) => {
+    if (!local) {
+      fromStorage.push([name, f])
+      return
+    }
+    const source = join(local.directory, name)
+    const problem = await localFileProblem(source, f)
+    if (problem === undefined) {
       // Private files are copied: RocksDB may append to a MANIFEST it opened, and the local copy must stay intact.
       await linkOrCopy(source, join(dir, name), isSstFile(name))
       stats.localFiles++
     } else {
+      report({ checkpointId: h.checkpointId, file: source, reason: `${describeFile(h, name, f)}: local copy ${problem}` })
       fromStorage.push([name, f])
     }
-  }
+  })
   await forEachBounded(fromStorage, DOWNLOAD_CONCURRENCY, ([name, f]) => checkStored(storage, h, name, f))
   await forEachBounded(fromStorage, DOWNLOAD_CONCURRENCY, async ([name, f]) => {
     await downloadVerified(storage, h, name, f, join(dir, name))
@@ -166,13 +191,20 @@ export async function placeHandleFiles(
 }
 
 /** Reads and checks the meta file of `h`, from the local copy when it is intact, else from storage. */
-export async function readHandleMeta(h: IncrementalSnapshotHandle, storage: CheckpointStorage, local: LocalStateHandle | undefined): Promise<IncrementalMetaFile> {
+export async function readHandleMeta(
+  h: IncrementalSnapshotHandle,
+  storage: CheckpointStorage,
+  local: LocalStateHandle | undefined,
+  report: LocalFallbackReporter,
+): Promise<IncrementalMetaFile> {
   const f = h.metaFile
   const matches = (bytes: Buffer): boolean => bytes.length === f.sizeBytes && crc32(bytes) >>> 0 === f.crc32
   let bytes: Buffer | undefined
   if (local) {
-    const localBytes = await readFile(join(local.directory, LOCAL_META_FILE_NAME)).catch(() => undefined)
+    const path = join(local.directory, LOCAL_META_FILE_NAME)
+    const localBytes = await readFile(path).catch(() => undefined)
     if (localBytes && matches(localBytes)) bytes = localBytes
+    else report({ checkpointId: h.checkpointId, file: path, reason: `${describeFile(h, 'meta', f)}: local copy ${localBytes ? 'does not match the size and CRC-32 its handle records' : 'missing or unreadable'}` })
   }
   if (!bytes) {
     await checkStored(storage, h, 'meta', f)

@@ -20,7 +20,7 @@ import type { RestoreTarget } from './full-restore.js'
 import { IngestingRestoreSink } from './full-restore.js'
 import type { WorkingDir } from './working-dir.js'
 import { keyGroupPrefix } from '../../encoding.js'
-import { KeyedStateError, StateConflictError } from '../../errors.js'
+import { isKeyedStateError, KeyedStateError, StateConflictError } from '../../errors.js'
 import { checkKeyGroupRange, rangeIntersection, rangeSize, type KeyGroupRange } from '../../keygroups.js'
 import type { NativeBinding } from './native/types.js'
 import { describeSerializer, sameSerializerConfig, serializerCanRead, type Serializer } from '../../serializers/serializer.js'
@@ -34,6 +34,7 @@ import type { CheckpointStorage } from '../../storage/types.js'
 import { checkCoverage, firstOverlap } from '../../keygroup-coverage.js'
 import { emptyPlacementStats, findLocalIncrementalCopy, placeHandleFiles, readHandleMeta, type FilePlacementStats } from './incremental-files.js'
 import { copyRangeToSstFiles, type RangeCopyStats } from './incremental-ingest.js'
+import { fullLocalFallback, type LocalFallbackReporter } from '../../snapshot/local-fallback.js'
 
 /** What the restore needs from the backend being restored. */
 export interface IncrementalRestoreTarget {
@@ -42,6 +43,8 @@ export interface IncrementalRestoreTarget {
   readonly keyGroupRange: KeyGroupRange
   readonly maxParallelism: number
   readonly keySerializer: Serializer<unknown>
+  /** Told about each local recovery file not used (backend option onLocalFallback). */
+  readonly reportLocalFallback: LocalFallbackReporter
   /**
    * Opens the backend's database in `workingDir.db` (which may already hold
    * the restored files) and returns what a restore sink needs from it.
@@ -164,7 +167,7 @@ export async function restoreIncrementalHandles(
   const metas = new Map<IncrementalSnapshotHandle, IncrementalMetaFile>()
   const union = new Map<string, StateMetaInfo>()
   for (const h of incremental) {
-    const meta = await readHandleMeta(h, storage, findLocalIncrementalCopy(h, local))
+    const meta = await readHandleMeta(h, storage, findLocalIncrementalCopy(h, local), target.reportLocalFallback)
     checkMeta(meta, h, target)
     metas.set(h, meta)
     for (const s of meta.states) {
@@ -176,8 +179,10 @@ export async function restoreIncrementalHandles(
 
   let db: RestoreTarget
   if (base) {
-    await placeHandleFiles(base, storage, findLocalIncrementalCopy(base, local), target.workingDir.db, stats)
-    db = target.openDatabase()
+    db = await withLocalFallback(base, findLocalIncrementalCopy(base, local), target, stats, async (copy) => {
+      await placeHandleFiles(base, storage, copy, target.workingDir.db, stats, target.reportLocalFallback)
+      return target.openDatabase()
+    }, () => rm(target.workingDir.db, { recursive: true, force: true }))
     openInPlace(db, base, metas.get(base)!, [...union.values()], range, stats)
   } else {
     db = target.openDatabase()
@@ -199,6 +204,35 @@ export async function restoreIncrementalHandles(
     stats,
   }
 }
+
+/**
+ * Places and opens a handle's files, from its local copy where the files
+ * verify. Each local file is checked against the handle's size and CRC-32, so
+ * RocksDB refusing the result (a damaged SST, CURRENT or MANIFEST) means the
+ * local copy was bad in a way the checks missed: then the copy is reported,
+ * `discard` removes what was placed, and everything comes from storage.
+ */
+async function withLocalFallback<T>(
+  h: IncrementalSnapshotHandle,
+  copy: LocalStateHandle | undefined,
+  target: IncrementalRestoreTarget,
+  stats: FilePlacementStats,
+  open: (copy: LocalStateHandle | undefined) => Promise<T>,
+  discard: () => Promise<void>,
+): Promise<T> {
+  const localBefore = stats.localFiles
+  try {
+    return await open(copy)
+  } catch (e) {
+    if (!copy || stats.localFiles === localBefore || !isKeyedStateError(e) || !REFUSED_COPY_CODES.includes(e.code)) throw e
+    target.reportLocalFallback({ checkpointId: h.checkpointId, file: copy.directory, reason: `RocksDB refused the local copy: ${e.message}`, error: e })
+    await discard()
+    return open(undefined)
+  }
+}
+
+/** What RocksDB reports for files it cannot use (addon status codes); other errors are not the copy's fault. */
+const REFUSED_COPY_CODES: readonly string[] = ['CORRUPTION', 'IO_ERROR', 'NOT_FOUND', 'NOT_SUPPORTED', 'INVALID_ARGUMENT']
 
 /**
  * The handle whose files become the working database: the one sharing the most
@@ -266,9 +300,11 @@ async function ingestHandles(
     for (const [i, h] of handles.entries()) {
       const tempDir = join(staging, `incremental-${i}`)
       const tempDbDir = join(tempDir, 'db')
-      await placeHandleFiles(h, storage, findLocalIncrementalCopy(h, locals), tempDbDir, stats)
-      // Read once and deleted: compacting it would only add I/O to the restore.
-      const source = target.native.open(tempDbDir, { createIfMissing: false, disableWal: true, disableAutoCompactions: true })
+      const source = await withLocalFallback(h, findLocalIncrementalCopy(h, locals), target, stats, async (copy) => {
+        await placeHandleFiles(h, storage, copy, tempDbDir, stats, target.reportLocalFallback)
+        // Read once and deleted: compacting it would only add I/O to the restore.
+        return target.native.open(tempDbDir, { createIfMissing: false, disableWal: true, disableAutoCompactions: true })
+      }, () => rm(tempDbDir, { recursive: true, force: true }))
       try {
         const wanted = rangeIntersection(h.keyGroupRange, target.keyGroupRange)
         for (const [s, state] of metas.get(h)!.states.entries()) {
@@ -322,6 +358,7 @@ async function ingestFullHandles(
     // Key groups restored from incremental handles (or known to be empty) need no full handle.
     await restoreFullHandles(full, storage, target.keyGroupRange, checked, localFull, {
       maxParallelism: target.maxParallelism,
+      onLocalFallback: fullLocalFallback(target.reportLocalFallback),
       keySerializer: target.keySerializer,
       knownEmptyRanges: coveredElsewhere,
     })
