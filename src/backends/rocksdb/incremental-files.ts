@@ -73,7 +73,7 @@ async function localFileProblem(path: string, f: StoredFile): Promise<string | u
   if (size !== f.sizeBytes) return `${size} bytes, the handle records ${f.sizeBytes}`
   let crc = 0
   try {
-    for await (const chunk of createReadStream(path)) crc = crc32(chunk as Buffer, crc)
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) crc = crc32(chunk as Buffer, crc)
   } catch (e) {
     return `cannot be read: ${(e as Error).message}`
   }
