@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path'
 import { after, before, test } from 'node:test'
 import fc from 'fast-check'
 import type { KeyedStateBackend, LocalRecoveryFallback } from '../../src/state-backend/types.js'
+import { incrementalRestoreHooks } from '../../src/backends/rocksdb/incremental-restore.js'
 import { int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
 import type { FullSnapshotHandle, KeyedStateHandle, LocalStateHandle } from '../../src/snapshot/types.js'
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js'
@@ -174,5 +175,27 @@ test('an intact local copy is used without fallback', async () => {
       await b.close()
     }
     assert.deepEqual(fallbacks, [], mode)
+  }
+})
+
+test('a local copy RocksDB refuses to open (damage the checks missed) is replaced from storage and reported', async () => {
+  const c = made.get('rocksdb-incremental')!
+  const { local } = await copyLocal(c.local, t.dir(`copy-${++copies}`))
+  // Stands in for damage no size or CRC check sees: CURRENT is damaged after it was verified and placed.
+  incrementalRestoreHooks.afterPlaced = async (dir, copy) => {
+    if (copy) await writeFile(join(dir, 'CURRENT'), 'MANIFEST-999999\n')
+  }
+  try {
+    const { b, fallbacks } = await restore('rocksdb-incremental', t, c, local)
+    try {
+      check(b, CHANGED)
+    } finally {
+      await b.close()
+    }
+    assert.equal(fallbacks.length, 1, JSON.stringify(fallbacks))
+    assert.equal(fallbacks[0]!.file, local.directory)
+    assert.match(fallbacks[0]!.reason, /RocksDB refused the local copy/)
+  } finally {
+    delete incrementalRestoreHooks.afterPlaced
   }
 })

@@ -71,8 +71,11 @@ export interface IncrementalRestoreResult {
   stats: IncrementalRestoreStats
 }
 
-/** Test hook: told about every finished incremental restore. */
-export const incrementalRestoreHooks: { onRestored?: (stats: IncrementalRestoreStats) => void } = {}
+/** Test hooks: told about every finished incremental restore; `afterPlaced` may change placed files before RocksDB opens them. */
+export const incrementalRestoreHooks: {
+  onRestored?: (stats: IncrementalRestoreStats) => void
+  afterPlaced?: (dir: string, local: LocalStateHandle | undefined) => Promise<void> | void
+} = {}
 
 function describe(h: KeyedStateHandle): string {
   return h.type === 'full' ? h.file.path : h.metaFile.path
@@ -181,6 +184,7 @@ export async function restoreIncrementalHandles(
   if (base) {
     db = await withLocalFallback(base, findLocalIncrementalCopy(base, local), target, stats, async (copy) => {
       await placeHandleFiles(base, storage, copy, target.workingDir.db, stats, target.reportLocalFallback)
+      await incrementalRestoreHooks.afterPlaced?.(target.workingDir.db, copy)
       return target.openDatabase()
     }, () => rm(target.workingDir.db, { recursive: true, force: true }))
     openInPlace(db, base, metas.get(base)!, [...union.values()], range, stats)
@@ -302,6 +306,7 @@ async function ingestHandles(
       const tempDbDir = join(tempDir, 'db')
       const source = await withLocalFallback(h, findLocalIncrementalCopy(h, locals), target, stats, async (copy) => {
         await placeHandleFiles(h, storage, copy, tempDbDir, stats, target.reportLocalFallback)
+        await incrementalRestoreHooks.afterPlaced?.(tempDbDir, copy)
         // Read once and deleted: compacting it would only add I/O to the restore.
         return target.native.open(tempDbDir, { createIfMissing: false, disableWal: true, disableAutoCompactions: true })
       }, () => rm(tempDbDir, { recursive: true, force: true }))
