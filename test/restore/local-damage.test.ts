@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path'
 import { after, before, test } from 'node:test'
 import fc from 'fast-check'
 import type { KeyedStateBackend, LocalRecoveryFallback } from '../../src/state-backend/types.js'
-import { incrementalRestoreHooks } from '../../src/backends/rocksdb/incremental-restore.js'
+import { incrementalRestoreHooks, type IncrementalRestoreStats } from '../../src/backends/rocksdb/incremental-restore.js'
 import { int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
 import type { FullSnapshotHandle, KeyedStateHandle, LocalStateHandle } from '../../src/snapshot/types.js'
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js'
@@ -185,6 +185,8 @@ test('a local copy RocksDB refuses to open (damage the checks missed) is replace
   incrementalRestoreHooks.afterPlaced = async (dir, copy) => {
     if (copy) await writeFile(join(dir, 'CURRENT'), 'MANIFEST-999999\n')
   }
+  let restored: IncrementalRestoreStats | undefined
+  incrementalRestoreHooks.onRestored = (stats) => (restored = stats)
   try {
     const { b, fallbacks } = await restore('rocksdb-incremental', t, c, local)
     try {
@@ -194,8 +196,10 @@ test('a local copy RocksDB refuses to open (damage the checks missed) is replace
     }
     assert.equal(fallbacks.length, 1, JSON.stringify(fallbacks))
     assert.equal(fallbacks[0]!.file, local.directory)
+    assert.ok(restored && restored.localFiles === 0 && restored.downloadedFiles > 0, `everything came from storage: ${JSON.stringify(restored)}`)
     assert.match(fallbacks[0]!.reason, /RocksDB refused the local copy/)
   } finally {
     delete incrementalRestoreHooks.afterPlaced
+    delete incrementalRestoreHooks.onRestored
   }
 })

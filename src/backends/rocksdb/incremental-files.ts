@@ -1,8 +1,9 @@
 // Bringing an incremental handle's files into a local RocksDB directory: from
 // a local recovery copy when its file has the size and CRC the handle recorded
 // (then hard-linked: one local read to check it, no download), otherwise from
-// checkpoint storage with every byte checked against the same size and CRC. A file that is missing or different is
-// reported by its RocksDB name and storage path before anything is opened.
+// checkpoint storage with every byte checked against the same size and CRC. A
+// stored file that is missing or different is reported by its RocksDB name and
+// storage path before anything is opened; a local one is reported and replaced.
 import { createReadStream, createWriteStream } from 'node:fs'
 import { copyFile, link, mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'

@@ -231,6 +231,7 @@ async function withLocalFallback<T>(
     if (!copy || stats.localFiles === localBefore || !isKeyedStateError(e) || !REFUSED_COPY_CODES.includes(e.code)) throw e
     target.reportLocalFallback({ checkpointId: h.checkpointId, file: copy.directory, reason: `RocksDB refused the local copy: ${e.message}`, error: e })
     await discard()
+    stats.localFiles = localBefore
     return open(undefined)
   }
 }
