@@ -73,6 +73,7 @@ export type {
   FullSnapshotHandle,
   IncrementalSnapshotHandle,
   LocalStateHandle,
+  LocalRecoveryFallback,
 } from './snapshot/types.js'
 
 export { FileSystemCheckpointStorage } from './storage/fs.js'
