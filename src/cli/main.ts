@@ -67,9 +67,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .requiredOption('--state <name>', 'the state to dump')
     .option('--key <key>', 'only this key (parsed with --key-serializer)')
     .addOption(
-      new Option('--key-serializer <id>', 'how keys were serialized (default string; the key serializer a snapshot records is not used yet)').choices([...KEY_SERIALIZER_IDS]).default('string'),
+      new Option('--key-serializer <id>', 'how keys were serialized (default: the one the snapshot recorded, else string)').choices([...KEY_SERIALIZER_IDS]),
     )
-    .action(run((dir: string, opts: { state: string; key?: string; keySerializer: string }) => dumpCommand(dir, opts)))
+    .action(run((dir: string, opts: { state: string; key?: string; keySerializer?: string }) => dumpCommand(dir, opts)))
 
   program
     .command('verify')

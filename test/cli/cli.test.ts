@@ -5,7 +5,11 @@ import { execFile } from 'node:child_process'
 import { cp, mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { openKeyedStateBackend } from '../../src/backends/open.js'
 import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js'
+import { LocalOperatorInstance } from '../../src/checkpoint/instance.js'
+import { int32Serializer } from '../../src/serializers/primitives.js'
+import { ValueStateDescriptor } from '../../src/state/descriptors.js'
 import type { CheckpointMetadata } from '../../src/checkpoint/metadata.js'
 import { FakeInstance, storedPaths, tempStorage, type TempStorage } from '../checkpoint/helpers.js'
 import { cloneModel, Job, type Model } from '../checkpoint/job.js'
@@ -100,12 +104,14 @@ test('inspect shows states, ranges, files and sizes', async () => {
     const h = chk2.instances[i]!.handle!
     assert.equal(inst.handleType, 'full')
     assert.equal(inst.codec, 'snappy')
+    assert.equal(inst.keySerializer, 'string@1')
     assert.deepEqual(inst.files.map((f: any) => [f.path, f.shared, f.sizeBytes]), [[(h as any).file.path, false, inst.sizeBytes]])
   }
   const text = await cli('inspect', join(t.root, 'savepoints', 'sp'))
   assert.equal(text.code, 0, text.stderr)
   assert.match(text.stdout, /^savepoint 3 /)
   assert.match(text.stdout, /count\s+value\s+void@1\s+int64@1/)
+  assert.match(text.stdout, /key serializer\s+string@1\n/)
   assert.match(text.stdout, /instance 1\s+key groups \[8\.\.15\]\s+full v1 snappy/)
 })
 
@@ -147,6 +153,34 @@ test('dump prints every entry of a state as decoded JSON lines', async () => {
 
   const list = await cli('dump', join(t.root, 'savepoints', 'sp'), '--state', 'recent', '--key', key)
   assert.deepEqual(jsonLines(list.stdout).map((e) => e.value), [m.recent])
+})
+
+test('dump decodes keys with the key serializer the snapshot recorded unless told otherwise', async () => {
+  const s = await tempStorage('ks-cli-int-keys-')
+  try {
+    const backend = await openKeyedStateBackend<number>({ kind: 'heap', keySerializer: int32Serializer, maxParallelism: 16 })
+    const count = backend.getState(new ValueStateDescriptor('count', int32Serializer))
+    for (const k of [3, 7, 40]) {
+      backend.setCurrentKey(k)
+      count.update(k * 10)
+    }
+    const c = await CheckpointCoordinator.create({ storage: s.storage, instances: [new LocalOperatorInstance(backend, s.storage)] })
+    await c.triggerSavepoint('savepoints/ints')
+    await c.close()
+    await backend.close()
+    const dir = join(s.root, 'savepoints', 'ints')
+    const all = await cli('dump', dir, '--state', 'count')
+    assert.equal(all.code, 0, all.stderr)
+    assert.deepEqual(new Map(jsonLines(all.stdout).map((e) => [e.key, e.value])), new Map([[3, 30], [7, 70], [40, 400]]))
+    const one = await cli('dump', dir, '--state', 'count', '--key', '7')
+    assert.deepEqual(jsonLines(one.stdout).map((e) => [e.key, e.value]), [[7, 70]])
+    // An explicit --key-serializer still wins: the same keys read as bytes.
+    const bytes = await cli('dump', dir, '--state', 'count', '--key-serializer', 'bytes')
+    assert.equal(bytes.code, 0, bytes.stderr)
+    assert.ok(jsonLines(bytes.stdout).every((e) => typeof e.key !== 'number'), bytes.stdout)
+  } finally {
+    await s.cleanup()
+  }
 })
 
 test('dump names an unknown state and lists the known ones', async () => {
@@ -265,6 +299,7 @@ test('incremental RocksDB checkpoints: inspect, dump and verify read them throug
     const report = JSON.parse(inspect.stdout)
     assert.deepEqual(report.states.map((x: any) => x.name), ['count', 'last-seen', 'recent'])
     assert.ok(report.instances.every((i: any) => i.handleType === 'incremental' && i.files.some((f: any) => f.shared) && i.files.some((f: any) => !f.shared)))
+    assert.ok(report.instances.every((i: any) => i.keySerializer === 'string@1'))
 
     const dump = await cli('dump', join(s.root, 'chk-2'), '--state', 'count')
     assert.equal(dump.code, 0, dump.stderr)

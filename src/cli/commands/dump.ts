@@ -4,6 +4,8 @@ import { openFullSnapshot } from '../../snapshot/format/open-snapshot.js'
 import { unpackEntries } from '../../snapshot/format/packed.js'
 import type { FullSnapshotHandle } from '../../snapshot/types.js'
 import type { CheckpointStorage } from '../../storage/types.js'
+import type { CheckpointMetadata } from '../../checkpoint/metadata.js'
+import { statesOfHandle } from './inspect.js'
 import { entryDecoder, entryKeyBytes, parseKeyArgument } from '../lib/decode.js'
 import { materializeIncremental } from '../lib/incremental.js'
 import { openSnapshotDirectory } from '../lib/open.js'
@@ -12,7 +14,17 @@ import { jsonReplacer, progress, writeLine } from '../lib/output.js'
 export interface DumpOptions {
   state: string
   key?: string
-  keySerializer: string
+  /** Default: the key serializer the snapshot recorded (string when it records none). */
+  keySerializer?: string
+}
+
+type ResolvedDumpOptions = DumpOptions & { keySerializer: string }
+
+/** The id of the key serializer the snapshot recorded (its first handle's), or 'string' when it records none. */
+async function recordedKeySerializerId(storage: CheckpointStorage, md: CheckpointMetadata): Promise<string> {
+  const handle = md.instances.find((i) => i.handle)?.handle
+  if (!handle) return 'string'
+  return (await statesOfHandle(storage, handle)).keySerializer?.id ?? 'string'
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -23,7 +35,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 async function dumpFull(
   storage: CheckpointStorage,
   handle: FullSnapshotHandle,
-  options: DumpOptions,
+  options: ResolvedDumpOptions,
   keyBytes: Uint8Array | undefined,
   range: KeyGroupRange,
   knownStates: Set<string>,
@@ -45,7 +57,8 @@ async function dumpFull(
 
 export async function dumpCommand(path: string, options: DumpOptions): Promise<number> {
   const { storage, metadata: md } = await openSnapshotDirectory(path)
-  const keyBytes = options.key === undefined ? undefined : parseKeyArgument(options.key, options.keySerializer)
+  const resolved: ResolvedDumpOptions = { ...options, keySerializer: options.keySerializer ?? (await recordedKeySerializerId(storage, md)) }
+  const keyBytes = options.key === undefined ? undefined : parseKeyArgument(options.key, resolved.keySerializer)
   const keyGroup = keyBytes ? assignToKeyGroup(keyBytes, md.maxParallelism) : undefined
   const instances = md.instances.filter((i) => i.handle && (keyGroup === undefined || rangeContains(i.keyGroupRange, keyGroup)))
   const knownStates = new Set<string>()
@@ -56,11 +69,11 @@ export async function dumpCommand(path: string, options: DumpOptions): Promise<n
       const h = inst.handle!
       const range = keyGroup === undefined ? h.keyGroupRange : { start: keyGroup, end: keyGroup }
       if (h.type === 'full') {
-        found = (await dumpFull(storage, h, options, keyBytes, range, knownStates)) || found
+        found = (await dumpFull(storage, h, resolved, keyBytes, range, knownStates)) || found
       } else {
         const m = await materializeIncremental(storage, h)
         try {
-          if (m.handle) found = (await dumpFull(m.storage, m.handle, options, keyBytes, range, knownStates)) || found
+          if (m.handle) found = (await dumpFull(m.storage, m.handle, resolved, keyBytes, range, knownStates)) || found
         } finally {
           await m.cleanup()
         }

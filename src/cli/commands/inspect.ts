@@ -3,7 +3,7 @@ import { filesOfHandle } from '../../checkpoint/handles.js'
 import type { CheckpointMetadata } from '../../checkpoint/metadata.js'
 import { isKeyedStateError } from '../../errors.js'
 import { formatRange } from '../../keygroups.js'
-import { describeSerializer } from '../../serializers/serializer.js'
+import { describeSerializer, type SerializerConfig } from '../../serializers/serializer.js'
 import { openFullSnapshot } from '../../snapshot/format/open-snapshot.js'
 import type { KeyedStateHandle } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
@@ -37,6 +37,8 @@ export interface InspectedInstance {
   syncDurationMs: number
   asyncDurationMs: number
   states: StateMetaInfo[]
+  /** The key serializer the snapshot recorded ("string@1"), null when it records none. */
+  keySerializer?: string | null
   files: InspectedFile[]
   problem?: string
 }
@@ -50,18 +52,21 @@ export interface StateSummary {
   ttlMs?: number
 }
 
-/** The state meta-info of an incremental handle, from its meta file. */
-export async function incrementalStates(storage: CheckpointStorage, handle: Extract<KeyedStateHandle, { type: 'incremental' }>): Promise<StateMetaInfo[]> {
-  const meta = decodeMetaFile(await storage.read(handle.metaFile.path), handle.metaFile.path)
-  return meta.states.map((s) => s.meta)
+interface HandleContents {
+  states: StateMetaInfo[]
+  /** Undefined when the snapshot does not record it (full snapshots written before it was recorded). */
+  keySerializer: SerializerConfig | undefined
+  codec?: string
 }
 
-export async function statesOfHandle(storage: CheckpointStorage, handle: KeyedStateHandle): Promise<{ states: StateMetaInfo[]; codec?: string }> {
+/** The state meta-info and key serializer of a handle, from its file's meta-info or its meta file. */
+export async function statesOfHandle(storage: CheckpointStorage, handle: KeyedStateHandle): Promise<HandleContents> {
   if (handle.type === 'full') {
     const reader = await openFullSnapshot(storage, handle)
-    return { states: [...reader.states], codec: reader.codec }
+    return { states: [...reader.states], keySerializer: reader.keySerializer, codec: reader.codec }
   }
-  return { states: await incrementalStates(storage, handle) }
+  const meta = decodeMetaFile(await storage.read(handle.metaFile.path), handle.metaFile.path)
+  return { states: meta.states.map((s) => s.meta), keySerializer: meta.keySerializer ?? undefined }
 }
 
 export function summarizeState(s: StateMetaInfo): StateSummary {
@@ -125,8 +130,9 @@ export async function inspectCommand(path: string, options: { json?: boolean }):
         row.formatVersion = h.formatVersion
         if (h.type === 'full') row.keyGroupsWithData = h.keyGroupOffsets.filter((o) => o >= 0).length
         try {
-          const { states: found, codec } = await statesOfHandle(storage, h)
+          const { states: found, keySerializer, codec } = await statesOfHandle(storage, h)
           row.states = found
+          row.keySerializer = keySerializer ? describeSerializer(keySerializer) : null
           if (codec) row.codec = codec
           for (const s of found) if (!states.has(s.name)) states.set(s.name, summarizeState(s))
         } catch (e) {
@@ -152,6 +158,8 @@ export async function inspectCommand(path: string, options: { json?: boolean }):
   lines.push(`  triggered          ${formatTime(md.triggeredAtMs)}`)
   lines.push(`  completed          ${formatTime(md.completedAtMs)}`)
   lines.push(`  parallelism        ${md.parallelism} (maxParallelism ${md.maxParallelism})`)
+  const keySerializers = [...new Set(instances.filter((i) => i.keySerializer !== undefined).map((i) => i.keySerializer ?? 'not recorded'))]
+  if (keySerializers.length > 0) lines.push(`  key serializer     ${keySerializers.join(', ')}`)
   lines.push(`  size               ${formatBytes(md.sizeBytes)} (${formatBytes(md.incrementalSizeBytes)} written for this ${md.type})`)
   if (md.restoredFrom) {
     const r = md.restoredFrom
