@@ -29,7 +29,7 @@ import {
   SUPPORTED_FORMAT_VERSIONS,
 } from './constants.js'
 import type { SnapshotMeta } from './encoder.js'
-import { compareKeyBytes, entryRuleOf, KeyOrder, keyProblem, valueProblem } from './entry-rules.js'
+import { compareKeyBytes, compareKeysIn, entryRuleOf, KeyOrder, keyProblem, valueProblem } from './entry-rules.js'
 import { packedEntryEnd } from './packed.js'
 
 /** Random access to one snapshot file. */
@@ -366,7 +366,7 @@ function parseSections(file: string, layout: SnapshotLayout, raw: Uint8Array, wh
       const valueWhy = valueProblem(raw, keyEnd + 4, next, rule)
       if (valueWhy !== undefined) bad(e, valueWhy)
       if (prev !== undefined) {
-        const c = compareKeyBytes(prev, prevStart, prevEnd, raw, keyStart, keyEnd)
+        const c = prev === raw ? compareKeysIn(dv, prevStart, prevEnd, keyStart, keyEnd) : compareKeyBytes(prev, prevStart, prevEnd, raw, keyStart, keyEnd)
         if (c === 0) bad(e, 'a duplicate of the previous key of its state')
         if (c > 0) bad(e, 'key is not in ascending key order (it sorts before the previous key of its state)')
       }

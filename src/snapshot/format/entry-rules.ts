@@ -36,31 +36,40 @@ export function entryRuleOf(meta: StateMetaInfo): EntryRule {
   }
 }
 
-/** Position after the varint at `pos`, and its value; next = -1 when it does not end before `end`. */
-function varintAt(bytes: Uint8Array, pos: number, end: number): { value: number; next: number } {
+/** Value of the varint varintEnd last read (a module variable: the hot loop allocates nothing per entry). */
+let varintValue = 0
+
+/** Position after the varint at `pos` (its value in varintValue), or -1 when it does not end before `end`. */
+function varintEnd(bytes: Uint8Array, pos: number, end: number): number {
   let value = 0
   let scale = 1
   for (let i = 0; i < VARINT_BYTES_MAX && pos < end; i++) {
     const b = bytes[pos++]!
     value += (b & 0x7f) * scale
-    if ((b & 0x80) === 0) return { value, next: pos }
+    if ((b & 0x80) === 0) {
+      varintValue = value
+      return pos
+    }
     scale *= 128
   }
-  return { value: 0, next: -1 }
+  return -1
 }
 
 /** Why the key at [start, end) is not a key of `rule`'s layout, or undefined. */
 export function keyProblem(bytes: Uint8Array, start: number, end: number, rule: EntryRule): string | undefined {
-  const what = rule.layout === 'timer' ? 'malformed timer key' : 'malformed composite key'
-  let pos = start + KEY_GROUP_PREFIX_BYTES + (rule.layout === 'timer' ? TIMESTAMP_BYTES : 0)
-  if (pos >= end) return `${what}: ${end - start} bytes end before the key length`
-  const key = varintAt(bytes, pos, end)
-  if (key.next < 0 || key.next + key.value >= end) return `${what}: the key length runs past the end of the ${end - start}-byte key`
-  const ns = varintAt(bytes, key.next + key.value, end)
-  if (ns.next < 0 || ns.next + ns.value > end) return `${what}: the namespace length runs past the end of the ${end - start}-byte key`
+  const pos = start + KEY_GROUP_PREFIX_BYTES + (rule.layout === 'timer' ? TIMESTAMP_BYTES : 0)
+  if (pos >= end) return `${keyWhat(rule)}: ${end - start} bytes end before the key length`
+  let next = varintEnd(bytes, pos, end)
+  if (next < 0 || next + varintValue >= end) return `${keyWhat(rule)}: the key length runs past the end of the ${end - start}-byte key`
+  next = varintEnd(bytes, next + varintValue, end)
+  if (next < 0 || next + varintValue > end) return `${keyWhat(rule)}: the namespace length runs past the end of the ${end - start}-byte key`
   // Only a map entry has bytes after the namespace (its user key, to the end).
-  if (rule.layout !== 'map' && ns.next + ns.value !== end) return `${what}: ${end - ns.next - ns.value} bytes after the namespace`
+  if (rule.layout !== 'map' && next + varintValue !== end) return `${keyWhat(rule)}: ${end - next - varintValue} bytes after the namespace`
   return undefined
+}
+
+function keyWhat(rule: EntryRule): string {
+  return rule.layout === 'timer' ? 'malformed timer key' : 'malformed composite key'
 }
 
 /** Why the value at [start, end) is not a value of `rule`, or undefined. */
@@ -83,6 +92,28 @@ export function compareKeyBytes(a: Uint8Array, aStart: number, aEnd: number, b: 
   const n = Math.min(aEnd - aStart, bEnd - bStart)
   for (let i = 0; i < n; i++) {
     const d = a[aStart + i]! - b[bStart + i]!
+    if (d !== 0) return d < 0 ? -1 : 1
+  }
+  const la = aEnd - aStart
+  const lb = bEnd - bStart
+  return la === lb ? 0 : la < lb ? -1 : 1
+}
+
+/**
+ * compareKeyBytes for two keys in one buffer, four bytes at a time: big-endian
+ * words order as their bytes do. A restore compares every entry with the one
+ * before it; this halves what the byte loop cost.
+ */
+export function compareKeysIn(view: DataView, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const n = Math.min(aEnd - aStart, bEnd - bStart)
+  let i = 0
+  for (; i + 4 <= n; i += 4) {
+    const a = view.getUint32(aStart + i, false)
+    const b = view.getUint32(bStart + i, false)
+    if (a !== b) return a < b ? -1 : 1
+  }
+  for (; i < n; i++) {
+    const d = view.getUint8(aStart + i) - view.getUint8(bStart + i)
     if (d !== 0) return d < 0 ? -1 : 1
   }
   const la = aEnd - aStart
