@@ -1,9 +1,17 @@
+// The built-in composite serializers: lists, maps and tuples of values that
+// other serializers write.
 import { KeyedStateError } from '../errors.js'
 import { readVarint, varintLength, writeVarint } from '../encoding.js'
+import { builtInSerializer, checkedBytes } from './output.js'
 import { serializerCanRead, serializerConfig, type Serializer, type SerializerConfig } from './serializer.js'
 
 // Composite values are length-prefixed parts (LEB128 varint lengths), so any
 // element serializer works, including ones that are not self-delimiting.
+
+/** What an element serializer returned, checked (it may be a user's serializer). */
+function part<T>(serializer: Serializer<T>, value: T): Uint8Array {
+  return checkedBytes(serializer.serialize(value), serializer)
+}
 
 function encodeParts(parts: Uint8Array[], countPrefix: boolean): Uint8Array {
   let size = countPrefix ? varintLength(parts.length) : 0
@@ -54,26 +62,30 @@ function nestedCanRead(current: Serializer<unknown>[], previous: SerializerConfi
 }
 
 export function listSerializer<T>(element: Serializer<T>): Serializer<T[]> {
-  return {
+  return builtInSerializer({
     id: 'list',
     version: 1,
     config: { parts: [serializerConfig(element)] },
-    serialize: (v) => encodeParts(v.map((e) => element.serialize(e)), true),
+    serialize: (v) => {
+      if (!Array.isArray(v)) throw new KeyedStateError('INVALID_ARGUMENT', 'list serializer expects an array')
+      return encodeParts(v.map((e) => part(element, e)), true)
+    },
     deserialize: (b) => decodeParts('list', b).map((p) => element.deserialize(p)),
     canRead(prev) {
       return prev.id === 'list' && prev.version === 1 && nestedCanRead([element as Serializer<unknown>], prev)
     },
-  }
+  })
 }
 
 export function mapSerializer<K, V>(key: Serializer<K>, value: Serializer<V>): Serializer<Map<K, V>> {
-  return {
+  return builtInSerializer({
     id: 'map',
     version: 1,
     config: { parts: [serializerConfig(key), serializerConfig(value)] },
     serialize: (m) => {
+      if (!(m instanceof Map)) throw new KeyedStateError('INVALID_ARGUMENT', 'map serializer expects a Map')
       const parts: Uint8Array[] = []
-      for (const [k, v] of m) parts.push(key.serialize(k), value.serialize(v))
+      for (const [k, v] of m) parts.push(part(key, k), part(value, v))
       return encodeParts(parts, true)
     },
     deserialize: (b) => {
@@ -86,13 +98,13 @@ export function mapSerializer<K, V>(key: Serializer<K>, value: Serializer<V>): S
     canRead(prev) {
       return prev.id === 'map' && prev.version === 1 && nestedCanRead([key, value] as Serializer<unknown>[], prev)
     },
-  }
+  })
 }
 
 type Unwrapped<T extends readonly Serializer<any>[]> = { -readonly [I in keyof T]: T[I] extends Serializer<infer U> ? U : never }
 
 export function tupleSerializer<const T extends readonly Serializer<any>[]>(...elements: T): Serializer<Unwrapped<T>> {
-  return {
+  return builtInSerializer({
     id: 'tuple',
     version: 1,
     config: { parts: elements.map((e) => serializerConfig(e)) },
@@ -100,11 +112,11 @@ export function tupleSerializer<const T extends readonly Serializer<any>[]>(...e
       if (!Array.isArray(v) || v.length !== elements.length) {
         throw new KeyedStateError('INVALID_ARGUMENT', `tuple serializer expects an array of ${elements.length} elements`)
       }
-      return encodeParts(v.map((e, i) => elements[i]!.serialize(e)), false)
+      return encodeParts(v.map((e, i) => part(elements[i]!, e)), false)
     },
     deserialize: (b) => decodeParts('tuple', b, elements.length).map((p, i) => elements[i]!.deserialize(p)) as Unwrapped<T>,
     canRead(prev) {
       return prev.id === 'tuple' && prev.version === 1 && nestedCanRead(elements as unknown as Serializer<unknown>[], prev)
     },
-  }
+  })
 }

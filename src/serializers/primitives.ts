@@ -1,8 +1,13 @@
+// The built-in serializers of single values. Each checks the type of what it
+// is given and refuses (INVALID_ARGUMENT) what it cannot write without loss.
 import { KeyedStateError } from '../errors.js'
+import { builtInSerializer } from './output.js'
 import type { Serializer } from './serializer.js'
+import { decodeWtf8, encodeWtf8 } from './wtf8.js'
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM: a leading U+FEFF is a character of the text, not a marker to drop.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 function expectLength(id: string, bytes: Uint8Array, n: number): void {
   if (bytes.length !== n) {
@@ -22,17 +27,26 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
-export const stringSerializer: Serializer<string> = {
+/**
+ * WTF-8 (wtf8.ts): UTF-8, and a lone surrogate as the 3-byte form of its code
+ * point, so every JavaScript string round-trips and different strings have
+ * different bytes.
+ */
+export const stringSerializer: Serializer<string> = builtInSerializer({
   id: 'string',
   version: 1,
   serialize: (v) => {
     if (typeof v !== 'string') throw new KeyedStateError('INVALID_ARGUMENT', `string serializer got ${typeof v}`)
-    return encoder.encode(v)
+    return encodeWtf8(v)
   },
-  deserialize: (b) => decodeUtf8('string', b),
-}
+  deserialize: (b) => {
+    const s = decodeWtf8(b)
+    if (s === undefined) throw new KeyedStateError('SERIALIZER_MISMATCH', `string serializer: ${b.length} bytes are not UTF-8 (WTF-8)`)
+    return s
+  },
+})
 
-export const int32Serializer: Serializer<number> = {
+export const int32Serializer: Serializer<number> = builtInSerializer({
   id: 'int32',
   version: 1,
   serialize: (v) => {
@@ -47,9 +61,9 @@ export const int32Serializer: Serializer<number> = {
     expectLength('int32', b, 4)
     return view(b).getInt32(0, false)
   },
-}
+})
 
-export const int64Serializer: Serializer<bigint> = {
+export const int64Serializer: Serializer<bigint> = builtInSerializer({
   id: 'int64',
   version: 1,
   serialize: (v) => {
@@ -64,9 +78,9 @@ export const int64Serializer: Serializer<bigint> = {
     expectLength('int64', b, 8)
     return view(b).getBigInt64(0, false)
   },
-}
+})
 
-export const float64Serializer: Serializer<number> = {
+export const float64Serializer: Serializer<number> = builtInSerializer({
   id: 'float64',
   version: 1,
   serialize: (v) => {
@@ -79,9 +93,9 @@ export const float64Serializer: Serializer<number> = {
     expectLength('float64', b, 8)
     return view(b).getFloat64(0, false)
   },
-}
+})
 
-export const booleanSerializer: Serializer<boolean> = {
+export const booleanSerializer: Serializer<boolean> = builtInSerializer({
   id: 'boolean',
   version: 1,
   serialize: (v) => {
@@ -93,9 +107,9 @@ export const booleanSerializer: Serializer<boolean> = {
     if (b[0]! > 1) throw new KeyedStateError('SERIALIZER_MISMATCH', `boolean serializer got byte ${b[0]}`)
     return b[0] === 1
   },
-}
+})
 
-export const bytesSerializer: Serializer<Uint8Array> = {
+export const bytesSerializer: Serializer<Uint8Array> = builtInSerializer({
   id: 'bytes',
   version: 1,
   serialize: (v) => {
@@ -103,17 +117,29 @@ export const bytesSerializer: Serializer<Uint8Array> = {
     return v
   },
   deserialize: (b) => Uint8Array.prototype.slice.call(b),
+})
+
+/**
+ * The JSON text of `v`, or INVALID_ARGUMENT for what JSON.stringify refuses
+ * (bigint, circular structures) or turns into nothing (a function, a symbol).
+ * The text is well-formed (lone surrogates are escaped), so its UTF-8 is lossless.
+ */
+export function jsonText(v: unknown): string {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(v)
+  } catch (e) {
+    throw new KeyedStateError('INVALID_ARGUMENT', `json serializer cannot encode the value: ${(e as Error)?.message ?? e}`, { cause: e })
+  }
+  if (text === undefined) throw new KeyedStateError('INVALID_ARGUMENT', `json serializer cannot encode ${typeof v}`)
+  return text
 }
 
 /** JSON text (UTF-8). bigint is not JSON: use int64Serializer or a tuple for those. */
-export const jsonSerializer: Serializer<any> = {
+export const jsonSerializer: Serializer<any> = builtInSerializer({
   id: 'json',
   version: 1,
-  serialize: (v) => {
-    const text = JSON.stringify(v)
-    if (text === undefined) throw new KeyedStateError('INVALID_ARGUMENT', `json serializer cannot encode ${typeof v}`)
-    return encoder.encode(text)
-  },
+  serialize: (v) => encoder.encode(jsonText(v)),
   deserialize: (b) => {
     const text = decodeUtf8('json', b)
     try {
@@ -122,12 +148,12 @@ export const jsonSerializer: Serializer<any> = {
       throw new KeyedStateError('SERIALIZER_MISMATCH', `json serializer: ${b.length} bytes are not JSON (${(e as Error).message})`, { cause: e })
     }
   },
-}
+})
 
 /** The namespace of state that is not partitioned further (no window etc.): zero bytes. */
-export const voidNamespaceSerializer: Serializer<undefined> = {
+export const voidNamespaceSerializer: Serializer<undefined> = builtInSerializer({
   id: 'void',
   version: 1,
   serialize: () => new Uint8Array(0),
   deserialize: () => undefined,
-}
+})

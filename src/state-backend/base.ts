@@ -10,6 +10,7 @@ import {
   formatRange,
   type KeyGroupRange,
 } from '../keygroups.js'
+import { serializeChecked, serializeFnOf } from '../serializers/output.js'
 import { voidNamespaceSerializer } from '../serializers/primitives.js'
 import type { Serializer } from '../serializers/serializer.js'
 import type {
@@ -76,6 +77,8 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
   readonly keySerializer: Serializer<K>
   readonly maxParallelism: number
   readonly keyGroupRange: KeyGroupRange
+  /** keySerializer.serialize, its output checked (src/serializers/output.ts). */
+  protected readonly serializeKey: (key: K) => Uint8Array
 
   protected readonly states = new Map<string, RegisteredState>()
   /** Where timer services keep their timers (option `timers`). */
@@ -101,6 +104,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
       throw new KeyedStateError('INVALID_ARGUMENT', 'keySerializer is required')
     }
     this.keySerializer = options.keySerializer
+    this.serializeKey = serializeFnOf(this.keySerializer, { role: 'key' })
     this.maxParallelism = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM
     checkMaxParallelism(this.maxParallelism)
     this.keyGroupRange = options.keyGroupRange ?? { start: 0, end: this.maxParallelism - 1 }
@@ -120,7 +124,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
     this.assertOpen()
     // Object.is, not ===: -0 and 0 are different keys for serializers that write them differently (float64).
     if (this.hasCurrentKey && Object.is(key, this.currentKey) && typeof key !== 'object') return
-    const bytes = this.keySerializer.serialize(key)
+    const bytes = this.serializeKey(key)
     const keyGroup = assignToKeyGroup(bytes, this.maxParallelism)
     if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
       throw new KeyGroupRangeError(
@@ -185,7 +189,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
   getPartitionedState<N, D extends AnyStateDescriptor>(namespace: N, namespaceSerializer: Serializer<N>, descriptor: D): StateOf<D> {
     this.assertOpen()
     const reg = this.register(descriptor, namespaceSerializer)
-    const nsBytes = namespaceSerializer.serialize(namespace)
+    const nsBytes = serializeChecked(namespaceSerializer, namespace, { role: 'namespace', state: descriptor.name })
     const id = bytesKey(nsBytes)
     let obj = reg.objects.get(id)
     if (!obj) {
@@ -263,7 +267,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
     let nsBytes: Uint8Array | undefined
     if (namespace !== undefined || (nsSer && nsSer.id === 'void')) {
       if (!nsSer) throw new KeyedStateError('INVALID_ARGUMENT', `keys('${stateName}', namespace): pass the namespace serializer`, { state: stateName })
-      nsBytes = nsSer.serialize(namespace)
+      nsBytes = serializeChecked(nsSer, namespace, { role: 'namespace', state: stateName })
     }
     return this.keysOf(reg, nsBytes)
   }

@@ -98,3 +98,18 @@ export function valueSerializerOf(d: AnyStateDescriptor): Serializer<any> {
       return d.accumulatorSerializer
   }
 }
+
+/** What valueSerializerOf's serializer is called in errors ("element serializer 'x' of state 'l'"). */
+export function valueRoleOf(kind: StateKind): string {
+  switch (kind) {
+    case 'value':
+    case 'reducing':
+      return 'value'
+    case 'list':
+      return 'element'
+    case 'map':
+      return 'user value'
+    case 'aggregating':
+      return 'accumulator'
+  }
+}

@@ -2,6 +2,7 @@
 // processing time) and the firing loop. Storage is the queues' business; this
 // file only knows keys, namespaces and order.
 import { KeyedStateError } from '../errors.js'
+import { serializeFnOf } from '../serializers/output.js'
 import type { Serializer } from '../serializers/serializer.js'
 import { encodeTimer, type TimerEntry } from './entry.js'
 import type { PartitionedTimerQueue } from './queue.js'
@@ -23,6 +24,7 @@ export class TimerServiceImpl<K, N> implements TimerService<K, N> {
   private processingTime = -Infinity
   /** Set while timers fire: advancing again from onTimer would fire timers out of order. */
   private firing: TimeDomain | undefined
+  private readonly serializeNamespace: (namespace: N) => Uint8Array
 
   constructor(
     private readonly host: TimerHost<K>,
@@ -31,7 +33,9 @@ export class TimerServiceImpl<K, N> implements TimerService<K, N> {
     readonly onTimer: (timer: Timer<K, N>) => void,
     private readonly eventQueue: PartitionedTimerQueue,
     private readonly processingQueue: PartitionedTimerQueue,
-  ) {}
+  ) {
+    this.serializeNamespace = serializeFnOf(namespaceSerializer, { role: 'namespace', owner: `timer service '${name}'` })
+  }
 
   get currentWatermark(): number {
     return this.watermark
@@ -78,7 +82,7 @@ export class TimerServiceImpl<K, N> implements TimerService<K, N> {
   private entry(method: string, timestamp: number, namespace: N | undefined): TimerEntry {
     if (!Number.isSafeInteger(timestamp)) throw this.invalid(`${method}: timestamp must be an integer (milliseconds), got ${String(timestamp)}`)
     const { key, bytes, keyGroup } = this.host.currentKey()
-    const entry = encodeTimer(keyGroup, timestamp, bytes, this.namespaceSerializer.serialize(namespace as N))
+    const entry = encodeTimer(keyGroup, timestamp, bytes, this.serializeNamespace(namespace as N))
     // Primitive keys are kept to fire without deserializing; objects could be mutated by the caller meanwhile.
     if (typeof key !== 'object' || key === null) entry.key = key
     return entry

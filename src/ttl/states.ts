@@ -9,6 +9,7 @@
 //  - expired data nobody reads is removed by the backend's cleanup (full
 //    snapshots, heap incremental cleanup, RocksDB compaction filter).
 import { KeyedStateError } from '../errors.js'
+import { serializeChecked } from '../serializers/output.js'
 import type { Serializer } from '../serializers/serializer.js'
 import type { AggregateFunction } from '../state/descriptors.js'
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/types.js'
@@ -34,9 +35,9 @@ function isObject(v: unknown): v is object {
 }
 
 /** A default value handed out as a fresh copy when it is an object, as the backends do without TTL. */
-function defaultSupplier<T>(value: T | undefined, serializer: Serializer<T>): () => T | undefined {
+function defaultSupplier<T>(value: T | undefined, serializer: Serializer<T>, stateName: string): () => T | undefined {
   if (!isObject(value)) return () => value
-  const bytes = serializer.serialize(value)
+  const bytes = serializeChecked(serializer, value, { role: 'value', state: stateName })
   return () => serializer.deserialize(bytes)
 }
 
@@ -66,7 +67,7 @@ export class TtlValueState<T> implements ValueState<T> {
     defaultValue: T | undefined,
     serializer: Serializer<T>,
   ) {
-    this.defaultValue = defaultSupplier(defaultValue, serializer)
+    this.defaultValue = defaultSupplier(defaultValue, serializer, ctx.stateName)
   }
 
   value(): T | undefined {

@@ -5,6 +5,7 @@
 // TTL'd state moves between backends like any other.
 import { decodeListElements, encodeListElements } from '../encoding.js'
 import { KeyedStateError } from '../errors.js'
+import { builtInSerializer, checkedBytes } from '../serializers/output.js'
 import type { Serializer } from '../serializers/serializer.js'
 import { isExpired } from './config.js'
 
@@ -47,11 +48,11 @@ export function ttlUserSerializer(s: Serializer<any>): Serializer<unknown> | und
 
 /** The serializer of stored TtlValues around the user's serializer. Never recorded in meta-info (that keeps the user's). */
 export function ttlValueSerializer<T>(inner: Serializer<T>): Serializer<TtlValue<T>> {
-  const serializer: Serializer<TtlValue<T>> = {
+  const serializer: Serializer<TtlValue<T>> = builtInSerializer({
     id: `ttl(${inner.id})`,
     version: inner.version,
     serialize(value) {
-      const user = inner.serialize(value.v)
+      const user = checkedBytes(inner.serialize(value.v), inner)
       const out = new Uint8Array(TTL_TIMESTAMP_BYTES + user.length)
       writeTimestamp(out, 0, value.ts)
       out.set(user, TTL_TIMESTAMP_BYTES)
@@ -63,7 +64,7 @@ export function ttlValueSerializer<T>(inner: Serializer<T>): Serializer<TtlValue
       }
       return new TtlValue(readTimestamp(bytes, 0), inner.deserialize(bytes.subarray(TTL_TIMESTAMP_BYTES)))
     },
-  }
+  })
   userSerializers.set(serializer, inner)
   return serializer
 }

@@ -154,7 +154,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   }
 
   protected override currentKeyBytesNow(): Uint8Array {
-    if (this.currentKeyBytes === PENDING_KEY_BYTES) this.currentKeyBytes = this.keySerializer.serialize(this.currentKey as K)
+    if (this.currentKeyBytes === PENDING_KEY_BYTES) this.currentKeyBytes = this.serializeKey(this.currentKey as K)
     return this.currentKeyBytes
   }
 
@@ -241,7 +241,23 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   protected keysOf(reg: RegisteredState, namespaceBytes: Uint8Array | undefined): IterableIterator<K> {
     const data = this.data.get(reg.meta.name)!
     if (data.raw !== undefined) return rawKeys(data.raw, this.keySerializer, namespaceBytes, reg.meta.name)
-    return tableKeys<K>(data.table, namespaceBytes === undefined ? undefined : latin1(namespaceBytes))
+    return this.tableKeys(data.table, namespaceBytes === undefined ? undefined : latin1(namespaceBytes))
+  }
+
+  /**
+   * The keys present when the loop starts (the first next()), each once,
+   * whatever the loop writes, as RocksDB's iterator reads from a snapshot: a
+   * Map iterator would visit a key that is removed and added again a second
+   * time (it moves to the end), so a loop that clears and re-adds each key
+   * would never end. The keys are copied when the loop starts, as Flink's heap
+   * backend does for applyToAllKeys.
+   */
+  private *tableKeys(table: StateTable, nsId: string | undefined): Generator<K, void, undefined> {
+    for (const key of keysOfTable<K>(table, nsId)) {
+      // As on RocksDB, a loop that goes on after close() fails.
+      this.assertOpen()
+      yield key
+    }
   }
 
   // ---- snapshots ----
@@ -332,25 +348,24 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   }
 }
 
-function* tableKeys<K>(table: StateTable, nsId: string | undefined): Generator<K> {
-  if (nsId !== undefined) {
-    const nt = table.read(nsId)
-    if (nt !== undefined) for (const [id, s] of nt.entries) if (s !== undefined) yield keyOfStored(id, s) as K
-    return
-  }
-  if (table.namespaces.size <= 1) {
-    for (const nt of table.namespaces.values()) for (const [id, s] of nt.entries) if (s !== undefined) yield keyOfStored(id, s) as K
-    return
+/** The keys with state in `table` (in namespace `nsId` when given), each once. */
+function keysOfTable<K>(table: StateTable, nsId: string | undefined): K[] {
+  const keys: K[] = []
+  // undefined: removed while a snapshot reads the table (state-table.ts).
+  if (nsId !== undefined || table.namespaces.size <= 1) {
+    const tables = nsId !== undefined ? [table.read(nsId)] : table.namespaces.values()
+    for (const nt of tables) if (nt !== undefined) for (const [id, s] of nt.entries) if (s !== undefined) keys.push(keyOfStored(id, s) as K)
+    return keys
   }
   const seen = new Set<KeyId>()
   for (const nt of table.namespaces.values()) {
     for (const [id, s] of nt.entries) {
-      // undefined: removed while a snapshot reads the table (state-table.ts).
       if (s === undefined || seen.has(id)) continue
       seen.add(id)
-      yield keyOfStored(id, s) as K
+      keys.push(keyOfStored(id, s) as K)
     }
   }
+  return keys
 }
 
 /** Opens a heap backend, restoring from full snapshot handles when given. */

@@ -5,8 +5,10 @@
 // full GCs; the built-in serializers are written here byte for byte the same
 // way without allocating, and any other serializer goes through serialize().
 import { writeVarint } from '../../encoding.js'
+import { serializeFnOf, type SerializerUse } from '../../serializers/output.js'
 import { int32Serializer, stringSerializer } from '../../serializers/primitives.js'
 import type { Serializer } from '../../serializers/serializer.js'
+import { encodeWtf8 } from '../../serializers/wtf8.js'
 import { TtlValue, ttlUserSerializer } from '../../ttl/value.js'
 import type { KeyId, KeyIdPolicy } from './key-ids.js'
 
@@ -78,10 +80,17 @@ export class ByteWriter {
     this.pos += 4
   }
 
-  /** The UTF-8 bytes of `s` (as TextEncoder writes them: lone surrogates become U+FFFD), with a varint length first when asked. */
+  /** The bytes stringSerializer writes for `s` (UTF-8, or WTF-8 with a lone surrogate), with a varint length first when asked. */
   utf8(s: string, withLength: boolean): void {
     const length = s.length
     if (length <= SHORT_STRING_CHARS && this.ascii(s, withLength)) return
+    // Buffer's UTF-8 writer would write U+FFFD for a lone surrogate, as TextEncoder does.
+    if (!s.isWellFormed()) {
+      const bytes = encodeWtf8(s)
+      if (withLength) this.varint(bytes.length)
+      this.bytes(bytes)
+      return
+    }
     if (!withLength) {
       // At most 3 bytes per UTF-16 unit; measuring first (Buffer.byteLength) costs as much as writing.
       this.reserve(3 * length)
@@ -139,13 +148,18 @@ declare global {
 /** Writes `value` as `serializer.serialize(value)` would, into `out`. */
 export type ValueWriter = (out: ByteWriter, value: unknown) => void
 
-/** The writer of a serializer: direct for the built-in string and int32 serializers (also inside TtlValues), serialize() otherwise. */
-export function valueWriterOf(serializer: Serializer<unknown>): ValueWriter {
+/**
+ * The writer of a serializer: direct for the built-in string and int32
+ * serializers (also inside TtlValues), serialize() otherwise, its output
+ * checked (src/serializers/output.ts); `use` names it in errors.
+ */
+export function valueWriterOf(serializer: Serializer<unknown>, use: SerializerUse): ValueWriter {
+  const serialize = serializeFnOf(serializer, use)
   const ttlUser = ttlUserSerializer(serializer)
   if (ttlUser !== undefined) {
-    const user = valueWriterOf(ttlUser)
+    const user = valueWriterOf(ttlUser, use)
     return (out, value) => {
-      if (!(value instanceof TtlValue)) return out.bytes(serializer.serialize(value))
+      if (!(value instanceof TtlValue)) return out.bytes(serialize(value))
       out.timestamp(value.ts)
       user(out, value.v)
     }
@@ -153,16 +167,16 @@ export function valueWriterOf(serializer: Serializer<unknown>): ValueWriter {
   if (serializer === (stringSerializer as Serializer<unknown>)) {
     return (out, value) => {
       if (typeof value === 'string') out.utf8(value, false)
-      else out.bytes(serializer.serialize(value))
+      else out.bytes(serialize(value))
     }
   }
   if (serializer === (int32Serializer as Serializer<unknown>)) {
     return (out, value) => {
-      if (typeof value !== 'number' || (value | 0) !== value) return out.bytes(serializer.serialize(value))
+      if (typeof value !== 'number' || (value | 0) !== value) return out.bytes(serialize(value))
       out.int32BE(value)
     }
   }
-  return (out, value) => out.bytes(serializer.serialize(value))
+  return (out, value) => out.bytes(serialize(value))
 }
 
 /** Writes the serialized key of key id `id` (see key-ids.ts), with a varint length first when asked. */
@@ -180,7 +194,7 @@ export function keyWriterOf(policy: KeyIdPolicy<unknown>): KeyWriter {
             out.int32BE(id as number)
           }
         : (out, id, withLength) => {
-          const bytes = serializer.serialize(id)
+          const bytes = policy.bytesOf(id)
           if (withLength) out.varint(bytes.length)
           out.bytes(bytes)
         }

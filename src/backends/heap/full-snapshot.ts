@@ -446,7 +446,7 @@ function packSorted(
   packing: { index: number },
 ): Uint8Array[] {
   const chunks: Uint8Array[] = []
-  const writeValue = valueWriterOf(codec.value)
+  const writeValue = valueWriterOf(codec.value, codec.valueUse)
   const isList = codec.kind === 'list'
   let out = new ByteWriter(targetBytes + CHUNK_SLACK_BYTES)
   for (let n = 0; n < order.length; n++) {

@@ -10,6 +10,7 @@
 // Numbers, bigints and booleans never equal a string, so the two kinds of ids
 // cannot collide; strings are direct only for the string serializer (with json,
 // the string '{"a":1}' and the object {a:1} would have the same latin1 id).
+import { serializeFnOf, type SerializerUse } from '../../serializers/output.js'
 import type { Serializer } from '../../serializers/serializer.js'
 
 /** The Map key of a key: the key itself, or its serialized bytes as a latin1 string. */
@@ -42,7 +43,9 @@ const INT64_LIMIT = 1n << 63n
 
 type NumberRule = 'none' | 'int32' | 'float64' | 'finite'
 
-export function keyIdPolicy<K>(serializer: Serializer<K>): KeyIdPolicy<K> {
+/** `use` names the serializer in errors: the backend's key serializer, or a map state's user key serializer. */
+export function keyIdPolicy<K>(serializer: Serializer<K>, use: SerializerUse = { role: 'key' }): KeyIdPolicy<K> {
+  const serialize = serializeFnOf(serializer, use)
   const id = serializer.id
   const strings = id === 'string'
   const numbers: NumberRule = id === 'int32' ? 'int32' : id === 'float64' ? 'float64' : id === 'json' ? 'finite' : 'none'
@@ -72,14 +75,14 @@ export function keyIdPolicy<K>(serializer: Serializer<K>): KeyIdPolicy<K> {
           if (booleans) return key
           break
       }
-      return latin1(bytes ?? serializer.serialize(key))
+      return latin1(bytes ?? serialize(key))
     },
     isDirect,
     idOfBytes(bytes) {
       return policy.idOf(serializer.deserialize(bytes), bytes)
     },
     bytesOf(keyId) {
-      return isDirect(keyId) ? serializer.serialize(keyId as K) : latin1Bytes(keyId as string)
+      return isDirect(keyId) ? serialize(keyId as K) : latin1Bytes(keyId as string)
     },
     keyOf(keyId) {
       return isDirect(keyId) ? (keyId as K) : serializer.deserialize(latin1Bytes(keyId as string))

@@ -1,8 +1,9 @@
 // What the heap backend keeps per state, shared by the backend, its snapshots
 // and its restore path.
+import type { SerializerUse } from '../../serializers/output.js'
 import type { Serializer } from '../../serializers/serializer.js'
 import type { AnyStateDescriptor, StateKind } from '../../state/descriptors.js'
-import { valueSerializerOf } from '../../state/descriptors.js'
+import { valueRoleOf, valueSerializerOf } from '../../state/descriptors.js'
 import { keyIdPolicy, type KeyIdPolicy } from './key-ids.js'
 import { StateTable } from './state-table.js'
 import type { InternalSnapshotSource } from './timers.js'
@@ -14,6 +15,8 @@ export interface StateCodec {
   readonly keys: KeyIdPolicy<unknown>
   /** value/reducing: value; list: element; map: user value; aggregating: accumulator. */
   readonly value: Serializer<unknown>
+  /** How errors name `value` (its role and the state). */
+  readonly valueUse: SerializerUse
   /** map only. */
   readonly userKeys: KeyIdPolicy<unknown> | undefined
 }
@@ -38,6 +41,7 @@ export function codecOf(d: AnyStateDescriptor, keys: KeyIdPolicy<unknown>): Stat
     kind: d.kind,
     keys,
     value: valueSerializerOf(d),
-    userKeys: d.kind === 'map' ? keyIdPolicy(d.userKeySerializer) : undefined,
+    valueUse: { role: valueRoleOf(d.kind), state: d.name },
+    userKeys: d.kind === 'map' ? keyIdPolicy(d.userKeySerializer, { role: 'user key', state: d.name }) : undefined,
   }
 }

@@ -7,7 +7,17 @@
 // functions that may mutate them.
 import { KeyedStateError } from '../../errors.js'
 import type { Serializer } from '../../serializers/serializer.js'
-import { booleanSerializer, float64Serializer, int32Serializer, int64Serializer, stringSerializer } from '../../serializers/primitives.js'
+import { isBuiltInSerializer, serializeFnOf, type SerializerUse } from '../../serializers/output.js'
+import {
+  booleanSerializer,
+  bytesSerializer,
+  float64Serializer,
+  int32Serializer,
+  int64Serializer,
+  jsonSerializer,
+  stringSerializer,
+} from '../../serializers/primitives.js'
+import { valueRoleOf } from '../../state/descriptors.js'
 import type {
   AggregateFunction,
   AggregatingStateDescriptor,
@@ -35,37 +45,63 @@ export function isObject(v: unknown): v is object {
   return typeof v === 'object' && v !== null
 }
 
-/** A deep copy through the serializer; primitives are immutable and returned as they are. */
-export function copier<T>(serializer: Serializer<T>): (v: T) => T {
-  return (v) => (isObject(v) ? serializer.deserialize(serializer.serialize(v)) : v)
+/** A deep copy through the serializer (its output checked, see output.ts); primitives are immutable and returned as they are. */
+export function copier<T>(serializer: Serializer<T>, use: SerializerUse): (v: T) => T {
+  const serialize = serializeFnOf(serializer, use)
+  return (v) => (isObject(v) ? serializer.deserialize(serialize(v)) : v)
 }
 
 /**
- * A check that `serializer` could write a value, without serializing it: the
- * heap must refuse what RocksDB (which serializes every write) refuses. Known
- * for the built-in primitive serializers, also inside the TtlValues of a TTL'd
- * state; other serializers are checked when a snapshot serializes the state.
- * On failure the serializer itself is called, so the error is exactly the one
- * RocksDB would raise.
+ * How the heap checks a written value without keeping its bytes: it must
+ * refuse what RocksDB, which serializes every write, refuses.
  */
-export function writeChecker<T>(serializer: Serializer<T>): (v: T) => void {
-  const user = ttlUserSerializer(serializer)
-  const ok = quickCheckOf((user ?? serializer).id)
-  if (ok === undefined) return () => {}
-  if (user !== undefined) {
-    return (v) => {
-      if (!ok((v as TtlValue<unknown>).v)) serializer.serialize(v)
+export interface WriteCheck<T> {
+  /** Throws what serializing `v` would throw, with the same error; a no-op for a user's serializer (checked by snapshots). */
+  readonly check: (v: T) => void
+  /**
+   * The check looks inside objects (json, list, map, tuple): a user function
+   * that changes its argument in place (reduce, aggregate) is given a copy,
+   * so a result the check refuses leaves the state as it was.
+   */
+  readonly deep: boolean
+}
+
+/**
+ * The write check of `serializer`, also inside the TtlValues of a TTL'd state.
+ * The built-in primitive and bytes serializers are checked by type, json by
+ * JSON.stringify (no bytes), the composites by serializing; a user's
+ * serializer is not called on the write (that is what the heap saves), so its
+ * values are checked when a snapshot serializes them. On failure the
+ * serializer itself is called, so the error is exactly the one RocksDB raises.
+ */
+export function writeCheckOf<T>(serializer: Serializer<T>, use: SerializerUse): WriteCheck<T> {
+  const serialize = serializeFnOf(serializer, use)
+  const user = ttlUserSerializer(serializer) ?? serializer
+  const quick = QUICK_CHECKS.get(user)
+  const deep = user === jsonSerializer || (quick === undefined && isBuiltInSerializer(user))
+  if (quick === undefined) {
+    return { check: isBuiltInSerializer(user) ? (v) => void serialize(v) : () => {}, deep }
+  }
+  if (user !== serializer) {
+    return {
+      check: (v) => {
+        if (!quick((v as TtlValue<unknown>).v)) serialize(v)
+      },
+      deep,
     }
   }
-  return (v) => {
-    if (!ok(v)) serializer.serialize(v)
+  return {
+    check: (v) => {
+      if (!quick(v)) serialize(v)
+    },
+    deep,
   }
 }
 
 const INT64_MIN = -(1n << 63n)
 const INT64_LIMIT = 1n << 63n
 
-/** Built-in serializers whose values are immutable primitives (their writes are checked, see quickCheckOf). */
+/** Built-in serializers whose values are immutable primitives (their writes are checked, see writeCheckOf). */
 const PRIMITIVE_SERIALIZERS: ReadonlySet<Serializer<unknown>> = new Set<Serializer<any>>([
   stringSerializer,
   int32Serializer,
@@ -74,24 +110,35 @@ const PRIMITIVE_SERIALIZERS: ReadonlySet<Serializer<unknown>> = new Set<Serializ
   booleanSerializer,
 ])
 
-function quickCheckOf(id: string): ((v: unknown) => boolean) | undefined {
-  switch (id) {
+/** Whether JSON.stringify writes `v` (jsonText refuses exactly the rest); the text itself is not kept. */
+function isJsonWritable(v: unknown): boolean {
+  switch (typeof v) {
     case 'string':
-      return (v) => typeof v === 'string'
-    case 'int32':
-      return (v) => typeof v === 'number' && (v | 0) === v
-    case 'int64':
-      return (v) => typeof v === 'bigint' && v >= INT64_MIN && v < INT64_LIMIT
-    case 'float64':
-      return (v) => typeof v === 'number'
+    case 'number':
     case 'boolean':
-      return (v) => typeof v === 'boolean'
-    case 'bytes':
-      return (v) => v instanceof Uint8Array
+      return true
+    case 'object':
+      if (v === null) return true
+      try {
+        return JSON.stringify(v) !== undefined
+      } catch {
+        return false
+      }
     default:
-      return undefined
+      return false
   }
 }
+
+/** Whether a built-in serializer would write a value, without serializing it. */
+const QUICK_CHECKS = new Map<Serializer<any>, (v: unknown) => boolean>([
+  [stringSerializer, (v) => typeof v === 'string'],
+  [int32Serializer, (v) => typeof v === 'number' && (v | 0) === v],
+  [int64Serializer, (v) => typeof v === 'bigint' && v >= INT64_MIN && v < INT64_LIMIT],
+  [float64Serializer, (v) => typeof v === 'number'],
+  [booleanSerializer, (v) => typeof v === 'boolean'],
+  [bytesSerializer, (v) => v instanceof Uint8Array],
+  [jsonSerializer, isJsonWritable],
+])
 
 abstract class HeapState {
   /** Whether this object is bound to the void namespace (plain, not partitioned state): its table is read directly on the hot path. */
@@ -182,8 +229,9 @@ export class HeapValueState<T> extends HeapState implements ValueState<T> {
 
   constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: ValueStateDescriptor<T>) {
     super(ctx, table, nsId, nsBytes, d.name)
-    this.copy = copier(d.serializer)
-    this.check = writeChecker(d.serializer)
+    const use = { role: valueRoleOf(d.kind), state: d.name }
+    this.copy = copier(d.serializer, use)
+    this.check = writeCheckOf(d.serializer, use).check
     this.defaultValue = d.defaultValue
   }
 
@@ -207,13 +255,14 @@ export class HeapValueState<T> extends HeapState implements ValueState<T> {
 
 export class HeapReducingState<T> extends HeapState implements ReducingState<T> {
   private readonly copy: (v: T) => T
-  private readonly check: (v: T) => void
+  private readonly written: WriteCheck<T>
   private readonly reduce: (a: T, b: T) => T
 
   constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: ReducingStateDescriptor<T>) {
     super(ctx, table, nsId, nsBytes, d.name)
-    this.copy = copier(d.serializer)
-    this.check = writeChecker(d.serializer)
+    const use = { role: valueRoleOf(d.kind), state: d.name }
+    this.copy = copier(d.serializer, use)
+    this.written = writeCheckOf(d.serializer, use)
     this.reduce = d.reduce
   }
 
@@ -224,30 +273,39 @@ export class HeapReducingState<T> extends HeapState implements ReducingState<T> 
     return isObject(s.value) ? (this.own(this.copy).value as T) : (s.value as T)
   }
 
+  // What is stored is checked, as RocksDB serializes what it stores: the value, or what reduce made of it.
   add(value: T): void {
     this.ctx.assertCurrentKey()
     if (value === undefined) throw this.invalid('add(undefined)')
-    this.check(value)
+    const { check, deep } = this.written
     const s = this.peek()
-    if (s === undefined) return this.set(value)
+    if (s === undefined) {
+      check(value)
+      return this.set(value)
+    }
     if (!isEntry(s)) {
       const reduced = this.reduce(s as T, value)
-      this.check(reduced)
+      check(reduced)
       return this.set(reduced)
     }
-    // reduce may mutate its first argument, so it only ever sees an owned value.
+    // reduce may mutate its first argument, so it only ever sees an owned value (or a copy of one, see WriteCheck.deep).
     const e = this.own(this.copy)
-    e.value = this.reduce(e.value as T, value)
+    const reduced = this.reduce(deep ? this.copy(e.value as T) : (e.value as T), value)
+    check(reduced)
+    e.value = reduced
   }
 }
 
 export class HeapAggregatingState<IN, ACC, OUT> extends HeapState implements AggregatingState<IN, OUT> {
   private readonly copy: (v: ACC) => ACC
+  private readonly written: WriteCheck<ACC>
   private readonly aggregate: AggregateFunction<IN, ACC, OUT>
 
   constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: AggregatingStateDescriptor<IN, ACC, OUT>) {
     super(ctx, table, nsId, nsBytes, d.name)
-    this.copy = copier(d.accumulatorSerializer)
+    const use = { role: valueRoleOf(d.kind), state: d.name }
+    this.copy = copier(d.accumulatorSerializer, use)
+    this.written = writeCheckOf(d.accumulatorSerializer, use)
     this.aggregate = d.aggregate
   }
 
@@ -259,14 +317,21 @@ export class HeapAggregatingState<IN, ACC, OUT> extends HeapState implements Agg
     return this.aggregate.getResult(isObject(s.value) ? (this.own(this.copy).value as ACC) : (s.value as ACC))
   }
 
+  // The accumulator add() returns is checked before it is stored, as RocksDB serializes it.
   add(value: IN): void {
     this.ctx.assertCurrentKey()
+    const { check, deep } = this.written
     const s = this.peek()
-    if (s === undefined) return this.set(this.aggregate.add(value, this.aggregate.createAccumulator()))
-    if (!isEntry(s)) return this.set(this.aggregate.add(value, s as ACC))
-    // add may mutate the accumulator, so it only ever sees an owned one.
+    if (!isEntry(s)) {
+      const acc = this.aggregate.add(value, s === undefined ? this.aggregate.createAccumulator() : (s as ACC))
+      check(acc)
+      return this.set(acc)
+    }
+    // add may mutate the accumulator, so it only ever sees an owned one (or a copy of one, see WriteCheck.deep).
     const e = this.own(this.copy)
-    e.value = this.aggregate.add(value, e.value as ACC)
+    const acc = this.aggregate.add(value, deep ? this.copy(e.value as ACC) : (e.value as ACC))
+    check(acc)
+    e.value = acc
   }
 }
 
@@ -278,9 +343,10 @@ export class HeapListState<T> extends HeapState implements ListState<T> {
 
   constructor(ctx: HeapContext, table: StateTable, nsId: string, nsBytes: Uint8Array, d: ListStateDescriptor<T>) {
     super(ctx, table, nsId, nsBytes, d.name)
-    const copyElement = copier(d.elementSerializer)
+    const use = { role: valueRoleOf(d.kind), state: d.name }
+    const copyElement = copier(d.elementSerializer, use)
     this.copyList = (list) => list.map(copyElement)
-    this.check = writeChecker(d.elementSerializer)
+    this.check = writeCheckOf(d.elementSerializer, use).check
     this.primitiveElements = PRIMITIVE_SERIALIZERS.has(d.elementSerializer as Serializer<unknown>)
   }
 
@@ -344,8 +410,9 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
     private readonly userKeys: KeyIdPolicy<UK>,
   ) {
     super(ctx, table, nsId, nsBytes, d.name)
-    const copyValue = copier(d.userValueSerializer)
-    this.check = writeChecker(d.userValueSerializer)
+    const use = { role: valueRoleOf(d.kind), state: d.name }
+    const copyValue = copier(d.userValueSerializer, use)
+    this.check = writeCheckOf(d.userValueSerializer, use).check
     this.copyMap = (m) => {
       const out = new Map<KeyId, UV>()
       for (const [k, v] of m) out.set(k, copyValue(v))

@@ -8,6 +8,7 @@
 import { encodeListElements, decodeListElements, prefixUpperBound, varintLength, writeVarint } from '../../encoding.js'
 import { KeyedStateError, isKeyedStateError } from '../../errors.js'
 import type { NativeDb } from './native/types.js'
+import { serializeFnOf } from '../../serializers/output.js'
 import type { Serializer } from '../../serializers/serializer.js'
 import type {
   AggregatingStateDescriptor,
@@ -123,15 +124,17 @@ abstract class RocksDBState {
 
 export class RocksDBValueState<T> extends RocksDBState implements ValueState<T> {
   private readonly serializer: Serializer<T>
+  private readonly serialize: (value: T) => Uint8Array
   private readonly defaultValue: T | undefined
   private readonly defaultBytes: Uint8Array | undefined
 
   constructor(host: StateHost, cf: number, d: ValueStateDescriptor<T>, ns: Uint8Array) {
     super(host, cf, d.name, ns)
     this.serializer = d.serializer
+    this.serialize = serializeFnOf(d.serializer, { role: 'value', state: d.name })
     this.defaultValue = d.defaultValue
     // A mutable default (object) is handed out as a fresh copy so callers cannot change it for everyone.
-    if (d.defaultValue !== null && typeof d.defaultValue === 'object') this.defaultBytes = d.serializer.serialize(d.defaultValue)
+    if (d.defaultValue !== null && typeof d.defaultValue === 'object') this.defaultBytes = this.serialize(d.defaultValue)
   }
 
   value(): T | undefined {
@@ -144,7 +147,7 @@ export class RocksDBValueState<T> extends RocksDBState implements ValueState<T> 
 
   update(value: T | undefined): void {
     if (value === undefined) return this.clear()
-    const bytes = this.serializer.serialize(value)
+    const bytes = this.serialize(value)
     this.db.put(this.cf, this.prefix(), bytes)
   }
 }
@@ -159,10 +162,12 @@ function checkElement(value: unknown, state: string): void {
 
 export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
   private readonly serializer: Serializer<T>
+  private readonly serialize: (element: T) => Uint8Array
 
   constructor(host: StateHost, cf: number, d: ListStateDescriptor<T>, ns: Uint8Array) {
     super(host, cf, d.name, ns)
     this.serializer = d.elementSerializer
+    this.serialize = serializeFnOf(d.elementSerializer, { role: 'element', state: d.name })
   }
 
   get(): T[] {
@@ -182,7 +187,7 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
   /** Appends with the addon's concatenation merge operator: no read of the existing list. */
   add(value: T): void {
     checkElement(value, this.stateName)
-    const bytes = this.serializer.serialize(value)
+    const bytes = this.serialize(value)
     const frame = this.host.frameScratch.ensure(4 + bytes.length)
     frame.writeUInt32BE(bytes.length, 0)
     frame.set(bytes, 4)
@@ -208,7 +213,7 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
     const parts = new Array<Uint8Array>(values.length)
     for (let i = 0; i < values.length; i++) {
       checkElement(values[i], this.stateName)
-      parts[i] = this.serializer.serialize(values[i]!)
+      parts[i] = this.serialize(values[i]!)
     }
     return encodeListElements(parts)
   }
@@ -217,22 +222,26 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
 export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK, UV> {
   private readonly keySerializer: Serializer<UK>
   private readonly valueSerializer: Serializer<UV>
+  private readonly serializeKey: (key: UK) => Uint8Array
+  private readonly serializeValue: (value: UV) => Uint8Array
 
   constructor(host: StateHost, cf: number, d: MapStateDescriptor<UK, UV>, ns: Uint8Array) {
     super(host, cf, d.name, ns)
     this.keySerializer = d.userKeySerializer
     this.valueSerializer = d.userValueSerializer
+    this.serializeKey = serializeFnOf(d.userKeySerializer, { role: 'user key', state: d.name })
+    this.serializeValue = serializeFnOf(d.userValueSerializer, { role: 'user value', state: d.name })
   }
 
   get(key: UK): UV | undefined {
-    const raw = this.read(this.prefixWith(this.keySerializer.serialize(key)))
+    const raw = this.read(this.prefixWith(this.serializeKey(key)))
     return raw === undefined ? undefined : this.decode(this.valueSerializer, raw)
   }
 
   put(key: UK, value: UV): void {
     this.checkEntry(key, value)
-    const userKey = this.keySerializer.serialize(key)
-    const bytes = this.valueSerializer.serialize(value)
+    const userKey = this.serializeKey(key)
+    const bytes = this.serializeValue(value)
     this.db.put(this.cf, this.prefixWith(userKey), bytes)
   }
 
@@ -241,8 +250,8 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
     const batch = this.db.batch()
     for (const [k, v] of entries) {
       this.checkEntry(k, v)
-      const userKey = this.keySerializer.serialize(k)
-      const bytes = this.valueSerializer.serialize(v)
+      const userKey = this.serializeKey(k)
+      const bytes = this.serializeValue(v)
       batch.put(this.cf, this.prefixWith(userKey), bytes)
     }
     if (batch.count > 0) this.db.write(batch)
@@ -254,11 +263,11 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
   }
 
   remove(key: UK): void {
-    this.db.delete(this.cf, this.prefixWith(this.keySerializer.serialize(key)))
+    this.db.delete(this.cf, this.prefixWith(this.serializeKey(key)))
   }
 
   contains(key: UK): boolean {
-    return this.read(this.prefixWith(this.keySerializer.serialize(key))) !== undefined
+    return this.read(this.prefixWith(this.serializeKey(key))) !== undefined
   }
 
   isEmpty(): boolean {
@@ -339,11 +348,13 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
 
 export class RocksDBReducingState<T> extends RocksDBState implements ReducingState<T> {
   private readonly serializer: Serializer<T>
+  private readonly serialize: (value: T) => Uint8Array
   private readonly reduce: (a: T, b: T) => T
 
   constructor(host: StateHost, cf: number, d: ReducingStateDescriptor<T>, ns: Uint8Array) {
     super(host, cf, d.name, ns)
     this.serializer = d.serializer
+    this.serialize = serializeFnOf(d.serializer, { role: 'value', state: d.name })
     this.reduce = d.reduce
   }
 
@@ -356,18 +367,20 @@ export class RocksDBReducingState<T> extends RocksDBState implements ReducingSta
     if (value === undefined) throw invalid(this.stateName, 'add(undefined)')
     const raw = this.read(this.prefix())
     const next = raw === undefined ? value : this.reduce(this.decode(this.serializer, raw), value)
-    const bytes = this.serializer.serialize(next)
+    const bytes = this.serialize(next)
     this.db.put(this.cf, this.prefix(), bytes)
   }
 }
 
 export class RocksDBAggregatingState<IN, ACC, OUT> extends RocksDBState implements AggregatingState<IN, OUT> {
   private readonly serializer: Serializer<ACC>
+  private readonly serialize: (accumulator: ACC) => Uint8Array
   private readonly aggregate: AggregatingStateDescriptor<IN, ACC, OUT>['aggregate']
 
   constructor(host: StateHost, cf: number, d: AggregatingStateDescriptor<IN, ACC, OUT>, ns: Uint8Array) {
     super(host, cf, d.name, ns)
     this.serializer = d.accumulatorSerializer
+    this.serialize = serializeFnOf(d.accumulatorSerializer, { role: 'accumulator', state: d.name })
     this.aggregate = d.aggregate
   }
 
@@ -379,7 +392,7 @@ export class RocksDBAggregatingState<IN, ACC, OUT> extends RocksDBState implemen
   add(value: IN): void {
     const raw = this.read(this.prefix())
     const acc = raw === undefined ? this.aggregate.createAccumulator() : this.decode(this.serializer, raw)
-    const bytes = this.serializer.serialize(this.aggregate.add(value, acc))
+    const bytes = this.serialize(this.aggregate.add(value, acc))
     this.db.put(this.cf, this.prefix(), bytes)
   }
 }
