@@ -28,7 +28,7 @@ export function heapFactory(): BackendFactory {
   const temp = new TempDirs()
   return {
     name: 'heap',
-    supports: { reopen: false, incremental: false },
+    supports: { reopen: false, incremental: false, serializesOnWrite: false },
     open: (options) => openKeyedStateBackend({ kind: 'heap', ...options }),
     storage: async () => new FileSystemCheckpointStorage(await temp.make('ks-heap-storage-')),
     cleanup: () => temp.removeAll(),
@@ -41,7 +41,7 @@ export function rocksdbFactory(): BackendFactory {
   let anonymous = 0
   return {
     name: 'rocksdb',
-    supports: { reopen: true, incremental: true },
+    supports: { reopen: true, incremental: true, serializesOnWrite: true },
     async open<K>(options: SuiteOpenOptions<K>, instance?: string) {
       root ??= temp.make('ks-rocksdb-suite-')
       const dir = join(await root, instance ?? `anonymous-${anonymous++}`)

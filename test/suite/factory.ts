@@ -14,6 +14,12 @@ export interface BackendFactory {
     reopen: boolean
     /** snapshot(..., { type: 'checkpoint' }) produces incremental handles. */
     incremental: boolean
+    /**
+     * Every write is serialized at once (RocksDB), so a user serializer's
+     * failure is the write's; otherwise (heap) the next snapshot serializes
+     * the values of user serializers and fails with the same error.
+     */
+    serializesOnWrite: boolean
   }
   /**
    * Opens a backend. `instance` names its working directory, so opening the

@@ -11,6 +11,7 @@ import { mapStateTests } from './map.js'
 import { namespaceTests } from './namespaces.js'
 import { reducingAggregatingTests } from './reducing-aggregating.js'
 import { reopenTests } from './reopen.js'
+import { serializerCheckTests } from './serializer-checks.js'
 import { snapshotTests } from './snapshot.js'
 import { timerTests } from './timers.js'
 import { ttlTests } from './ttl.js'
@@ -26,6 +27,7 @@ export const suiteFeatures: SuiteFeature[] = [
   namespaceTests,
   keysTests,
   errorTests,
+  serializerCheckTests,
   lifecycleTests,
   reopenTests,
   snapshotTests,

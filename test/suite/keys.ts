@@ -77,6 +77,52 @@ export function keysTests(factory: BackendFactory): void {
         assert.deepEqual([...b.keys('v', 'n1')], ['a'])
       }))
 
+    test('a loop over keys() visits each key present when it started exactly once, whatever the loop writes', () =>
+      withBackend(factory, (b) => {
+        const v = b.getState(new ValueStateDescriptor('v', int32Serializer))
+        const d = new ValueStateDescriptor('w', int32Serializer)
+        const initial = Array.from({ length: 60 }, (_, i) => `key-${i}`)
+        const fill = () => {
+          for (const [i, key] of initial.entries()) {
+            b.setCurrentKey(key)
+            v.update(i)
+            b.getPartitionedState('n1', stringSerializer, d).update(i)
+            if (i % 2 === 0) b.getPartitionedState('n2', stringSerializer, d).update(i)
+          }
+        }
+        // Each visit clears and re-adds its key (the pattern that never ended on the heap), removes a
+        // key not visited yet (still visited: it was there at the start) and adds a new one (not visited).
+        const disturb = (key: string, step: number, write: (value: number) => void, clear: () => void) => {
+          b.setCurrentKey(key)
+          clear()
+          write(step)
+          b.setCurrentKey(initial[(initial.indexOf(key) + 7) % initial.length]!)
+          clear()
+          b.setCurrentKey(`new-${step}`)
+          write(step)
+        }
+        const n1 = () => b.getPartitionedState('n1', stringSerializer, d)
+        const n2 = () => b.getPartitionedState('n2', stringSerializer, d)
+        const loops: Array<[string, () => Iterable<string>, (value: number) => void, () => void]> = [
+          ['keys(v)', () => b.keys('v'), (x) => v.update(x), () => v.clear()],
+          ['keys(w, n1)', () => b.keys('w', 'n1', stringSerializer), (x) => n1().update(x), () => n1().clear()],
+          ['keys(w)', () => b.keys('w'), (x) => n2().update(x), () => n2().clear()],
+        ]
+        for (const [what, keysOf, write, clear] of loops) {
+          fill()
+          // What a loop that writes nothing sees (earlier loops added new keys).
+          const expected = [...keysOf()]
+          for (const key of initial) assert.ok(expected.includes(key), `${what}: ${key}`)
+          const seen: string[] = []
+          for (const key of keysOf()) {
+            seen.push(key)
+            assert.ok(seen.length <= expected.length, `${what} visited ${seen.length} keys of ${expected.length}`)
+            disturb(key, seen.length, write, clear)
+          }
+          assert.deepEqual(sorted(seen), sorted(expected), what)
+        }
+      }))
+
     test('object keys come back equal to the keys used', () =>
       withBackend<{ user: string; shard: number }>(
         factory,

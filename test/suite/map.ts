@@ -151,6 +151,36 @@ export function mapStateTests(factory: BackendFactory): void {
         assert.deepEqual(new Map(sorted(m.entries())), new Map(sorted(model)))
       }))
 
+    test('an iteration visits each entry present when it started exactly once while the loop removes and re-adds every entry or clears the map', () =>
+      withBackend(factory, (b) => {
+        const m = b.getMapState(new MapStateDescriptor('m', stringSerializer, int32Serializer))
+        b.setCurrentKey('a')
+        const initial = new Map(Array.from({ length: 40 }, (_, i) => [`u${i}`, i] as [string, number]))
+        const patterns: Array<[string, (key: string, step: number) => void]> = [
+          ['remove and put the entry again', (key, step) => (m.remove(key), m.put(key, 1000 + step))],
+          ['clear the map and put everything back', (_key, step) => (m.clear(), m.putAll([...initial].map(([k]) => [k, 1000 + step])))],
+          ['put a new entry', (_key, step) => m.put(`new${step}`, step)],
+        ]
+        const iterations: Array<[string, () => Iterable<unknown>, (item: unknown) => string, unknown[]]> = [
+          ['entries', () => m.entries(), (item) => (item as [string, number])[0], [...initial]],
+          ['keys', () => m.keys(), (item) => item as string, [...initial.keys()]],
+          ['values', () => m.values(), (item) => `u${item as number}`, [...initial.values()]],
+        ]
+        for (const [what, disturb] of patterns) {
+          for (const [kind, iterate, keyOf, expected] of iterations) {
+            m.clear()
+            m.putAll(initial)
+            const seen: unknown[] = []
+            for (const item of iterate()) {
+              seen.push(item)
+              assert.ok(seen.length <= initial.size, `${what}, ${kind}: ${seen.length} items of ${initial.size}`)
+              disturb(keyOf(item), seen.length)
+            }
+            assert.deepEqual(sorted(seen), sorted(expected), `${what}, ${kind}`)
+          }
+        }
+      }))
+
     test('an iterator keeps the key it was created for', () =>
       withBackend(factory, (b) => {
         const m = b.getMapState(new MapStateDescriptor('m', stringSerializer, int32Serializer))

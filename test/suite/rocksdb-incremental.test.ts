@@ -10,7 +10,7 @@ const base = rocksdbFactory()
 const factory: BackendFactory = {
   ...base,
   name: 'rocksdb-incremental',
-  supports: { reopen: true, incremental: true },
+  supports: { ...base.supports, incremental: true },
   open: (options, instance) => base.open({ checkpointMode: 'incremental', ...options }, instance),
 }
 runConformanceSuite(factory)

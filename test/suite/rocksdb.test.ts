@@ -9,7 +9,7 @@ import { runConformanceSuite } from './index.js'
 const base = rocksdbFactory()
 const factory: BackendFactory = {
   ...base,
-  supports: { reopen: true, incremental: false },
+  supports: { ...base.supports, incremental: false },
   open: (options, instance) => base.open({ checkpointMode: 'full', ...options }, instance),
 }
 runConformanceSuite(factory)
