@@ -196,3 +196,65 @@ test('truncated or extended composite bytes never decode to a wrong value silent
     }),
   )
 })
+
+test('strings are WTF-8: every string round-trips, well-formed ones as their UTF-8, different strings as different bytes', () => {
+  // unit 'binary' draws any UTF-16 code unit, lone surrogates included.
+  const anyString = fc.string({ unit: 'binary', maxLength: 24 })
+  const utf8 = new TextEncoder()
+  fc.assert(
+    fc.property(anyString, (s) => {
+      const bytes = stringSerializer.serialize(s)
+      assert.equal(stringSerializer.deserialize(bytes), s)
+      if (s.isWellFormed()) assert.deepEqual(bytes, utf8.encode(s))
+    }),
+  )
+  fc.assert(
+    fc.property(anyString, anyString, (a, b) => {
+      fc.pre(a !== b)
+      assert.notEqual(hex(stringSerializer.serialize(a)), hex(stringSerializer.serialize(b)))
+    }),
+  )
+  // The vectors of the WTF-8 specification: a lone surrogate is the 3-byte form of its code point.
+  assert.equal(hex(stringSerializer.serialize('\uD800')), 'eda080')
+  assert.equal(hex(stringSerializer.serialize('\uDC00')), 'edb080')
+  assert.equal(hex(stringSerializer.serialize('\uDC00\uD800')), 'edb080eda080')
+  assert.equal(hex(stringSerializer.serialize('a\uDBFFb')), '61edafbf62')
+  assert.equal(hex(stringSerializer.serialize('\uD83D\uDE00')), 'f09f9880')
+  // A leading byte-order mark is a character, not a marker to drop.
+  assert.equal(stringSerializer.deserialize(stringSerializer.serialize('\uFEFFa')), '\uFEFFa')
+})
+
+test('string bytes that are neither UTF-8 nor WTF-8 are refused with SERIALIZER_MISMATCH', () => {
+  const unreadable: ErrorCode[] = ['SERIALIZER_MISMATCH']
+  // A surrogate pair as two 3-byte forms: its only WTF-8 form is the 4-byte one, or two byte strings would read as one string.
+  expectError(() => stringSerializer.deserialize(Uint8Array.of(0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80)), unreadable)
+  expectError(() => stringSerializer.deserialize(Uint8Array.of(0xed, 0xa0)), unreadable)
+  expectError(() => stringSerializer.deserialize(Uint8Array.of(0xed, 0xa0, 0x41)), unreadable)
+  expectError(() => stringSerializer.deserialize(Uint8Array.of(0xed, 0xa0, 0x80, 0xff)), unreadable)
+  expectError(() => stringSerializer.deserialize(Uint8Array.of(0xc0, 0x80, 0xed, 0xa0, 0x80)), unreadable)
+  // A high then a low surrogate with something between them are two lone surrogates.
+  assert.equal(stringSerializer.deserialize(Uint8Array.of(0xed, 0xa0, 0xbd, 0x41, 0xed, 0xb8, 0x80)), '\uD83DA\uDE00')
+})
+
+test('json: lone surrogates round-trip (escaped); bigints, circular values, functions and symbols are refused with INVALID_ARGUMENT', () => {
+  for (const v of ['\uD800', { '\uDC00k': ['\uD800', 'a\uDBFF'] }]) assert.deepEqual(roundTrip(jsonSerializer, v), v)
+  const circular: Record<string, unknown> = {}
+  circular.self = circular
+  for (const bad of [1n, { a: [2n] }, circular, () => 1, Symbol('s'), { toJSON: () => undefined }]) {
+    expectError(() => jsonSerializer.serialize(bad), ['INVALID_ARGUMENT'])
+  }
+})
+
+test('composites check what their element serializers return and the shape of what they are given', () => {
+  const broken: Serializer<number> = { id: 'broken', version: 1, serialize: () => 'abc' as never, deserialize: () => 0 }
+  for (const write of [
+    () => listSerializer(broken).serialize([1]),
+    () => mapSerializer(broken, int32Serializer).serialize(new Map([[1, 1]])),
+    () => mapSerializer(int32Serializer, broken).serialize(new Map([[1, 1]])),
+    () => tupleSerializer(int32Serializer, broken).serialize([1, 1]),
+  ]) {
+    assert.throws(write, (e: unknown) => isKeyedStateError(e, 'INVALID_ARGUMENT') && e.message.includes("'broken'") && e.message.includes('a string'))
+  }
+  expectError(() => listSerializer(int32Serializer).serialize({ length: 2 } as never), ['INVALID_ARGUMENT'])
+  expectError(() => mapSerializer(int32Serializer, int32Serializer).serialize({} as never), ['INVALID_ARGUMENT'])
+})
