@@ -10,6 +10,7 @@ import { KeyedStateError, isKeyedStateError } from '../../errors.js'
 import type { NativeDb } from './native/types.js'
 import { serializeFnOf } from '../../serializers/output.js'
 import type { Serializer } from '../../serializers/serializer.js'
+import { valueRoleOf } from '../../state/descriptors.js'
 import type {
   AggregatingStateDescriptor,
   ListStateDescriptor,
@@ -131,7 +132,7 @@ export class RocksDBValueState<T> extends RocksDBState implements ValueState<T> 
   constructor(host: StateHost, cf: number, d: ValueStateDescriptor<T>, ns: Uint8Array) {
     super(host, cf, d.name, ns)
     this.serializer = d.serializer
-    this.serialize = serializeFnOf(d.serializer, { role: 'value', state: d.name })
+    this.serialize = serializeFnOf(d.serializer, { role: valueRoleOf(d.kind), state: d.name })
     this.defaultValue = d.defaultValue
     // A mutable default (object) is handed out as a fresh copy so callers cannot change it for everyone.
     if (d.defaultValue !== null && typeof d.defaultValue === 'object') this.defaultBytes = this.serialize(d.defaultValue)
@@ -167,7 +168,7 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
   constructor(host: StateHost, cf: number, d: ListStateDescriptor<T>, ns: Uint8Array) {
     super(host, cf, d.name, ns)
     this.serializer = d.elementSerializer
-    this.serialize = serializeFnOf(d.elementSerializer, { role: 'element', state: d.name })
+    this.serialize = serializeFnOf(d.elementSerializer, { role: valueRoleOf(d.kind), state: d.name })
   }
 
   get(): T[] {
@@ -230,7 +231,7 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
     this.keySerializer = d.userKeySerializer
     this.valueSerializer = d.userValueSerializer
     this.serializeKey = serializeFnOf(d.userKeySerializer, { role: 'user key', state: d.name })
-    this.serializeValue = serializeFnOf(d.userValueSerializer, { role: 'user value', state: d.name })
+    this.serializeValue = serializeFnOf(d.userValueSerializer, { role: valueRoleOf(d.kind), state: d.name })
   }
 
   get(key: UK): UV | undefined {
@@ -354,7 +355,7 @@ export class RocksDBReducingState<T> extends RocksDBState implements ReducingSta
   constructor(host: StateHost, cf: number, d: ReducingStateDescriptor<T>, ns: Uint8Array) {
     super(host, cf, d.name, ns)
     this.serializer = d.serializer
-    this.serialize = serializeFnOf(d.serializer, { role: 'value', state: d.name })
+    this.serialize = serializeFnOf(d.serializer, { role: valueRoleOf(d.kind), state: d.name })
     this.reduce = d.reduce
   }
 
@@ -380,7 +381,7 @@ export class RocksDBAggregatingState<IN, ACC, OUT> extends RocksDBState implemen
   constructor(host: StateHost, cf: number, d: AggregatingStateDescriptor<IN, ACC, OUT>, ns: Uint8Array) {
     super(host, cf, d.name, ns)
     this.serializer = d.accumulatorSerializer
-    this.serialize = serializeFnOf(d.accumulatorSerializer, { role: 'accumulator', state: d.name })
+    this.serialize = serializeFnOf(d.accumulatorSerializer, { role: valueRoleOf(d.kind), state: d.name })
     this.aggregate = d.aggregate
   }
 
