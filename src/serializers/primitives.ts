@@ -135,6 +135,50 @@ export function jsonText(v: unknown): string {
   return text
 }
 
+/** Nesting depth isJsonWritableQuick follows; deeper values, and cycles, are left to JSON.stringify. */
+const JSON_QUICK_DEPTH_MAX = 32
+
+/**
+ * A quick, conservative answer to "does jsonText accept `v`?" for a backend
+ * that checks values without serializing them (heap): true only for strings,
+ * numbers, booleans, null, and arrays and plain objects of those (no toJSON),
+ * nested at most JSON_QUICK_DEPTH_MAX deep. Anything else (a bigint, a
+ * function, a Date, a class instance, a hole, a cycle, a getter that throws)
+ * answers false, and the caller asks jsonText, which decides exactly. So true
+ * is always right, and false only costs a JSON.stringify.
+ */
+export function isJsonWritableQuick(v: unknown): boolean {
+  try {
+    return isPlainJson(v, 0)
+  } catch {
+    return false
+  }
+}
+
+function isPlainJson(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return true
+    case 'object': {
+      if (v === null) return true
+      if (depth === JSON_QUICK_DEPTH_MAX || (v as { toJSON?: unknown }).toJSON !== undefined) return false
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (!isPlainJson(v[i], depth + 1)) return false
+        return true
+      }
+      const proto = Object.getPrototypeOf(v)
+      if (proto !== Object.prototype && proto !== null) return false
+      // for-in (own and inherited enumerable string keys) visits at least what JSON.stringify writes.
+      for (const key in v) if (!isPlainJson((v as Record<string, unknown>)[key], depth + 1)) return false
+      return true
+    }
+    default:
+      return false
+  }
+}
+
 /** JSON text (UTF-8). bigint is not JSON: use int64Serializer or a tuple for those. */
 export const jsonSerializer: Serializer<any> = builtInSerializer({
   id: 'json',

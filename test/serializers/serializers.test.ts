@@ -20,6 +20,7 @@ import {
   type Serializer,
   type SerializerConfig,
 } from '../../src/index.js'
+import { isJsonWritableQuick, jsonText } from '../../src/serializers/primitives.js'
 import { serializerCanRead, serializerConfig } from '../../src/serializers/serializer.js'
 
 function roundTrip<T>(s: Serializer<T>, v: T): T {
@@ -257,4 +258,45 @@ test('composites check what their element serializers return and the shape of wh
   }
   expectError(() => listSerializer(int32Serializer).serialize({ length: 2 } as never), ['INVALID_ARGUMENT'])
   expectError(() => mapSerializer(int32Serializer, int32Serializer).serialize({} as never), ['INVALID_ARGUMENT'])
+})
+
+test('the heap\'s quick json check never accepts what jsonText refuses, and accepts plain JSON data', () => {
+  const accepts = (v: unknown): boolean => {
+    try {
+      jsonText(v)
+      return true
+    } catch (e) {
+      assert.ok(isKeyedStateError(e, 'INVALID_ARGUMENT'), String(e))
+      return false
+    }
+  }
+  const anything = fc.anything({
+    withBigInt: true,
+    withBoxedValues: true,
+    withDate: true,
+    withMap: true,
+    withSet: true,
+    withNullPrototype: true,
+    withObjectString: true,
+    withSparseArray: true,
+    withTypedArray: true,
+    withUnicodeString: true,
+  })
+  const odd = fc.constantFrom<unknown>(() => 1, Symbol('s'), undefined, { toJSON: () => 1n }, { get bad() { throw new Error('getter') } }, [1, [2, [3n]]])
+  fc.assert(
+    fc.property(fc.oneof(anything, odd, fc.jsonValue()), (v) => {
+      if (isJsonWritableQuick(v) && !accepts(v)) assert.fail(`the quick check said yes to ${fc.stringify(v)}`)
+    }),
+    { numRuns: 2000 },
+  )
+  const circular: Record<string, unknown> = { a: [1] }
+  ;(circular.a as unknown[]).push(circular)
+  assert.equal(isJsonWritableQuick(circular), false)
+  let deep: unknown = 1
+  for (let i = 0; i < 100; i++) deep = [deep]
+  assert.equal(isJsonWritableQuick(deep), false)
+  assert.ok(accepts(deep))
+  for (const plain of [null, 'x', 1.5, true, [], {}, { a: [1, 'b', null, { c: false }] }, Object.create(null)]) {
+    assert.equal(isJsonWritableQuick(plain), true, fc.stringify(plain))
+  }
 })

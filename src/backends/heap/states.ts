@@ -14,6 +14,7 @@ import {
   float64Serializer,
   int32Serializer,
   int64Serializer,
+  isJsonWritableQuick,
   jsonSerializer,
   stringSerializer,
 } from '../../serializers/primitives.js'
@@ -69,7 +70,7 @@ export interface WriteCheck<T> {
 /**
  * The write check of `serializer`, also inside the TtlValues of a TTL'd state.
  * The built-in primitive and bytes serializers are checked by type, json by
- * JSON.stringify (no bytes), the composites by serializing; a user's
+ * a walk over plain data (else by serializing), the composites by serializing; a user's
  * serializer is not called on the write (that is what the heap saves), so its
  * values are checked when a snapshot serializes them. On failure the
  * serializer itself is called, so the error is exactly the one RocksDB raises.
@@ -110,25 +111,6 @@ const PRIMITIVE_SERIALIZERS: ReadonlySet<Serializer<unknown>> = new Set<Serializ
   booleanSerializer,
 ])
 
-/** Whether JSON.stringify writes `v` (jsonText refuses exactly the rest); the text itself is not kept. */
-function isJsonWritable(v: unknown): boolean {
-  switch (typeof v) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-      return true
-    case 'object':
-      if (v === null) return true
-      try {
-        return JSON.stringify(v) !== undefined
-      } catch {
-        return false
-      }
-    default:
-      return false
-  }
-}
-
 /** Whether a built-in serializer would write a value, without serializing it. */
 const QUICK_CHECKS = new Map<Serializer<any>, (v: unknown) => boolean>([
   [stringSerializer, (v) => typeof v === 'string'],
@@ -137,7 +119,8 @@ const QUICK_CHECKS = new Map<Serializer<any>, (v: unknown) => boolean>([
   [float64Serializer, (v) => typeof v === 'number'],
   [booleanSerializer, (v) => typeof v === 'boolean'],
   [bytesSerializer, (v) => v instanceof Uint8Array],
-  [jsonSerializer, isJsonWritable],
+  // Plain JSON data passes without a JSON.stringify; anything else is serialized (see isJsonWritableQuick).
+  [jsonSerializer, isJsonWritableQuick],
 ])
 
 abstract class HeapState {
