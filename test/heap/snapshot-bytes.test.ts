@@ -55,7 +55,7 @@ function modelChunks(codec: StateCodec, keyGroup: number, table: StateTable, tar
   return [...packEntries(out, targetBytes)]
 }
 
-// Any UTF-16 code unit, lone surrogates included (TextEncoder writes those as U+FFFD).
+// Any UTF-16 code unit, lone surrogates included (the string serializer writes those as WTF-8).
 const anyString = (maxLength: number) => fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength })
 const text = fc.oneof(fc.string({ maxLength: 12 }), anyString(12), anyString(120), fc.string({ unit: 'binary', maxLength: 70 }))
 

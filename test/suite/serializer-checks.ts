@@ -77,7 +77,7 @@ export function serializerCheckTests(factory: BackendFactory): void {
       }
     })
 
-    test('a namespace or map user key serializer that returns no Uint8Array is refused naming it and the state', () =>
+    test('a namespace serializer (of a state or a timer service) or a map user key serializer that returns no Uint8Array is refused naming it and where it is used', () =>
       withBackend(factory, (b) => {
         for (const [what, returned] of NOT_BYTES) {
           const ns = brokenSerializer('broken-namespace', returned)
@@ -85,6 +85,10 @@ export function serializerCheckTests(factory: BackendFactory): void {
           assertNames(e, 'broken-namespace', 'windowed')
         }
         b.setCurrentKey('k')
+        const timers = b.timerService('broken-windows', { namespaceSerializer: brokenSerializer('broken-timer-namespace', 7), onTimer: () => {} })
+        const e = expectCodeSync(() => timers.registerEventTimeTimer(1, 'w'), 'INVALID_ARGUMENT', 'a number')
+        assert.ok(e.message.includes("'broken-timer-namespace'") && e.message.includes("'broken-windows'"), e.message)
+        assert.equal(timers.nextTimerTimestamp('event'), undefined)
         NOT_BYTES.forEach(([what, returned], i) => {
           const userKeys = brokenSerializer('broken-user-key', returned, (k) => k !== 'good')
           const m = b.getMapState(new MapStateDescriptor(`map-${i}`, userKeys, int32Serializer))
