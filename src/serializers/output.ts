@@ -27,7 +27,7 @@ export function isBuiltInSerializer(s: Serializer<any>): boolean {
 
 /** What a serializer is used for, to name it in errors: e.g. { role: 'value', state: 'counts' }. */
 export interface SerializerUse {
-  /** 'key', 'namespace', 'value', 'map user key', ... */
+  /** 'key', 'namespace', 'user key', or a value role (valueRoleOf: 'value', 'element', 'user value', 'accumulator'). */
   readonly role: string
   /** The state it serializes for, when there is one. */
   readonly state?: string | undefined
