@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'PATH_ESCAPE'
   | 'CANCELLED'
   | 'DISK_FULL'
+  | 'STORAGE_UNAVAILABLE'
+  | 'ACCESS_DENIED'
   | 'NATIVE_UNAVAILABLE'
   | 'INTERNAL'
 

@@ -27,6 +27,13 @@ export interface StoredEntry {
   mtimeMs: number
 }
 
+/** A multipart upload an object store still holds parts of. */
+export interface IncompleteUpload {
+  path: string
+  uploadId: string
+  initiatedMs: number
+}
+
 export interface CheckpointStorage {
   /** A description for messages, e.g. the root directory. */
   readonly location: string
@@ -46,6 +53,13 @@ export interface CheckpointStorage {
   list(prefix: string): Promise<StoredEntry[]>
   /** Writes a small file atomically (temp, fsync, rename, fsync dir). */
   writeAtomic(path: string, data: Uint8Array): Promise<void>
+  /** Deletes many files (object stores batch them); missing files are not an error. Callers fall back to delete(). */
+  deleteMany?(paths: readonly string[]): Promise<{ deleted: string[]; failed: { path: string; error: string }[] }>
+  /** Object stores: uploads started and never completed or aborted, for gc. */
+  listIncompleteUploads?(): Promise<IncompleteUpload[]>
+  abortIncompleteUpload?(upload: IncompleteUpload): Promise<void>
+  /** Releases connections; the storage is not used afterwards. */
+  close?(): void
   /** Absolute local path of a storage path, for tools; undefined on remote storage. */
   localPath?(path: string): string
 }

@@ -1,0 +1,116 @@
+// A file being written to S3. Bytes flow through a bounded stream into the
+// SDK's managed upload (@aws-sdk/lib-storage): a file smaller than one part
+// becomes a single PUT, a larger one a multipart upload with a few parts in
+// flight. Either way the object appears only once complete. discard() before
+// commit ends the body with an error, which makes the upload abort its
+// multipart upload; after commit it deletes the object.
+import { once } from 'node:events'
+import { PassThrough } from 'node:stream'
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { KeyedStateError } from '../../errors.js'
+import type { StorageOutput } from '../types.js'
+import { fromS3Error } from './errors.js'
+
+export interface UploadSettings {
+  client: S3Client
+  bucket: string
+  partSizeBytes: number
+  /** Parts of one upload in flight at once. */
+  partConcurrency: number
+}
+
+export class S3StorageOutput implements StorageOutput {
+  private state: 'open' | 'committed' | 'discarded' = 'open'
+  private written = 0
+  private readonly body: PassThrough
+  private readonly done: Promise<unknown>
+  /** Operations run one after another, as on the file system, so discard() waits for a write in progress. */
+  private tail: Promise<unknown> = Promise.resolve()
+  /** commit() ended the body: from then on the object may exist under its final key. */
+  private completionAttempted = false
+
+  constructor(
+    readonly path: string,
+    private readonly key: string,
+    private readonly url: string,
+    private readonly settings: UploadSettings,
+  ) {
+    // One part buffered here at most; lib-storage holds up to partConcurrency more while they upload.
+    this.body = new PassThrough({ highWaterMark: settings.partSizeBytes })
+    const upload = new Upload({
+      client: settings.client,
+      params: { Bucket: settings.bucket, Key: key, Body: this.body },
+      partSize: settings.partSizeBytes,
+      queueSize: settings.partConcurrency,
+      leavePartsOnError: false,
+    })
+    this.done = upload.done()
+    // Observed by write/commit/discard; never an unhandled rejection.
+    this.done.catch(() => {})
+  }
+
+  get bytesWritten(): number {
+    return this.written
+  }
+
+  private serialize<T>(op: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(op, op)
+    this.tail = result.catch(() => {})
+    return result
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    // The caller may reuse `chunk` once this resolves, while the upload may still hold it: copy.
+    return this.writeOwned(Buffer.from(chunk))
+  }
+
+  /** write() for a chunk nobody else will touch (a fresh read buffer): no copy. */
+  writeOwned(chunk: Buffer): Promise<void> {
+    return this.serialize(async () => {
+      if (this.state !== 'open') throw new KeyedStateError('CLOSED', `write to ${this.path} after ${this.state === 'committed' ? 'commit' : 'discard'}`, { file: this.path })
+      if (chunk.length === 0) return
+      this.written += chunk.length
+      if (!this.body.write(chunk)) {
+        try {
+          // A failed upload never drains the body: wait for whichever comes first.
+          await Promise.race([once(this.body, 'drain'), this.done])
+        } catch (e) {
+          throw fromS3Error(e, this.path, this.url, 'uploading')
+        }
+      }
+    })
+  }
+
+  commit(): Promise<number> {
+    return this.serialize(async () => {
+      if (this.state !== 'open') throw new KeyedStateError('CLOSED', `commit of ${this.path} after ${this.state}`, { file: this.path })
+      this.completionAttempted = true
+      this.body.end()
+      try {
+        await this.done
+      } catch (e) {
+        throw fromS3Error(e, this.path, this.url, 'uploading')
+      }
+      this.state = 'committed'
+      return this.written
+    })
+  }
+
+  discard(): Promise<void> {
+    return this.serialize(async () => {
+      this.state = 'discarded'
+      // Ending the body with an error makes every part uploader stop; lib-storage then aborts the multipart upload.
+      if (!this.body.writableFinished) this.body.destroy(new KeyedStateError('CANCELLED', `upload of ${this.url} discarded`, { file: this.path }))
+      await this.done.catch(() => {})
+      // Before commit nothing exists under the key (and an older object there is not ours to delete).
+      if (!this.completionAttempted) return
+      // After commit the object exists; after a failed completion it may (the answer can be lost): delete either way.
+      try {
+        await this.settings.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.key }))
+      } catch (e) {
+        throw fromS3Error(e, this.path, this.url, 'deleting')
+      }
+    })
+  }
+}
