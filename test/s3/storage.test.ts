@@ -1,0 +1,134 @@
+// The storage conformance suite on the file system and on S3 (a real
+// S3-compatible server in a child process), then what only S3 has:
+// pagination past 1,000 keys, batched deletes, incomplete multipart uploads,
+// keys no storage path names, location strings.
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3'
+import { isKeyedStateError } from '../../src/errors.js'
+import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
+import { openCheckpointStorage, parentLocation, parseStorageLocation } from '../../src/storage/open.js'
+import { S3CheckpointStorage } from '../../src/storage/s3/storage.js'
+import { storageConformance } from './conformance.js'
+import { startS3Server } from './server.js'
+
+const server = await startS3Server()
+after(() => server.stop())
+let nextPrefix = 0
+
+storageConformance({
+  name: 'file system',
+  largeFileBytes: 12 * 1024 * 1024,
+  containmentRuns: 60,
+  async open() {
+    const base = await mkdtemp(join(tmpdir(), 'ks-conf-fs-'))
+    const outsideView = new FileSystemCheckpointStorage(base)
+    return {
+      storage: new FileSystemCheckpointStorage(join(base, 'root')),
+      outside: async () => (await outsideView.list('')).map((e) => e.path).filter((p) => !p.startsWith('root/')),
+      plantOutside: (name, data) => outsideView.writeAtomic(name, data),
+      cleanup: () => rm(base, { recursive: true, force: true }),
+    }
+  },
+})
+
+storageConformance({
+  name: 'S3',
+  // Above the 8 MiB part size: a multipart upload of two parts.
+  largeFileBytes: 12 * 1024 * 1024,
+  containmentRuns: 25,
+  async open() {
+    const base = `t${nextPrefix++}`
+    const outsideView = server.storage(base)
+    return {
+      storage: server.storage(`${base}/root`),
+      outside: async () => (await outsideView.list('')).map((e) => e.path).filter((p) => !p.startsWith('root/')),
+      plantOutside: (name, data) => outsideView.writeAtomic(name, data),
+      cleanup: async () => {
+        const all = await outsideView.list('')
+        await outsideView.deleteMany(all.map((e) => e.path))
+        outsideView.close()
+      },
+    }
+  },
+})
+
+test('S3: listing pages past 1,000 objects; DeleteObjects deletes them in batches', async () => {
+  const storage = server.storage('many')
+  try {
+    const paths = Array.from({ length: 1001 }, (_, i) => `shared/f-${String(i).padStart(5, '0')}`)
+    for (let i = 0; i < paths.length; i += 100) await Promise.all(paths.slice(i, i + 100).map((p) => storage.writeAtomic(p, Buffer.from(p))))
+    const listed = await storage.list('shared')
+    assert.deepEqual(listed.map((e) => e.path), paths)
+    const r = await storage.deleteMany(paths)
+    assert.equal(r.deleted.length, paths.length)
+    assert.deepEqual(r.failed, [])
+    assert.deepEqual(await storage.list(''), [])
+  } finally {
+    storage.close()
+  }
+})
+
+test('S3: keys no storage path names (a console folder marker), and keys of a sibling prefix, are never listed or touched', async () => {
+  const storage = server.storage('job')
+  const raw = storage.client
+  try {
+    for (const key of ['job/chk-1/a', 'job/chk-1/folder/', 'job2/chk-1/d', 'jobx', 'other/job/e']) {
+      await raw.send(new PutObjectCommand({ Bucket: server.bucket, Key: key, Body: Buffer.from(key) }))
+    }
+    assert.deepEqual((await storage.list('')).map((e) => e.path), ['chk-1/a'])
+    assert.equal(storage.keyOf('chk-1/./x/../a'), 'job/chk-1/a')
+    assert.throws(() => storage.keyOf('../job2/chk-1/d'), (e) => isKeyedStateError(e, 'PATH_ESCAPE'))
+    await storage.deleteMany(['chk-1/a'])
+    const everything = server.storage('')
+    assert.deepEqual((await everything.list('')).map((e) => e.path).sort(), ['job2/chk-1/d', 'jobx', 'other/job/e'])
+    await everything.deleteMany(['job2/chk-1/d', 'jobx', 'other/job/e'])
+    everything.close()
+  } finally {
+    storage.close()
+  }
+})
+
+test('S3: incomplete multipart uploads under the prefix are listed and aborted; others are not seen', async () => {
+  const storage = server.storage('mpu/a')
+  try {
+    const start = async (key: string): Promise<string> => {
+      const { UploadId } = await storage.client.send(new CreateMultipartUploadCommand({ Bucket: server.bucket, Key: key }))
+      await storage.client.send(new UploadPartCommand({ Bucket: server.bucket, Key: key, UploadId, PartNumber: 1, Body: Buffer.alloc(1024, 1) }))
+      return UploadId!
+    }
+    const mine = await start('mpu/a/shared/x.sst')
+    await start('mpu/ab/shared/y.sst')
+    const found = await storage.listIncompleteUploads()
+    assert.deepEqual(found.map((u) => [u.path, u.uploadId]), [['shared/x.sst', mine]])
+    await storage.abortIncompleteUpload(found[0]!)
+    assert.deepEqual(await storage.listIncompleteUploads(), [])
+    const sibling = server.storage('mpu/ab')
+    const left = await sibling.listIncompleteUploads()
+    assert.equal(left.length, 1)
+    await sibling.abortIncompleteUpload(left[0]!)
+    sibling.close()
+  } finally {
+    storage.close()
+  }
+})
+
+test('locations: paths and file:// URLs open the file system, s3://bucket/prefix opens S3', async () => {
+  assert.deepEqual(parseStorageLocation('s3://b-1/a/b/'), { kind: 's3', bucket: 'b-1', prefix: 'a/b' })
+  assert.deepEqual(parseStorageLocation('s3://b-1'), { kind: 's3', bucket: 'b-1', prefix: '' })
+  assert.deepEqual(parseStorageLocation('file:///tmp/x'), { kind: 'fs', dir: '/tmp/x' })
+  assert.deepEqual(parentLocation(parseStorageLocation('s3://b-1/a/chk-3'), 1), { kind: 's3', bucket: 'b-1', prefix: 'a' })
+  assert.throws(() => parseStorageLocation('s3://b-1/../x'), (e) => isKeyedStateError(e, 'PATH_ESCAPE'))
+  assert.throws(() => parseStorageLocation('gs://b/x'), (e) => isKeyedStateError(e, 'INVALID_ARGUMENT'))
+  assert.ok(openCheckpointStorage('/tmp/x') instanceof FileSystemCheckpointStorage)
+  const s3 = openCheckpointStorage(`s3://${server.bucket}/loc`, { s3: server.options('') })
+  assert.ok(s3 instanceof S3CheckpointStorage)
+  assert.equal(s3.location, `s3://${server.bucket}/loc`)
+  s3.close?.()
+  assert.throws(() => new S3CheckpointStorage({ bucket: 'Bad_Bucket' }), (e) => isKeyedStateError(e, 'INVALID_ARGUMENT'))
+  assert.throws(() => new S3CheckpointStorage({ bucket: 'ok-bucket', partSizeBytes: 1024 }), (e) => isKeyedStateError(e, 'INVALID_ARGUMENT'))
+  assert.throws(() => new S3CheckpointStorage({ bucket: 'ok-bucket', maxAttempt: 3 } as never), /maxAttempts/)
+})
