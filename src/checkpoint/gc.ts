@@ -3,8 +3,11 @@
 // is older than a grace period (a checkpoint being written right now has young
 // files and no `_metadata` yet), lies in a directory the checkpoint lifecycle
 // owns, and no `_metadata` - valid or not - can possibly reference it.
+// On object stores gc also aborts multipart uploads older than the grace
+// period (a crash mid-upload leaves their parts, which are billed but never
+// listed as objects).
 import { isKeyedStateError } from '../errors.js'
-import type { CheckpointStorage, StoredEntry } from '../storage/types.js'
+import type { CheckpointStorage, IncompleteUpload, StoredEntry } from '../storage/types.js'
 import { listSnapshots } from './catalog.js'
 import { DEFAULT_SAVEPOINT_PARENT, isUnder, parseCheckpointDirName, SHARED_DIR, TASK_OWNED_DIR, topLevelDir } from './layout.js'
 import { referencedPaths } from './metadata.js'
@@ -39,6 +42,11 @@ export interface GcReport {
   failed: { path: string; error: string }[]
   /** Invalid `_metadata` files; what they might reference is kept. */
   problems: string[]
+  /** Object stores: multipart uploads older than the grace period (aborted with `delete`). */
+  staleUploads: IncompleteUpload[]
+  /** Multipart uploads younger than the grace period (a checkpoint may be uploading them now): kept. */
+  youngUploads: IncompleteUpload[]
+  abortedUploads: IncompleteUpload[]
 }
 
 function ownedByLifecycle(path: string, metadataDirs: readonly string[]): boolean {
@@ -84,6 +92,13 @@ export async function collectGarbage(storage: CheckpointStorage, options: GcOpti
     deleted: [],
     failed: [],
     problems,
+    staleUploads: [],
+    youngUploads: [],
+    abortedUploads: [],
+  }
+  for (const u of (await storage.listIncompleteUploads?.()) ?? []) {
+    if (nowMs - u.initiatedMs < gracePeriodMs) report.youngUploads.push(u)
+    else report.staleUploads.push(u)
   }
   for (const e of entries) {
     if (referenced.has(e.path)) {
@@ -101,19 +116,48 @@ export async function collectGarbage(storage: CheckpointStorage, options: GcOpti
   }
   if (!options.delete) return report
 
-  let done = 0
-  for (const e of report.orphans) {
+  await deleteFiles(storage, report.orphans.map((e) => e.path), report, options.onProgress)
+  for (const u of report.staleUploads) {
     try {
-      await storage.delete(e.path)
-      report.deleted.push(e.path)
+      await storage.abortIncompleteUpload!(u)
+      report.abortedUploads.push(u)
     } catch (err) {
       if (!isKeyedStateError(err)) throw err
-      report.failed.push({ path: e.path, error: err.message })
+      report.failed.push({ path: u.path, error: `aborting upload ${u.uploadId}: ${err.message}` })
     }
-    options.onProgress?.(++done, report.orphans.length)
   }
   await removeEmptyDirectories(storage, report.deleted)
   return report
+}
+
+/** Batches of DeleteObjects where the storage has them, one delete at a time otherwise. */
+const DELETE_BATCH = 1000
+
+async function deleteFiles(
+  storage: CheckpointStorage,
+  paths: readonly string[],
+  report: Pick<GcReport, 'deleted' | 'failed'>,
+  onProgress: GcOptions['onProgress'],
+): Promise<void> {
+  let done = 0
+  for (let i = 0; i < paths.length; i += storage.deleteMany ? DELETE_BATCH : 1) {
+    const batch = paths.slice(i, i + (storage.deleteMany ? DELETE_BATCH : 1))
+    try {
+      if (storage.deleteMany) {
+        const r = await storage.deleteMany(batch)
+        report.deleted.push(...r.deleted)
+        report.failed.push(...r.failed)
+      } else {
+        await storage.delete(batch[0]!)
+        report.deleted.push(batch[0]!)
+      }
+    } catch (err) {
+      if (!isKeyedStateError(err)) throw err
+      for (const path of batch) report.failed.push({ path, error: err.message })
+    }
+    done += batch.length
+    onProgress?.(done, paths.length)
+  }
 }
 
 /**
