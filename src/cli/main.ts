@@ -37,7 +37,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command()
   program
     .name('keyed-state')
-    .description('Inspect, verify and clean up keyed-state checkpoints and savepoints.')
+    .description('Inspect, verify and clean up keyed-state checkpoints and savepoints. Locations are paths, file:// URLs or s3://bucket/prefix (credentials, region and AWS_ENDPOINT_URL_S3 from the AWS SDK chain; KEYED_STATE_S3_PATH_STYLE=1 for path-style servers).')
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -49,21 +49,21 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   program
     .command('list')
     .description('list the checkpoints and savepoints under a checkpoint root: id, time, size, complete or not, incremental bytes')
-    .argument('<root>', 'checkpoint storage root directory')
+    .argument('<root>', 'checkpoint storage root: a directory or s3://bucket/prefix')
     .addOption(json)
     .action(run((root: string, opts: { json?: boolean }) => listCommand(root, opts)))
 
   program
     .command('inspect')
     .description('show a checkpoint or savepoint: states (name, kind, serializers), key-group ranges, files, sizes, shared vs exclusive')
-    .argument('<dir>', 'a chk-<id> directory or a savepoint directory (or its _metadata file)')
+    .argument('<dir>', 'a chk-<id> or savepoint directory (or its _metadata file), local or s3://...')
     .addOption(json)
     .action(run((dir: string, opts: { json?: boolean }) => inspectCommand(dir, opts)))
 
   program
     .command('dump')
     .description('print the entries of one state as JSON lines, decoded with the built-in serializers (unknown ones as base64)')
-    .argument('<dir>', 'a chk-<id> directory or a savepoint directory')
+    .argument('<dir>', 'a chk-<id> or savepoint directory, local or s3://...')
     .requiredOption('--state <name>', 'the state to dump')
     .option('--key <key>', 'only this key (parsed with --key-serializer)')
     .addOption(
@@ -74,14 +74,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   program
     .command('verify')
     .description('check that every referenced file exists with its recorded size and checksum and every key group decodes')
-    .argument('<dir>', 'a chk-<id> directory or a savepoint directory')
+    .argument('<dir>', 'a chk-<id> or savepoint directory, local or s3://...')
     .addOption(json)
     .action(run((dir: string, opts: { json?: boolean }) => verifyCommand(dir, opts)))
 
   program
     .command('gc')
     .description('find files that no _metadata references (left by crashes); delete them with --delete')
-    .argument('<root>', 'checkpoint storage root directory')
+    .argument('<root>', 'checkpoint storage root: a directory or s3://bucket/prefix')
     .option('--delete', 'delete the orphans (default: only list them)')
     .option('--grace-ms <ms>', `keep unreferenced files modified within this many milliseconds (default ${DEFAULT_GC_GRACE_PERIOD_MS}); keep it above the checkpoint timeout`, nonNegativeInteger)
     .addOption(json)

@@ -147,14 +147,14 @@ export async function inspectCommand(path: string, options: { json?: boolean }):
   }
 
   const { instances: _omit, ...summary } = md
-  const report = { directory, root: storage.root, ...summary, states: [...states.values()], instances }
+  const report = { directory, root: storage.location, ...summary, states: [...states.values()], instances }
   if (options.json) {
     await writeJson(report)
     return 0
   }
   const lines: string[] = []
   lines.push(`${md.type} ${md.checkpointId}  ${directory}`)
-  lines.push(`  root               ${storage.root}`)
+  lines.push(`  root               ${storage.location}`)
   lines.push(`  triggered          ${formatTime(md.triggeredAtMs)}`)
   lines.push(`  completed          ${formatTime(md.completedAtMs)}`)
   lines.push(`  parallelism        ${md.parallelism} (maxParallelism ${md.maxParallelism})`)

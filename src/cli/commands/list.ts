@@ -40,11 +40,11 @@ export async function listCommand(root: string, options: { json?: boolean }): Pr
   const storage = await openStorageRoot(root)
   const rows = (await listSnapshots(storage)).map(toRow)
   if (options.json) {
-    await writeJson({ root: storage.root, snapshots: rows })
+    await writeJson({ root: storage.location, snapshots: rows })
     return 0
   }
   if (rows.length === 0) {
-    await writeLine(`no checkpoints or savepoints in ${storage.root}`)
+    await writeLine(`no checkpoints or savepoints in ${storage.location}`)
     return 0
   }
   await writeLine(
