@@ -15,11 +15,11 @@
 //               instances from the latest checkpoint (key groups re-split).
 //   5. check    at the end of the stream every user's state is compared with
 //               values computed straight from the generator.
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { DEFAULT_MAX_PARALLELISM, FileSystemCheckpointStorage, findLatestCompleteCheckpoint, type BackendKind } from '../src/index.js'
+import { DEFAULT_MAX_PARALLELISM, findLatestCompleteCheckpoint, openCheckpointStorage, parseStorageLocation, s3OptionsFromEnv, type BackendKind } from '../src/index.js'
 import { seededRandom, type StreamConfig } from './demo/events.js'
 import { compareResults, expectedResults } from './demo/expected.js'
 import { JobAttempt, type AttemptOptions } from './demo/job.js'
@@ -59,7 +59,7 @@ function parseOptions(argv: string[]): DemoOptions {
     .option('--parallelism <n>', 'operator instances before the failure', positiveInteger, 2)
     .option('--rescale-to <n>', 'operator instances after the rescale', positiveInteger, 3)
     .addOption(new Option('--backend <kind>', 'state backend').choices(['rocksdb', 'heap']).default('rocksdb'))
-    .option('--storage <dir>', 'checkpoint storage directory, kept afterwards (default: a temporary directory, removed)')
+    .option('--storage <location>', 'checkpoint storage, kept afterwards: a directory or s3://bucket/prefix (default: a temporary directory, removed)')
     .option('--seed <n>', 'seed of the events and of the failure', nonNegativeInteger, 42)
     .option('--checkpoint-interval-ms <ms>', 'time between checkpoints', positiveInteger, 250)
     .option('--json', 'print the report as JSON')
@@ -80,12 +80,14 @@ async function main(): Promise<number> {
   }
   const startedMs = performance.now()
   const stream: StreamConfig = { seed: o.seed, events: o.events, keys: o.keys }
-  const storageDir = o.storage ? resolve(o.storage) : await mkdtemp(join(tmpdir(), 'keyed-state-demo-checkpoints-'))
-  if (o.storage && (await readdir(storageDir).catch(() => [])).length > 0) {
-    throw new Error(`--storage ${storageDir} is not empty; the demo starts a new job and needs an empty directory`)
+  const location = o.storage ? parseStorageLocation(o.storage) : undefined
+  const storageDir = location?.kind === 'fs' ? resolve(location.dir) : location ? undefined : await mkdtemp(join(tmpdir(), 'keyed-state-demo-checkpoints-'))
+  // S3: credentials, region and endpoint from the AWS SDK's chain (AWS_ENDPOINT_URL_S3 and KEYED_STATE_S3_PATH_STYLE=1 for a compatible server).
+  const storage = openCheckpointStorage(storageDir ?? o.storage!, { s3: s3OptionsFromEnv() })
+  if (o.storage && (await storage.list('')).length > 0) {
+    throw new Error(`--storage ${storage.location} is not empty; the demo starts a new job and needs an empty location`)
   }
   const localDir = await mkdtemp(join(tmpdir(), 'keyed-state-demo-local-'))
-  const storage = new FileSystemCheckpointStorage(storageDir)
   const attempts: JobAttempt[] = []
   const base: Omit<AttemptOptions, 'label' | 'parallelism'> = {
     backend: o.backend,
@@ -97,7 +99,7 @@ async function main(): Promise<number> {
   }
   log(`keyed-state demo: ${o.events.toLocaleString('en-US')} events from ${o.keys} users, ${o.parallelism} instances on ${o.backend}, ` +
     `${o.backend === 'rocksdb' ? 'incremental ' : ''}checkpoint every ${o.checkpointIntervalMs} ms (seed ${o.seed})`)
-  log(`checkpoints in ${storageDir}${o.storage ? '' : ' (removed at exit)'}`)
+  log(`checkpoints in ${storage.location}${o.storage ? '' : ' (removed at exit)'}`)
 
   try {
     // 1. Run, and 2. kill one instance at a seeded random point of the stream.
@@ -146,7 +148,7 @@ async function main(): Promise<number> {
         parallelism: o.parallelism,
         rescaleTo: o.rescaleTo,
         checkpointIntervalMs: o.checkpointIntervalMs,
-        storage: storageDir,
+        storage: storage.location,
       },
       attempts: attempts.map((a): AttemptReport => ({
         label: a.options.label,
@@ -178,13 +180,14 @@ async function main(): Promise<number> {
     }
     if (o.json) console.log(JSON.stringify(report, null, 2))
     else console.log(formatReport(report))
-    if (o.storage) log(`look inside: npx keyed-state list ${storageDir}`)
+    if (o.storage) log(`look inside: npx keyed-state list ${storage.location}`)
     return report.pass ? 0 : 1
   } finally {
     // Whatever happened, no instance outlives the demo.
     await Promise.all(attempts.map((a) => a.stop().catch(() => {})))
     await rm(localDir, { recursive: true, force: true })
-    if (!o.storage) await rm(storageDir, { recursive: true, force: true })
+    storage.close?.()
+    if (!o.storage && storageDir !== undefined) await rm(storageDir, { recursive: true, force: true })
   }
 }
 

@@ -77,7 +77,9 @@ export type {
 } from './snapshot/types.js'
 
 export { FileSystemCheckpointStorage } from './storage/fs.js'
-export type { CheckpointStorage, StorageScope, StorageOutput, StoredEntry } from './storage/types.js'
+export { S3CheckpointStorage, type S3CheckpointStorageOptions } from './storage/s3/storage.js'
+export { openCheckpointStorage, parseStorageLocation, s3OptionsFromEnv, type OpenStorageOptions, type StorageLocation } from './storage/open.js'
+export type { CheckpointStorage, StorageScope, StorageOutput, StoredEntry, IncompleteUpload } from './storage/types.js'
 
 export {
   CheckpointCoordinator,

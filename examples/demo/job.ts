@@ -11,7 +11,7 @@ import {
   type BackendKind,
   type CheckpointEvent,
   type CheckpointMetadata,
-  type FileSystemCheckpointStorage,
+  type CheckpointStorage,
 } from '../../src/index.js'
 import { ChildProcessInstance, type InstanceProgress } from './child-instance.js'
 import type { StreamConfig } from './events.js'
@@ -23,7 +23,7 @@ export interface AttemptOptions {
   backend: BackendKind
   parallelism: number
   maxParallelism: number
-  storage: FileSystemCheckpointStorage
+  storage: CheckpointStorage
   /** Where the instances keep their RocksDB working directories. */
   localDir: string
   stream: StreamConfig
@@ -66,7 +66,7 @@ export class JobAttempt {
             backend: options.backend,
             maxParallelism,
             keyGroupRange,
-            storageDir: options.storage.root,
+            storageLocation: options.storage.location,
             workDir: join(options.localDir, `${options.label.replace(/\W+/g, '-')}-instance-${index}`),
             // A fresh start passes no restoreFrom: an empty one would be a restore that covers nothing.
             ...(assignments ? { restoreFrom: assignments[index]!.restoreFrom, knownEmptyRanges: assignments[index]!.knownEmptyRanges } : {}),

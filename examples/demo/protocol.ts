@@ -12,7 +12,8 @@ export interface WorkerConfig {
   maxParallelism: number
   keyGroupRange: KeyGroupRange
   /** Checkpoint storage root. */
-  storageDir: string
+  /** Checkpoint storage location: a directory or s3://bucket/prefix (S3 settings come from the environment). */
+  storageLocation: string
   /** RocksDB working directory (unused by the heap backend). */
   workDir: string
   /** Absent on a fresh start; a restore's handles and known-empty ranges must cover keyGroupRange. */

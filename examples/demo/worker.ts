@@ -6,7 +6,9 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import {
   assignToKeyGroup,
-  FileSystemCheckpointStorage,
+  openCheckpointStorage,
+  s3OptionsFromEnv,
+  type CheckpointStorage,
   isKeyedStateError,
   openKeyedStateBackend,
   rangeContains,
@@ -51,7 +53,7 @@ class Worker {
   private constructor(
     private readonly config: WorkerConfig,
     private readonly backend: KeyedStateBackend<string>,
-    private readonly storage: FileSystemCheckpointStorage,
+    private readonly storage: CheckpointStorage,
     private readonly operator: EventCounter,
     private readonly position: SourcePosition,
   ) {
@@ -60,7 +62,7 @@ class Worker {
 
   static async open(config: WorkerConfig): Promise<Worker> {
     const startMs = performance.now()
-    const storage = new FileSystemCheckpointStorage(config.storageDir)
+    const storage = openCheckpointStorage(config.storageLocation, { s3: s3OptionsFromEnv() })
     const backend = await openKeyedStateBackend({
       kind: config.backend,
       keySerializer: stringSerializer,

@@ -18,6 +18,7 @@ import { isKeyedStateError, KeyedStateError } from '../errors.js'
 import { formatRange, rangeSize } from '../keygroups.js'
 import { checkKnownOptions } from '../option-checks.js'
 import type { KeyedStateHandle, SnapshotType, StoredFile } from '../snapshot/types.js'
+import { openCheckpointStorage, type OpenStorageOptions } from '../storage/open.js'
 import { normalizeStoragePath } from '../storage/paths.js'
 import type { CheckpointStorage } from '../storage/types.js'
 import { listSnapshots } from './catalog.js'
@@ -72,7 +73,10 @@ export type CheckpointEvent =
   | { type: 'warning'; checkpointId?: number; message: string; error?: unknown }
 
 export interface CheckpointCoordinatorOptions {
-  storage: CheckpointStorage
+  /** The storage, or its location: a path, file:// URL or s3://bucket/prefix (opened with `storageOptions`). */
+  storage: CheckpointStorage | string
+  /** Options for a storage given by location (e.g. `{ s3: { region, endpoint, forcePathStyle } }`). */
+  storageOptions?: OpenStorageOptions
   /** The operator instances; their key-group ranges must cover [0, maxParallelism) without overlap. */
   instances: readonly OperatorInstance[]
   /** Trigger a checkpoint every intervalMs after start(); manual triggers only when omitted. */
@@ -96,7 +100,7 @@ export interface CheckpointCoordinatorOptions {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'storage', 'instances', 'intervalMs', 'maxConcurrentCheckpoints', 'minPauseBetweenCheckpointsMs', 'timeoutMs',
+  'storage', 'storageOptions', 'instances', 'intervalMs', 'maxConcurrentCheckpoints', 'minPauseBetweenCheckpointsMs', 'timeoutMs',
   'retainedCheckpoints', 'cancelGraceMs', 'restoredFrom', 'hooks', 'onEvent',
 ])
 
@@ -225,6 +229,8 @@ type Lifecycle = 'new' | 'starting' | 'running' | 'closed'
 
 export class CheckpointCoordinator {
   readonly storage: CheckpointStorage
+  /** Opened here from a location: closed with the coordinator. */
+  private readonly ownsStorage: boolean
   readonly maxParallelism: number
   /** Shared files and the checkpoints that reference them (read it, do not change it). */
   readonly registry = new SharedStateRegistry()
@@ -257,7 +263,8 @@ export class CheckpointCoordinator {
 
   constructor(options: CheckpointCoordinatorOptions) {
     checkOptions(options)
-    this.storage = options.storage
+    this.ownsStorage = typeof options.storage === 'string'
+    this.storage = typeof options.storage === 'string' ? openCheckpointStorage(options.storage, options.storageOptions) : options.storage
     this.instances = [...options.instances]
     this.maxParallelism = checkInstances(this.instances)
     this.maxConcurrentCheckpoints = options.maxConcurrentCheckpoints ?? 1
@@ -870,6 +877,7 @@ export class CheckpointCoordinator {
       for (const p of waiting) void this.abort(p, new KeyedStateError('ABORTED', `${p.label} aborted: the coordinator is closing`))
       await Promise.allSettled(waiting.map((p) => p.result))
       await this.serialTail
+      if (this.ownsStorage) this.storage.close?.()
     })()
     return this.closing
   }
