@@ -2,7 +2,7 @@
 // SSTs move between checkpoints through the registry, and storage always holds
 // exactly what the retained checkpoints need, through retention, concurrency,
 // rescaled restores and both restore modes.
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -11,8 +11,10 @@ import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js'
 import { findLatestCompleteCheckpoint } from '../../src/checkpoint/catalog.js'
 import { filesOfHandle } from '../../src/checkpoint/handles.js'
 import type { CheckpointMetadata } from '../../src/checkpoint/metadata.js'
+import type { CheckpointStorage } from '../../src/storage/types.js'
 import { assertStorageExact, tempStorage } from './helpers.js'
 import { cloneModel, Job, type Model } from './job.js'
+import { storageKinds, type StorageKind } from '../s3/server.js'
 
 const MAX_P = 32
 
@@ -20,8 +22,11 @@ function sharedPaths(md: CheckpointMetadata): Set<string> {
   return new Set(md.instances.flatMap((i) => (i.handle ? filesOfHandle(i.handle).filter((f) => f.shared).map((f) => f.path) : [])))
 }
 
-async function withDirs(fn: (ctx: { storage: Awaited<ReturnType<typeof tempStorage>>['storage']; workDir: string }) => Promise<void>): Promise<void> {
-  const t = await tempStorage()
+// Each test runs on the file system and on S3.
+const STORAGE_KINDS = storageKinds(tempStorage, after)
+
+async function withDirs(kind: StorageKind, fn: (ctx: { storage: CheckpointStorage; workDir: string }) => Promise<void>): Promise<void> {
+  const t = await kind.open()
   const workDir = await mkdtemp(join(tmpdir(), 'ks-chk-work-'))
   try {
     await fn({ storage: t.storage, workDir })
@@ -31,8 +36,8 @@ async function withDirs(fn: (ctx: { storage: Awaited<ReturnType<typeof tempStora
   }
 }
 
-test('rocksdb incremental: retention over shared SSTs keeps storage exact; rescaled restore equals the barrier state', () =>
-  withDirs(async ({ storage, workDir }) => {
+for (const kind of STORAGE_KINDS) test(`${kind.name}: rocksdb incremental: retention over shared SSTs keeps storage exact; rescaled restore equals the barrier state`, () =>
+  withDirs(kind, async ({ storage, workDir }) => {
     const job = await Job.open({ parallelism: 3, maxParallelism: MAX_P, storage, kind: 'rocksdb', workDir, seed: 13 })
     const c = await CheckpointCoordinator.create({ storage, instances: job.instances, retainedCheckpoints: 2 })
     const atBarrier = new Map<number, Model>()
@@ -64,8 +69,8 @@ test('rocksdb incremental: retention over shared SSTs keeps storage exact; resca
     }
   }))
 
-test('rocksdb incremental: concurrent checkpoints completing out of order never lose an SST', () =>
-  withDirs(async ({ storage, workDir }) => {
+for (const kind of STORAGE_KINDS) test(`${kind.name}: rocksdb incremental: concurrent checkpoints completing out of order never lose an SST`, () =>
+  withDirs(kind, async ({ storage, workDir }) => {
     const job = await Job.open({ parallelism: 2, maxParallelism: MAX_P, storage, kind: 'rocksdb', workDir, seed: 17 })
     const c = await CheckpointCoordinator.create({ storage, instances: job.instances, retainedCheckpoints: 1, maxConcurrentCheckpoints: 3 })
     const models = new Map<number, Model>()
@@ -92,8 +97,8 @@ test('rocksdb incremental: concurrent checkpoints completing out of order never 
     await restored.close()
   }))
 
-test('rocksdb incremental: no-claim restore never reuses nor deletes the restored files; claim mode adopts them', () =>
-  withDirs(async ({ storage, workDir }) => {
+for (const kind of STORAGE_KINDS) test(`${kind.name}: rocksdb incremental: no-claim restore never reuses nor deletes the restored files; claim mode adopts them`, () =>
+  withDirs(kind, async ({ storage, workDir }) => {
     const job = await Job.open({ parallelism: 2, maxParallelism: MAX_P, storage, kind: 'rocksdb', workDir, seed: 19 })
     const c = await CheckpointCoordinator.create({ storage, instances: job.instances, retainedCheckpoints: 1 })
     job.process(500, 200)
@@ -139,8 +144,8 @@ test('rocksdb incremental: no-claim restore never reuses nor deletes the restore
     await check.close()
   }))
 
-test('rocksdb incremental: an instance that held no state restores at another parallelism', () =>
-  withDirs(async ({ storage, workDir }) => {
+for (const kind of STORAGE_KINDS) test(`${kind.name}: rocksdb incremental: an instance that held no state restores at another parallelism`, () =>
+  withDirs(kind, async ({ storage, workDir }) => {
     const job = await Job.open({ parallelism: 2, maxParallelism: MAX_P, storage, kind: 'rocksdb', workDir, seed: 23 })
     const first = job.backends[0]!
     job.process(300, 100, (key) => job.backendFor(key) === first)

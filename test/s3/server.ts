@@ -68,3 +68,38 @@ export async function startS3Server(bucket = 'checkpoints'): Promise<S3TestServe
   })
   return { endpoint, port, bucket, options, storage: (prefix, extra) => new S3CheckpointStorage(options(prefix, extra)), stop }
 }
+
+let nextTempPrefix = 0
+
+/** A fresh prefix on `server` for one test; cleanup deletes what the test left and closes the client. */
+export function s3TempStorage(server: S3TestServer, extra?: Partial<S3CheckpointStorageOptions>): { storage: S3CheckpointStorage; cleanup(): Promise<void> } {
+  const storage = server.storage(`tmp-${process.pid}-${nextTempPrefix++}`, extra)
+  return {
+    storage,
+    cleanup: async () => {
+      await storage.deleteMany((await storage.list('')).map((e) => e.path))
+      for (const u of await storage.listIncompleteUploads()) await storage.abortIncompleteUpload(u)
+      storage.close()
+    },
+  }
+}
+
+/**
+ * The storages an end-to-end test runs on: the file system, and S3 on a server
+ * started on first use and stopped when the test file ends.
+ */
+export interface StorageKind {
+  name: string
+  open(): Promise<{ storage: import('../../src/storage/types.js').CheckpointStorage; cleanup(): Promise<void> }>
+}
+
+export function storageKinds(fsOpen: StorageKind['open'], registerAfter: (fn: () => Promise<void>) => void): StorageKind[] {
+  let server: Promise<S3TestServer> | undefined
+  registerAfter(async () => {
+    if (server) await (await server).stop()
+  })
+  return [
+    { name: 'file system', open: fsOpen },
+    { name: 'S3', open: async () => s3TempStorage(await (server ??= startS3Server())) },
+  ]
+}
