@@ -13,6 +13,7 @@ import type { IncrementalSnapshotRun } from '../../../src/backends/rocksdb/incre
 import type { IncrementalSnapshotHandle, KeyedStateHandle, SnapshotResult, StoredFile } from '../../../src/snapshot/types.js'
 import { MapStateDescriptor, ValueStateDescriptor } from '../../../src/state/descriptors.js'
 import { FileSystemCheckpointStorage } from '../../../src/storage/fs.js'
+import type { CheckpointStorage } from '../../../src/storage/types.js'
 
 export const valueState = new ValueStateDescriptor('value', stringSerializer)
 export const mapState = new MapStateDescriptor('map', stringSerializer, int32Serializer)
@@ -120,7 +121,7 @@ export function newBytes(h: IncrementalSnapshotHandle, previous?: IncrementalSna
 export async function checkpoint(
   b: RocksDBKeyedStateBackend<string>,
   id: number,
-  storage: FileSystemCheckpointStorage,
+  storage: CheckpointStorage,
   extra: { forceFullUpload?: boolean } = {},
 ): Promise<{ result: SnapshotResult; handle: IncrementalSnapshotHandle; run: IncrementalSnapshotRun }> {
   const run = b.snapshot(id, { type: 'checkpoint', storage, ...extra }) as IncrementalSnapshotRun
@@ -129,6 +130,6 @@ export async function checkpoint(
 }
 
 /** Every file in storage (storage-relative paths), sorted. */
-export async function storedPaths(storage: FileSystemCheckpointStorage): Promise<string[]> {
+export async function storedPaths(storage: CheckpointStorage): Promise<string[]> {
   return (await storage.list('')).map((e) => e.path).sort()
 }
