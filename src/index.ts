@@ -77,7 +77,7 @@ export type {
 } from './snapshot/types.js'
 
 export { FileSystemCheckpointStorage } from './storage/fs.js'
-export { S3CheckpointStorage, type S3CheckpointStorageOptions } from './storage/s3/storage.js'
+export { S3CheckpointStorage, type S3CheckpointStorageOptions } from './storage/s3.js'
 export { openCheckpointStorage, parseStorageLocation, s3OptionsFromEnv, type OpenStorageOptions, type StorageLocation } from './storage/open.js'
 export type { CheckpointStorage, StorageScope, StorageOutput, StoredEntry, IncompleteUpload } from './storage/types.js'
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { KeyedStateError } from '../errors.js'
 import { FileSystemCheckpointStorage } from './fs.js'
 import { normalizeStoragePath } from './paths.js'
-import { S3CheckpointStorage, type S3CheckpointStorageOptions } from './s3/storage.js'
+import { S3CheckpointStorage, type S3CheckpointStorageOptions } from './s3.js'
 import type { CheckpointStorage } from './types.js'
 
 export type StorageLocation = { kind: 'fs'; dir: string } | { kind: 's3'; bucket: string; prefix: string }

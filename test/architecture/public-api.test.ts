@@ -12,13 +12,13 @@ const PUBLIC_VALUES = [
   'AggregatingStateDescriptor', 'CancelledError', 'CheckpointCoordinator', 'ClosedError', 'CorruptSnapshotError',
   'DEFAULT_GC_GRACE_PERIOD_MS', 'DEFAULT_MAX_PARALLELISM', 'FileSystemCheckpointStorage', 'KeyGroupRangeError',
   'KeyedStateError', 'ListStateDescriptor', 'LocalOperatorInstance', 'MAX_PARALLELISM_LIMIT', 'MapStateDescriptor',
-  'NativeError', 'ReducingStateDescriptor', 'SharedStateRegistry', 'StateConflictError', 'ValueStateDescriptor',
+  'NativeError', 'ReducingStateDescriptor', 'S3CheckpointStorage', 'SharedStateRegistry', 'StateConflictError', 'ValueStateDescriptor',
   'assignToKeyGroup', 'booleanSerializer', 'bytesSerializer', 'collectGarbage', 'findLatestCompleteCheckpoint',
   'float64Serializer', 'formatRange', 'handlesForRange', 'int32Serializer', 'int64Serializer', 'isKeyedStateError',
   'jsonSerializer', 'keyGroupRange', 'keyGroupRangeForOperator', 'knownEmptyRangesFor', 'listSerializer',
   'listSnapshots', 'mapSerializer', 'openKeyedStateBackend', 'operatorIndexForKeyGroup', 'rangeContains',
   'rangeIntersection', 'rangeSize', 'readMetadata', 'restoreAssignment', 'stringSerializer', 'tupleSerializer',
-  'voidNamespaceSerializer',
+  'voidNamespaceSerializer', 'openCheckpointStorage', 'parseStorageLocation', 's3OptionsFromEnv',
 ]
 
 test('the package exports exactly its public values', () => {

@@ -4,13 +4,13 @@
 // it with SIGKILL in the middle of a multipart upload.
 // env: KS_S3_OPTIONS (JSON S3CheckpointStorageOptions), KS_WORK_DIR.
 import { join } from 'node:path'
-import { openKeyedStateBackend } from '../../src/backend/open.js'
+import { openKeyedStateBackend } from '../../src/backends/open.js'
 import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js'
 import { LocalOperatorInstance } from '../../src/checkpoint/instance.js'
 import { keyGroupRangeForOperator } from '../../src/keygroups.js'
 import { bytesSerializer, stringSerializer } from '../../src/serializers/primitives.js'
 import { ValueStateDescriptor } from '../../src/state/descriptors.js'
-import { S3CheckpointStorage } from '../../src/storage/s3/storage.js'
+import { S3CheckpointStorage } from '../../src/storage/s3.js'
 import { CRASH_KEYS, CRASH_MAX_PARALLELISM, crashKey, crashValue } from './crash-data.js'
 
 const storage = new S3CheckpointStorage(JSON.parse(process.env.KS_S3_OPTIONS!))

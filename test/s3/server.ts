@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { S3CheckpointStorage, type S3CheckpointStorageOptions } from '../../src/storage/s3/storage.js'
+import { S3CheckpointStorage, type S3CheckpointStorageOptions } from '../../src/storage/s3.js'
 
 const CHILD_PATH = fileURLToPath(new URL('./server-child.js', import.meta.url))
 const START_TIMEOUT_MS = 30_000

@@ -11,7 +11,7 @@ import { CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } fro
 import { isKeyedStateError } from '../../src/errors.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import { openCheckpointStorage, parentLocation, parseStorageLocation } from '../../src/storage/open.js'
-import { S3CheckpointStorage } from '../../src/storage/s3/storage.js'
+import { S3CheckpointStorage } from '../../src/storage/s3.js'
 import { storageConformance } from './conformance.js'
 import { startS3Server } from './server.js'
 

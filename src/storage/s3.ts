@@ -29,13 +29,13 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3'
-import { fromFsError, KeyedStateError } from '../../errors.js'
-import { checkKnownOptions } from '../../options.js'
-import { checkFileName, normalizeStoragePath, scopeDirectory } from '../paths.js'
-import type { CheckpointStorage, IncompleteUpload, StorageOutput, StorageScope, StoredEntry } from '../types.js'
-import { fromS3Error, isNotFound } from './errors.js'
-import { S3StorageOutput, type UploadSettings } from './output.js'
-import { S3ObjectReadStream, type ObjectRef, type ReadRetryPolicy } from './read-stream.js'
+import { fromFsError, KeyedStateError } from '../errors.js'
+import { checkKnownOptions } from '../option-checks.js'
+import { checkFileName, normalizeStoragePath, scopeDirectory } from './paths.js'
+import type { CheckpointStorage, IncompleteUpload, StorageOutput, StorageScope, StoredEntry } from './types.js'
+import { fromS3Error, isNotFound } from './s3-errors.js'
+import { S3StorageOutput, type UploadSettings } from './s3-output.js'
+import { S3ObjectReadStream, type ObjectRef, type ReadRetryPolicy } from './s3-read-stream.js'
 
 export type ChecksumMode = 'WHEN_SUPPORTED' | 'WHEN_REQUIRED'
 

@@ -6,8 +6,8 @@
 // number of times with exponential backoff and full jitter.
 import { Readable } from 'node:stream'
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3'
-import { KeyedStateError } from '../../errors.js'
-import { fromS3Error, isTransientS3Error } from './errors.js'
+import { KeyedStateError } from '../errors.js'
+import { fromS3Error, isTransientS3Error } from './s3-errors.js'
 
 export interface ObjectRef {
   client: S3Client

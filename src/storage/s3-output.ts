@@ -8,9 +8,9 @@ import { once } from 'node:events'
 import { PassThrough } from 'node:stream'
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import { KeyedStateError } from '../../errors.js'
-import type { StorageOutput } from '../types.js'
-import { fromS3Error } from './errors.js'
+import { KeyedStateError } from '../errors.js'
+import type { StorageOutput } from './types.js'
+import { fromS3Error } from './s3-errors.js'
 
 export interface UploadSettings {
   client: S3Client

@@ -2,7 +2,7 @@
 // object. The SDK has already retried what it retries (5xx, throttling such
 // as SlowDown, connection resets and timeouts, with exponential backoff and
 // jitter, bounded by `maxAttempts`); an error that still arrives here is final.
-import { KeyedStateError, type ErrorCode } from '../../errors.js'
+import { KeyedStateError, type ErrorCode } from '../errors.js'
 
 interface SdkErrorShape {
   name?: string
