@@ -18,6 +18,7 @@ import { isKeyedStateError, KeyedStateError } from '../errors.js'
 import { formatRange, rangeSize } from '../keygroups.js'
 import { checkKnownOptions } from '../option-checks.js'
 import type { KeyedStateHandle, SnapshotType, StoredFile } from '../snapshot/types.js'
+import { forEachBounded } from '../for-each-bounded.js'
 import { openCheckpointStorage, type OpenStorageOptions } from '../storage/open.js'
 import { normalizeStoragePath } from '../storage/paths.js'
 import type { CheckpointStorage } from '../storage/types.js'
@@ -107,6 +108,8 @@ const KNOWN_OPTIONS = new Set([
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000
 const DEFAULT_CANCEL_GRACE_MS = 10 * 1000
 const DEFAULT_RETAINED_CHECKPOINTS = 3
+/** Size checks of newly uploaded shared files in flight at once. */
+const SHARED_FILE_CHECKS_IN_FLIGHT = 8
 
 function checkOptions(o: CheckpointCoordinatorOptions): void {
   if (typeof o !== 'object' || o === null) throw new KeyedStateError('INVALID_ARGUMENT', 'CheckpointCoordinator needs an options object')
@@ -540,18 +543,20 @@ export class CheckpointCoordinator {
     }
     // A shared file the registry has never seen must be a new upload, so it exists. If it does
     // not, the backend reused a file that was already deleted and the checkpoint could not be restored.
-    for (const f of sharedFilesOf(handle)) {
-      if (this.registry.isKnown(f.path)) continue
-      const exists = await this.storage.exists(f.path)
-      const size = exists ? await this.storage.size(f.path) : -1
-      if (size !== f.sizeBytes) {
-        throw new KeyedStateError(
-          exists ? 'CORRUPTION' : 'MISSING_FILE',
-          `${where}: shared file ${f.path} ${exists ? `has ${size} bytes, the handle says ${f.sizeBytes}` : 'does not exist'}`,
-          { file: f.path },
-        )
+    // One size request per file (a HEAD on object stores), a few at once: each is a round trip.
+    const unknown = sharedFilesOf(handle).filter((f) => !this.registry.isKnown(f.path))
+    await forEachBounded(unknown, SHARED_FILE_CHECKS_IN_FLIGHT, async (f) => {
+      let size: number
+      try {
+        size = await this.storage.size(f.path)
+      } catch (e) {
+        if (!isKeyedStateError(e, 'MISSING_FILE')) throw e
+        throw new KeyedStateError('MISSING_FILE', `${where}: shared file ${f.path} does not exist`, { file: f.path })
       }
-    }
+      if (size !== f.sizeBytes) {
+        throw new KeyedStateError('CORRUPTION', `${where}: shared file ${f.path} has ${size} bytes, the handle says ${f.sizeBytes}`, { file: f.path })
+      }
+    })
   }
 
   /** Deletes the files of an answer that came too late (or was refused); shared files anyone knows stay. */

@@ -103,12 +103,12 @@ async function linkOrCopy(source: string, target: string, hardLink: boolean): Pr
 async function checkStored(storage: CheckpointStorage, h: IncrementalSnapshotHandle, name: string, f: StoredFile): Promise<void> {
   let size: number
   try {
-    if (!(await storage.exists(f.path))) {
-      throw new KeyedStateError('MISSING_FILE', `${describeFile(h, name, f)} is missing from checkpoint storage ${storage.location}`, { file: f.path })
-    }
+    // size() alone (one HEAD on object stores): a missing file is MISSING_FILE.
     size = await storage.size(f.path)
   } catch (e) {
-    if (isKeyedStateError(e, 'MISSING_FILE') && e.file === f.path) throw e
+    if (isKeyedStateError(e, 'MISSING_FILE')) {
+      throw new KeyedStateError('MISSING_FILE', `${describeFile(h, name, f)} is missing from checkpoint storage ${storage.location}`, { file: f.path, cause: e })
+    }
     if (isKeyedStateError(e, 'PATH_ESCAPE')) throw e
     throw new KeyedStateError(isKeyedStateError(e) ? e.code : 'IO_ERROR', `cannot read ${describeFile(h, name, f)}: ${(e as Error).message}`, { file: f.path, cause: e })
   }
