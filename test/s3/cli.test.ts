@@ -13,7 +13,7 @@ import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js'
 import type { CheckpointMetadata } from '../../src/checkpoint/metadata.js'
 import { cloneModel, Job, type Model } from '../checkpoint/job.js'
 import { storedPaths } from '../checkpoint/helpers.js'
-import { startS3Server, TEST_CREDENTIALS, type S3TestServer } from './server.js'
+import { startS3Server, type S3TestServer } from './server.js'
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js')
 
@@ -24,16 +24,7 @@ let chk2: CheckpointMetadata
 const ROOT = 'jobs/cli'
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = {
-    ...process.env,
-    AWS_ENDPOINT_URL_S3: server.endpoint,
-    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-    AWS_REGION: 'us-east-1',
-    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-    KEYED_STATE_S3_PATH_STYLE: '1',
-  }
+  const env = server.childEnv()
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...args], { env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr })

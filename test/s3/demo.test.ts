@@ -6,23 +6,14 @@ import { execFile } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { startS3Server, TEST_CREDENTIALS } from './server.js'
+import { startS3Server } from './server.js'
 
 const DEMO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'demo-job.js')
 
 test('demo-job --storage s3://bucket/prefix: kill, recovery and rescale on S3 end with every value exact', async () => {
   const server = await startS3Server()
   try {
-    const env = {
-      ...process.env,
-      AWS_ENDPOINT_URL_S3: server.endpoint,
-      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-      KEYED_STATE_S3_PATH_STYLE: '1',
-    }
+    const env = server.childEnv()
     const location = `s3://${server.bucket}/demo/run-1`
     const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [DEMO, '--storage', location, '--events', '8000', '--keys', '200', '--json'], { env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {

@@ -8,8 +8,7 @@ import { truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { isKeyedStateError } from '../../src/errors.js'
-import { incrementalRestoreHooks, type IncrementalRestoreStats } from '../../src/backends/rocksdb/incremental-restore.js'
-import { checkpoint, checkKeys, openIncremental, range, testDirs, writeKeys } from '../rocksdb/incremental/helpers.js'
+import { checkpoint, checkKeys, openIncremental, range, restoreStats, testDirs, writeKeys } from '../rocksdb/incremental/helpers.js'
 import { FaultProxy, PASS } from './fault-proxy.js'
 import { s3TempStorage, startS3Server } from './server.js'
 
@@ -19,18 +18,6 @@ after(async () => {
   await proxy.stop()
   await server.stop()
 })
-
-async function restoreStats(fn: () => Promise<void>): Promise<IncrementalRestoreStats> {
-  let stats: IncrementalRestoreStats | undefined
-  incrementalRestoreHooks.onRestored = (s) => (stats = s)
-  try {
-    await fn()
-  } finally {
-    delete incrementalRestoreHooks.onRestored
-  }
-  assert.ok(stats, 'an incremental restore ran')
-  return stats
-}
 
 test('S3 primary: restore uses the verified local copy even with S3 down, and downloads only a damaged local file', async () => {
   const t = await testDirs('ks-s3-local-')

@@ -21,6 +21,8 @@ export interface S3TestServer {
   /** Storage options for this server (any endpoint may be swapped in, e.g. a fault proxy's). */
   options(prefix: string, extra?: Partial<S3CheckpointStorageOptions>): S3CheckpointStorageOptions
   storage(prefix: string, extra?: Partial<S3CheckpointStorageOptions>): S3CheckpointStorage
+  /** The environment that points a child process (the CLI, the demo) at this server through the SDK's chain. */
+  childEnv(): NodeJS.ProcessEnv
   stop(): Promise<void>
 }
 
@@ -66,7 +68,17 @@ export async function startS3Server(bucket = 'checkpoints'): Promise<S3TestServe
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...extra,
   })
-  return { endpoint, port, bucket, options, storage: (prefix, extra) => new S3CheckpointStorage(options(prefix, extra)), stop }
+  const childEnv = (): NodeJS.ProcessEnv => ({
+    ...process.env,
+    AWS_ENDPOINT_URL_S3: endpoint,
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    KEYED_STATE_S3_PATH_STYLE: '1',
+  })
+  return { endpoint, port, bucket, options, storage: (prefix, extra) => new S3CheckpointStorage(options(prefix, extra)), childEnv, stop }
 }
 
 let nextTempPrefix = 0

@@ -10,6 +10,7 @@ import type { KeyedStateBackendOptions } from '../../../src/state-backend/types.
 import { assignToKeyGroup, type KeyGroupRange } from '../../../src/keygroups.js'
 import { int32Serializer, stringSerializer } from '../../../src/serializers/primitives.js'
 import type { IncrementalSnapshotRun } from '../../../src/backends/rocksdb/incremental-run.js'
+import { incrementalRestoreHooks, type IncrementalRestoreStats } from '../../../src/backends/rocksdb/incremental-restore.js'
 import type { IncrementalSnapshotHandle, KeyedStateHandle, SnapshotResult, StoredFile } from '../../../src/snapshot/types.js'
 import { MapStateDescriptor, ValueStateDescriptor } from '../../../src/state/descriptors.js'
 import { FileSystemCheckpointStorage } from '../../../src/storage/fs.js'
@@ -132,4 +133,17 @@ export async function checkpoint(
 /** Every file in storage (storage-relative paths), sorted. */
 export async function storedPaths(storage: CheckpointStorage): Promise<string[]> {
   return (await storage.list('')).map((e) => e.path).sort()
+}
+
+/** Runs `fn` (which restores one backend) and returns what the incremental restore reported. */
+export async function restoreStats(fn: () => Promise<void>): Promise<IncrementalRestoreStats> {
+  let stats: IncrementalRestoreStats | undefined
+  incrementalRestoreHooks.onRestored = (s) => (stats = s)
+  try {
+    await fn()
+  } finally {
+    delete incrementalRestoreHooks.onRestored
+  }
+  assert.ok(stats, 'an incremental restore ran')
+  return stats
 }

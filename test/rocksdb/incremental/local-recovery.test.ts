@@ -6,28 +6,15 @@ import assert from 'node:assert/strict'
 import { readdir, stat, truncate, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { incrementalRestoreHooks, type IncrementalRestoreStats } from '../../../src/backends/rocksdb/incremental-restore.js'
 import { LOCAL_META_FILE_NAME } from '../../../src/backends/rocksdb/incremental-meta-file.js'
 import type { LocalStateHandle } from '../../../src/snapshot/types.js'
-import { checkpoint, checkKeys, filesOf, openIncremental, range, testDirs, writeKeys } from './helpers.js'
+import { checkpoint, checkKeys, filesOf, openIncremental, range, restoreStats, testDirs, writeKeys } from './helpers.js'
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
     () => false,
   )
-}
-
-async function restoreStats(fn: () => Promise<void>): Promise<IncrementalRestoreStats> {
-  let stats: IncrementalRestoreStats | undefined
-  incrementalRestoreHooks.onRestored = (s) => (stats = s)
-  try {
-    await fn()
-  } finally {
-    delete incrementalRestoreHooks.onRestored
-  }
-  assert.ok(stats, 'an incremental restore ran')
-  return stats
 }
 
 test('the native checkpoint directory is the local copy; restore prefers it and falls back per file', async () => {
