@@ -271,11 +271,11 @@ export class S3CheckpointStorage implements CheckpointStorage {
     }
   }
 
-  private async head(path: string): Promise<{ sizeBytes: number } | undefined> {
+  private async head(path: string): Promise<{ sizeBytes: number; mtimeMs: number } | undefined> {
     const { bucket, key, url } = this.ref(path)
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
-      return { sizeBytes: out.ContentLength ?? 0 }
+      return { sizeBytes: out.ContentLength ?? 0, mtimeMs: out.LastModified?.getTime() ?? 0 }
     } catch (e) {
       if (isNotFound(e)) return undefined
       throw fromS3Error(e, path, url, 'checking')
@@ -347,7 +347,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
     }
     if (out.length === 0 && dir !== '') {
       const single = await this.head(dir)
-      if (single) return [{ path: dir, sizeBytes: single.sizeBytes, mtimeMs: Date.now() }]
+      if (single) return [{ path: dir, ...single }]
     }
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   }

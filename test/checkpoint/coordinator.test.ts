@@ -2,7 +2,7 @@
 // files (see helpers.ts): out-of-order answers, concurrency, aborts, timeouts,
 // retention, restart. After every step storage must hold exactly what the
 // retained checkpoints need.
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { CheckpointCoordinator, type CheckpointEvent } from '../../src/checkpoint/coordinator.js'
@@ -10,11 +10,17 @@ import { findLatestCompleteCheckpoint, listSnapshots, missingFiles } from '../..
 import type { HookName } from '../../src/checkpoint/hooks.js'
 import { isKeyedStateError } from '../../src/errors.js'
 import { assertStorageExact, FakeInstance, storedPaths, tempStorage, until } from './helpers.js'
+import { storageKinds, type StorageKind } from '../s3/server.js'
+import type { CheckpointStorage } from '../../src/storage/types.js'
 
 const MAX_P = 16
 
-async function withStorage(fn: (t: Awaited<ReturnType<typeof tempStorage>>) => Promise<void>): Promise<void> {
-  const t = await tempStorage()
+// The tests that do not depend on timing also run on S3.
+const STORAGE_KINDS = storageKinds(tempStorage, after)
+const FILE_SYSTEM = STORAGE_KINDS[0]!
+
+async function withStorage(fn: (t: { storage: CheckpointStorage }) => Promise<void>, kind: StorageKind = FILE_SYSTEM): Promise<void> {
+  const t = await kind.open()
   try {
     await fn(t)
   } finally {
@@ -22,7 +28,7 @@ async function withStorage(fn: (t: Awaited<ReturnType<typeof tempStorage>>) => P
   }
 }
 
-test('sequential checkpoints: retention keeps the newest, storage holds exactly what they need', () =>
+for (const kind of STORAGE_KINDS) test(`${kind.name}: sequential checkpoints: retention keeps the newest, storage holds exactly what they need`, () =>
   withStorage(async ({ storage }) => {
     const instances = FakeInstance.many(3, MAX_P, storage)
     const c = await CheckpointCoordinator.create({ storage, instances, retainedCheckpoints: 2 })
@@ -41,9 +47,9 @@ test('sequential checkpoints: retention keeps the newest, storage holds exactly 
     assert.deepEqual(c.completedCheckpoints().map((m) => m.checkpointId), [5, 6])
     await c.close()
     await assertStorageExact(storage, [5, 6], 'after close')
-  }))
+  }, kind))
 
-test('checkpoints completing out of order are all retained when they fit', () =>
+for (const kind of STORAGE_KINDS) test(`${kind.name}: checkpoints completing out of order are all retained when they fit`, () =>
   withStorage(async ({ storage }) => {
     const instances = FakeInstance.many(2, MAX_P, storage)
     for (const i of instances) i.flush()
@@ -61,9 +67,9 @@ test('checkpoints completing out of order are all retained when they fit', () =>
     assert.deepEqual([m1.checkpointId, m2.checkpointId, m3.checkpointId], [1, 2, 3])
     await assertStorageExact(storage, [1, 2, 3])
     await c.close()
-  }))
+  }, kind))
 
-test('an older checkpoint that completes after enough newer ones is subsumed, not kept', () =>
+for (const kind of STORAGE_KINDS) test(`${kind.name}: an older checkpoint that completes after enough newer ones is subsumed, not kept`, () =>
   withStorage(async ({ storage }) => {
     const instances = FakeInstance.many(2, MAX_P, storage)
     for (const i of instances) i.flush()
@@ -81,9 +87,9 @@ test('an older checkpoint that completes after enough newer ones is subsumed, no
     for (const i of instances) assert.deepEqual(i.notifications, ['complete 2', 'aborted 1'])
     assert.ok(events.some((e) => e.type === 'aborted' && e.checkpointId === 1))
     await c.close()
-  }))
+  }, kind))
 
-test('a failing instance aborts the checkpoint: its files and the others\' are deleted, everyone is told', () =>
+for (const kind of STORAGE_KINDS) test(`${kind.name}: a failing instance aborts the checkpoint: its files and the others' are deleted, everyone is told`, () =>
   withStorage(async ({ storage }) => {
     const instances = FakeInstance.many(3, MAX_P, storage)
     for (const i of instances) i.flush()
@@ -102,7 +108,7 @@ test('a failing instance aborts the checkpoint: its files and the others\' are d
     assert.equal((await c.triggerCheckpoint()).checkpointId, 3)
     await assertStorageExact(storage, [1, 3])
     await c.close()
-  }))
+  }, kind))
 
 test('a checkpoint not acknowledged in time is aborted; a hung instance does not block the coordinator', () =>
   withStorage(async ({ storage }) => {
@@ -144,7 +150,7 @@ test('an answer that arrives after the abort has its files deleted', () =>
     await c.close()
   }))
 
-test('savepoints are self-contained, never subsumed, and refuse unsafe directories', () =>
+for (const kind of STORAGE_KINDS) test(`${kind.name}: savepoints are self-contained, never subsumed, and refuse unsafe directories`, () =>
   withStorage(async ({ storage }) => {
     const instances = FakeInstance.many(2, MAX_P, storage)
     for (const i of instances) i.flush()
@@ -167,9 +173,9 @@ test('savepoints are self-contained, never subsumed, and refuse unsafe directori
     await assert.rejects(c.triggerSavepoint('chk-1'), /checkpoints own/)
     await assert.rejects(c.triggerSavepoint('../outside'), (e: unknown) => isKeyedStateError(e, 'PATH_ESCAPE'))
     await c.close()
-  }))
+  }, kind))
 
-test('a failed savepoint deletes its directory', () =>
+for (const kind of STORAGE_KINDS) test(`${kind.name}: a failed savepoint deletes its directory`, () =>
   withStorage(async ({ storage }) => {
     const instances = FakeInstance.many(2, MAX_P, storage)
     for (const i of instances) i.flush()
@@ -181,7 +187,7 @@ test('a failed savepoint deletes its directory', () =>
     await assert.rejects(p, /declined savepoint 1/)
     await assertStorageExact(storage, [])
     await c.close()
-  }))
+  }, kind))
 
 test('hooks run in order; a failing beforeMetadataWrite aborts without a _metadata', () =>
   withStorage(async ({ storage }) => {
@@ -262,7 +268,7 @@ test('options are checked with helpful messages', () =>
     await assert.rejects(c.triggerCheckpoint(), /start\(\)/)
   }))
 
-test('restart in claim mode: the registry is rebuilt and retention continues over the old checkpoints', () =>
+for (const kind of STORAGE_KINDS) test(`${kind.name}: restart in claim mode: the registry is rebuilt and retention continues over the old checkpoints`, () =>
   withStorage(async ({ storage }) => {
     let instances = FakeInstance.many(2, MAX_P, storage)
     for (const i of instances) i.flush()
@@ -287,9 +293,9 @@ test('restart in claim mode: the registry is rebuilt and retention continues ove
     await c2.triggerCheckpoint()
     await assertStorageExact(storage, [4, 5])
     await c2.close()
-  }))
+  }, kind))
 
-test('restart in no-claim mode: old checkpoints are never deleted and new ones upload everything first', () =>
+for (const kind of STORAGE_KINDS) test(`${kind.name}: restart in no-claim mode: old checkpoints are never deleted and new ones upload everything first`, () =>
   withStorage(async ({ storage }) => {
     let instances = FakeInstance.many(2, MAX_P, storage)
     for (const i of instances) i.flush()
@@ -313,7 +319,7 @@ test('restart in no-claim mode: old checkpoints are never deleted and new ones u
     await assertStorageExact(storage, [2, 6])
     assert.equal(m3.restoredFrom?.checkpointId, 2)
     await c2.close()
-  }))
+  }, kind))
 
 test('claim mode refuses savepoints and snapshots outside its storage', () =>
   withStorage(async ({ storage }) => {

@@ -132,3 +132,21 @@ test('locations: paths and file:// URLs open the file system, s3://bucket/prefix
   assert.throws(() => new S3CheckpointStorage({ bucket: 'ok-bucket', partSizeBytes: 1024 }), (e) => isKeyedStateError(e, 'INVALID_ARGUMENT'))
   assert.throws(() => new S3CheckpointStorage({ bucket: 'ok-bucket', maxAttempt: 3 } as never), /maxAttempts/)
 })
+
+test('the coordinator takes its storage as a location string (and closes what it opened)', async () => {
+  const { CheckpointCoordinator } = await import('../../src/checkpoint/coordinator.js')
+  const { FakeInstance } = await import('../checkpoint/helpers.js')
+  const location = `s3://${server.bucket}/by-location`
+  const { bucket: _b, prefix: _p, ...s3 } = server.options('')
+  const instancesStorage = openCheckpointStorage(location, { s3 })
+  const c = await CheckpointCoordinator.create({ storage: location, storageOptions: { s3 }, instances: FakeInstance.many(2, 8, instancesStorage) })
+  try {
+    assert.equal(c.storage.location, location)
+    const md = await c.triggerCheckpoint()
+    assert.ok(await instancesStorage.exists(`chk-${md.checkpointId}/_metadata`))
+  } finally {
+    await c.close()
+    await instancesStorage.deleteMany!((await instancesStorage.list('')).map((e) => e.path))
+    instancesStorage.close?.()
+  }
+})
