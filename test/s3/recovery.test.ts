@@ -2,7 +2,7 @@
 // storage (the verified local copy is preferred, so S3 being down does not
 // matter; a damaged local file is fetched again), and every downloaded file
 // is checked against the size and CRC-32 its handle records before RocksDB
-// opens it.
+// opens it. Full snapshots restore at another parallelism with ranged GETs.
 import assert from 'node:assert/strict'
 import { truncate } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -77,5 +77,29 @@ test('S3: a downloaded SST that does not match its CRC-32 fails the restore with
   } finally {
     await s3.cleanup()
     await t.remove()
+  }
+})
+
+test('S3: full checkpoints of the heap backend restore at another parallelism, reading key-group blocks with ranged GETs', async () => {
+  const { CheckpointCoordinator } = await import('../../src/checkpoint/coordinator.js')
+  const { cloneModel, Job } = await import('../checkpoint/job.js')
+  const s3 = s3TempStorage(server, { endpoint: proxy.endpoint })
+  try {
+    const job = await Job.open({ parallelism: 2, maxParallelism: 16, storage: s3.storage, seed: 9 })
+    const c = await CheckpointCoordinator.create({ storage: s3.storage, instances: job.instances })
+    job.process(2000, 300)
+    const model = cloneModel(job.model)
+    const md = await c.triggerCheckpoint()
+    await c.close()
+    await job.close()
+    assert.ok(md.instances.every((i) => i.handle?.type === 'full'))
+    proxy.seen.length = 0
+    const restored = await Job.open({ parallelism: 3, maxParallelism: 16, storage: s3.storage, restoreFrom: md, model })
+    restored.assertMatches()
+    await restored.close()
+    const ranged = proxy.seen.filter((s) => s.method === 'GET' && /^bytes=[1-9]\d*-\d+$/.test(s.range ?? ''))
+    assert.ok(ranged.length > 0, 'key-group blocks are read with ranged GETs')
+  } finally {
+    await s3.cleanup()
   }
 })
