@@ -84,6 +84,11 @@ export class S3ObjectReadStream extends Readable {
         }
         throw fromS3Error(e, this.ref.path, this.ref.url, 'reading')
       }
+      if (this.destroyed) {
+        // The reader went away while the request was on its way: free the connection.
+        ;(out.Body as Readable | undefined)?.destroy()
+        return
+      }
       this.etag ??= out.ETag
       const range_ = /^bytes \d+-(\d+)\//.exec(out.ContentRange ?? '')
       if (range_) this.expectedEnd ??= Number(range_[1]) + 1
@@ -128,8 +133,11 @@ export class S3ObjectReadStream extends Readable {
       this.destroy(e)
       return
     }
+    // Marked as opening during the pause, so that a _read() meanwhile does not start a second request.
+    this.opening = true
     await sleep(backoffDelayMs(this.resumes++, this.policy.baseDelayMs, this.policy.maxDelayMs))
-    if (!this.destroyed) await this.open()
+    if (this.destroyed) this.opening = false
+    else await this.open()
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
