@@ -90,9 +90,17 @@ export class S3ObjectReadStream extends Readable {
         return
       }
       this.etag ??= out.ETag
-      const range_ = /^bytes \d+-(\d+)\//.exec(out.ContentRange ?? '')
-      if (range_) this.expectedEnd ??= Number(range_[1]) + 1
-      else if (out.ContentLength !== undefined) this.expectedEnd ??= this.position + out.ContentLength
+      const contentRange = /^bytes (\d+)-(\d+)\//.exec(out.ContentRange ?? '')
+      if (contentRange) {
+        if (Number(contentRange[1]) !== this.position) throw new KeyedStateError('IO_ERROR', `reading ${this.ref.url}: asked for bytes from ${this.position}, the server sent ${out.ContentRange}`, { file: this.ref.path, offset: this.position })
+        this.expectedEnd ??= Number(contentRange[2]) + 1
+      } else if (this.position > 0 || this.end !== undefined) {
+        // A server that ignores Range sends the whole object: those bytes are not the ones asked for.
+        ;(out.Body as Readable | undefined)?.destroy()
+        throw new KeyedStateError('IO_ERROR', `reading ${this.ref.url}: the server ignored the Range header (${range})`, { file: this.ref.path, offset: this.position })
+      } else if (out.ContentLength !== undefined) {
+        this.expectedEnd ??= out.ContentLength
+      }
       this.attach(out.Body as Readable)
     } catch (e) {
       this.destroy(e as Error)
