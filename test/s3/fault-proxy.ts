@@ -13,6 +13,8 @@ export type Fault =
   /** Forwards the request, then closes the connection halfway through the response body. */
   | { kind: 'reset-response-body' }
   | { kind: 'latency'; ms: number }
+  /** Forwards the request without its Range header (a server that ignores ranges). */
+  | { kind: 'strip-range' }
 
 export interface SeenRequest {
   method: string
@@ -77,7 +79,9 @@ export class FaultProxy {
       return
     }
     const forward = (): void => {
-      const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      const headers = { ...req.headers }
+      if (fault.kind === 'strip-range') delete headers.range
+      const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers }, (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers)
         if (fault.kind !== 'reset-response-body') {
           up.pipe(res)

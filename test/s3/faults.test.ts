@@ -131,6 +131,19 @@ test('a body cut off mid-way is resumed with a ranged GET from where it stopped'
   }
 })
 
+test('a server that ignores Range is refused with IO_ERROR, never read as the asked-for bytes', async () => {
+  const storage = server.storage('faults/norange', { endpoint: proxy.endpoint })
+  try {
+    await storage.writeAtomic('chk-1/data', pattern(10_000, 4))
+    proxy.decide = (req) => (req.method === 'GET' ? { kind: 'strip-range' } : PASS)
+    await assert.rejects(storage.readRange('chk-1/data', 100, 50), (e) => isKeyedStateError(e, 'IO_ERROR') && e.file === 'chk-1/data' && /ignored the Range/.test(e.message))
+    await assert.rejects(collect(storage.openReadStream('chk-1/data', 5000)), (e) => isKeyedStateError(e, 'IO_ERROR'))
+  } finally {
+    proxy.decide = () => PASS
+    storage.close()
+  }
+})
+
 test('a RocksDB job checkpointing through faults: each checkpoint completes or fails cleanly; the last completed restores exactly; gc leaves nothing behind', async (t) => {
   const MAX_P = 16
   const workDir = await tempDir()
