@@ -15,6 +15,7 @@ Napi::Function Db::DefineClass(Napi::Env env) {
           InstanceMethod<&Db::ColumnFamily>("columnFamily"),
           InstanceMethod<&Db::ListColumnFamilies>("listColumnFamilies"),
           InstanceMethod<&Db::CreateColumnFamily>("createColumnFamily"),
+          InstanceMethod<&Db::CreateColumnFamilies>("createColumnFamilies"),
           InstanceMethod<&Db::DropColumnFamily>("dropColumnFamily"),
           InstanceMethod<&Db::Get>("get"),
           InstanceMethod<&Db::GetInto>("getInto"),
@@ -95,9 +96,22 @@ Napi::Value Db::CreateColumnFamily(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbCore& core = OpenCore(env);
   std::string name = StringValue(env, info[0], "name");
-  int64_t id = -1;
-  Check(env, core.CreateCf(name, &id), "createColumnFamily '" + name + "'");
-  return Napi::Number::New(env, static_cast<double>(id));
+  std::vector<int64_t> ids;
+  Check(env, core.CreateCfs({name}, &ids), "createColumnFamily '" + name + "'");
+  return Napi::Number::New(env, static_cast<double>(ids.front()));
+}
+
+Napi::Value Db::CreateColumnFamilies(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbCore& core = OpenCore(env);
+  std::vector<std::string> names = StringArray(env, info[0], "names");
+  std::vector<int64_t> ids;
+  Check(env, core.CreateCfs(names, &ids), "createColumnFamilies (" + std::to_string(names.size()) + " names)");
+  Napi::Array out = Napi::Array::New(env, ids.size());
+  for (size_t i = 0; i < ids.size(); i++) {
+    out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(ids[i])));
+  }
+  return out;
 }
 
 Napi::Value Db::DropColumnFamily(const Napi::CallbackInfo& info) {

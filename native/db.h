@@ -39,6 +39,8 @@ class Db : public Wrapped<Db> {
   Napi::Value ColumnFamily(const Napi::CallbackInfo& info);
   Napi::Value ListColumnFamilies(const Napi::CallbackInfo& info);
   Napi::Value CreateColumnFamily(const Napi::CallbackInfo& info);
+  // All at once: RocksDB writes its OPTIONS file once per call, not per family.
+  Napi::Value CreateColumnFamilies(const Napi::CallbackInfo& info);
   Napi::Value DropColumnFamily(const Napi::CallbackInfo& info);
   // Point reads and writes (the hot path).
   Napi::Value Get(const Napi::CallbackInfo& info);

@@ -76,16 +76,17 @@ void DbCore::IndexHandle(rocksdb::ColumnFamilyHandle* handle) {
 
 void DbCore::RebuildOpenHandles() {
   openHandles_.clear();
+  idsByName_.clear();
   for (auto* handle : cfs_) {
-    if (handle != nullptr) openHandles_.push_back(handle);
+    if (handle == nullptr) continue;
+    openHandles_.push_back(handle);
+    idsByName_.emplace(handle->GetName(), handle->GetID());
   }
 }
 
 int64_t DbCore::CfId(const std::string& name) const {
-  for (auto* handle : openHandles_) {
-    if (handle->GetName() == name) return handle->GetID();
-  }
-  return -1;
+  auto it = idsByName_.find(name);
+  return it == idsByName_.end() ? -1 : it->second;
 }
 
 std::vector<std::string> DbCore::CfNames() const {
@@ -94,13 +95,30 @@ std::vector<std::string> DbCore::CfNames() const {
   return names;
 }
 
-rocksdb::Status DbCore::CreateCf(const std::string& name, int64_t* id) {
-  rocksdb::ColumnFamilyHandle* handle = nullptr;
-  rocksdb::Status s = db_->CreateColumnFamily(cfOptions_, name, &handle);
-  if (!s.ok()) return s;
-  IndexHandle(handle);
+rocksdb::Status DbCore::CreateCfs(const std::vector<std::string>& names, std::vector<int64_t>* ids) {
+  ids->clear();
+  std::unordered_set<std::string> seen;
+  for (const auto& name : names) {
+    // Checked before RocksDB creates any: a refused name must not leave half the batch behind.
+    if (name.empty()) return rocksdb::Status::InvalidArgument("column family name must not be empty");
+    if (!seen.insert(name).second) {
+      return rocksdb::Status::InvalidArgument("column family '" + name + "' is named twice");
+    }
+    if (CfId(name) >= 0) return rocksdb::Status::InvalidArgument("column family '" + name + "' already exists");
+  }
+  if (names.empty()) return rocksdb::Status::OK();
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = db_->CreateColumnFamilies(cfOptions_, names, &handles);
+  // Handles of the families created before a failure are ours too.
+  for (auto* handle : handles) IndexHandle(handle);
   RebuildOpenHandles();
-  *id = handle->GetID();
+  if (!s.ok()) return s;
+  if (handles.size() != names.size()) {
+    return rocksdb::Status::Corruption("CreateColumnFamilies returned " + std::to_string(handles.size()) +
+                                       " handles for " + std::to_string(names.size()) + " names");
+  }
+  ids->reserve(handles.size());
+  for (auto* handle : handles) ids->push_back(handle->GetID());
   return s;
 }
 
@@ -135,6 +153,7 @@ rocksdb::Status DbCore::Close() {
   }
   cfs_.clear();
   openHandles_.clear();
+  idsByName_.clear();
   rocksdb::Status s = db_->Close();
   if (result.ok() && !s.ok()) result = s;
   delete db_;

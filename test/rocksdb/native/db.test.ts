@@ -292,6 +292,34 @@ test('RocksDB status errors keep the raw status in cause', () => {
   }
 })
 
+test('createColumnFamilies creates a batch in one call, and refuses a bad batch before creating any of it', () => {
+  const { db, path } = openDb({ columnFamilies: ['x'] })
+  assert.deepEqual(db.createColumnFamilies([]), [])
+  const names = Array.from({ length: 50 }, (_, i) => `s:${i}`)
+  const ids = db.createColumnFamilies(names)
+  assert.equal(ids.length, names.length)
+  assert.equal(new Set(ids).size, ids.length, 'distinct ids')
+  names.forEach((name, i) => {
+    assert.equal(db.columnFamily(name), ids[i], `${name} has the id returned in its place`)
+    db.put(ids[i]!, b('k'), b(name))
+  })
+  for (const bad of [['new', 'new'], ['new', 'x'], ['new', ''], ['new', 's:3']]) {
+    assert.equal(codeOf(() => db.createColumnFamilies(bad)), 'INVALID_ARGUMENT', JSON.stringify(bad))
+    assert.equal(db.columnFamily('new'), -1, `nothing of ${JSON.stringify(bad)} was created`)
+  }
+  assert.equal(codeOf(() => db.createColumnFamilies('s:x' as never)), 'INVALID_ARGUMENT')
+  assert.equal(codeOf(() => db.createColumnFamilies([1] as never)), 'INVALID_ARGUMENT')
+  db.close()
+
+  const again = native.open(path)
+  try {
+    assert.deepEqual(again.listColumnFamilies().sort(), ['default', 'x', ...names].sort())
+    for (const name of names) assert.equal(s(again.get(again.columnFamily(name), b('k'))), name)
+  } finally {
+    again.close()
+  }
+})
+
 test('every method after close throws CLOSED; close is idempotent', () => {
   const { db } = openDb({ columnFamilies: ['a'] })
   const it = db.iterator(0)
@@ -304,6 +332,7 @@ test('every method after close throws CLOSED; close is idempotent', () => {
     ['columnFamily', () => db.columnFamily('a')],
     ['listColumnFamilies', () => db.listColumnFamilies()],
     ['createColumnFamily', () => db.createColumnFamily('z')],
+    ['createColumnFamilies', () => db.createColumnFamilies(['z'])],
     ['dropColumnFamily', () => db.dropColumnFamily('a')],
     ['get', () => db.get(0, b('k'))],
     ['getInto', () => db.getInto(0, b('k'), Buffer.alloc(4))],
