@@ -124,7 +124,9 @@ test('below the sorted-run trigger, flushed runs stay as they are (nothing merge
   try {
     const b = await openIn(dir.path, { checkpointMode: 'incremental', rocksdb: { compactionTrigger: 8 } })
     const value = b.getState(new ValueStateDescriptor('v', int32Serializer))
-    const cf = b.db.columnFamily(columnFamilyOf('v'))
+    // Created by its first use; columnFamilyId creates it now (column-families.ts).
+    const cf = b.columnFamilyId('v')
+    assert.equal(cf, b.db.columnFamily(columnFamilyOf('v')))
     for (let flush = 1; flush <= 7; flush++) {
       for (let i = 0; i < 50; i++) {
         b.setCurrentKey(`k${i}`)

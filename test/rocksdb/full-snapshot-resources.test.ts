@@ -53,8 +53,7 @@ test('resources keep the barrier view across later writes, a flush and a compact
       else b.getState(v).update(-i)
     }
     b.db.flush()
-    const columnFamilies = (b as unknown as { columnFamilies: Map<string, { cf: number }> }).columnFamilies
-    b.db.compactRange(columnFamilies.get('v')!.cf)
+    b.db.compactRange(b.columnFamilyId('v'))
 
     // Two reads of state 0 and one of state 1, advanced in turns, each with small steps.
     const a = resources.stateChunks!(0)[Symbol.iterator]()

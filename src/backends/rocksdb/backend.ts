@@ -30,6 +30,7 @@ import type { State } from '../../state/types.js'
 import { ChunkCursor, compareBytes, scanChunks, SCAN_CHUNK } from './packed-chunks.js'
 import { captureFullSnapshotResources, FullSnapshotStrategy } from './full-snapshot.js'
 import { InFlightRuns } from './in-flight-runs.js'
+import { StateColumnFamilies } from './column-families.js'
 import {
   checkReopen,
   columnFamilyOf,
@@ -72,8 +73,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   reader!: ValueReader
   private metaStore!: MetaStore
   private record!: BackendRecord
-  /** Column family of each registered state, by state name. */
-  private readonly columnFamilies = new Map<string, { columnFamily: string; cf: number }>()
+  /** Column family of each registered state, created in batches (column-families.ts). */
+  private families!: StateColumnFamilies
   private fullStrategy!: SnapshotStrategy
   private incrementalStrategy: IncrementalSnapshotStrategy | undefined
   /** The SST set of the incremental handle this backend was restored from (base of its first checkpoint). */
@@ -130,6 +131,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       ...this.compaction,
     })
     this.reader = new ValueReader(this.db)
+    this.families = new StateColumnFamilies(this.db)
     this.metaStore = new MetaStore(this.db, this.db.columnFamily(META_COLUMN_FAMILY), this.workingDir.root)
   }
 
@@ -173,6 +175,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
         }
         this.registerRestoredMetaInfo(r.meta)
       }
+      // Families of states registered but never used before the last close were never created.
+      this.families.createPending()
     } catch (e) {
       this.db.close()
       throw e
@@ -262,54 +266,62 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       stagingDir: this.workingDir.staging,
       registerRestoredStates: (metas) => {
         for (const m of metas) this.registerRestoredMetaInfo(m)
+        this.families.createPending()
       },
-      columnFamilyHandle: (name) => this.columnFamilyEntry(name).cf,
+      columnFamilyHandle: (name) => this.families.id(name),
     }
   }
 
   // ---- states ----
 
-  private columnFamilyEntry(stateName: string): { columnFamily: string; cf: number } {
-    const e = this.columnFamilies.get(stateName)
-    if (!e) throw new KeyedStateError('UNKNOWN_STATE', `unknown state '${stateName}'`, { state: stateName })
-    return e
-  }
-
+  /**
+   * A new state's column family is created with the next batch (column-families.ts):
+   * registering many states before using them costs one OPTIONS-file rewrite, not one each.
+   */
   protected onStateCreated(reg: RegisteredState): void {
-    const name = columnFamilyOf(reg.meta.name)
-    let cf = this.db.columnFamily(name)
-    if (cf < 0) cf = this.db.createColumnFamily(name)
-    this.columnFamilies.set(reg.meta.name, { columnFamily: name, cf })
-    this.metaStore.writeState({ meta: reg.meta, columnFamily: name })
+    this.families.add(reg.meta.name)
+    this.metaStore.writeState({ meta: reg.meta, columnFamily: this.families.nameOf(reg.meta.name) })
   }
 
   protected override onStateBound(reg: RegisteredState): void {
     // The meta-info now describes the user's serializers; remember that on disk.
-    this.metaStore.writeState({ meta: reg.meta, columnFamily: this.columnFamilyEntry(reg.meta.name).columnFamily })
+    this.metaStore.writeState({ meta: reg.meta, columnFamily: this.families.nameOf(reg.meta.name) })
   }
 
   /** TTL: the compaction filter of the state's column family follows the state's clock (ttl-compaction.ts). */
   protected override ttlAccessListener(reg: RegisteredState): (nowMs: number) => void {
-    const listener = compactionFilterListener(this.native, this.db, this.columnFamilyEntry(reg.meta.name).cf, reg.meta, reg.ttl!.config.ttlMs)
-    listener(nowOf(reg.ttl!.config, reg.meta.name))
+    const name = reg.meta.name
+    const listener = compactionFilterListener(this.native, this.db, () => this.families.id(name), reg.meta, reg.ttl!.config.ttlMs)
+    // A family that waits for its batch holds nothing to compact yet; the state's first access sends the time.
+    if (this.families.idIfCreated(name) >= 0) listener(nowOf(reg.ttl!.config, name))
     return listener
   }
 
   /** Timers live in the timer state's column family (timers.ts). */
   protected override createTimerQueue(reg: RegisteredState): PartitionedTimerQueue {
-    return rocksdbTimerQueue(this.db, this.columnFamilyEntry(reg.meta.name).cf, this.keyGroupRange, this.timersKind, reg.meta.name)
+    return rocksdbTimerQueue(this.db, this.families.id(reg.meta.name), this.keyGroupRange, this.timersKind, reg.meta.name)
   }
 
-  /** Registered states with their column families, in registration order, with their current meta-info. */
+  /** Registered states with their column families (all created), in registration order, with their current meta-info. */
   private stateColumnFamilies(): StateColumnFamily[] {
+    this.families.createPending()
     const out: StateColumnFamily[] = []
-    for (const reg of this.states.values()) out.push({ meta: reg.meta, ...this.columnFamilyEntry(reg.meta.name) })
+    for (const reg of this.states.values()) {
+      const name = reg.meta.name
+      out.push({ meta: reg.meta, columnFamily: this.families.nameOf(name), cf: this.families.id(name) })
+    }
     return out
   }
 
+  /** @internal StateHost: the state's column family id, created (with every waiting one) if need be. */
+  columnFamilyId(stateName: string): number {
+    return this.families.id(stateName)
+  }
+
+  /** The state object may get a column family that is not created yet (-1); it asks columnFamilyId on first use. */
   protected createStateObject(reg: RegisteredState, _namespace: unknown, namespaceBytes: Uint8Array): State {
     const d = reg.descriptor!
-    const { cf } = this.columnFamilyEntry(d.name)
+    const cf = this.families.idIfCreated(d.name)
     switch (d.kind) {
       case 'value':
         return new RocksDBValueState(this, cf, d, namespaceBytes)
@@ -363,7 +375,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
    * the previous key removes every duplicate.
    */
   protected *keysOf(reg: RegisteredState, namespaceBytes: Uint8Array | undefined): Generator<K, void, undefined> {
-    const { cf } = this.columnFamilyEntry(reg.meta.name)
+    const cf = this.families.id(reg.meta.name)
     const gte = keyGroupPrefix(this.keyGroupRange.start)
     const lt = keyGroupPrefix(this.keyGroupRange.end + 1)
     const cursor = new ChunkCursor(new Uint8Array(0))
@@ -454,7 +466,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     await this.fullStrategy.dispose?.()
     await this.incrementalStrategy?.dispose()
     try {
-      for (const s of this.stateColumnFamilies()) this.metaStore.writeState({ meta: s.meta, columnFamily: s.columnFamily })
+      // Names only: a family never used needs no creating now (reopen creates it).
+      for (const reg of this.states.values()) this.metaStore.writeState({ meta: reg.meta, columnFamily: this.families.nameOf(reg.meta.name) })
       // Data first, then the clean-close marker: the marker is never durable without the data.
       this.db.flush()
       this.metaStore.writeSession('closed')

@@ -5,6 +5,11 @@
 // The composite-key prefix (key group | key | namespace) is built into the
 // object's own buffer once per current key and reused until the key changes
 // (the backend bumps a key version on every setCurrentKey that may change it).
+//
+// A state registered since the last use of any state has no column family yet
+// (they are created in batches, column-families.ts): its object starts with cf
+// -1 and asks the host for the id when it builds its first prefix. So every
+// method computes the key (prefix, prefixWith, bounds) before it reads this.cf.
 import { encodeListElements, decodeListElements, prefixUpperBound, varintLength, writeVarint } from '../../encoding.js'
 import { KeyedStateError, isKeyedStateError } from '../../errors.js'
 import type { NativeDb } from './native/types.js'
@@ -36,6 +41,8 @@ export interface StateHost {
   currentKeyGroupUnchecked(): number
   /** Throws CLOSED once the backend is closing: lazy iterations check it per entry. */
   assertUsable(): void
+  /** The state's column family id, creating it (with every other waiting one) when it does not exist yet. */
+  columnFamilyId(stateName: string): number
 }
 
 /** Deletes are sent in batches of at most this many keys (map clear). */
@@ -63,7 +70,8 @@ abstract class RocksDBState {
 
   constructor(
     protected readonly host: StateHost,
-    protected readonly cf: number,
+    /** -1 until the first prefix() asks the host for it (see the header). */
+    protected cf: number,
     protected readonly stateName: string,
     private readonly namespaceBytes: Uint8Array,
   ) {
@@ -74,6 +82,7 @@ abstract class RocksDBState {
   protected prefix(): Buffer {
     const version = this.host.currentKeyVersionOrThrow()
     if (version !== this.prefixVersion) {
+      if (this.cf < 0) this.cf = this.host.columnFamilyId(this.stateName)
       this.buildPrefix(this.host.currentKeyBytesUnchecked(), this.host.currentKeyGroupUnchecked())
       this.prefixVersion = version
     }
@@ -119,7 +128,8 @@ abstract class RocksDBState {
   }
 
   clear(): void {
-    this.db.delete(this.cf, this.prefix())
+    const key = this.prefix()
+    this.db.delete(this.cf, key)
   }
 }
 
@@ -149,7 +159,8 @@ export class RocksDBValueState<T> extends RocksDBState implements ValueState<T> 
   update(value: T | undefined): void {
     if (value === undefined) return this.clear()
     const bytes = this.serialize(value)
-    this.db.put(this.cf, this.prefix(), bytes)
+    const key = this.prefix()
+    this.db.put(this.cf, key, bytes)
   }
 }
 
@@ -192,7 +203,8 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
     const frame = this.host.frameScratch.ensure(4 + bytes.length)
     frame.writeUInt32BE(bytes.length, 0)
     frame.set(bytes, 4)
-    this.db.merge(this.cf, this.prefix(), frame.subarray(0, 4 + bytes.length))
+    const key = this.prefix()
+    this.db.merge(this.cf, key, frame.subarray(0, 4 + bytes.length))
   }
 
   addAll(values: readonly T[]): void {
@@ -201,13 +213,15 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
       this.prefix() // still refuses calls without a current key or after close
       return
     }
-    this.db.merge(this.cf, this.prefix(), this.encode(values))
+    const key = this.prefix()
+    this.db.merge(this.cf, key, this.encode(values))
   }
 
   update(values: readonly T[]): void {
     if (!Array.isArray(values)) throw invalid(this.stateName, 'expected an array of elements')
     if (values.length === 0) return this.clear()
-    this.db.put(this.cf, this.prefix(), this.encode(values))
+    const key = this.prefix()
+    this.db.put(this.cf, key, this.encode(values))
   }
 
   private encode(values: readonly T[]): Uint8Array {
@@ -243,7 +257,8 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
     this.checkEntry(key, value)
     const userKey = this.serializeKey(key)
     const bytes = this.serializeValue(value)
-    this.db.put(this.cf, this.prefixWith(userKey), bytes)
+    const composite = this.prefixWith(userKey)
+    this.db.put(this.cf, composite, bytes)
   }
 
   putAll(entries: Iterable<readonly [UK, UV]> | Map<UK, UV>): void {
@@ -253,7 +268,8 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
       this.checkEntry(k, v)
       const userKey = this.serializeKey(k)
       const bytes = this.serializeValue(v)
-      batch.put(this.cf, this.prefixWith(userKey), bytes)
+      const composite = this.prefixWith(userKey)
+      batch.put(this.cf, composite, bytes)
     }
     if (batch.count > 0) this.db.write(batch)
   }
@@ -264,7 +280,8 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
   }
 
   remove(key: UK): void {
-    this.db.delete(this.cf, this.prefixWith(this.serializeKey(key)))
+    const composite = this.prefixWith(this.serializeKey(key))
+    this.db.delete(this.cf, composite)
   }
 
   contains(key: UK): boolean {
@@ -369,7 +386,8 @@ export class RocksDBReducingState<T> extends RocksDBState implements ReducingSta
     const raw = this.read(this.prefix())
     const next = raw === undefined ? value : this.reduce(this.decode(this.serializer, raw), value)
     const bytes = this.serialize(next)
-    this.db.put(this.cf, this.prefix(), bytes)
+    const key = this.prefix()
+    this.db.put(this.cf, key, bytes)
   }
 }
 
@@ -394,6 +412,7 @@ export class RocksDBAggregatingState<IN, ACC, OUT> extends RocksDBState implemen
     const raw = this.read(this.prefix())
     const acc = raw === undefined ? this.aggregate.createAccumulator() : this.decode(this.serializer, raw)
     const bytes = this.serialize(this.aggregate.add(value, acc))
-    this.db.put(this.cf, this.prefix(), bytes)
+    const key = this.prefix()
+    this.db.put(this.cf, key, bytes)
   }
 }

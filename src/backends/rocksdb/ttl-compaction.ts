@@ -10,7 +10,14 @@ import type { StateMetaInfo } from '../../state/meta.js'
 /** At most this stale (ms) while the state is accessed; smaller for short TTLs (a sixteenth of the TTL). */
 const REFRESH_STEP_MS_MAX = 1000
 
-export function compactionFilterListener(native: NativeBinding, db: NativeDb, cf: number, meta: StateMetaInfo, ttlMs: number): (nowMs: number) => void {
+/** `columnFamily` is asked on each send: a state's family may be created after the listener (column-families.ts). */
+export function compactionFilterListener(
+  native: NativeBinding,
+  db: NativeDb,
+  columnFamily: () => number,
+  meta: StateMetaInfo,
+  ttlMs: number,
+): (nowMs: number) => void {
   const kind: NativeTtlConfig['kind'] = meta.kind === 'list' ? 'list' : meta.kind === 'map' ? 'map' : 'value'
   const stepMs = Math.max(1, Math.min(REFRESH_STEP_MS_MAX, Math.floor(ttlMs / 16)))
   let sentMs = -Infinity
@@ -18,7 +25,7 @@ export function compactionFilterListener(native: NativeBinding, db: NativeDb, cf
     // A clock that went back (a test clock, a corrected system clock) is sent at once: an older time is the safe side.
     if (nowMs >= sentMs && nowMs < sentMs + stepMs) return
     if (db.closed) return
-    native.setColumnFamilyTtl(db, cf, { kind, ttlMs, nowMs })
+    native.setColumnFamilyTtl(db, columnFamily(), { kind, ttlMs, nowMs })
     sentMs = nowMs
   }
 }
