@@ -19,11 +19,12 @@ import { TempSpace } from './lib/tmp.js'
 import { checkpointsGroup } from './groups/checkpoints.js'
 import { durabilityGroup } from './groups/durability.js'
 import { growthGroup } from './groups/growth.js'
+import { manyStatesGroup } from './groups/many-states.js'
 import { restoreGroup } from './groups/restore.js'
 import { stateAccessGroup } from './groups/state-access.js'
 import { ttlTimersGroup } from './groups/ttl-timers.js'
 
-const GROUPS: BenchGroup[] = [stateAccessGroup, checkpointsGroup, durabilityGroup, restoreGroup, growthGroup, ttlTimersGroup]
+const GROUPS: BenchGroup[] = [stateAccessGroup, checkpointsGroup, durabilityGroup, restoreGroup, growthGroup, ttlTimersGroup, manyStatesGroup]
 
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url))
 const RESULTS_FILE = `${BENCH_DIR}RESULTS.md`

@@ -33,6 +33,7 @@ Napi::Function Db::DefineClass(Napi::Env env) {
           InstanceMethod<&Db::Checkpoint>("checkpoint"),
           InstanceMethod<&Db::LiveFiles>("liveFiles"),
           InstanceMethod<&Db::Ingest>("ingest"),
+          InstanceMethod<&Db::IngestAll>("ingestAll"),
           InstanceMethod<&Db::Close>("close"),
           InstanceAccessor<&Db::Closed>("closed"),
       });

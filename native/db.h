@@ -61,6 +61,7 @@ class Db : public Wrapped<Db> {
   Napi::Value Checkpoint(const Napi::CallbackInfo& info);
   Napi::Value LiveFiles(const Napi::CallbackInfo& info);
   Napi::Value Ingest(const Napi::CallbackInfo& info);
+  Napi::Value IngestAll(const Napi::CallbackInfo& info);
   // Lifecycle.
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);

@@ -109,11 +109,20 @@ export class IngestingRestoreSink implements RestoreSink {
     if (file.writtenBytes >= SST_FILE_TARGET_BYTES) this.finishOpen(files)
   }
 
+  /**
+   * Ingests every state's remaining files with one native call: RocksDB then
+   * writes its MANIFEST once, not once per state (a restore of 1,000 states
+   * made 1,000 ingest calls, issue 14).
+   */
   flushRestore(): void {
+    const groups: Array<{ cf: number; files: string[] }> = []
     for (const files of this.states.values()) {
       this.finishOpen(files)
-      this.ingestFinished(files)
+      if (files.finished.length > 0) groups.push({ cf: files.cf, files: files.finished })
+      files.finished = []
     }
+    // move: hard-link the staged files into the DB instead of copying them.
+    if (groups.length > 0) this.target.db.ingestAll(groups, { move: true })
   }
 
   /** Removes staged files left by a failed restore. */

@@ -93,6 +93,42 @@ test('sstWriter + ingest: put, putChunk from an iterator chunk, entries, finish 
   db.ingest(t, [])
 })
 
+test('ingestAll: several column families in one call, all or nothing', () => {
+  const dir = tempDir()
+  const sst = (name: string, entries: Array<[string, string]>): string => {
+    const path = join(dir, name)
+    const writer = native.sstWriter(path)
+    for (const [k, v] of entries) writer.put(b(k), b(v))
+    writer.finish()
+    return path
+  }
+  const { db } = openDb({ columnFamilies: ['x', 'y', 'z'] })
+  const [x, y, z] = ['x', 'y', 'z'].map((name) => db.columnFamily(name)) as [number, number, number]
+  db.ingestAll(
+    [
+      { cf: x, files: [sst('x1.sst', [['a', '1'], ['b', '2']]), sst('x2.sst', [['c', '3']])] },
+      { cf: y, files: [sst('y.sst', [['a', 'y']])] },
+      { cf: z, files: [] },
+    ],
+    { move: true },
+  )
+  assert.deepEqual(scan(db, x), [['a', '1'], ['b', '2'], ['c', '3']])
+  assert.deepEqual(scan(db, y), [['a', 'y']])
+  assert.deepEqual(scan(db, z), [])
+  assert.equal(existsSync(join(dir, 'y.sst')), false, 'moved')
+
+  const kept = sst('kept.sst', [['k', 'v']])
+  assert.equal(codeOf(() => db.ingestAll([{ cf: x, files: [kept] }, { cf: x, files: [kept] }])), 'INVALID_ARGUMENT', 'one family twice')
+  assert.ok(codeOf(() => db.ingestAll([{ cf: y, files: [kept] }, { cf: z, files: [join(dir, 'no-such.sst')] }])) !== undefined)
+  assert.equal(db.get(y, b('k')), undefined, 'a failed call ingests nothing')
+  for (const bad of [undefined, {}, [{ cf: x }], [{ cf: -1, files: [kept] }], [{ cf: x, files: [kept], extra: 1 }]]) {
+    assert.equal(codeOf(() => db.ingestAll(bad as never)), 'INVALID_ARGUMENT', JSON.stringify(bad))
+  }
+  db.ingestAll([])
+  db.close()
+  assert.equal(codeOf(() => db.ingestAll([])), 'CLOSED')
+})
+
 test('an sst writer with no entries creates no file and finishes with 0', () => {
   const file = join(tempDir(), 'empty.sst')
   const writer = native.sstWriter(file)

@@ -164,6 +164,12 @@ export interface NativeDb {
   liveFiles(): NativeLiveFile[]
   /** Ingests external SST files into `cf`. move=true hard-links/moves instead of copying. */
   ingest(cf: number, files: string[], options?: { move?: boolean }): void
+  /**
+   * Ingests into several column families with one RocksDB call (one MANIFEST
+   * write for all, not one per family). Groups without files are skipped; two
+   * groups of one family are INVALID_ARGUMENT.
+   */
+  ingestAll(groups: ReadonlyArray<{ cf: number; files: string[] }>, options?: { move?: boolean }): void
 
   /**
    * Closes iterators and snapshots still open, flushes the memtables, then
