@@ -5,7 +5,7 @@
 // and then using each once (their families are created in one batch), the same
 // one state at a time (register, use, register, use: one create call each),
 // a savepoint and an incremental checkpoint, restoring each, and reopening.
-import { openKeyedStateBackend } from '../../src/backend/open.js'
+import { openKeyedStateBackend } from '../../src/backends/open.js'
 import { int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
 import type { KeyedStateHandle } from '../../src/snapshot/types.js'
 import { ValueStateDescriptor } from '../../src/state/descriptors.js'
