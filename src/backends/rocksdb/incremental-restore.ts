@@ -313,6 +313,7 @@ async function ingestHandles(
       }, () => rm(tempDbDir, { recursive: true, force: true }))
       try {
         const wanted = rangeIntersection(h.keyGroupRange, target.keyGroupRange)
+        const groups: Array<{ cf: number; files: string[] }> = []
         for (const [s, state] of metas.get(h)!.states.entries()) {
           const cf = source.columnFamily(state.columnFamily)
           if (cf < 0) {
@@ -322,10 +323,12 @@ async function ingestHandles(
             })
           }
           const files = await copyRangeToSstFiles(target.native, source, cf, wanted, join(tempDir, 'sst'), `state-${s}`, stats)
-          // move: the staged files are hard-linked into the database, not copied again. Handles never
-          // overlap, so the files never overlap what the database holds, and RocksDB places them as they are.
-          if (files.length > 0) db.db.ingest(db.columnFamilyHandle(state.meta.name), files, { move: true })
+          if (files.length > 0) groups.push({ cf: db.columnFamilyHandle(state.meta.name), files })
         }
+        // One call for every state of the handle (one MANIFEST write, not one per state). move: the
+        // staged files are hard-linked into the database, not copied again. Handles never overlap, so
+        // the files never overlap what the database holds, and RocksDB places them as they are.
+        db.db.ingestAll(groups, { move: true })
       } finally {
         source.close()
       }
