@@ -178,6 +178,14 @@ rocksdb::DBOptions MakeDbOptions(const OpenConfig& config) {
   // joined 15,000 threads (about half of the open; issue 14). The files of one
   // family are few (64 MiB target size), so one thread opens them.
   options.max_file_opening_threads = 1;
+  // A flush of many families (checkpoint, flush(), close) is one job that writes
+  // one MANIFEST record for all of them, instead of one job, one MANIFEST sync
+  // and one walk over every family per family: flushing 1,000 families took
+  // 2.5 s of CPU without it and 0.95 s with it (issue 14). RocksDB recommends it
+  // for families written without a WAL, as ours are. The price: when one
+  // family's memtable fills up, every family with unflushed writes is flushed
+  // with it (small files in the quiet ones; a checkpoint flushes them all anyway).
+  options.atomic_flush = true;
   return options;
 }
 
