@@ -161,13 +161,12 @@ async function deleteFiles(
 }
 
 /**
- * Removes directories that deleting files left empty, on storage with local
- * paths. rmdir fails on a non-empty directory, so a file created meanwhile is
- * never lost.
+ * Removes directories that deleting files left empty, on storage that has
+ * directories. rmdir fails on a non-empty directory, so a file created
+ * meanwhile is never lost; the storage follows no link while doing it.
  */
 export async function removeEmptyDirectories(storage: CheckpointStorage, deletedPaths: readonly string[]): Promise<void> {
-  if (!storage.localPath) return
-  const { rmdir } = await import('node:fs/promises')
+  if (!storage.removeEmptyDirectory) return
   const dirs = new Set<string>()
   for (const p of deletedPaths) {
     for (let d = p.slice(0, Math.max(0, p.lastIndexOf('/'))); d !== ''; d = d.slice(0, Math.max(0, d.lastIndexOf('/')))) dirs.add(d)
@@ -175,6 +174,6 @@ export async function removeEmptyDirectories(storage: CheckpointStorage, deleted
   // Deepest first, so a parent is tried after its children.
   for (const d of [...dirs].sort((a, b) => b.split('/').length - a.split('/').length)) {
     if (d === SHARED_DIR || d === TASK_OWNED_DIR) continue
-    await rmdir(storage.localPath(d)).catch(() => {})
+    await storage.removeEmptyDirectory(d).catch(() => {})
   }
 }

@@ -10,59 +10,29 @@
 // renamed into place and the directory fsynced (stage-rename-fsync, as RocksDB
 // does for checkpoints): a crash leaves either the complete file or a temporary
 // one, never a torn file under the final name.
+//
+// Nothing is ever read, written, listed or deleted outside the root: paths are
+// checked lexically (paths.ts) and then against the file system, following no
+// symbolic link below the root (local-root.ts).
 import { randomBytes } from 'node:crypto'
 import { createWriteStream, type ReadStream } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { lstat as lstatOf, open, readdir, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { crc32 } from 'node:zlib'
 import { fromFsError, KeyedStateError } from '../errors.js'
+import { ensureDirectory, errnoOf, fsyncDirectory, linkRefused, LocalRoot, storageFsError } from './local-root.js'
 import { checkFileName, normalizeStoragePath, scopeDirectory } from './paths.js'
 import type { CheckpointStorage, StorageOutput, StorageScope, StoredEntry } from './types.js'
+
+export { ensureDirectory, fsyncDirectory } from './local-root.js'
 
 /** Read size for streams and copies: large enough for throughput, small enough to bound memory. */
 const COPY_CHUNK_BYTES = 1024 * 1024
 
-function errnoOf(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException | undefined)?.code
-}
-
 function tempNameFor(name: string): string {
   return `.${name}.${randomBytes(6).toString('hex')}.tmp`
-}
-
-/** Fsyncs a directory so a rename or create inside it survives a crash. */
-export async function fsyncDirectory(dir: string): Promise<void> {
-  let fh: FileHandle | undefined
-  try {
-    fh = await open(dir, 'r')
-    await fh.sync()
-  } catch (e) {
-    // Some platforms and file systems cannot fsync a directory; the rename is still atomic there.
-    const code = errnoOf(e)
-    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw fromFsError(e, dir, 'syncing directory')
-  } finally {
-    await fh?.close().catch(() => {})
-  }
-}
-
-/** mkdir -p that also fsyncs the parents of every directory it created. */
-export async function ensureDirectory(dir: string): Promise<void> {
-  let firstCreated: string | undefined
-  try {
-    firstCreated = await mkdir(dir, { recursive: true })
-  } catch (e) {
-    throw fromFsError(e, dir, 'creating directory')
-  }
-  if (firstCreated === undefined) return
-  // Each created directory's entry lives in its parent: fsync from the parent of the top one down to dir's parent.
-  const parents: string[] = []
-  for (let d = dirname(dir); ; d = dirname(d)) {
-    parents.push(d)
-    if (d === dirname(firstCreated) || d === dirname(d)) break
-  }
-  for (const d of parents.reverse()) await fsyncDirectory(d)
 }
 
 async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -194,50 +164,42 @@ class FsStorageOutput implements StorageOutput {
 
 export class FileSystemCheckpointStorage implements CheckpointStorage {
   readonly root: string
+  private readonly tree: LocalRoot
 
   constructor(rootDir: string) {
     if (typeof rootDir !== 'string' || rootDir === '') {
       throw new KeyedStateError('INVALID_ARGUMENT', 'FileSystemCheckpointStorage needs a root directory')
     }
     this.root = resolve(rootDir)
+    this.tree = new LocalRoot(this.root)
   }
 
   get location(): string {
     return this.root
   }
 
-  /** The absolute path of a storage path, refusing anything outside the root. */
+  /**
+   * The absolute path of a storage path, refusing anything that leaves the
+   * root lexically. For messages and tools: it does not look at the file
+   * system, so use the storage methods (which refuse links) to touch the file.
+   */
   localPath(path: string): string {
-    return this.resolveInside(normalizeStoragePath(path))
-  }
-
-  private resolveInside(normalized: string): string {
-    const abs = normalized === '' ? this.root : resolve(this.root, normalized)
+    const normalized = normalizeStoragePath(path)
+    const abs = resolve(this.root, normalized)
     // normalizeStoragePath already refuses '..' escapes; this guards against any mismatch between the two normalizations.
-    if (abs !== this.root && !abs.startsWith(this.root + sep)) {
+    if (!abs.startsWith(this.root + sep)) {
       throw new KeyedStateError('PATH_ESCAPE', `storage path ${JSON.stringify(normalized)} escapes ${this.root}`, { file: normalized })
     }
     return abs
   }
 
-  private toStoragePath(abs: string): string {
-    return relative(this.root, abs).split(sep).join('/')
-  }
-
   async create(scope: StorageScope, name: string): Promise<StorageOutput> {
     checkFileName(name)
     const dirRel = scopeDirectory(scope)
-    const dir = this.resolveInside(dirRel)
-    const finalFile = join(dir, name)
-    const tempFile = join(dir, tempNameFor(name))
-    await ensureDirectory(dir)
-    let fh: FileHandle
-    try {
-      fh = await open(tempFile, 'wx')
-    } catch (e) {
-      throw fromFsError(e, tempFile, 'creating')
-    }
-    return new FsStorageOutput(`${dirRel}/${name}`, finalFile, tempFile, fh)
+    const dir = await this.tree.ensureDirectory(dirRel)
+    const tempName = tempNameFor(name)
+    const fh = await this.tree.createFile(dir, tempName)
+    return new FsStorageOutput(`${dirRel}/${name}`, join(dir, name), join(dir, tempName), fh)
   }
 
   async upload(scope: StorageScope, name: string, localPath: string): Promise<{ path: string; sizeBytes: number; crc32: number }> {
@@ -276,65 +238,61 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
   }
 
   async read(path: string): Promise<Buffer> {
-    const abs = this.localPath(path)
+    const { fh, abs } = await this.tree.openForReading(normalizeStoragePath(path), 'reading')
     try {
-      return await readFile(abs)
+      return await fh.readFile()
     } catch (e) {
-      throw fromFsError(e, abs, 'reading')
+      throw storageFsError(e, abs, 'reading')
+    } finally {
+      await fh.close().catch(() => {})
     }
   }
 
   /** Reads `length` bytes at `offset`; fewer only when the file ends first. */
   async readRange(path: string, offset: number, length: number): Promise<Buffer> {
-    const abs = this.localPath(path)
+    const rel = normalizeStoragePath(path)
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new KeyedStateError('INVALID_ARGUMENT', `readRange(${path}, ${offset}, ${length}): offset and length must be non-negative integers`, { file: path })
     }
-    let fh: FileHandle
+    const { fh, abs, sizeBytes } = await this.tree.openForReading(rel, 'opening')
     try {
-      fh = await open(abs, 'r')
-    } catch (e) {
-      throw fromFsError(e, abs, 'opening')
-    }
-    try {
-      const buf = Buffer.allocUnsafe(length)
+      // Never allocate more than the file can give: a forged length must not cost memory.
+      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, sizeBytes - offset)))
       let done = 0
-      while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, offset + done)
+      while (done < buf.length) {
+        const { bytesRead } = await fh.read(buf, done, buf.length - done, offset + done)
         if (bytesRead === 0) break
         done += bytesRead
       }
-      return done === length ? buf : buf.subarray(0, done)
+      return done === buf.length ? buf : buf.subarray(0, done)
     } catch (e) {
-      throw fromFsError(e, abs, 'reading')
+      throw storageFsError(e, abs, 'reading')
     } finally {
       await fh.close().catch(() => {})
     }
   }
 
   openReadStream(path: string, offset = 0): Readable {
-    const abs = this.localPath(path)
+    const rel = normalizeStoragePath(path)
     const out = new PassThrough({ highWaterMark: COPY_CHUNK_BYTES })
-    open(abs, 'r').then(
-      (fh) => {
+    this.tree.openForReading(rel, 'opening').then(
+      ({ fh, abs }) => {
+        if (out.destroyed) {
+          void fh.close().catch(() => {})
+          return
+        }
         const src: ReadStream = fh.createReadStream({ start: offset, highWaterMark: COPY_CHUNK_BYTES, autoClose: true })
-        src.on('error', (e) => out.destroy(fromFsError(e, abs, 'reading')))
+        src.on('error', (e) => out.destroy(storageFsError(e, abs, 'reading')))
         out.on('close', () => src.destroy())
         src.pipe(out)
       },
-      (e) => out.destroy(fromFsError(e, abs, 'opening')),
+      (e: unknown) => out.destroy(e as Error),
     )
     return out
   }
 
   async download(path: string, localPath: string): Promise<void> {
-    const abs = this.localPath(path)
-    let src: FileHandle
-    try {
-      src = await open(abs, 'r')
-    } catch (e) {
-      throw fromFsError(e, abs, 'opening for download')
-    }
+    const { fh: src, abs } = await this.tree.openForReading(normalizeStoragePath(path), 'opening for download')
     const targetDir = dirname(resolve(localPath))
     const temp = join(targetDir, tempNameFor(basename(localPath)))
     try {
@@ -364,101 +322,118 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
   }
 
   async size(path: string): Promise<number> {
-    const abs = this.localPath(path)
-    try {
-      const st = await stat(abs)
-      if (!st.isFile()) throw new KeyedStateError('INVALID_ARGUMENT', `${abs} is not a file`, { file: abs })
-      return st.size
-    } catch (e) {
-      if (e instanceof KeyedStateError) throw e
-      throw fromFsError(e, abs, 'checking size of')
-    }
+    const rel = normalizeStoragePath(path)
+    const found = await this.tree.lstat(rel)
+    const file = this.tree.lexical(rel)
+    if (!found) throw new KeyedStateError('MISSING_FILE', `checking size of ${file}: no such file`, { file })
+    if (found.st.isSymbolicLink()) throw linkRefused(file, 'is a symbolic link')
+    if (!found.st.isFile()) throw new KeyedStateError('INVALID_ARGUMENT', `${file} is not a regular file`, { file })
+    return found.st.size
   }
 
+  /** Whether anything (a file, a directory, a link - not followed) is at `path`. */
   async exists(path: string): Promise<boolean> {
-    const abs = this.localPath(path)
-    try {
-      await stat(abs)
-      return true
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return false
-      throw fromFsError(e, abs, 'checking')
-    }
+    return (await this.tree.lstat(normalizeStoragePath(path))) !== undefined
   }
 
-  /** Deletes a file; deleting a file that does not exist is not an error (deletes are retried by cleanup). */
+  /**
+   * Deletes a file, or a link itself (never what it points to); deleting a
+   * file that does not exist is not an error (deletes are retried by cleanup).
+   */
   async delete(path: string): Promise<void> {
-    const abs = this.localPath(path)
+    const rel = normalizeStoragePath(path)
+    let abs: string
     try {
+      abs = await this.tree.resolve(rel)
       await unlink(abs)
     } catch (e) {
-      if (errnoOf(e) === 'ENOENT') return
-      throw fromFsError(e, abs, 'deleting')
+      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return
+      throw storageFsError(e, this.tree.lexical(rel), 'deleting')
     }
     await fsyncDirectory(dirname(abs)).catch(() => {})
   }
 
-  /** Deletes a directory and everything below it (e.g. a discarded `chk-<id>/`). */
+  /** Deletes a directory and everything below it (e.g. a discarded `chk-<id>/`); links inside are removed, not followed. */
   async deleteDirectory(path: string): Promise<void> {
-    const abs = this.localPath(path)
+    const rel = normalizeStoragePath(path)
+    let abs: string
     try {
+      abs = await this.tree.resolve(rel)
       await rm(abs, { recursive: true, force: true })
     } catch (e) {
-      throw fromFsError(e, abs, 'deleting directory')
+      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return
+      throw storageFsError(e, this.tree.lexical(rel), 'deleting directory')
     }
     await fsyncDirectory(dirname(abs)).catch(() => {})
   }
 
+  /** Removes a directory if it is empty (rmdir fails otherwise, so a file created meanwhile is never lost). */
+  async removeEmptyDirectory(path: string): Promise<void> {
+    try {
+      await rmdir(await this.tree.resolve(normalizeStoragePath(path)))
+    } catch {
+      // Not empty, already gone, or below a link: nothing to remove.
+    }
+  }
+
+  /**
+   * Every file below a directory. A symbolic link is listed as itself (so gc
+   * and checkpoint deletes remove it) and never followed; other special files
+   * are skipped.
+   */
   async list(prefix: string): Promise<StoredEntry[]> {
-    const start = this.resolveInside(normalizeStoragePath(prefix, true))
+    const rel = normalizeStoragePath(prefix, true)
+    const start = await this.tree.lstat(rel)
+    if (!start) return []
+    const real = await this.tree.realRoot()
     const out: StoredEntry[] = []
+    const add = (abs: string, st: { size: number; mtimeMs: number }) =>
+      out.push({ path: relative(real, abs).split(sep).join('/'), sizeBytes: st.size, mtimeMs: st.mtimeMs })
     const visit = async (dir: string): Promise<void> => {
       let names: string[]
       try {
         names = await readdir(dir)
       } catch (e) {
-        if (errnoOf(e) === 'ENOENT') return
-        if (errnoOf(e) === 'ENOTDIR') {
-          const st = await stat(dir)
-          out.push({ path: this.toStoragePath(dir), sizeBytes: st.size, mtimeMs: st.mtimeMs })
-          return
-        }
-        throw fromFsError(e, dir, 'listing')
+        if (errnoOf(e) === 'ENOENT') return // deleted while listing
+        throw storageFsError(e, dir, 'listing')
       }
       for (const name of names.sort()) {
         const full = join(dir, name)
         let st
         try {
-          st = await stat(full)
+          st = await lstatOf(full)
         } catch (e) {
           if (errnoOf(e) === 'ENOENT') continue // deleted while listing
-          throw fromFsError(e, full, 'listing')
+          throw storageFsError(e, full, 'listing')
         }
         if (st.isDirectory()) await visit(full)
-        else if (st.isFile()) out.push({ path: this.toStoragePath(full), sizeBytes: st.size, mtimeMs: st.mtimeMs })
+        else if (st.isFile() || st.isSymbolicLink()) add(full, st)
       }
     }
-    await visit(start)
+    if (start.st.isDirectory()) await visit(start.abs)
+    else if (rel !== '' && (start.st.isFile() || start.st.isSymbolicLink())) add(start.abs, start.st)
     return out
   }
 
   async writeAtomic(path: string, data: Uint8Array): Promise<void> {
-    const abs = this.localPath(path)
-    const dir = dirname(abs)
-    const temp = join(dir, tempNameFor(basename(abs)))
-    await ensureDirectory(dir)
-    let fh: FileHandle | undefined
+    const rel = normalizeStoragePath(path)
+    const slash = rel.lastIndexOf('/')
+    const dir = await this.tree.ensureDirectory(slash < 0 ? '' : rel.slice(0, slash))
+    const name = rel.slice(slash + 1)
+    const abs = join(dir, name)
+    const tempName = tempNameFor(name)
+    let fh: FileHandle | undefined = await this.tree.createFile(dir, tempName)
     try {
-      fh = await open(temp, 'wx')
       await writeAll(fh, data)
       await fh.sync()
       await fh.close()
       fh = undefined
-      await rename(temp, abs)
+      // rename replaces whatever is at `abs` - a link included - and never writes through it.
+      await rename(join(dir, tempName), abs)
     } catch (e) {
       await fh?.close().catch(() => {})
-      await rm(temp, { force: true }).catch(() => {})
-      throw e instanceof KeyedStateError ? e : fromFsError(e, abs, 'writing')
+      await rm(join(dir, tempName), { force: true }).catch(() => {})
+      throw storageFsError(e, abs, 'writing')
     }
     await fsyncDirectory(dir)
   }

@@ -1,5 +1,8 @@
 // Checkpoint storage: where snapshot files live. Paths are relative to the
-// storage root and never escape it. Written so that an object store (S3) can
+// storage root and never escape it: every method checks every path it is given
+// (handles come from `_metadata` files, which may be forged), and a storage on
+// a file system follows no symbolic link below its root. test/storage/suite is
+// the conformance suite every implementation runs. Written so that an object store (S3) can
 // implement it: streams in, streams out, list, delete.
 import type { Readable } from 'node:stream'
 
@@ -60,6 +63,8 @@ export interface CheckpointStorage {
   abortIncompleteUpload?(upload: IncompleteUpload): Promise<void>
   /** Releases connections; the storage is not used afterwards. */
   close?(): void
-  /** Absolute local path of a storage path, for tools; undefined on remote storage. */
+  /** Absolute local path of a storage path, for tools and messages; undefined on remote storage. Never use it to touch the file (it is not checked for links). */
   localPath?(path: string): string
+  /** Removes a directory if it is empty, on storage that has directories; never follows a link. */
+  removeEmptyDirectory?(path: string): Promise<void>
 }

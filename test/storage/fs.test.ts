@@ -1,13 +1,34 @@
+// FileSystemCheckpointStorage: the storage conformance suite, plus what only a
+// local directory has (temporary file names on disk, local paths, directory
+// deletes, a root that is itself a symbolic link).
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { crc32 } from 'node:zlib'
 import fc from 'fast-check'
 import { isKeyedStateError } from '../../src/errors.js'
-import { normalizeStoragePath } from '../../src/storage/paths.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
+import { normalizeStoragePath } from '../../src/storage/paths.js'
+import { storageSuite } from './suite/index.js'
+import { hasCode } from './suite/helpers.js'
+
+storageSuite({
+  name: 'fs',
+  supports: { localSymlinks: true },
+  async open() {
+    const base = await mkdtemp(join(tmpdir(), 'ks-storage-'))
+    const root = join(base, 'root')
+    return {
+      storage: new FileSystemCheckpointStorage(root),
+      parent: new FileSystemCheckpointStorage(base),
+      rootName: 'root',
+      root,
+      cleanup: () => rm(base, { recursive: true, force: true }),
+    }
+  },
+})
 
 const dirs: string[] = []
 async function tempDir(): Promise<string> {
@@ -17,126 +38,92 @@ async function tempDir(): Promise<string> {
 }
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))))
 
-async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const c of stream) parts.push(c as Buffer)
-  return Buffer.concat(parts)
-}
-
-test('layout: exclusive, shared, task-owned and savepoint scopes', async () => {
-  const storage = new FileSystemCheckpointStorage(await tempDir())
-  const scopes = [
-    [{ kind: 'exclusive', checkpointId: 12 }, 'chk-12/f'],
-    [{ kind: 'shared' }, 'shared/f'],
-    [{ kind: 'taskowned' }, 'taskowned/f'],
-    [{ kind: 'savepoint', dir: 'savepoints/sp-a/' }, 'savepoints/sp-a/f'],
-  ] as const
-  for (const [scope, path] of scopes) {
-    const out = await storage.create(scope, 'f')
-    assert.equal(out.path, path)
-    await out.write(Buffer.from('hello'))
-    assert.equal(out.bytesWritten, 5)
-    assert.equal(await out.commit(), 5)
-    assert.equal((await storage.read(path)).toString(), 'hello')
-  }
-  assert.deepEqual((await storage.list('')).map((e) => e.path), ['chk-12/f', 'savepoints/sp-a/f', 'shared/f', 'taskowned/f'])
-  assert.deepEqual((await storage.list('chk-12')).map((e) => [e.path, e.sizeBytes]), [['chk-12/f', 5]])
-  assert.deepEqual(await storage.list('nothing-here'), [])
-})
-
-test('a file is invisible under its final name until commit; discard removes it before or after commit', async () => {
+test('fs: a file being written is a hidden temporary file in its final directory', async () => {
   const root = await tempDir()
   const storage = new FileSystemCheckpointStorage(root)
   const out = await storage.create({ kind: 'exclusive', checkpointId: 1 }, 'data.kss')
   await out.write(Buffer.alloc(1000, 1))
-  assert.equal(await storage.exists('chk-1/data.kss'), false)
   const staged = await readdir(join(root, 'chk-1'))
   assert.equal(staged.length, 1)
   assert.match(staged[0]!, /^\.data\.kss\.[0-9a-f]+\.tmp$/)
   await out.discard()
   assert.deepEqual(await readdir(join(root, 'chk-1')), [])
-  await out.discard() // idempotent
-  await assert.rejects(out.write(Buffer.from('x')), (e: unknown) => isKeyedStateError(e, 'CLOSED'))
+})
 
-  const kept = await storage.create({ kind: 'exclusive', checkpointId: 1 }, 'kept')
-  await kept.write(Buffer.from('abc'))
-  await kept.commit()
-  assert.deepEqual(await readdir(join(root, 'chk-1')), ['kept'])
-  await kept.discard()
+test('fs: the root is created on the first write, and a missing root lists nothing', async () => {
+  const root = join(await tempDir(), 'not', 'yet')
+  const storage = new FileSystemCheckpointStorage(root)
+  assert.deepEqual(await storage.list(''), [])
+  assert.equal(await storage.exists('chk-1/x'), false)
+  await assert.rejects(storage.read('chk-1/x'), hasCode('MISSING_FILE'))
+  await storage.writeAtomic('chk-1/x', Buffer.from('1'))
+  assert.equal(await readFile(join(root, 'chk-1', 'x'), 'utf8'), '1')
+})
+
+test('fs: a root that is itself a symbolic link is the user\'s choice and works', async () => {
+  const base = await tempDir()
+  await mkdir(join(base, 'real'))
+  await symlink(join(base, 'real'), join(base, 'link'))
+  const storage = new FileSystemCheckpointStorage(join(base, 'link'))
+  const out = await storage.create({ kind: 'shared' }, 'a.sst')
+  await out.write(Buffer.from('abc'))
+  await out.commit()
+  await storage.writeAtomic('chk-1/_metadata', Buffer.from('{}'))
+  assert.deepEqual((await storage.list('')).map((e) => e.path).sort(), ['chk-1/_metadata', 'shared/a.sst'])
+  assert.equal((await storage.read('shared/a.sst')).toString(), 'abc')
+  assert.deepEqual(await readdir(join(base, 'real', 'shared')), ['a.sst'])
+  await storage.delete('shared/a.sst')
+  assert.deepEqual(await readdir(join(base, 'real', 'shared')), [])
+})
+
+test('fs: deleteDirectory removes a tree, and a link inside it as a link', async () => {
+  const root = await tempDir()
+  const outside = await tempDir()
+  await mkdir(join(outside, 'keep'))
+  const storage = new FileSystemCheckpointStorage(root)
+  await storage.writeAtomic('chk-1/a', Buffer.from('1'))
+  await storage.writeAtomic('chk-1/sub/b', Buffer.from('22'))
+  await symlink(join(outside, 'keep'), join(root, 'chk-1', 'sub', 'link'))
+  await storage.deleteDirectory('chk-1')
+  assert.deepEqual(await storage.list(''), [])
+  assert.deepEqual(await readdir(outside), ['keep'])
+  await symlink(outside, join(root, 'chk-2'))
+  await assert.rejects(storage.deleteDirectory('chk-2/keep'), hasCode('PATH_ESCAPE'))
+  assert.deepEqual(await readdir(outside), ['keep'])
+})
+
+test('fs: removeEmptyDirectory removes only empty directories inside the root', async () => {
+  const root = await tempDir()
+  const outside = await tempDir()
+  await mkdir(join(outside, 'empty'))
+  const storage = new FileSystemCheckpointStorage(root)
+  await storage.writeAtomic('chk-1/sub/f', Buffer.from('1'))
+  await storage.removeEmptyDirectory('chk-1/sub')
+  assert.deepEqual(await readdir(join(root, 'chk-1')), ['sub'], 'not empty: kept')
+  await storage.delete('chk-1/sub/f')
+  await storage.removeEmptyDirectory('chk-1/sub')
   assert.deepEqual(await readdir(join(root, 'chk-1')), [])
+  await symlink(outside, join(root, 'chk-2'))
+  await storage.removeEmptyDirectory('chk-2/empty')
+  assert.deepEqual(await readdir(outside), ['empty'], 'no directory removed through a link')
 })
 
-test('reads: whole file, ranges (short at the end), streams from an offset, size, exists', async () => {
-  const storage = new FileSystemCheckpointStorage(await tempDir())
-  const data = Buffer.from(Array.from({ length: 3_000_000 }, (_, i) => i % 251))
-  await storage.writeAtomic('dir/blob', data)
-  assert.deepEqual(await storage.read('dir/blob'), data)
-  assert.deepEqual(await storage.readRange('dir/blob', 10, 20), data.subarray(10, 30))
-  assert.deepEqual(await storage.readRange('dir/blob', data.length - 5, 20), data.subarray(data.length - 5))
-  assert.deepEqual(await collect(storage.openReadStream('dir/blob', 1_000_000)), data.subarray(1_000_000))
-  assert.equal(await storage.size('dir/blob'), data.length)
-  assert.equal(await storage.exists('dir/blob'), true)
-  assert.equal(await storage.exists('dir/other'), false)
-  await storage.writeAtomic('dir/blob', Buffer.from('replaced'))
-  assert.equal((await storage.read('dir/blob')).toString(), 'replaced')
-  await storage.delete('dir/blob')
-  await storage.delete('dir/blob') // deleting twice is fine
-  assert.equal(await storage.exists('dir/blob'), false)
-})
-
-test('upload copies a local file and reports its CRC-32; download copies it back', async () => {
+test('fs: a FIFO or other special file below the root is refused without blocking', async (t) => {
   const root = await tempDir()
-  const local = await tempDir()
-  const storage = new FileSystemCheckpointStorage(root)
-  const data = Buffer.from(Array.from({ length: 2_500_000 }, (_, i) => (i * 7) % 256))
-  await writeFile(join(local, '000042.sst'), data)
-  const up = await storage.upload({ kind: 'shared' }, '000042.sst', join(local, '000042.sst'))
-  assert.deepEqual(up, { path: 'shared/000042.sst', sizeBytes: data.length, crc32: crc32(data) >>> 0 })
-  await storage.download(up.path, join(local, 'restore', 'copy.sst'))
-  assert.deepEqual(await readFile(join(local, 'restore', 'copy.sst')), data)
-  await assert.rejects(storage.upload({ kind: 'shared' }, 'x.sst', join(local, 'missing.sst')), (e: unknown) => isKeyedStateError(e, 'MISSING_FILE') && e.message.includes('missing.sst'))
-  assert.equal(await storage.exists('shared/x.sst'), false)
-})
-
-test('missing files are MISSING_FILE errors naming the file', async () => {
-  const storage = new FileSystemCheckpointStorage(await tempDir())
-  for (const op of [
-    () => storage.read('chk-1/gone'),
-    () => storage.readRange('chk-1/gone', 0, 1),
-    () => storage.size('chk-1/gone'),
-    () => storage.download('chk-1/gone', join(tmpdir(), 'never')),
-    () => collect(storage.openReadStream('chk-1/gone')),
-  ]) {
-    await assert.rejects(op(), (e: unknown) => isKeyedStateError(e, 'MISSING_FILE') && e.message.includes('chk-1/gone') && e.file!.endsWith('gone'))
+  await mkdir(join(root, 'chk-1'))
+  try {
+    execFileSync('mkfifo', [join(root, 'chk-1', 'pipe')])
+  } catch {
+    t.skip('mkfifo is not available')
+    return
   }
-})
-
-test('every method refuses absolute paths and paths that escape the root', async () => {
-  const root = await tempDir()
   const storage = new FileSystemCheckpointStorage(root)
-  const bad = ['../x', 'a/../../x', '/etc/passwd', '..', 'a\\..\\..\\x', 'C:\\x', '', '.', 'a/\0b']
-  const escapes = (e: unknown) => isKeyedStateError(e, 'PATH_ESCAPE')
-  for (const p of bad) {
-    await assert.rejects(storage.read(p), escapes, p)
-    await assert.rejects(storage.readRange(p, 0, 1), escapes, p)
-    await assert.rejects(storage.size(p), escapes, p)
-    await assert.rejects(storage.exists(p), escapes, p)
-    await assert.rejects(storage.delete(p), escapes, p)
-    await assert.rejects(storage.writeAtomic(p, Buffer.from('x')), escapes, p)
-    await assert.rejects(storage.download(p, join(root, 'y')), escapes, p)
-    assert.throws(() => storage.openReadStream(p), escapes, p)
-    assert.throws(() => storage.localPath(p), escapes, p)
-    if (p !== '' && p !== '.') await assert.rejects(storage.list(p), escapes, p)
-    await assert.rejects(storage.create({ kind: 'savepoint', dir: p }, 'f'), escapes, p)
-  }
-  for (const name of ['a/b', '..', '.', '', 'x\\y']) await assert.rejects(storage.create({ kind: 'shared' }, name), escapes, name)
-  await assert.rejects(storage.upload({ kind: 'shared' }, '../evil', '/etc/hostname'), escapes)
-  assert.equal(normalizeStoragePath('a/./b//c/'), 'a/b/c')
-  assert.equal(normalizeStoragePath('a/../b'), 'b')
-  assert.deepEqual(await readdir(root), [])
+  await assert.rejects(storage.read('chk-1/pipe'), hasCode('INVALID_ARGUMENT'))
+  await assert.rejects(storage.readRange('chk-1/pipe', 0, 1), hasCode('INVALID_ARGUMENT'))
+  await assert.rejects(storage.size('chk-1/pipe'), hasCode('INVALID_ARGUMENT'))
 })
 
-test('property: any accepted path resolves inside the root', () => {
+test('fs: property: any accepted path resolves inside the root', () => {
   const storage = new FileSystemCheckpointStorage('/tmp/ks-root')
   fc.assert(
     fc.property(fc.array(fc.constantFrom('a', 'b', '..', '.', '', 'c.d', '...'), { maxLength: 8 }), (segments) => {
@@ -149,15 +136,6 @@ test('property: any accepted path resolves inside the root', () => {
       }
     }),
   )
-})
-
-test('list skips nothing it should see and follows no deleted entries', async () => {
-  const root = await tempDir()
-  const storage = new FileSystemCheckpointStorage(root)
-  await storage.writeAtomic('chk-1/a', Buffer.from('1'))
-  await storage.writeAtomic('chk-1/sub/b', Buffer.from('22'))
-  await symlink('/nonexistent-target', join(root, 'chk-1', 'dangling'))
-  assert.deepEqual((await storage.list('chk-1')).map((e) => [e.path, e.sizeBytes]), [['chk-1/a', 1], ['chk-1/sub/b', 2]])
-  await storage.deleteDirectory('chk-1')
-  assert.deepEqual(await storage.list(''), [])
+  assert.equal(normalizeStoragePath('a/./b//c/'), 'a/b/c')
+  assert.equal(normalizeStoragePath('a/../b'), 'b')
 })

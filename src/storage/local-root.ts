@@ -1,0 +1,238 @@
+// A local directory tree that is read, written, listed and deleted without ever
+// following a symbolic link below its root.
+//
+// Storage paths are checked lexically first (paths.ts refuses '..', absolute
+// paths, NUL). That alone is not enough on a real file system: a link planted
+// inside the root (`shared/x -> /etc`) would lead every operation out of it.
+// So, for every path:
+//  - the directories above it must resolve (realpath) to exactly the lexical
+//    path below the real root: no directory on the way is a link;
+//  - the last component is never followed: files are opened with O_NOFOLLOW,
+//    sizes come from lstat, deletes unlink the link itself, and a commit's
+//    rename replaces a link rather than writing through it;
+//  - directories are created one level at a time, each checked to be a real
+//    directory, so `mkdir -p` never creates anything through a link;
+//  - on Linux, a file once opened is checked through /proc/self/fd to be the
+//    file asked for. That closes the gap between the check and the open
+//    (a directory swapped for a link in between) for every read and write.
+// Deletes and renames have no such after-the-fact check (Node has no unlinkat
+// or renameat), so a link swapped in between their check and their call, by
+// someone who can already write below the root, is the one race left.
+//
+// The root itself may be a symbolic link: where the user points the storage is
+// their choice. Links *inside* the root are what is refused, including links
+// that stay inside it: one rule ("no link is followed") is easier to trust
+// than a rule about where links may point.
+import { constants, existsSync, type Stats } from 'node:fs'
+import { lstat, mkdir, open, readlink, realpath, type FileHandle } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { fromFsError, KeyedStateError } from '../errors.js'
+
+/** 0 where the platform lacks the flag (Windows): the realpath checks still apply there. */
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0
+/** Opening a FIFO for reading would wait for a writer; non-blocking, it opens and is then refused as not a regular file. */
+const O_NONBLOCK = constants.O_NONBLOCK ?? 0
+const HAS_PROC_FD = process.platform === 'linux' && existsSync('/proc/self/fd')
+
+export function errnoOf(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code
+}
+
+/** A typed error for a failed fs call; a KeyedStateError passes through, a link met on the way is PATH_ESCAPE. */
+export function storageFsError(e: unknown, file: string, what: string): KeyedStateError {
+  if (e instanceof KeyedStateError) return e
+  // ELOOP: O_NOFOLLOW met a link as the last component (or realpath met a loop).
+  if (errnoOf(e) === 'ELOOP') return linkRefused(file, 'is a symbolic link', e)
+  return fromFsError(e, file, what)
+}
+
+/** PATH_ESCAPE for a path that meets a symbolic link below the root. */
+export function linkRefused(file: string, why: string, cause?: unknown): KeyedStateError {
+  return new KeyedStateError(
+    'PATH_ESCAPE',
+    `${file} ${why}; checkpoint storage follows no symbolic link below its root`,
+    cause === undefined ? { file } : { file, cause },
+  )
+}
+
+/** Fsyncs a directory so a rename or create inside it survives a crash. */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  let fh: FileHandle | undefined
+  try {
+    fh = await open(dir, 'r')
+    await fh.sync()
+  } catch (e) {
+    // Some platforms and file systems cannot fsync a directory; the rename is still atomic there.
+    const code = errnoOf(e)
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw fromFsError(e, dir, 'syncing directory')
+  } finally {
+    await fh?.close().catch(() => {})
+  }
+}
+
+/** mkdir -p that also fsyncs the parents of every directory it created. Follows links: only for paths the user chose. */
+export async function ensureDirectory(dir: string): Promise<void> {
+  let firstCreated: string | undefined
+  try {
+    firstCreated = await mkdir(dir, { recursive: true })
+  } catch (e) {
+    throw fromFsError(e, dir, 'creating directory')
+  }
+  if (firstCreated === undefined) return
+  // Each created directory's entry lives in its parent: fsync from the parent of the top one down to dir's parent.
+  const parents: string[] = []
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    parents.push(d)
+    if (d === dirname(firstCreated) || d === dirname(d)) break
+  }
+  for (const d of parents.reverse()) await fsyncDirectory(d)
+}
+
+export interface OpenedFile {
+  fh: FileHandle
+  /** Absolute path below the real root. */
+  abs: string
+}
+
+export class LocalRoot {
+  private realRootPath: string | undefined
+
+  /** `root` must be absolute. */
+  constructor(readonly root: string) {}
+
+  /** The root with its links resolved; remembered once the root exists. Raw ENOENT while it does not. */
+  async realRoot(): Promise<string> {
+    this.realRootPath ??= await realpath(this.root)
+    return this.realRootPath
+  }
+
+  /** The lexical absolute path of a normalized storage path (for messages; not checked against links). */
+  lexical(rel: string): string {
+    return rel === '' ? this.root : join(this.root, rel)
+  }
+
+  /**
+   * The absolute path of normalized storage path `rel` below the real root,
+   * after checking that no directory above it is a link. The last component
+   * is not looked at. Raw ENOENT/ENOTDIR when a directory on the way is missing.
+   */
+  async resolve(rel: string): Promise<string> {
+    const real = await this.realRoot()
+    if (rel === '') return real
+    const slash = rel.lastIndexOf('/')
+    if (slash > 0) {
+      const expected = join(real, rel.slice(0, slash))
+      let actual: string
+      try {
+        actual = await realpath(expected)
+      } catch (e) {
+        if (errnoOf(e) === 'ELOOP') throw linkRefused(this.lexical(rel), 'lies below a symbolic link loop', e)
+        throw e
+      }
+      if (actual !== expected) throw linkRefused(this.lexical(rel), `lies below a symbolic link (its directory resolves to ${actual})`)
+    }
+    return join(real, rel)
+  }
+
+  /** lstat of `rel` (never follows it); undefined when it or a directory above it does not exist. */
+  async lstat(rel: string): Promise<{ abs: string; st: Stats } | undefined> {
+    let abs: string
+    try {
+      abs = await this.resolve(rel)
+      return { abs, st: await lstat(abs) }
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return undefined
+      throw storageFsError(e, this.lexical(rel), 'checking')
+    }
+  }
+
+  /** Opens a regular file for reading; refuses links and anything that is not a regular file. */
+  async openForReading(rel: string, what: string): Promise<OpenedFile & { sizeBytes: number }> {
+    const file = this.lexical(rel)
+    let opened: OpenedFile
+    try {
+      opened = await this.openChecked(rel, constants.O_RDONLY | O_NONBLOCK)
+    } catch (e) {
+      throw storageFsError(e, file, what)
+    }
+    try {
+      const st = await opened.fh.stat()
+      if (!st.isFile()) throw new KeyedStateError('INVALID_ARGUMENT', `${file} is not a regular file`, { file })
+      return { ...opened, sizeBytes: st.size }
+    } catch (e) {
+      await opened.fh.close().catch(() => {})
+      throw storageFsError(e, file, what)
+    }
+  }
+
+  /** Creates a new file (never an existing one, never through a link) in a directory ensureDirectory returned. */
+  async createFile(dirAbs: string, name: string): Promise<FileHandle> {
+    const abs = join(dirAbs, name)
+    try {
+      const fh = await open(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o666)
+      try {
+        await this.checkOpened(fh, abs)
+      } catch (e) {
+        await fh.close().catch(() => {})
+        throw e
+      }
+      return fh
+    } catch (e) {
+      throw storageFsError(e, abs, 'creating')
+    }
+  }
+
+  /**
+   * Creates the directories of `rel` below the root one level at a time
+   * (fsyncing each parent), refusing any that is a link or not a directory.
+   * The root itself is created with mkdir -p. Returns the absolute directory.
+   */
+  async ensureDirectory(rel: string): Promise<string> {
+    await ensureDirectory(this.root)
+    let dir: string
+    try {
+      dir = await this.realRoot()
+    } catch (e) {
+      throw fromFsError(e, this.root, 'opening storage root')
+    }
+    for (const segment of rel === '' ? [] : rel.split('/')) {
+      const parent = dir
+      dir = join(dir, segment)
+      try {
+        await mkdir(dir)
+        await fsyncDirectory(parent)
+        continue
+      } catch (e) {
+        if (errnoOf(e) !== 'EEXIST') throw storageFsError(e, dir, 'creating directory')
+      }
+      let st: Stats
+      try {
+        st = await lstat(dir)
+      } catch (e) {
+        throw storageFsError(e, dir, 'creating directory')
+      }
+      if (st.isSymbolicLink()) throw linkRefused(dir, 'is a symbolic link')
+      if (!st.isDirectory()) throw new KeyedStateError('IO_ERROR', `${dir} is not a directory`, { file: dir })
+    }
+    return dir
+  }
+
+  private async openChecked(rel: string, flags: number): Promise<OpenedFile> {
+    const abs = await this.resolve(rel)
+    const fh = await open(abs, flags | O_NOFOLLOW)
+    try {
+      await this.checkOpened(fh, abs)
+    } catch (e) {
+      await fh.close().catch(() => {})
+      throw e
+    }
+    return { fh, abs }
+  }
+
+  /** On Linux: the file the kernel opened is the one at `abs` (no directory on the way was swapped for a link since the check). */
+  private async checkOpened(fh: FileHandle, abs: string): Promise<void> {
+    if (!HAS_PROC_FD) return
+    const actual = await readlink(`/proc/self/fd/${fh.fd}`)
+    if (actual !== abs) throw linkRefused(abs, `was reached through a symbolic link (opened ${actual})`)
+  }
+}
