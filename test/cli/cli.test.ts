@@ -343,3 +343,64 @@ test('the progress bar goes to stderr only when stderr is a terminal', async (ct
   assert.match(tty.stdout, /verifying \[.*\] \d+% \| \d+\/\d+ bytes/)
   assert.match(tty.stdout, /OK checkpoint 2/)
 })
+
+test('the CLI reads a checkpoint only below its real root: a forged dir, or a handle path through a link, is refused', async () => {
+  const { mkdtemp, readFile, symlink } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { encodeMetadata } = await import('../../src/checkpoint/metadata.js')
+  const base = await mkdtemp(join(tmpdir(), 'ks-cli-forged-'))
+  try {
+    // Real snapshot files beside the root, where the forged `_metadata` points.
+    await mkdir(join(base, 'outside'))
+    await mkdir(join(base, 'root', 'chk-3'), { recursive: true })
+    const copies = await Promise.all(
+      savepoint.instances.map(async (inst, i) => {
+        const name = `copy-${i}.kss`
+        await writeFile(join(base, 'outside', name), await readFile(join(t.root, (inst.handle as any).file.path)))
+        return name
+      }),
+    )
+    const forge = (dir: string, pathOf: (name: string) => string): CheckpointMetadata => ({
+      ...savepoint,
+      type: 'checkpoint',
+      checkpointId: 3,
+      dir,
+      instances: savepoint.instances.map((inst, i) => ({ ...inst, handle: { ...(inst.handle as any), checkpointId: 3, file: { ...(inst.handle as any).file, path: pathOf(copies[i]!) } } })),
+    })
+    const chk3 = join(base, 'root', 'chk-3')
+    const refuses = async (pattern: RegExp): Promise<void> => {
+      for (const args of [['dump', chk3, '--state', 'count'], ['inspect', chk3], ['verify', chk3]]) {
+        const r = await cli(...args)
+        assert.notEqual(r.code, 0, `${args[0]} must fail: ${r.stdout}`)
+        assert.match(r.stdout + r.stderr, pattern, args[0])
+        if (args[0] === 'dump') assert.equal(r.stdout, '', 'no entry of the outside files is printed')
+      }
+    }
+
+    // "dir": "x/chk-3" would make the root's parent the checkpoint root, and outside/ readable.
+    await writeFile(join(chk3, '_metadata'), encodeMetadata(forge('x/chk-3', (n) => `outside/${n}`)))
+    await refuses(/records directory 'x\/chk-3'/)
+
+    // An honest dir, but the files named through a link planted in the checkpoint directory.
+    await symlink(join(base, 'outside'), join(chk3, 'link'))
+    await writeFile(join(chk3, '_metadata'), encodeMetadata(forge('chk-3', (n) => `chk-3/link/${n}`)))
+    await refuses(/symbolic link/)
+
+    // `_metadata` itself a link to one outside.
+    await writeFile(join(base, 'outside', '_metadata'), encodeMetadata(forge('chk-3', (n) => `chk-3/${n}`)))
+    await rm(join(chk3, '_metadata'))
+    await symlink(join(base, 'outside', '_metadata'), join(chk3, '_metadata'))
+    await refuses(/symbolic link/)
+
+    // gc --delete with no grace period removes links under taskowned/ and chk-*/, never what they lead to.
+    await mkdir(join(base, 'root', 'taskowned'))
+    await symlink(join(base, 'outside'), join(base, 'root', 'taskowned', 'x'))
+    const before = (await readdir(join(base, 'outside'))).sort()
+    const gc = await cli('gc', join(base, 'root'), '--delete', '--grace-ms', '0')
+    assert.equal(gc.code, 0, gc.stderr)
+    assert.deepEqual((await readdir(join(base, 'outside'))).sort(), before)
+    assert.deepEqual(await readdir(join(base, 'root', 'taskowned')), [])
+  } finally {
+    await rm(base, { recursive: true, force: true })
+  }
+})

@@ -2,8 +2,9 @@
 // user typed: a path, a file:// URL or s3://bucket/prefix. For s3:// the SDK's
 // chain gives credentials, region and endpoint (AWS_ENDPOINT_URL_S3 for an
 // S3-compatible server, with KEYED_STATE_S3_PATH_STYLE=1).
-import { stat } from 'node:fs/promises'
-import { METADATA_FILE_NAME } from '../../checkpoint/layout.js'
+import { realpath, stat } from 'node:fs/promises'
+import { basename } from 'node:path'
+import { checkpointDirName, METADATA_FILE_NAME } from '../../checkpoint/layout.js'
 import { decodeMetadata, rebaseMetadata, type CheckpointMetadata } from '../../checkpoint/metadata.js'
 import { fromFsError, isKeyedStateError, KeyedStateError } from '../../errors.js'
 import { formatStorageLocation, openCheckpointStorage, parentLocation, parseStorageLocation, s3OptionsFromEnv, type StorageLocation } from '../../storage/open.js'
@@ -47,13 +48,35 @@ async function directoryExists(l: StorageLocation, storage: CheckpointStorage): 
   return (await storage.list('')).length > 0
 }
 
+/** A local directory resolved to its real path (so no link decides where its parent is); other locations as they are. */
+async function realLocation(l: StorageLocation): Promise<StorageLocation> {
+  if (l.kind !== 'fs') return l
+  try {
+    return { kind: 'fs', dir: await realpath(l.dir) }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new KeyedStateError('MISSING_FILE', `${l.dir} does not exist`, { file: l.dir })
+    throw fromFsError(e, l.dir, 'opening')
+  }
+}
+
+function lastSegmentOf(l: StorageLocation): string {
+  return l.kind === 'fs' ? basename(l.dir) : l.prefix.slice(l.prefix.lastIndexOf('/') + 1)
+}
+
 /**
  * Opens `<dir>/_metadata`. A savepoint is self-contained, so its own directory
  * is the root; a checkpoint's files live under the checkpoint root, the
  * directory above `chk-<id>`.
+ *
+ * Nothing in the file decides where the root is: a checkpoint's recorded `dir`
+ * must be `chk-<id>` and name the directory the file really lies in (a forged
+ * `"dir": "x/chk-3"` would otherwise make the root's parent the root), a local
+ * directory is resolved to its real path first, and every file - `_metadata`
+ * included - is read through a storage rooted there, which follows no link
+ * below it.
  */
 export async function openSnapshotDirectory(path: string): Promise<OpenedSnapshot> {
-  const here = snapshotDirectoryOf(path)
+  const here = await realLocation(snapshotDirectoryOf(path))
   const directory = formatStorageLocation(here)
   const storage = open(here)
   const metadataFile = `${directory}/${METADATA_FILE_NAME}`
@@ -74,11 +97,16 @@ export async function openSnapshotDirectory(path: string): Promise<OpenedSnapsho
   }
   const recorded = decodeMetadata(bytes, metadataFile)
   if (recorded.type === 'savepoint') return { directory, storage, metadata: rebaseMetadata(recorded, '') }
-  // The recorded directory is relative to the checkpoint root: climb as many levels as it has.
-  const depth = recorded.dir === '' ? 0 : recorded.dir.split('/').length
-  const root = parentLocation(here, depth)
   storage.close?.()
-  const rootText = formatStorageLocation(root)
-  const relativeDir = directory === rootText ? '' : directory.slice(rootText.length + (rootText.endsWith('/') ? 0 : 1))
-  return { directory, storage: open(root), metadata: rebaseMetadata(recorded, relativeDir) }
+  // The coordinator writes a checkpoint's `_metadata` into chk-<id> directly below the checkpoint root, nowhere else.
+  const expected = checkpointDirName(recorded.checkpointId)
+  if (recorded.dir !== expected || lastSegmentOf(here) !== expected) {
+    throw new KeyedStateError(
+      'CORRUPTION',
+      `${metadataFile} records directory '${recorded.dir}' for checkpoint ${recorded.checkpointId}, but lies in ${directory}; ` +
+        `a checkpoint's ${METADATA_FILE_NAME} lies in ${expected}/ directly below its checkpoint root`,
+      { file: metadataFile },
+    )
+  }
+  return { directory, storage: open(parentLocation(here, 1)), metadata: recorded }
 }
