@@ -3,6 +3,7 @@
 // everything here checks shapes instead of trusting them.
 import { KeyedStateError } from '../errors.js'
 import { rangeSize, type KeyGroupRange } from '../keygroups.js'
+import { normalizeStoragePath } from '../storage/paths.js'
 import type { FullSnapshotHandle, IncrementalSnapshotHandle, KeyedStateHandle, StoredFile } from '../snapshot/types.js'
 
 /** A stored file and whether it may be referenced by more than one checkpoint. */
@@ -65,6 +66,22 @@ function assertStoredFile(v: unknown, where: string): asserts v is StoredFile {
       !isCount(v.crc32) || (v.crc32 as number) > 0xffffffff) {
     fail(where, `invalid stored file ${JSON.stringify(v)?.slice(0, 200)}`)
   }
+  assertCanonicalStoragePath(v.path, `${where} path`)
+}
+
+/**
+ * A path as writers record it: relative, normalized, below the root. Anything
+ * else in a `_metadata` was edited or forged; refusing it here names the file
+ * at once (the storage would refuse it too, one access at a time).
+ */
+export function assertCanonicalStoragePath(path: string, where: string): void {
+  let normalized: string
+  try {
+    normalized = normalizeStoragePath(path)
+  } catch (e) {
+    fail(where, (e as Error).message)
+  }
+  if (normalized !== path) fail(where, `storage path ${JSON.stringify(path)} is not written as writers write it (${JSON.stringify(normalized)})`)
 }
 
 function assertFileRecord(v: unknown, where: string): asserts v is Record<string, StoredFile> {

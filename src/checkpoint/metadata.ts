@@ -7,7 +7,7 @@ import { KeyedStateError } from '../errors.js'
 import { formatRange, type KeyGroupRange } from '../keygroups.js'
 import type { KeyedStateHandle, SnapshotType } from '../snapshot/types.js'
 import type { CheckpointStorage } from '../storage/types.js'
-import { assertKeyGroupRange, assertValidHandle, filesOfHandle, mapHandlePaths } from './handles.js'
+import { assertCanonicalStoragePath, assertKeyGroupRange, assertValidHandle, filesOfHandle, mapHandlePaths } from './handles.js'
 import { isUnder, metadataPathOf } from './layout.js'
 
 export const METADATA_FORMAT = 'keyed-state-checkpoint-metadata'
@@ -164,6 +164,7 @@ export function assertValidMetadata(v: unknown, where: string): asserts v is Che
   if (o.type !== 'checkpoint' && o.type !== 'savepoint') fail(where, `type must be 'checkpoint' or 'savepoint'`)
   if (typeof o.dir !== 'string') fail(where, 'dir must be a string')
   const dir = o.dir
+  if (dir !== '') assertCanonicalStoragePath(dir, `${where} dir`)
   if (!isCount(o.triggeredAtMs) || !isCount(o.completedAtMs)) fail(where, 'triggeredAtMs and completedAtMs must be integers')
   if (!isCount(o.maxParallelism) || o.maxParallelism < 1) fail(where, 'maxParallelism must be a positive integer')
   if (!isCount(o.parallelism) || o.parallelism < 1) fail(where, 'parallelism must be a positive integer')

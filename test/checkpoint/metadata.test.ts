@@ -142,3 +142,15 @@ test('the example in docs/FORMAT.md section 8 is valid metadata with a correct c
   const md = decodeMetadata(Buffer.from(json), 'docs/FORMAT.md 8.6')
   assert.deepEqual(md, sample())
 })
+
+test('metadata refuses file paths and dirs no writer writes: absolute, .., non-normalized, NUL, backslash', () => {
+  for (const bad of ['../x', '/etc/passwd', 'chk-7/../../x', 'chk-7/./op-0', 'chk-7//op-0', 'chk-7/op-0/', 'a\\b', 'a\0b', '.']) {
+    const md = sample()
+    ;(md.instances[0]!.handle as FullSnapshotHandle).file.path = bad
+    assert.throws(() => encodeMetadata(md), (e: unknown) => isKeyedStateError(e, 'CORRUPTION') && e.message.includes('instance 0 handle file path'), JSON.stringify(bad))
+    const inc = sample()
+    ;(inc.instances[1]!.handle as IncrementalSnapshotHandle).sharedFiles['000001.sst']!.path = bad
+    assert.throws(() => encodeMetadata(inc), (e: unknown) => isKeyedStateError(e, 'CORRUPTION'), JSON.stringify(bad))
+    assert.throws(() => encodeMetadata({ ...sample(), dir: bad }), (e: unknown) => isKeyedStateError(e, 'CORRUPTION') && e.message.includes('dir'), JSON.stringify(bad))
+  }
+})

@@ -2,8 +2,8 @@
 // checkpoint lifecycle and gc on top of it - ever touches a file outside its
 // root. Two kinds of cases:
 //  - forged paths in `_metadata` and handles (every storage): victims planted
-//    beside the root through `parent` must survive gc, claim-mode retention
-//    and reads of the forged checkpoint;
+//    beside the root through `parent` must survive reads, deletes, gc and a
+//    claim of the forged checkpoint;
 //  - symbolic links below a local root (supports.localSymlinks): links to
 //    outside directories and files are never followed; a link is listed and
 //    deleted as itself, never as its target.
@@ -12,11 +12,12 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { missingFiles } from '../../../src/checkpoint/catalog.js'
+import { crc32 } from 'node:zlib'
+import { listSnapshots, missingFiles } from '../../../src/checkpoint/catalog.js'
 import { CheckpointCoordinator, type CheckpointEvent } from '../../../src/checkpoint/coordinator.js'
 import { collectGarbage } from '../../../src/checkpoint/gc.js'
 import { mapHandlePaths } from '../../../src/checkpoint/handles.js'
-import { writeMetadata, type CheckpointMetadata } from '../../../src/checkpoint/metadata.js'
+import { canonicalJson, readMetadata, writeMetadata, type CheckpointMetadata } from '../../../src/checkpoint/metadata.js'
 import { isKeyedStateError } from '../../../src/errors.js'
 import type { CheckpointStorage } from '../../../src/storage/types.js'
 import { FakeInstance } from '../../checkpoint/helpers.js'
@@ -51,6 +52,12 @@ function forge(md: CheckpointMetadata, shared: (n: number) => string, exclusive:
   }
 }
 
+/** `_metadata` bytes with a correct checksum (docs/FORMAT.md §8) and no validation: what a forger can write. */
+function encodeWithoutChecks(md: CheckpointMetadata): Buffer {
+  const checksum = `crc32:${(crc32(Buffer.from(canonicalJson(md), 'utf8')) >>> 0).toString(16).padStart(8, '0')}`
+  return Buffer.from(JSON.stringify({ ...md, checksum }))
+}
+
 /**
  * Claims `md` with a fresh coordinator keeping one checkpoint, and completes two
  * more: retention subsumes `md` and deletes what it references. Returns the warnings.
@@ -77,7 +84,7 @@ async function claimAndSubsume(storage: CheckpointStorage, md: CheckpointMetadat
 
 export function containmentTests(factory: StorageFactory): void {
   describe(`[${factory.name}] storage containment: forged paths`, () => {
-    test('forged handle paths never reach beside the root: reads, missingFiles, gc --delete, claim-mode retention', () =>
+    test('forged handle paths never reach beside the root: _metadata validation, reads, deletes, missingFiles, gc --delete, claim', () =>
       withStorage(factory, async ({ storage, parent, rootName }) => {
         // Victims beside the root, including one whose name shares the root's name as a prefix.
         const victims = ['victim/file', `${rootName}-sibling/file`, `${rootName}x`]
@@ -85,7 +92,11 @@ export function containmentTests(factory: StorageFactory): void {
         const md = await oneCheckpoint(storage)
         const targets = [`../victim/file`, `../${rootName}-sibling/file`, `shared/../../${rootName}x`, `/${rootName}x`, `chk-1/../../victim/file`]
         const forged = forge(md, (n) => targets[n % targets.length]!, (n) => targets[(n + 2) % targets.length]!)
-        await writeMetadata(storage, forged)
+        // Written as a forger would: a valid checksum over paths no writer writes.
+        await storage.writeAtomic('chk-1/_metadata', encodeWithoutChecks(forged))
+        await assert.rejects(readMetadata(storage, 'chk-1'), (e: unknown) => hasCode('CORRUPTION')(e) && /not a canonical|escapes|absolute/.test((e as Error).message))
+        const [listing] = await listSnapshots(storage)
+        assert.equal(listing?.complete, false, 'a forged checkpoint is never complete')
 
         for (const p of targets) {
           await assert.rejects(storage.read(p), hasCode('PATH_ESCAPE'), p)
@@ -94,8 +105,8 @@ export function containmentTests(factory: StorageFactory): void {
         const problems = await missingFiles(storage, forged)
         assert.ok(problems.length > 0 && problems.every((m) => /escape|absolute/.test(m)), problems.join('\n'))
         await collectGarbage(storage, { delete: true, gracePeriodMs: 0 })
-        const warnings = await claimAndSubsume(storage, forged)
-        assert.ok(warnings.some((w) => w.type === 'warning' && isKeyedStateError(w.error, 'PATH_ESCAPE')), 'the refused deletes are reported')
+        // Not complete, so not claimable: retention never gets to delete what it names.
+        await assert.rejects(claimAndSubsume(storage, forged), hasCode('NOT_FOUND'))
         for (const v of victims) assert.ok((await parent.read(v)).equals(VICTIM), `${v} survived`)
       }))
   })
