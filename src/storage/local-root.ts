@@ -24,7 +24,7 @@
 // that stay inside it: one rule ("no link is followed") is easier to trust
 // than a rule about where links may point.
 import { constants, existsSync, type Stats } from 'node:fs'
-import { lstat, mkdir, open, readlink, realpath, type FileHandle } from 'node:fs/promises'
+import { lstat, mkdir, open, readlink, realpath, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fromFsError, KeyedStateError } from '../errors.js'
 
@@ -169,14 +169,7 @@ export class LocalRoot {
   async createFile(dirAbs: string, name: string): Promise<FileHandle> {
     const abs = join(dirAbs, name)
     try {
-      const fh = await open(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o666)
-      try {
-        await this.checkOpened(fh, abs)
-      } catch (e) {
-        await fh.close().catch(() => {})
-        throw e
-      }
-      return fh
+      return await this.openVerified(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666)
     } catch (e) {
       throw storageFsError(e, abs, 'creating')
     }
@@ -219,20 +212,34 @@ export class LocalRoot {
 
   private async openChecked(rel: string, flags: number): Promise<OpenedFile> {
     const abs = await this.resolve(rel)
-    const fh = await open(abs, flags | O_NOFOLLOW)
+    return { fh: await this.openVerified(abs, flags), abs }
+  }
+
+  /** open() that never follows a last-component link, then checks the file opened is the one at `abs`. */
+  private async openVerified(abs: string, flags: number, mode?: number): Promise<FileHandle> {
+    const fh = await open(abs, flags | O_NOFOLLOW, mode)
+    let elsewhere: string | undefined
     try {
-      await this.checkOpened(fh, abs)
+      elsewhere = await this.openedElsewhere(fh, abs)
     } catch (e) {
       await fh.close().catch(() => {})
       throw e
     }
-    return { fh, abs }
+    if (elsewhere === undefined) return fh
+    await fh.close().catch(() => {})
+    // With O_EXCL the kernel created that file for us, empty: remove it from where it really is.
+    if (flags & constants.O_EXCL) await unlink(elsewhere).catch(() => {})
+    throw linkRefused(abs, `was reached through a symbolic link (the file opened is ${elsewhere})`)
   }
 
-  /** On Linux: the file the kernel opened is the one at `abs` (no directory on the way was swapped for a link since the check). */
-  private async checkOpened(fh: FileHandle, abs: string): Promise<void> {
-    if (!HAS_PROC_FD) return
+  /**
+   * On Linux: where the kernel really opened `fh`, when that is not `abs` (a
+   * directory on the way was swapped for a link after the check); undefined
+   * when it is `abs`, or where the platform cannot tell.
+   */
+  private async openedElsewhere(fh: FileHandle, abs: string): Promise<string | undefined> {
+    if (!HAS_PROC_FD) return undefined
     const actual = await readlink(`/proc/self/fd/${fh.fd}`)
-    if (actual !== abs) throw linkRefused(abs, `was reached through a symbolic link (opened ${actual})`)
+    return actual === abs ? undefined : actual
   }
 }

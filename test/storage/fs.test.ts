@@ -3,12 +3,13 @@
 // deletes, a root that is itself a symbolic link).
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
+import { Worker } from 'node:worker_threads'
 import fc from 'fast-check'
-import { isKeyedStateError } from '../../src/errors.js'
+import { isKeyedStateError, type ErrorCode } from '../../src/errors.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import { normalizeStoragePath } from '../../src/storage/paths.js'
 import { storageSuite } from './suite/index.js'
@@ -138,4 +139,70 @@ test('fs: property: any accepted path resolves inside the root', () => {
   )
   assert.equal(normalizeStoragePath('a/./b//c/'), 'a/b/c')
   assert.equal(normalizeStoragePath('a/../b'), 'b')
+})
+
+/** Swaps <root>/chk-1 for a link to `outside` and back, as fast as it can, until stopped; tolerates the storage racing it. */
+const SWAPPER = `
+const fs = require('node:fs')
+const { workerData, parentPort } = require('node:worker_threads')
+const { root, outside, stop } = workerData
+const flag = new Int32Array(stop)
+const pause = new Int32Array(new SharedArrayBuffer(4))
+let swaps = 0
+while (Atomics.load(flag, 0) === 0) {
+  try {
+    fs.renameSync(root + '/chk-1', root + '/hold')
+    fs.symlinkSync(outside, root + '/chk-1')
+    Atomics.wait(pause, 0, 0, 0.05)
+    fs.unlinkSync(root + '/chk-1')
+    fs.renameSync(root + '/hold', root + '/chk-1')
+    swaps++
+  } catch {
+    try { fs.unlinkSync(root + '/chk-1') } catch {}
+    try { fs.renameSync(root + '/hold', root + '/chk-1') } catch {}
+  }
+  Atomics.wait(pause, 0, 0, 0.05)
+}
+parentPort.postMessage(swaps)
+`
+
+test('fs: a directory swapped for a link during reads and creates never leads them outside (the /proc/self/fd check)', { skip: process.platform !== 'linux' }, async (t) => {
+  const root = await tempDir()
+  const outside = await tempDir()
+  await writeFile(join(outside, 'f'), 'outside')
+  const storage = new FileSystemCheckpointStorage(root)
+  await storage.writeAtomic('chk-1/f', Buffer.from('inside'))
+  const stop = new Int32Array(new SharedArrayBuffer(4))
+  const worker = new Worker(SWAPPER, { eval: true, workerData: { root, outside, stop: stop.buffer } })
+  const swapped = new Promise<number>((res, rej) => {
+    worker.once('message', res)
+    worker.once('error', rej)
+  })
+  const refused = new Map<ErrorCode, number>()
+  const allowed = (e: unknown): void => {
+    // A racing directory may be missing, replaced or refused at any moment: each of these is a correct answer.
+    assert.ok(isKeyedStateError(e) && ['PATH_ESCAPE', 'MISSING_FILE', 'IO_ERROR'].includes(e.code), String(e))
+    refused.set(e.code, (refused.get(e.code) ?? 0) + 1)
+  }
+  try {
+    for (let i = 0; i < 600; i++) {
+      try {
+        assert.equal((await storage.read('chk-1/f')).toString(), 'inside')
+      } catch (e) {
+        if (e instanceof assert.AssertionError) throw e
+        allowed(e)
+      }
+      try {
+        const out = await storage.create({ kind: 'exclusive', checkpointId: 1 }, `n${i}`)
+        await out.discard()
+      } catch (e) {
+        allowed(e)
+      }
+    }
+  } finally {
+    Atomics.store(stop, 0, 1)
+    t.diagnostic(`swaps ${await swapped}, refused ${JSON.stringify(Object.fromEntries(refused))}`)
+  }
+  assert.deepEqual(await readdir(outside), ['f'], 'no file created (or left) outside')
+  assert.equal(await readFile(join(outside, 'f'), 'utf8'), 'outside')
 })
