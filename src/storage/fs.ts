@@ -17,11 +17,11 @@
 import { randomBytes } from 'node:crypto'
 import { createWriteStream, type ReadStream } from 'node:fs'
 import { lstat as lstatOf, open, readdir, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises'
-import { basename, dirname, join, relative, resolve, sep } from 'node:path'
+import { basename, dirname, join, resolve, sep } from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { crc32 } from 'node:zlib'
-import { fromFsError, KeyedStateError } from '../errors.js'
+import { fromFsError, isKeyedStateError, KeyedStateError } from '../errors.js'
 import { ensureDirectory, errnoOf, fsyncDirectory, linkRefused, LocalRoot, storageFsError } from './local-root.js'
 import { checkFileName, normalizeStoragePath, scopeDirectory } from './paths.js'
 import type { CheckpointStorage, StorageOutput, StorageScope, StoredEntry } from './types.js'
@@ -64,12 +64,21 @@ class FsStorageOutput implements StorageOutput {
   /** A failed background sync: Linux reports a writeback error to one sync only, so commit must not miss it. */
   private backgroundSyncError: unknown
 
+  private readonly finalFile: string
+  private readonly tempFile: string
+
   constructor(
     readonly path: string,
-    private readonly finalFile: string,
-    private readonly tempFile: string,
+    private readonly tree: LocalRoot,
+    /** Absolute directory below the real root. */
+    private readonly dir: string,
+    private readonly finalName: string,
+    private readonly tempName: string,
     private fh: FileHandle | undefined,
-  ) {}
+  ) {
+    this.finalFile = join(dir, finalName)
+    this.tempFile = join(dir, tempName)
+  }
 
   get bytesWritten(): number {
     return this.written
@@ -131,12 +140,15 @@ class FsStorageOutput implements StorageOutput {
         throw fromFsError(e, this.tempFile, 'closing')
       }
       try {
-        await rename(this.tempFile, this.finalFile)
+        // In the directory itself: a link swapped in on the way cannot redirect the rename.
+        await this.tree.inDirectory(this.dir, async (dir) => {
+          await rename(join(dir, this.tempName), join(dir, this.finalName))
+          this.state = 'committed'
+          await fsyncDirectory(dir)
+        })
       } catch (e) {
-        throw fromFsError(e, this.finalFile, 'renaming into place')
+        throw storageFsError(e, this.finalFile, 'renaming into place')
       }
-      this.state = 'committed'
-      await fsyncDirectory(dirname(this.finalFile))
       return this.written
     })
   }
@@ -151,13 +163,15 @@ class FsStorageOutput implements StorageOutput {
         await fh.close().catch(() => {})
       }
       // Before commit only the temporary name exists; after it only the final one.
-      const file = wasCommitted ? this.finalFile : this.tempFile
+      const name = wasCommitted ? this.finalName : this.tempName
       try {
-        await unlink(file)
+        await this.tree.inDirectory(this.dir, async (dir) => {
+          await unlink(join(dir, name))
+          await fsyncDirectory(dir).catch(() => {})
+        })
       } catch (e) {
-        if (errnoOf(e) !== 'ENOENT') throw fromFsError(e, file, 'deleting')
+        if (errnoOf(e) !== 'ENOENT') throw storageFsError(e, join(this.dir, name), 'deleting')
       }
-      await fsyncDirectory(dirname(this.finalFile)).catch(() => {})
     })
   }
 }
@@ -199,7 +213,7 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
     const dir = await this.tree.ensureDirectory(dirRel)
     const tempName = tempNameFor(name)
     const fh = await this.tree.createFile(dir, tempName)
-    return new FsStorageOutput(`${dirRel}/${name}`, join(dir, name), join(dir, tempName), fh)
+    return new FsStorageOutput(`${dirRel}/${name}`, this.tree, dir, name, tempName, fh)
   }
 
   async upload(scope: StorageScope, name: string, localPath: string): Promise<{ path: string; sizeBytes: number; crc32: number }> {
@@ -342,35 +356,33 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
    */
   async delete(path: string): Promise<void> {
     const rel = normalizeStoragePath(path)
-    let abs: string
     try {
-      abs = await this.tree.resolve(rel)
-      await unlink(abs)
+      await this.inParentOf(rel, async (dir, name) => {
+        await unlink(join(dir, name))
+        await fsyncDirectory(dir).catch(() => {})
+      })
     } catch (e) {
       if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return
       throw storageFsError(e, this.tree.lexical(rel), 'deleting')
     }
-    await fsyncDirectory(dirname(abs)).catch(() => {})
   }
 
-  /** Deletes a directory and everything below it (e.g. a discarded `chk-<id>/`); links inside are removed, not followed. */
+  /**
+   * Deletes a directory and everything below it (e.g. a discarded `chk-<id>/`),
+   * entry by entry as delete() does: links inside are removed, never followed.
+   */
   async deleteDirectory(path: string): Promise<void> {
     const rel = normalizeStoragePath(path)
-    let abs: string
-    try {
-      abs = await this.tree.resolve(rel)
-      await rm(abs, { recursive: true, force: true })
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return
-      throw storageFsError(e, this.tree.lexical(rel), 'deleting directory')
-    }
-    await fsyncDirectory(dirname(abs)).catch(() => {})
+    const dirs: string[] = []
+    for (const e of await this.walk(rel, (d) => dirs.push(d))) await this.delete(e.path)
+    // Deepest first, so each is empty when its turn comes.
+    for (const d of dirs.reverse()) await this.removeEmptyDirectory(d)
   }
 
   /** Removes a directory if it is empty (rmdir fails otherwise, so a file created meanwhile is never lost). */
   async removeEmptyDirectory(path: string): Promise<void> {
     try {
-      await rmdir(await this.tree.resolve(normalizeStoragePath(path)))
+      await this.inParentOf(normalizeStoragePath(path), (dir, name) => rmdir(join(dir, name)))
     } catch {
       // Not empty, already gone, or below a link: nothing to remove.
     }
@@ -382,36 +394,52 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
    * are skipped.
    */
   async list(prefix: string): Promise<StoredEntry[]> {
-    const rel = normalizeStoragePath(prefix, true)
+    return this.walk(normalizeStoragePath(prefix, true))
+  }
+
+  /** Runs `fn` on the directory holding `rel` (see LocalRoot.inDirectory) and `rel`'s name in it. */
+  private async inParentOf<T>(rel: string, fn: (dir: string, name: string) => Promise<T>): Promise<T> {
+    const abs = await this.tree.resolve(rel)
+    return this.tree.inDirectory(dirname(abs), (dir) => fn(dir, basename(abs)))
+  }
+
+  /** The files and links below `rel` (or `rel` itself when it is one); `onDirectory` sees each directory, parents first. */
+  private async walk(rel: string, onDirectory?: (rel: string) => void): Promise<StoredEntry[]> {
     const start = await this.tree.lstat(rel)
     if (!start) return []
-    const real = await this.tree.realRoot()
     const out: StoredEntry[] = []
-    const add = (abs: string, st: { size: number; mtimeMs: number }) =>
-      out.push({ path: relative(real, abs).split(sep).join('/'), sizeBytes: st.size, mtimeMs: st.mtimeMs })
-    const visit = async (dir: string): Promise<void> => {
-      let names: string[]
-      try {
-        names = await readdir(dir)
-      } catch (e) {
-        if (errnoOf(e) === 'ENOENT') return // deleted while listing
-        throw storageFsError(e, dir, 'listing')
-      }
-      for (const name of names.sort()) {
-        const full = join(dir, name)
-        let st
-        try {
-          st = await lstatOf(full)
-        } catch (e) {
-          if (errnoOf(e) === 'ENOENT') continue // deleted while listing
-          throw storageFsError(e, full, 'listing')
-        }
-        if (st.isDirectory()) await visit(full)
-        else if (st.isFile() || st.isSymbolicLink()) add(full, st)
-      }
+    const add = (path: string, st: { size: number; mtimeMs: number }) => out.push({ path, sizeBytes: st.size, mtimeMs: st.mtimeMs })
+    const listable = (st: { isFile(): boolean; isSymbolicLink(): boolean }) => st.isFile() || st.isSymbolicLink()
+    if (!start.st.isDirectory()) {
+      if (rel !== '' && listable(start.st)) add(rel, start.st)
+      return out
     }
-    if (start.st.isDirectory()) await visit(start.abs)
-    else if (rel !== '' && (start.st.isFile() || start.st.isSymbolicLink())) add(start.abs, start.st)
+    const visit = async (dirRel: string, dirAbs: string): Promise<void> => {
+      onDirectory?.(dirRel)
+      const subdirs: string[] = []
+      try {
+        await this.tree.inDirectory(dirAbs, async (dir) => {
+          for (const name of (await readdir(dir)).sort()) {
+            let st
+            try {
+              st = await lstatOf(join(dir, name))
+            } catch (e) {
+              if (errnoOf(e) === 'ENOENT') continue // deleted while listing
+              throw e
+            }
+            const path = dirRel === '' ? name : `${dirRel}/${name}`
+            if (st.isDirectory()) subdirs.push(name)
+            else if (listable(st)) add(path, st)
+          }
+        })
+      } catch (e) {
+        // Deleted, or swapped for a link, while listing: nothing below it to report.
+        if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR' || isKeyedStateError(e, 'PATH_ESCAPE')) return
+        throw storageFsError(e, this.tree.lexical(dirRel), 'listing')
+      }
+      for (const name of subdirs) await visit(dirRel === '' ? name : `${dirRel}/${name}`, join(dirAbs, name))
+    }
+    await visit(rel, start.abs)
     return out
   }
 
@@ -429,12 +457,14 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
       await fh.close()
       fh = undefined
       // rename replaces whatever is at `abs` - a link included - and never writes through it.
-      await rename(join(dir, tempName), abs)
+      await this.tree.inDirectory(dir, async (d) => {
+        await rename(join(d, tempName), join(d, name))
+        await fsyncDirectory(d)
+      })
     } catch (e) {
       await fh?.close().catch(() => {})
-      await rm(join(dir, tempName), { force: true }).catch(() => {})
+      await this.tree.inDirectory(dir, (d) => unlink(join(d, tempName))).catch(() => {})
       throw storageFsError(e, abs, 'writing')
     }
-    await fsyncDirectory(dir)
   }
 }

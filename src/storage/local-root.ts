@@ -12,12 +12,14 @@
 //    rename replaces a link rather than writing through it;
 //  - directories are created one level at a time, each checked to be a real
 //    directory, so `mkdir -p` never creates anything through a link;
-//  - on Linux, a file once opened is checked through /proc/self/fd to be the
-//    file asked for. That closes the gap between the check and the open
-//    (a directory swapped for a link in between) for every read and write.
-// Deletes and renames have no such after-the-fact check (Node has no unlinkat
-// or renameat), so a link swapped in between their check and their call, by
-// someone who can already write below the root, is the one race left.
+//  - on Linux, the check and the use cannot be told apart by a race (a
+//    directory swapped for a link in between): a file once opened is checked
+//    through /proc/self/fd to be the file asked for, and deletes, renames,
+//    rmdir and listings act on a directory opened (O_DIRECTORY|O_NOFOLLOW) and
+//    checked the same way, naming entries as /proc/self/fd/<fd>/<name> - what
+//    unlinkat/renameat do, which Node does not offer. Elsewhere the realpath
+//    checks leave that instant open to someone who can already write below
+//    the root.
 //
 // The root itself may be a symbolic link: where the user points the storage is
 // their choice. Links *inside* the root are what is refused, including links
@@ -132,6 +134,37 @@ export class LocalRoot {
       if (actual !== expected) throw linkRefused(this.lexical(rel), `lies below a symbolic link (its directory resolves to ${actual})`)
     }
     return join(real, rel)
+  }
+
+  /**
+   * Runs `fn` with a path that names directory `dirAbs` (absolute, below the
+   * real root) for as long as `fn` runs, even if someone swaps a directory on
+   * the way for a link meanwhile: on Linux `/proc/self/fd/<fd>` of the
+   * directory opened and checked, elsewhere `dirAbs` after a realpath check.
+   * `fn` must only name single entries below it. Raw ENOENT/ENOTDIR when the
+   * directory is missing.
+   */
+  async inDirectory<T>(dirAbs: string, fn: (dir: string) => Promise<T>): Promise<T> {
+    if (!HAS_PROC_FD) {
+      const actual = await realpath(dirAbs)
+      if (actual !== dirAbs) throw linkRefused(dirAbs, `is reached through a symbolic link (it resolves to ${actual})`)
+      return await fn(dirAbs)
+    }
+    let fh: FileHandle
+    try {
+      fh = await open(dirAbs, constants.O_RDONLY | constants.O_DIRECTORY | O_NOFOLLOW)
+    } catch (e) {
+      // O_NOFOLLOW on a link, O_DIRECTORY on a file.
+      if (errnoOf(e) === 'ELOOP') throw linkRefused(dirAbs, 'is a symbolic link', e)
+      throw e
+    }
+    try {
+      const actual = await readlink(`/proc/self/fd/${fh.fd}`)
+      if (actual !== dirAbs) throw linkRefused(dirAbs, `is reached through a symbolic link (it resolves to ${actual})`)
+      return await fn(`/proc/self/fd/${fh.fd}`)
+    } finally {
+      await fh.close().catch(() => {})
+    }
   }
 
   /** lstat of `rel` (never follows it); undefined when it or a directory above it does not exist. */

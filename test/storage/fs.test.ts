@@ -166,10 +166,11 @@ while (Atomics.load(flag, 0) === 0) {
 parentPort.postMessage(swaps)
 `
 
-test('fs: a directory swapped for a link during reads and creates never leads them outside (the /proc/self/fd check)', { skip: process.platform !== 'linux' }, async (t) => {
+test('fs: a directory swapped for a link meanwhile never leads a read, create, delete or list outside (the /proc/self/fd checks)', { skip: process.platform !== 'linux' }, async (t) => {
   const root = await tempDir()
   const outside = await tempDir()
   await writeFile(join(outside, 'f'), 'outside')
+  await writeFile(join(outside, 'only-outside'), 'outside')
   const storage = new FileSystemCheckpointStorage(root)
   await storage.writeAtomic('chk-1/f', Buffer.from('inside'))
   const stop = new Int32Array(new SharedArrayBuffer(4))
@@ -198,11 +199,19 @@ test('fs: a directory swapped for a link during reads and creates never leads th
       } catch (e) {
         allowed(e)
       }
+      try {
+        assert.ok(!(await storage.list('chk-1')).some((e) => e.path === 'chk-1/only-outside'), 'listed a file outside')
+        await storage.delete('chk-1/f')
+        await storage.writeAtomic('chk-1/f', Buffer.from('inside'))
+      } catch (e) {
+        if (e instanceof assert.AssertionError) throw e
+        allowed(e)
+      }
     }
   } finally {
     Atomics.store(stop, 0, 1)
     t.diagnostic(`swaps ${await swapped}, refused ${JSON.stringify(Object.fromEntries(refused))}`)
   }
-  assert.deepEqual(await readdir(outside), ['f'], 'no file created (or left) outside')
+  assert.deepEqual((await readdir(outside)).sort(), ['f', 'only-outside'], 'no file created, left or deleted outside')
   assert.equal(await readFile(join(outside, 'f'), 'utf8'), 'outside')
 })
