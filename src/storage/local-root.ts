@@ -34,7 +34,8 @@ import { fromFsError, KeyedStateError } from '../errors.js'
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0
 /** Opening a FIFO for reading would wait for a writer; non-blocking, it opens and is then refused as not a regular file. */
 const O_NONBLOCK = constants.O_NONBLOCK ?? 0
-const HAS_PROC_FD = process.platform === 'linux' && existsSync('/proc/self/fd')
+const PROC_FD_DIR = '/proc/self/fd/'
+const HAS_PROC_FD = process.platform === 'linux' && existsSync(PROC_FD_DIR)
 
 export function errnoOf(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code
@@ -45,7 +46,11 @@ export function storageFsError(e: unknown, file: string, what: string): KeyedSta
   if (e instanceof KeyedStateError) return e
   // ELOOP: O_NOFOLLOW met a link as the last component (or realpath met a loop).
   if (errnoOf(e) === 'ELOOP') return linkRefused(file, 'is a symbolic link', e)
-  return fromFsError(e, file, what)
+  const error = fromFsError(e, file, what)
+  // Entries named through a directory fd read '/proc/self/fd/23/name' in Node's message: `file` already says where.
+  return error.message.includes(PROC_FD_DIR)
+    ? new KeyedStateError(error.code, error.message.replace(/\/proc\/self\/fd\/\d+\//g, ''), { file, cause: e })
+    : error
 }
 
 /** PATH_ESCAPE for a path that meets a symbolic link below the root. */
@@ -159,9 +164,9 @@ export class LocalRoot {
       throw e
     }
     try {
-      const actual = await readlink(`/proc/self/fd/${fh.fd}`)
+      const actual = await readlink(`${PROC_FD_DIR}${fh.fd}`)
       if (actual !== dirAbs) throw linkRefused(dirAbs, `is reached through a symbolic link (it resolves to ${actual})`)
-      return await fn(`/proc/self/fd/${fh.fd}`)
+      return await fn(`${PROC_FD_DIR}${fh.fd}`)
     } finally {
       await fh.close().catch(() => {})
     }
@@ -272,7 +277,7 @@ export class LocalRoot {
    */
   private async openedElsewhere(fh: FileHandle, abs: string): Promise<string | undefined> {
     if (!HAS_PROC_FD) return undefined
-    const actual = await readlink(`/proc/self/fd/${fh.fd}`)
+    const actual = await readlink(`${PROC_FD_DIR}${fh.fd}`)
     return actual === abs ? undefined : actual
   }
 }
