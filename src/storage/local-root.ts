@@ -27,7 +27,7 @@
 // than a rule about where links may point.
 import { constants, existsSync, type Stats } from 'node:fs'
 import { lstat, mkdir, open, readlink, realpath, unlink, type FileHandle } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { fromFsError, KeyedStateError } from '../errors.js'
 
 /** 0 where the platform lacks the flag (Windows): the realpath checks still apply there. */
@@ -159,8 +159,9 @@ export class LocalRoot {
     try {
       fh = await open(dirAbs, constants.O_RDONLY | constants.O_DIRECTORY | O_NOFOLLOW)
     } catch (e) {
-      // O_NOFOLLOW on a link, O_DIRECTORY on a file.
-      if (errnoOf(e) === 'ELOOP') throw linkRefused(dirAbs, 'is a symbolic link', e)
+      // A link fails with ELOOP, or with ENOTDIR (O_DIRECTORY looks first); a file with ENOTDIR.
+      const isLink = errnoOf(e) === 'ELOOP' || (errnoOf(e) === 'ENOTDIR' && (await lstat(dirAbs).then((st) => st.isSymbolicLink(), () => false)))
+      if (isLink) throw linkRefused(dirAbs, 'is a symbolic link', e)
       throw e
     }
     try {
@@ -174,10 +175,11 @@ export class LocalRoot {
 
   /** lstat of `rel` (never follows it); undefined when it or a directory above it does not exist. */
   async lstat(rel: string): Promise<{ abs: string; st: Stats } | undefined> {
-    let abs: string
     try {
-      abs = await this.resolve(rel)
-      return { abs, st: await lstat(abs) }
+      const abs = await this.resolve(rel)
+      // Through the directory itself, so a race cannot report what lies outside.
+      const st = rel === '' ? await lstat(abs) : await this.inDirectory(dirname(abs), (dir) => lstat(join(dir, basename(abs))))
+      return { abs, st }
     } catch (e) {
       if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return undefined
       throw storageFsError(e, this.lexical(rel), 'checking')
