@@ -26,8 +26,6 @@ import { ensureDirectory, errnoOf, fsyncDirectory, linkRefused, LocalRoot, stora
 import { checkFileName, normalizeStoragePath, scopeDirectory } from './paths.js'
 import type { CheckpointStorage, StorageOutput, StorageScope, StoredEntry } from './types.js'
 
-export { ensureDirectory, fsyncDirectory } from './local-root.js'
-
 /** Read size for streams and copies: large enough for throughput, small enough to bound memory. */
 const COPY_CHUNK_BYTES = 1024 * 1024
 
