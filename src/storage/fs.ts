@@ -438,7 +438,8 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
       for (const name of subdirs) await visit(dirRel === '' ? name : `${dirRel}/${name}`, join(dirAbs, name))
     }
     await visit(rel, start.abs)
-    return out
+    // By path, as an object store lists keys (a directory's files and subdirectories interleave: chk-1/a, chk-10/c, chk-1x).
+    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   }
 
   async writeAtomic(path: string, data: Uint8Array): Promise<void> {

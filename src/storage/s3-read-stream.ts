@@ -72,7 +72,9 @@ export class S3ObjectReadStream extends Readable {
       const range = `bytes=${this.position}-${this.end === undefined ? '' : this.end - 1}`
       let out: GetObjectCommandOutput
       try {
-        out = await this.ref.client.send(new GetObjectCommand({ Bucket: this.ref.bucket, Key: this.ref.key, Range: range, IfMatch: this.etag }))
+        // A read of the whole object asks for no range: an empty object has none (S3 answers 416, s3rver a 206 promising a byte it never sends).
+        const whole = this.position === 0 && this.end === undefined
+        out = await this.ref.client.send(new GetObjectCommand({ Bucket: this.ref.bucket, Key: this.ref.key, Range: whole ? undefined : range, IfMatch: this.etag }))
       } catch (e) {
         // A range that starts at the object's end is empty, not an error (S3 answers 416).
         if ((e as { name?: string }).name === 'InvalidRange' && this.etag === undefined) {

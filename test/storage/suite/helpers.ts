@@ -4,12 +4,13 @@ import { crc32 } from 'node:zlib'
 import { isKeyedStateError, type ErrorCode } from '../../../src/errors.js'
 import type { OpenedStorage, StorageFactory } from './factory.js'
 
-/** Opens a fresh storage, runs `fn`, and always cleans up. */
+/** Opens a fresh storage, runs `fn`, and always closes and cleans up. */
 export async function withStorage(factory: StorageFactory, fn: (s: OpenedStorage) => Promise<void>): Promise<void> {
   const opened = await factory.open()
   try {
     await fn(opened)
   } finally {
+    opened.storage.close?.()
     await opened.cleanup()
   }
 }
