@@ -14,6 +14,7 @@
       'native/addon_data.cc',
       'native/args.cc',
       'native/batch.cc',
+      'native/checkpoint_async.cc',
       'native/db.cc',
       'native/db_core.cc',
       'native/db_files.cc',

@@ -31,6 +31,7 @@ Napi::Function Db::DefineClass(Napi::Env env) {
           InstanceMethod<&Db::CompactRange>("compactRange"),
           InstanceMethod<&Db::GetProperty>("getProperty"),
           InstanceMethod<&Db::Checkpoint>("checkpoint"),
+          InstanceMethod<&Db::CheckpointAsync>("checkpointAsync"),
           InstanceMethod<&Db::LiveFiles>("liveFiles"),
           InstanceMethod<&Db::Ingest>("ingest"),
           InstanceMethod<&Db::IngestAll>("ingestAll"),

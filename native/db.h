@@ -59,6 +59,8 @@ class Db : public Wrapped<Db> {
   Napi::Value CompactRange(const Napi::CallbackInfo& info);
   Napi::Value GetProperty(const Napi::CallbackInfo& info);
   Napi::Value Checkpoint(const Napi::CallbackInfo& info);
+  // checkpoint_async.cc: captures at the call, writes the directory on the thread pool.
+  Napi::Value CheckpointAsync(const Napi::CallbackInfo& info);
   Napi::Value LiveFiles(const Napi::CallbackInfo& info);
   Napi::Value Ingest(const Napi::CallbackInfo& info);
   Napi::Value IngestAll(const Napi::CallbackInfo& info);

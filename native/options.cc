@@ -55,6 +55,7 @@ int64_t OptionalInteger(Napi::Env env, Napi::Object options, const char* key, in
 }
 
 constexpr int64_t kMaxTrigger = 1 << 16;
+constexpr uint64_t kMaxTotalWalBytes = 128ull << 20;
 constexpr int64_t kMaxJsInteger = 9007199254740991LL;
 
 // RocksDB raises a write trigger below the one before it without a word; an
@@ -181,11 +182,20 @@ rocksdb::DBOptions MakeDbOptions(const OpenConfig& config) {
   // A flush of many families (checkpoint, flush(), close) is one job that writes
   // one MANIFEST record for all of them, instead of one job, one MANIFEST sync
   // and one walk over every family per family: flushing 1,000 families took
-  // 2.5 s of CPU without it and 0.95 s with it (issue 14). RocksDB recommends it
-  // for families written without a WAL, as ours are. The price: when one
+  // 2.5 s of CPU without it and 0.95 s with it (issue 14). It also makes the
+  // memtable switch at an incremental checkpoint's barrier one switch of all
+  // families and one new WAL file (checkpoint_async.cc). The price: when one
   // family's memtable fills up, every family with unflushed writes is flushed
   // with it (small files in the quiet ones; a checkpoint flushes them all anyway).
   options.atomic_flush = true;
+  // The WAL (when on) is what an incremental checkpoint takes instead of a
+  // flush at the barrier (checkpoint_async.cc). Buffered in memory until the
+  // barrier or a full buffer: no write syscall per put, and a crashed working
+  // DB is discarded anyway (restore comes from a checkpoint).
+  options.manual_wal_flush = true;
+  // Bounds the WAL a checkpoint copies: past this, RocksDB flushes the column
+  // families that hold the oldest WAL file.
+  options.max_total_wal_size = kMaxTotalWalBytes;
   return options;
 }
 

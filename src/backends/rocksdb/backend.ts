@@ -126,7 +126,10 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     this.db = this.native.open(this.workingDir.db, {
       createIfMissing: true,
       columnFamilies: [META_COLUMN_FAMILY],
-      disableWal: true,
+      // Incremental checkpoints take the WAL (cut at the barrier) instead of
+      // flushing the memtables on the event loop (native/checkpoint_async.cc);
+      // full snapshots read through iterators and need no WAL.
+      disableWal: this.checkpointMode !== 'incremental',
       // Universal compaction in incremental mode, merging only after many sorted runs (compaction-options.ts).
       ...this.compaction,
     })

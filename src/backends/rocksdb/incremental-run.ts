@@ -1,6 +1,6 @@
 // The asynchronous part of an incremental checkpoint. The synchronous part
-// (incremental-strategy.ts) left a native checkpoint directory: immutable files, no longer
-// tied to the live database, so this part never touches the database and the
+// (incremental-strategy.ts) captured a native checkpoint that the thread pool
+// writes into a directory (awaited first): immutable files, no longer tied to the live database, so this part never touches the database and the
 // job keeps writing to it. Here: upload the SSTs the base does not hold to the
 // shared scope, refer to the others, upload MANIFEST/CURRENT/OPTIONS to the
 // checkpoint's exclusive scope, write the meta file, and either keep the
@@ -53,6 +53,8 @@ export interface PreparedCheckpoint {
   readonly options: SnapshotOptions
   /** The native checkpoint directory (absolute). */
   readonly directory: string
+  /** Settles when the thread pool has written `directory` (rejects when it could not; nothing is left then). */
+  readonly written: Promise<unknown>
   /** Keep `directory` as the local recovery copy when the run succeeds. */
   readonly keepLocal: boolean
   readonly token: string
@@ -143,9 +145,12 @@ export class IncrementalSnapshotRun implements SnapshotRun {
     // The caller is still inside the synchronous part: start nothing before it returned.
     await yieldToEventLoop()
     try {
+      await this.prepared.written
       await this.hook('afterSyncPart')
       return await this.upload()
     } catch (e) {
+      // The directory is deleted only after the thread pool stopped writing it.
+      await this.prepared.written.catch(() => {})
       await this.discard()
       if (this.cancelled && !(e instanceof CancelledError)) throw this.cancelledError()
       throw e

@@ -1,7 +1,8 @@
 // Incremental checkpoints of the RocksDB backend. The synchronous part copies
-// the state meta-info and takes a native checkpoint (RocksDB flushes the
-// memtables and hard-links the live files into a new directory); incremental-run.ts
-// uploads from that directory. Savepoints never come here: they are full and
+// the state meta-info and captures a native checkpoint: the live files and the
+// WAL cut at its current size, without flushing the memtables (their writes are
+// in the WAL); the thread pool then links and copies them into a new directory
+// (native/checkpoint_async.cc), and incremental-run.ts uploads from it. Savepoints never come here: they are full and
 // canonical (the backend routes them to the full strategy).
 //
 // Compared with Flink's RocksIncrementalSnapshotStrategy: a handle refers to
@@ -117,18 +118,22 @@ export class IncrementalSnapshotStrategy implements SnapshotStrategy {
     const directory = keepLocal
       ? localCheckpointDir(ctx.localRecoveryDir!, checkpointId, token)
       : join(ctx.workingDir.root, CHECKPOINTS_SUBDIR, `chk-${checkpointId}-${token}`)
+    let written: Promise<unknown>
     try {
       mkdirSync(dirname(directory), { recursive: true })
-      ctx.db.checkpoint(directory)
+      // Captures the live files and the WAL's size now; the thread pool writes the directory (no flush, no fsync here).
+      written = ctx.db.checkpointAsync(directory)
     } catch (e) {
-      // RocksDB removes its staging directory itself; this covers the rename having happened.
       rmSync(directory, { recursive: true, force: true })
       throw e
     }
+    // Failures surface in the run, which awaits this first; never unhandled meanwhile.
+    written.catch(() => {})
     const prepared: PreparedCheckpoint = {
       checkpointId,
       options,
       directory,
+      written,
       keepLocal,
       token,
       backendId: ctx.backendId,

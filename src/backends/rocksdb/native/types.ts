@@ -29,7 +29,10 @@ export interface NativeOpenOptions {
   blockCacheBytes?: number
   /** Memtable size per column family; default 64 MiB, at least 64 KiB. */
   writeBufferBytes?: number
-  /** Disable the WAL: checkpoints flush memtables anyway, and a crashed working DB is discarded (restore from a checkpoint). Default true. */
+  /**
+   * Disable the WAL; default true. A crashed working DB is discarded either way (restore from a checkpoint); with the
+   * WAL on (buffered: manual_wal_flush), checkpointAsync takes the WAL instead of flushing the memtables at the barrier.
+   */
   disableWal?: boolean
   /** Snappy/LZ4 etc.: 'none' | 'snappy' | 'lz4' | 'zstd'; default 'lz4' when available else 'snappy' else 'none'. */
   compression?: string
@@ -161,6 +164,18 @@ export interface NativeDb {
   getProperty(cf: number, name: string): string | undefined
   /** Native checkpoint (hard links) into `dir`, which must not exist. Flushes memtables first. */
   checkpoint(dir: string): void
+  /**
+   * Native checkpoint into `dir` (which must not exist) of the state at this
+   * call, without waiting for a memtable flush when the WAL is on: the call
+   * captures the live files and the WAL's size, and switches the memtables;
+   * the promise resolves once the thread pool has linked and copied the files
+   * into `dir` and fsynced it: with 'flushed' when the barrier's memtables
+   * were flushed into SSTs in time (no WAL in `dir`), 'wal' when `dir` holds
+   * the WAL cut at the call instead. With the WAL off the call flushes the
+   * memtables first, as checkpoint() does ('wal', with empty WAL files).
+   * close() waits for a directory being written.
+   */
+  checkpointAsync(dir: string): Promise<'flushed' | 'wal'>
   liveFiles(): NativeLiveFile[]
   /** Ingests external SST files into `cf`. move=true hard-links/moves instead of copying. */
   ingest(cf: number, files: string[], options?: { move?: boolean }): void
