@@ -1,0 +1,136 @@
+// How long a native checkpoint blocks the event loop while a job writes
+// continuously: the old path (db.checkpoint: memtable flush and fsyncs inside
+// the call) against the new one (db.checkpointAsync: capture at the call, the
+// rest on the thread pool), alternating in one process over two databases
+// loaded alike, so the machine's load moves both the same way.
+//   node dist/bench/tools/checkpoint-pause.js [stateMB=100] [rounds=6]
+// Prints, per path: the call's own time (first checkpoint = full memtable,
+// then p50/p99/max of the later ones), perf_hooks.monitorEventLoopDelay over
+// the job's windows (1 % of the keys written in turns of 500 puts, the call,
+// writing on until the directory is written; p50/p99/max), and for the new
+// path whether the directory holds flushed SSTs or the WAL.
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { join } from 'node:path'
+import { loadavg } from 'node:os'
+import { setImmediate as nextTick } from 'node:timers/promises'
+import { loadNative } from '../../src/backends/rocksdb/native/binding.js'
+import type { NativeDb } from '../../src/backends/rocksdb/native/types.js'
+import { TempSpace } from '../lib/tmp.js'
+
+const [stateMbText = '100', roundsText = '6'] = process.argv.slice(2)
+const VALUE_BYTES = 200
+const KEY_COUNT = Math.round((Number(stateMbText) * 1e6) / (VALUE_BYTES + 8))
+const ROUNDS = Number(roundsText)
+/** Puts per event-loop turn while the job writes: ~1 ms of work, so the delay histogram sees the checkpoint, not the writer. */
+const PUTS_PER_TURN = 500
+/** Writes between two checkpoints: 1 % of the keys. */
+const WRITES_BETWEEN = Math.max(PUTS_PER_TURN, Math.round(KEY_COUNT / 100))
+
+const native = loadNative()
+const tmp = new TempSpace()
+const value = Buffer.alloc(VALUE_BYTES, 'v')
+const key = Buffer.alloc(8)
+
+function put(db: NativeDb, i: number): void {
+  key.writeBigUInt64BE(BigInt(i))
+  value.writeUInt32BE(i >>> 0, 0)
+  db.put(1, key, value)
+}
+
+let seed = 1
+function nextKey(): number {
+  seed = (seed * 1103515245 + 12345) % 2147483648
+  return seed % KEY_COUNT
+}
+
+async function writeTurns(db: NativeDb, puts: number): Promise<void> {
+  for (let done = 0; done < puts; done += PUTS_PER_TURN) {
+    for (let j = 0; j < PUTS_PER_TURN; j++) put(db, nextKey())
+    await nextTick()
+  }
+}
+
+type Path = 'none' | 'old' | 'new'
+
+interface PathStats {
+  callMs: number[]
+  delay: ReturnType<typeof monitorEventLoopDelay>
+  outcomes: Record<string, number>
+}
+
+/** 1 % of the keys written, then one checkpoint while the job keeps writing until the directory is written. */
+async function round(db: NativeDb, dir: string, path: Path, stats: PathStats, writesBefore: number): Promise<void> {
+  stats.delay.enable()
+  await writeTurns(db, writesBefore)
+  if (path === 'none') {
+    // The baseline: the job's own turns on this machine, no checkpoint (as many turns as a checkpoint window takes).
+    await writeTurns(db, 40 * PUTS_PER_TURN)
+    stats.delay.disable()
+    return
+  }
+  let settled = false
+  const start = performance.now()
+  let written: Promise<string>
+  if (path === 'old') {
+    db.checkpoint(dir)
+    written = Promise.resolve('flushed at the call')
+  } else {
+    written = db.checkpointAsync(dir)
+  }
+  stats.callMs.push(performance.now() - start)
+  void written.finally(() => (settled = true))
+  while (!settled) {
+    for (let j = 0; j < PUTS_PER_TURN; j++) put(db, nextKey())
+    await nextTick()
+  }
+  stats.delay.disable()
+  const outcome = await written
+  stats.outcomes[outcome] = (stats.outcomes[outcome] ?? 0) + 1
+}
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN
+}
+const ms = (x: number): string => (x < 10 ? x.toFixed(2) : x.toFixed(0))
+
+async function main(): Promise<void> {
+  const load = loadavg()[0]!.toFixed(1)
+  const dbs = { old: native.open(join(tmp.dir('old'), 'db'), { columnFamilies: ['s'], disableWal: false }), new: native.open(join(tmp.dir('new'), 'db'), { columnFamilies: ['s'], disableWal: false }) }
+  for (const db of Object.values(dbs)) {
+    if (db.columnFamily('s') !== 1) throw new Error('expected column family id 1')
+    for (let i = 0; i < KEY_COUNT; i++) {
+      put(db, i)
+      if (i % 100_000 === 0) await nextTick()
+    }
+  }
+  const stats: Record<Path, PathStats> = {
+    none: { callMs: [], delay: monitorEventLoopDelay({ resolution: 1 }), outcomes: {} },
+    old: { callMs: [], delay: monitorEventLoopDelay({ resolution: 1 }), outcomes: {} },
+    new: { callMs: [], delay: monitorEventLoopDelay({ resolution: 1 }), outcomes: {} },
+  }
+  const cps = tmp.dir('checkpoints')
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const path of i % 2 === 0 ? (['old', 'new', 'none'] as const) : (['none', 'new', 'old'] as const)) {
+      await round(dbs[path === 'none' ? 'new' : path], join(cps, `${path}-${i}`), path, stats[path], i === 0 ? 0 : WRITES_BETWEEN)
+    }
+  }
+  console.log(`# ${stateMbText} MB state (${KEY_COUNT} keys of 8 + ${VALUE_BYTES} bytes), ${ROUNDS} checkpoints per path, 1 % of the keys written between checkpoints, load average ${load} at the start, ${loadavg()[0]!.toFixed(1)} at the end`)
+  console.log('| path | first call | later calls p50 / p99 / max | event-loop delay p50 / p99 / max | directory holds |')
+  console.log('|---|---|---|---|---|')
+  const d0 = stats.none.delay
+  console.log(`| no checkpoint (the job's writes alone) | | | ${ms(d0.percentile(50) / 1e6)} / ${ms(d0.percentile(99) / 1e6)} / ${ms(d0.max / 1e6)} ms | |`)
+  for (const path of ['old', 'new'] as const) {
+    const s = stats[path]
+    const later = s.callMs.slice(1)
+    const d = s.delay
+    const label = path === 'old' ? 'db.checkpoint (flush + fsync in the call)' : 'db.checkpointAsync (capture in the call)'
+    console.log(
+      `| ${label} | ${ms(s.callMs[0]!)} ms | ${ms(pct(later, 50))} / ${ms(pct(later, 99))} / ${ms(Math.max(...later))} ms | ` +
+        `${ms(d.percentile(50) / 1e6)} / ${ms(d.percentile(99) / 1e6)} / ${ms(d.max / 1e6)} ms | ${Object.entries(s.outcomes).map(([k, v]) => `${k} ×${v}`).join(', ')} |`,
+    )
+  }
+  for (const db of Object.values(dbs)) db.close()
+}
+
+await main()
