@@ -19,6 +19,7 @@
       'native/db_core.cc',
       'native/db_files.cc',
       'native/iterator.cc',
+      'native/memory_budget.cc',
       'native/merge_operator.cc',
       'native/options.cc',
       'native/snapshot.cc',

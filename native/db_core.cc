@@ -17,10 +17,11 @@ bool HasCurrentFile(const std::string& path) {
 
 }  // namespace
 
-DbCore::DbCore(std::string path, const OpenConfig& config, std::unordered_set<DbCore*>* registry)
-    : path_(std::move(path)), registry_(registry) {
+DbCore::DbCore(std::string path, const OpenConfig& config, SharedMemory memory,
+               std::unordered_set<DbCore*>* registry)
+    : path_(std::move(path)), memory_(std::move(memory)), registry_(registry) {
   writeOptions_.disableWAL = config.disableWal;
-  blockCache_ = rocksdb::NewLRUCache(config.blockCacheBytes);
+  blockCache_ = memory_.cache != nullptr ? memory_.cache : rocksdb::NewLRUCache(config.blockCacheBytes);
   cfOptions_ = MakeCfOptions(config, blockCache_);
   // Every family gets the factory; it creates a filter only for TTL'd states.
   ttlFilters_ = std::make_shared<TtlFilterFactory>();
@@ -31,8 +32,14 @@ DbCore::~DbCore() { Close(); }
 
 rocksdb::Status DbCore::Open(const std::string& path, const OpenConfig& config,
                              std::unordered_set<DbCore*>* registry, std::shared_ptr<DbCore>* out) {
-  std::shared_ptr<DbCore> core(new DbCore(path, config, registry));
+  SharedMemory memory;
+  if (config.memoryBudgetBytes > 0) {
+    rocksdb::Status s = AcquireSharedMemory(config.memoryBudgetBytes, config.memoryBudgetIsDefault, &memory);
+    if (!s.ok()) return s;
+  }
+  std::shared_ptr<DbCore> core(new DbCore(path, config, memory, registry));
   rocksdb::DBOptions dbOptions = MakeDbOptions(config);
+  dbOptions.write_buffer_manager = memory.writeBuffers;
 
   const bool exists = HasCurrentFile(path);
   if (!exists && !config.createIfMissing) {
@@ -158,6 +165,11 @@ rocksdb::Status DbCore::Close() {
   if (result.ok() && !s.ok()) result = s;
   delete db_;
   db_ = nullptr;
+  // Give the process's memory budget back now, not when JS collects the Db
+  // object: the table factory in the options holds the cache too.
+  cfOptions_ = rocksdb::ColumnFamilyOptions();
+  blockCache_.reset();
+  memory_ = SharedMemory();
   if (registry_ != nullptr) registry_->erase(this);
   registry_ = nullptr;
   return result;

@@ -13,6 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "memory_budget.h"
 #include "options.h"
 #include "ttl_compaction_filter.h"
 
@@ -70,7 +71,7 @@ class DbCore {
   rocksdb::Status Close();
 
  private:
-  DbCore(std::string path, const OpenConfig& config, std::unordered_set<DbCore*>* registry);
+  DbCore(std::string path, const OpenConfig& config, SharedMemory memory, std::unordered_set<DbCore*>* registry);
   void IndexHandle(rocksdb::ColumnFamilyHandle* handle);
   void RebuildOpenHandles();
 
@@ -78,6 +79,8 @@ class DbCore {
   rocksdb::DB* db_ = nullptr;
   rocksdb::WriteOptions writeOptions_;
   std::shared_ptr<rocksdb::Cache> blockCache_;
+  // The process's budget when opened with one (the cache above is its cache).
+  SharedMemory memory_;
   rocksdb::ColumnFamilyOptions cfOptions_;
   std::shared_ptr<TtlFilterFactory> ttlFilters_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // index = column family id

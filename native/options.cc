@@ -127,7 +127,7 @@ OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value value) {
   if (IsNullish(value)) return config;
   Napi::Object options = ObjectArg(env, value, "open options");
   CheckKnownKeys(env, options, "open options",
-                 {"createIfMissing", "columnFamilies", "blockCacheBytes", "writeBufferBytes",
+                 {"createIfMissing", "columnFamilies", "blockCacheBytes", "memoryBudgetBytes", "memoryBudgetIsDefault", "writeBufferBytes",
                   "disableWal", "compression", "compactionStyle", "disableAutoCompactions",
                   "level0FileNumCompactionTrigger", "level0SlowdownWritesTrigger", "level0StopWritesTrigger",
                   "targetFileSizeBytes", "universalSizeRatio", "universalMinMergeWidth", "universalMaxMergeWidth",
@@ -137,6 +137,17 @@ OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value value) {
   config.disableAutoCompactions =
       OptionalBool(env, options, "disableAutoCompactions", config.disableAutoCompactions);
   config.blockCacheBytes = OptionalSize(env, options, "blockCacheBytes", config.blockCacheBytes);
+  config.memoryBudgetBytes = OptionalSize(env, options, "memoryBudgetBytes", 0);
+  config.memoryBudgetIsDefault = OptionalBool(env, options, "memoryBudgetIsDefault", false);
+  if (!IsNullish(options.Get("memoryBudgetBytes"))) {
+    if (config.memoryBudgetBytes < (1u << 20)) {
+      Throw(env, ErrorCode::kInvalidArgument, "open: memoryBudgetBytes must be at least 1048576");
+    }
+    if (!IsNullish(options.Get("blockCacheBytes"))) {
+      Throw(env, ErrorCode::kInvalidArgument,
+            "open: blockCacheBytes and memoryBudgetBytes exclude each other (the budget's cache is shared)");
+    }
+  }
   config.writeBufferBytes = OptionalSize(env, options, "writeBufferBytes", config.writeBufferBytes);
   if (config.writeBufferBytes < (64u << 10)) {
     Throw(env, ErrorCode::kInvalidArgument, "open: writeBufferBytes must be at least 65536");
@@ -228,6 +239,13 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const OpenConfig& config,
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = blockCache;
+  if (config.memoryBudgetBytes > 0) {
+    // Within the budget: index and filter blocks live in the shared cache
+    // (high priority), the level-0 ones pinned as the hot reads need them.
+    table.cache_index_and_filter_blocks = true;
+    table.cache_index_and_filter_blocks_with_high_priority = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
+  }
   // Point lookups dominate (value/map state reads): a full bloom filter lets
   // them skip SST files that do not hold the key.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

@@ -18,9 +18,15 @@ struct OpenConfig {
   bool createIfMissing = true;
   std::vector<std::string> columnFamilies;
   uint64_t blockCacheBytes = 64ull << 20;
+  // 0: this DB has its own block cache of blockCacheBytes. Otherwise the DB
+  // shares the process's block cache and write-buffer budget (memory_budget.h),
+  // and index and filter blocks are charged to that cache too.
+  uint64_t memoryBudgetBytes = 0;
+  // The caller named no budget: join the process's pool whatever its size.
+  bool memoryBudgetIsDefault = false;
   uint64_t writeBufferBytes = 64ull << 20;
-  // Checkpoints flush memtables and a crashed working DB is discarded and
-  // restored from a checkpoint, so the WAL buys nothing but write cost.
+  // A crashed working DB is discarded and restored from a checkpoint, so the
+  // WAL serves only incremental checkpoints (checkpoint_async.cc), which turn it on.
   bool disableWal = true;
   rocksdb::CompressionType compression = rocksdb::kNoCompression;
   // Universal compaction rewrites few files per flush (new sorted runs merge
@@ -55,6 +61,7 @@ OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value options);
 rocksdb::CompressionType DefaultCompression();
 
 rocksdb::DBOptions MakeDbOptions(const OpenConfig& config);
+// `blockCache` null: RocksDB's default per-table-factory cache (SST writers only).
 rocksdb::ColumnFamilyOptions MakeCfOptions(const OpenConfig& config,
                                            const std::shared_ptr<rocksdb::Cache>& blockCache);
 // Options for SstFileWriter: the column family options of a DB opened with defaults.

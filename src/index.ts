@@ -58,6 +58,7 @@ export type {
   KeyedStateBackendOptions,
   BackendKind,
   RocksDBCompactionOptions,
+  MemoryOptions,
   StateOf,
 } from './state-backend/types.js'
 export type { Timer, TimerService, TimerServiceOptions, TimeDomain } from './timers/types.js'

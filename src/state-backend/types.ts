@@ -58,6 +58,23 @@ export interface KeyedStateBackendOptions<K> {
   timers?: 'heap' | 'rocksdb'
   /** RocksDB: compaction tuning (see RocksDBCompactionOptions); the defaults suit the checkpoint mode. */
   rocksdb?: RocksDBCompactionOptions
+  /** RocksDB: the process's memory budget (see MemoryOptions). */
+  memory?: MemoryOptions
+}
+
+/**
+ * One memory budget per process, shared by every RocksDB backend in it (like
+ * Flink's managed memory): one block cache of `budgetBytes` for all of them,
+ * with index and filter blocks and every state's memtables charged to it (the
+ * largest memtable is flushed once memtables take half).
+ */
+export interface MemoryOptions {
+  /**
+   * Default 256 MiB, or the budget the process already has when a backend
+   * named one. Naming a different budget while backends of the process still
+   * use another is INVALID_ARGUMENT. At least 1 MiB.
+   */
+  budgetBytes?: number
 }
 
 /**

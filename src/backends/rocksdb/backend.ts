@@ -13,6 +13,7 @@ import { loadNative } from './native/binding.js'
 import type { NativeBinding, NativeDb } from './native/types.js'
 import { serializerConfig, type Serializer } from '../../serializers/serializer.js'
 import { restoreFullHandles } from '../../snapshot/full/index.js'
+import { memoryOpenOptions } from './memory-budget.js'
 import { IncrementalSnapshotStrategy, type RestoredSstBase } from './incremental-strategy.js'
 import { restoreIncrementalHandles } from './incremental-restore.js'
 import { checkRestoreCoverage, presentHandles } from '../../keygroup-coverage.js'
@@ -81,6 +82,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   private restoredSstBase: RestoredSstBase | undefined
   readonly checkpointMode: 'incremental' | 'full'
   private readonly compaction: ReturnType<typeof compactionOpenOptions>
+  private readonly memory: ReturnType<typeof memoryOpenOptions>
 
   constructor(options: KeyedStateBackendOptions<K>, native: NativeBinding) {
     super(options)
@@ -93,6 +95,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     }
     this.checkpointMode = mode
     this.compaction = compactionOpenOptions(options.rocksdb, mode)
+    this.memory = memoryOpenOptions(options.memory)
   }
 
   /** Lineage id of this working directory (created once; new after a restore). */
@@ -132,6 +135,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       disableWal: this.checkpointMode !== 'incremental',
       // Universal compaction in incremental mode, merging only after many sorted runs (compaction-options.ts).
       ...this.compaction,
+      // The process's shared block cache and write-buffer budget (memory-budget.ts).
+      ...this.memory,
     })
     this.reader = new ValueReader(this.db)
     this.families = new StateColumnFamilies(this.db)

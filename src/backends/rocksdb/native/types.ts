@@ -25,8 +25,15 @@ export interface NativeOpenOptions {
   createIfMissing?: boolean
   /** Column families to open (besides 'default'); existing ones on disk are always opened too. */
   columnFamilies?: string[]
-  /** Block cache size; default 64 MiB. */
+  /** Block cache size of this DB alone; default 64 MiB. Not with memoryBudgetBytes. */
   blockCacheBytes?: number
+  /**
+   * Share the process's memory budget instead (native/memory_budget.h): one block cache of this
+   * size for every DB opened with it, memtables charged to it. At least 1 MiB. A different budget
+   * while DBs still use one is INVALID_ARGUMENT, unless memoryBudgetIsDefault (then it is joined).
+   */
+  memoryBudgetBytes?: number
+  memoryBudgetIsDefault?: boolean
   /** Memtable size per column family; default 64 MiB, at least 64 KiB. */
   writeBufferBytes?: number
   /**

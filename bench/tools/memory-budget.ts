@@ -1,0 +1,69 @@
+// RSS and write throughput of 10 states on 2 RocksDB backends in one process,
+// at a few process memory budgets (the `memory` backend option). Each budget
+// runs in its own child process, since RSS only shows what a process reached.
+//   node dist/bench/tools/memory-budget.js [keysMillions=2] [budgetsMiB=32,64,128]
+// Prints one table row per budget: keys written per second, then the peak RSS
+// against budget + JS heap (+ 15 %), and the block-cache usage RocksDB reports.
+import { spawnSync } from 'node:child_process'
+import { loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { bytesSerializer, openKeyedStateBackend, stringSerializer, ValueStateDescriptor, type ValueState } from '../../src/index.js'
+import { TempSpace } from '../lib/tmp.js'
+
+const MiB = 1024 * 1024
+const BACKENDS = 2
+const STATES_PER_BACKEND = 5
+const VALUE_BYTES = 100
+
+async function child(keys: number, budgetBytes: number): Promise<void> {
+  const tmp = new TempSpace()
+  const backends = []
+  for (let i = 0; i < BACKENDS; i++) {
+    backends.push(await openKeyedStateBackend({ kind: 'rocksdb', dir: tmp.dir(`b${i}`), keySerializer: stringSerializer, maxParallelism: 128, memory: { budgetBytes } }))
+  }
+  const states: Array<{ backend: (typeof backends)[number]; state: ValueState<Uint8Array> }> = []
+  for (const backend of backends) {
+    for (let s = 0; s < STATES_PER_BACKEND; s++) states.push({ backend, state: backend.getState(new ValueStateDescriptor(`s${s}`, bytesSerializer)) })
+  }
+  const value = new Uint8Array(VALUE_BYTES).fill(120)
+  let peakRss = 0
+  const start = performance.now()
+  for (let i = 0; i < keys; i++) {
+    const { backend, state } = states[i % states.length]!
+    backend.setCurrentKey(`key-${i}`)
+    state.update(value)
+    if (i % 20_000 === 0) {
+      peakRss = Math.max(peakRss, process.memoryUsage.rss())
+      await nextTurn()
+    }
+  }
+  const seconds = (performance.now() - start) / 1000
+  peakRss = Math.max(peakRss, process.memoryUsage.rss())
+  const heap = process.memoryUsage().heapTotal
+  const db = (backends[0] as unknown as { db: { getProperty(cf: number, name: string): string } }).db
+  const cacheUsage = Number(db.getProperty(0, 'rocksdb.block-cache-usage'))
+  for (const b of backends) await b.close()
+  process.stdout.write(JSON.stringify({ keysPerSecond: keys / seconds, peakRss, heap, cacheUsage }))
+}
+
+async function parent(keysMillions: number, budgetsMiB: number[]): Promise<void> {
+  const keys = Math.round(keysMillions * 1e6)
+  console.log(`# ${BACKENDS} backends × ${STATES_PER_BACKEND} ValueStates, ${keys} keys of ~10 bytes, ${VALUE_BYTES}-byte values, load average ${loadavg()[0]!.toFixed(1)}`)
+  console.log('| budget | keys written / s | peak RSS | budget + JS heap + 15 % | within | block-cache usage at the end |')
+  console.log('|---|---|---|---|---|---|')
+  const self = fileURLToPath(import.meta.url)
+  for (const budget of budgetsMiB) {
+    const r = spawnSync(process.execPath, [self, 'child', String(keys), String(budget * MiB)], { encoding: 'utf8', maxBuffer: 1 << 20 })
+    if (r.status !== 0) throw new Error(`child for ${budget} MiB failed: ${r.stderr}`)
+    const m = JSON.parse(r.stdout) as { keysPerSecond: number; peakRss: number; heap: number; cacheUsage: number }
+    const limit = (budget * MiB + m.heap) * 1.15
+    console.log(
+      `| ${budget} MiB | ${Math.round(m.keysPerSecond).toLocaleString('en')} | ${(m.peakRss / MiB).toFixed(0)} MiB | ${(limit / MiB).toFixed(0)} MiB | ${m.peakRss <= limit ? 'yes' : 'NO'} | ${(m.cacheUsage / MiB).toFixed(1)} MiB |`,
+    )
+  }
+}
+
+const [mode = '2', second = '32,64,128', third] = process.argv.slice(2)
+if (mode === 'child') await child(Number(second), Number(third))
+else await parent(Number(mode), second.split(',').map(Number))
