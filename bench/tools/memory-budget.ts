@@ -2,13 +2,15 @@
 // at a few process memory budgets (the `memory` backend option). Each budget
 // runs in its own child process, since RSS only shows what a process reached.
 //   node dist/bench/tools/memory-budget.js [keysMillions=2] [budgetsMiB=32,64,128]
-// Prints one table row per budget: keys written per second, then the peak RSS
-// against budget + JS heap (+ 15 %), and the block-cache usage RocksDB reports.
+// Prints one table row per budget: keys written per second, the RSS before any
+// backend (node, V8, librocksdb, the addon), the peak RSS and its growth against
+// budget + JS heap growth (+ 15 %), and the block-cache usage RocksDB reports.
 import { spawnSync } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { bytesSerializer, openKeyedStateBackend, stringSerializer, ValueStateDescriptor, type ValueState } from '../../src/index.js'
+import { nativeBinding } from '../lib/pieces.js'
 import { TempSpace } from '../lib/tmp.js'
 
 const MiB = 1024 * 1024
@@ -18,6 +20,10 @@ const VALUE_BYTES = 100
 
 async function child(keys: number, budgetBytes: number): Promise<void> {
   const tmp = new TempSpace()
+  // What the process holds before any backend: node, V8, librocksdb's code, the addon.
+  nativeBinding()
+  const startRss = process.memoryUsage.rss()
+  const startHeap = process.memoryUsage().heapTotal
   const backends = []
   for (let i = 0; i < BACKENDS; i++) {
     backends.push(await openKeyedStateBackend({ kind: 'rocksdb', dir: tmp.dir(`b${i}`), keySerializer: stringSerializer, maxParallelism: 128, memory: { budgetBytes } }))
@@ -40,26 +46,28 @@ async function child(keys: number, budgetBytes: number): Promise<void> {
   }
   const seconds = (performance.now() - start) / 1000
   peakRss = Math.max(peakRss, process.memoryUsage.rss())
-  const heap = process.memoryUsage().heapTotal
+  const heap = process.memoryUsage().heapTotal - startHeap
   const db = (backends[0] as unknown as { db: { getProperty(cf: number, name: string): string } }).db
   const cacheUsage = Number(db.getProperty(0, 'rocksdb.block-cache-usage'))
   for (const b of backends) await b.close()
-  process.stdout.write(JSON.stringify({ keysPerSecond: keys / seconds, peakRss, heap, cacheUsage }))
+  process.stdout.write(JSON.stringify({ keysPerSecond: keys / seconds, peakRss, startRss, heap, cacheUsage }))
 }
 
 async function parent(keysMillions: number, budgetsMiB: number[]): Promise<void> {
   const keys = Math.round(keysMillions * 1e6)
   console.log(`# ${BACKENDS} backends × ${STATES_PER_BACKEND} ValueStates, ${keys} keys of ~10 bytes, ${VALUE_BYTES}-byte values, load average ${loadavg()[0]!.toFixed(1)}`)
-  console.log('| budget | keys written / s | peak RSS | budget + JS heap + 15 % | within | block-cache usage at the end |')
-  console.log('|---|---|---|---|---|---|')
+  console.log('| budget | keys written / s | RSS before the backends | peak RSS | its growth | budget + JS heap growth + 15 % | within | block-cache usage at the end |')
+  console.log('|---|---|---|---|---|---|---|---|')
   const self = fileURLToPath(import.meta.url)
   for (const budget of budgetsMiB) {
     const r = spawnSync(process.execPath, [self, 'child', String(keys), String(budget * MiB)], { encoding: 'utf8', maxBuffer: 1 << 20 })
     if (r.status !== 0) throw new Error(`child for ${budget} MiB failed: ${r.stderr}`)
-    const m = JSON.parse(r.stdout) as { keysPerSecond: number; peakRss: number; heap: number; cacheUsage: number }
+    const m = JSON.parse(r.stdout) as { keysPerSecond: number; peakRss: number; startRss: number; heap: number; cacheUsage: number }
     const limit = (budget * MiB + m.heap) * 1.15
+    const growth = m.peakRss - m.startRss
+    const mib = (x: number): string => `${(x / MiB).toFixed(0)} MiB`
     console.log(
-      `| ${budget} MiB | ${Math.round(m.keysPerSecond).toLocaleString('en')} | ${(m.peakRss / MiB).toFixed(0)} MiB | ${(limit / MiB).toFixed(0)} MiB | ${m.peakRss <= limit ? 'yes' : 'NO'} | ${(m.cacheUsage / MiB).toFixed(1)} MiB |`,
+      `| ${budget} MiB | ${Math.round(m.keysPerSecond).toLocaleString('en')} | ${mib(m.startRss)} | ${mib(m.peakRss)} | ${mib(growth)} | ${mib(limit)} | ${growth <= limit ? 'yes' : 'NO'} | ${(m.cacheUsage / MiB).toFixed(1)} MiB |`,
     )
   }
 }
