@@ -59,9 +59,46 @@ export function checkMaxParallelism(maxParallelism: number): void {
   }
 }
 
-/** The key group of a serialized key: murmur3 (seed 0) as unsigned, modulo maxParallelism. */
+function invalid(message: string): KeyedStateError {
+  return new KeyedStateError('INVALID_ARGUMENT', message)
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (v === null || typeof v !== 'object') return String(v)
+  return Array.isArray(v) ? 'an array' : `an object (${Object.prototype.toString.call(v).slice(8, -1)})`
+}
+
+/** Refuses what is not a KeyGroupRange ({ start, end } integers, end >= start - 1); `fn` names the caller. */
+function checkRangeShape(r: unknown, fn: string, name = 'range'): asserts r is KeyGroupRange {
+  const o = r as Partial<KeyGroupRange> | null
+  if (o === null || typeof o !== 'object' || !Number.isInteger(o.start) || !Number.isInteger(o.end) || o.end! < o.start! - 1) {
+    throw invalid(`${fn}: ${name} must be a key-group range { start, end } of integers with end >= start - 1, got ${describe(r)}`)
+  }
+}
+
+/**
+ * The key group of a serialized key: murmur3 (seed 0) as unsigned, modulo
+ * maxParallelism. The backends call keyGroupOf, which skips the argument
+ * checks: their bytes come from a checked serializer and their
+ * maxParallelism was checked when they were opened.
+ */
 export function assignToKeyGroup(keyBytes: Uint8Array, maxParallelism: number): number {
+  if (!(keyBytes instanceof Uint8Array)) throw invalid(`assignToKeyGroup: keyBytes must be a Uint8Array (the serialized key), got ${describe(keyBytes)}`)
+  checkMaxParallelism(maxParallelism)
+  return keyGroupOf(keyBytes, maxParallelism)
+}
+
+/** assignToKeyGroup without argument checks, for callers whose arguments are already checked. */
+export function keyGroupOf(keyBytes: Uint8Array, maxParallelism: number): number {
   return murmur3_32(keyBytes) % maxParallelism
+}
+
+function checkParallelism(maxParallelism: number, parallelism: number): void {
+  checkMaxParallelism(maxParallelism)
+  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > maxParallelism) {
+    throw invalid(`parallelism must be an integer between 1 and maxParallelism (${maxParallelism}), got ${describe(parallelism)}`)
+  }
 }
 
 /** The contiguous key-group range of operator `operatorIndex` out of `parallelism`. */
@@ -70,10 +107,7 @@ export function keyGroupRangeForOperator(
   parallelism: number,
   operatorIndex: number,
 ): KeyGroupRange {
-  checkMaxParallelism(maxParallelism)
-  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > maxParallelism) {
-    throw new KeyedStateError('INVALID_ARGUMENT', `parallelism must be between 1 and maxParallelism (${maxParallelism}), got ${parallelism}`)
-  }
+  checkParallelism(maxParallelism, parallelism)
   if (!Number.isInteger(operatorIndex) || operatorIndex < 0 || operatorIndex >= parallelism) {
     throw new KeyedStateError('INVALID_ARGUMENT', `operatorIndex must be between 0 and ${parallelism - 1}, got ${operatorIndex}`)
   }
@@ -84,29 +118,48 @@ export function keyGroupRangeForOperator(
 
 /** The operator index that owns `keyGroup` at `parallelism`. */
 export function operatorIndexForKeyGroup(maxParallelism: number, parallelism: number, keyGroup: number): number {
+  checkParallelism(maxParallelism, parallelism)
+  if (!Number.isInteger(keyGroup) || keyGroup < 0 || keyGroup >= maxParallelism) {
+    throw invalid(`keyGroup must be an integer between 0 and ${maxParallelism - 1}, got ${describe(keyGroup)}`)
+  }
   return Math.floor((keyGroup * parallelism) / maxParallelism)
 }
 
+/** The range [start..end]; end = start - 1 is the empty range. */
 export function keyGroupRange(start: number, end: number): KeyGroupRange {
-  return { start, end }
+  const r = { start, end }
+  checkRangeShape(r, 'keyGroupRange')
+  if (start < 0) throw invalid(`keyGroupRange: start must be >= 0, got ${start}`)
+  return r
 }
 
 export function rangeSize(r: KeyGroupRange): number {
+  checkRangeShape(r, 'rangeSize')
   return Math.max(0, r.end - r.start + 1)
 }
 
 export function rangeContains(r: KeyGroupRange, keyGroup: number): boolean {
+  checkRangeShape(r, 'rangeContains')
+  if (!Number.isInteger(keyGroup)) throw invalid(`rangeContains: keyGroup must be an integer, got ${describe(keyGroup)}`)
   return keyGroup >= r.start && keyGroup <= r.end
 }
 
 export function rangeIntersection(a: KeyGroupRange, b: KeyGroupRange): KeyGroupRange {
+  checkRangeShape(a, 'rangeIntersection', 'a')
+  checkRangeShape(b, 'rangeIntersection', 'b')
   const start = Math.max(a.start, b.start)
   const end = Math.min(a.end, b.end)
   return end < start ? EMPTY_KEY_GROUP_RANGE : { start, end }
 }
 
+/**
+ * "[start..end]" or "[empty]". Takes any value without throwing: it is how
+ * error messages name a range, including ranges that are refused as invalid.
+ */
 export function formatRange(r: KeyGroupRange): string {
-  return rangeSize(r) === 0 ? '[empty]' : `[${r.start}..${r.end}]`
+  const o = r as Partial<KeyGroupRange> | null
+  if (o === null || typeof o !== 'object') return describe(r)
+  return Number.isInteger(o.start) && Number.isInteger(o.end) && o.end! < o.start! ? '[empty]' : `[${String(o.start)}..${String(o.end)}]`
 }
 
 export function checkKeyGroupRange(r: KeyGroupRange, maxParallelism: number): void {

@@ -3,7 +3,7 @@
 // Backends implement the small abstract methods below.
 import { ClosedError, KeyedStateError, KeyGroupRangeError, StateConflictError } from '../errors.js'
 import {
-  assignToKeyGroup,
+  keyGroupOf,
   checkKeyGroupRange,
   checkMaxParallelism,
   DEFAULT_MAX_PARALLELISM,
@@ -125,7 +125,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
     // Object.is, not ===: -0 and 0 are different keys for serializers that write them differently (float64).
     if (this.hasCurrentKey && Object.is(key, this.currentKey) && typeof key !== 'object') return
     const bytes = this.serializeKey(key)
-    const keyGroup = assignToKeyGroup(bytes, this.maxParallelism)
+    const keyGroup = keyGroupOf(bytes, this.maxParallelism)
     if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
       throw new KeyGroupRangeError(
         `key ${String(key)} is in key group ${keyGroup}, outside this backend's range ${formatRange(this.keyGroupRange)}`,

@@ -5,7 +5,12 @@ import {
   assignToKeyGroup,
   keyGroupRangeForOperator,
   murmur3_32,
+  formatRange,
+  keyGroupRange,
   operatorIndexForKeyGroup,
+  rangeContains,
+  rangeIntersection,
+  rangeSize,
 } from '../../src/keygroups.js'
 import { isKeyedStateError } from '../../src/errors.js'
 
@@ -57,4 +62,44 @@ test('invalid maxParallelism and operator indexes are rejected with INVALID_ARGU
   for (const [m, p, i] of [[0, 1, 0], [32769, 1, 0], [128, 0, 0], [128, 129, 0], [128, 2, 2], [128, 2, -1]] as const) {
     assert.throws(() => keyGroupRangeForOperator(m, p, i), (e) => isKeyedStateError(e, 'INVALID_ARGUMENT'))
   }
+})
+
+const invalidArgument = (fragment: string) => (e: unknown) =>
+  isKeyedStateError(e, 'INVALID_ARGUMENT') && (e as Error).message.includes(fragment)
+
+test('assignToKeyGroup refuses a maxParallelism outside 1..32768 and keys that are not bytes (it answered NaN and a number)', () => {
+  for (const m of [0, -1, 1.5, NaN, 32769, '128' as unknown as number]) {
+    assert.throws(() => assignToKeyGroup(utf8('k'), m), invalidArgument('maxParallelism'))
+  }
+  for (const k of ['abc', 5, null, undefined, [1, 2], { length: 1 }] as unknown as Uint8Array[]) {
+    assert.throws(() => assignToKeyGroup(k, 128), invalidArgument('keyBytes must be a Uint8Array'))
+  }
+  // A Buffer is a Uint8Array and gives the same key group as the same bytes.
+  assert.equal(assignToKeyGroup(Buffer.from('hello'), 128), assignToKeyGroup(utf8('hello'), 128))
+})
+
+test('operatorIndexForKeyGroup refuses key groups and parallelisms it cannot place', () => {
+  for (const [m, p, kg, fragment] of [
+    [128, 2, 128, 'keyGroup'], [128, 2, -1, 'keyGroup'], [128, 2, 1.5, 'keyGroup'], [128, 0, 0, 'parallelism'],
+    [128, 129, 0, 'parallelism'], [0, 1, 0, 'maxParallelism'],
+  ] as const) {
+    assert.throws(() => operatorIndexForKeyGroup(m, p, kg), invalidArgument(fragment))
+  }
+})
+
+test('the key-group range helpers refuse what is not a range; formatRange names anything without throwing', () => {
+  const notRanges = [null, 5, 'a', {}, { start: 0 }, { start: 0.5, end: 3 }, { start: 5, end: 2 }] as unknown as { start: number; end: number }[]
+  for (const r of notRanges) {
+    assert.throws(() => rangeSize(r), invalidArgument('rangeSize'))
+    assert.throws(() => rangeContains(r, 1), invalidArgument('rangeContains'))
+    assert.throws(() => rangeIntersection(r, { start: 0, end: 1 }), invalidArgument('rangeIntersection'))
+    assert.throws(() => rangeIntersection({ start: 0, end: 1 }, r), invalidArgument('rangeIntersection'))
+    assert.equal(typeof formatRange(r), 'string')
+  }
+  assert.throws(() => rangeContains({ start: 0, end: 3 }, 1.5), invalidArgument('keyGroup'))
+  assert.throws(() => keyGroupRange(-1, 3), invalidArgument('start'))
+  assert.throws(() => keyGroupRange(4, 2), invalidArgument('keyGroupRange'))
+  assert.deepEqual(keyGroupRange(3, 2), { start: 3, end: 2 })
+  assert.equal(formatRange(keyGroupRange(3, 2)), '[empty]')
+  assert.equal(formatRange({ start: 1, end: 4 }), '[1..4]')
 })

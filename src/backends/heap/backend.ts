@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks'
 import { AbstractKeyedStateBackend, type RegisteredState } from '../../state-backend/base.js'
 import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../state-backend/types.js'
 import { KeyedStateError, KeyGroupRangeError } from '../../errors.js'
-import { assignToKeyGroup, formatRange, rangeSize } from '../../keygroups.js'
+import { keyGroupOf, formatRange, rangeSize } from '../../keygroups.js'
 import { int32Serializer, stringSerializer } from '../../serializers/primitives.js'
 import { serializerConfig, type Serializer } from '../../serializers/serializer.js'
 import { keyGroupOfAscii, keyGroupOfInt32 } from './key-hash.js'
@@ -143,7 +143,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
 
   protected override currentKeyGroupNow(): number {
     if (this.currentKeyGroup === KEY_GROUP_PENDING && this.hasCurrentKey) {
-      this.currentKeyGroup = assignToKeyGroup(this.currentKeyBytesNow(), this.maxParallelism)
+      this.currentKeyGroup = keyGroupOf(this.currentKeyBytesNow(), this.maxParallelism)
     }
     return this.currentKeyGroup
   }

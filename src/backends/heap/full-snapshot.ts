@@ -7,7 +7,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { KEY_GROUP_PREFIX_BYTES } from '../../encoding.js'
 import { isKeyedStateError, KeyedStateError } from '../../errors.js'
-import { assignToKeyGroup, rangeSize, type KeyGroupRange } from '../../keygroups.js'
+import { keyGroupOf, rangeSize, type KeyGroupRange } from '../../keygroups.js'
 import { int32Serializer, stringSerializer } from '../../serializers/primitives.js'
 import type { Serializer } from '../../serializers/serializer.js'
 import type { FullSnapshotResources } from '../../snapshot/types.js'
@@ -59,10 +59,10 @@ class CaptureReader {
   ) {
     const size = rangeSize(range)
     this.offsets = new Uint32Array(size + 1)
-    const keyGroupOf = keyGroupOfId(state.codec.keys, maxParallelism)
+    const groupOf = keyGroupOfId(state.codec.keys, maxParallelism)
     const { start, end } = range
     this.visit = (namespaceBytes, keyId, s) => {
-      const index = keyGroupOf(keyId) - start
+      const index = groupOf(keyId) - start
       if (index < 0 || index >= size) {
         // setCurrentKey refuses such keys and restore drops them: the table is broken.
         throw new KeyedStateError('INTERNAL', `state '${state.meta.name}' holds key ${String(keyId)} outside the key-group range ${start}-${end}`, {
@@ -234,7 +234,7 @@ export function keyGroupOfId(keys: KeyIdPolicy<unknown>, maxParallelism: number)
     } else if (int32s && typeof keyId === 'number') {
       return keyGroupOfInt32(keyId, maxParallelism)
     }
-    return assignToKeyGroup(keys.bytesOf(keyId), maxParallelism)
+    return keyGroupOf(keys.bytesOf(keyId), maxParallelism)
   }
 }
 

@@ -1,4 +1,4 @@
-import { assignToKeyGroup, rangeContains, type KeyGroupRange } from '../../keygroups.js'
+import { keyGroupOf, rangeContains, type KeyGroupRange } from '../../keygroups.js'
 import { KeyedStateError } from '../../errors.js'
 import { openFullSnapshot } from '../../snapshot/format/open-snapshot.js'
 import { unpackEntries } from '../../snapshot/format/packed.js'
@@ -59,7 +59,7 @@ export async function dumpCommand(path: string, options: DumpOptions): Promise<n
   const { storage, metadata: md } = await openSnapshotDirectory(path)
   const resolved: ResolvedDumpOptions = { ...options, keySerializer: options.keySerializer ?? (await recordedKeySerializerId(storage, md)) }
   const keyBytes = options.key === undefined ? undefined : parseKeyArgument(options.key, resolved.keySerializer)
-  const keyGroup = keyBytes ? assignToKeyGroup(keyBytes, md.maxParallelism) : undefined
+  const keyGroup = keyBytes ? keyGroupOf(keyBytes, md.maxParallelism) : undefined
   const instances = md.instances.filter((i) => i.handle && (keyGroup === undefined || rangeContains(i.keyGroupRange, keyGroup)))
   const knownStates = new Set<string>()
   let found = false
