@@ -13,6 +13,7 @@ import { inspectCommand } from './commands/inspect.js'
 import { listCommand } from './commands/list.js'
 import { verifyCommand } from './commands/verify.js'
 import { KEY_SERIALIZER_IDS } from './lib/decode.js'
+import { LATEST, resolveSnapshotArgument } from './lib/open.js'
 
 export const EXIT_OK = 0
 export const EXIT_FAILED = 1
@@ -53,30 +54,39 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(json)
     .action(run((root: string, opts: { json?: boolean }) => listCommand(root, opts)))
 
+  const dirArgument = 'a chk-<id> or savepoint directory (or its _metadata file), local or s3://...; or a checkpoint root followed by [which]'
+  const whichArgument = `with a checkpoint root as <dir>: '${LATEST}' (the newest complete checkpoint or savepoint) or a checkpoint id`
+
   program
     .command('inspect')
-    .description('show a checkpoint or savepoint: states (name, kind, serializers), key-group ranges, files, sizes, shared vs exclusive')
-    .argument('<dir>', 'a chk-<id> or savepoint directory (or its _metadata file), local or s3://...')
+    .description('show a checkpoint or savepoint: a summary (states, key-group ranges, sizes, shared vs exclusive, operator state); its files with --files')
+    .argument('<dir>', dirArgument)
+    .argument('[which]', whichArgument)
+    .option('--files', 'list every file of every instance (role, size, CRC-32, shared or exclusive)')
     .addOption(json)
-    .action(run((dir: string, opts: { json?: boolean }) => inspectCommand(dir, opts)))
+    .action(run(async (dir: string, which: string | undefined, opts: { json?: boolean; files?: boolean }) => inspectCommand(await resolveSnapshotArgument(dir, which), opts)))
 
   program
     .command('dump')
-    .description('print the entries of one state as JSON lines, decoded with the built-in serializers (unknown ones as base64)')
-    .argument('<dir>', 'a chk-<id> or savepoint directory, local or s3://...')
+    .description('print the entries of one state, one JSON object per line (always JSON lines), decoded with the built-in serializers (unknown ones as base64)')
+    .argument('<dir>', dirArgument)
+    .argument('[which]', whichArgument)
+    .option('--json', 'accepted for symmetry with the other commands: dump always prints JSON lines')
     .requiredOption('--state <name>', 'the state to dump')
     .option('--key <key>', 'only this key (parsed with --key-serializer)')
     .addOption(
       new Option('--key-serializer <id>', 'how keys were serialized (default: the one the snapshot recorded, else string)').choices([...KEY_SERIALIZER_IDS]),
     )
-    .action(run((dir: string, opts: { state: string; key?: string; keySerializer?: string }) => dumpCommand(dir, opts)))
+    .action(run(async (dir: string, which: string | undefined, opts: { state: string; key?: string; keySerializer?: string }) =>
+      dumpCommand(await resolveSnapshotArgument(dir, which), { state: opts.state, ...(opts.key !== undefined ? { key: opts.key } : {}), ...(opts.keySerializer !== undefined ? { keySerializer: opts.keySerializer } : {}) })))
 
   program
     .command('verify')
     .description('check that every referenced file exists with its recorded size and checksum and every key group decodes')
-    .argument('<dir>', 'a chk-<id> or savepoint directory, local or s3://...')
+    .argument('<dir>', dirArgument)
+    .argument('[which]', whichArgument)
     .addOption(json)
-    .action(run((dir: string, opts: { json?: boolean }) => verifyCommand(dir, opts)))
+    .action(run(async (dir: string, which: string | undefined, opts: { json?: boolean }) => verifyCommand(await resolveSnapshotArgument(dir, which), opts)))
 
   program
     .command('gc')

@@ -23,6 +23,24 @@ function decodeUtf8(id: string, bytes: Uint8Array): string {
   }
 }
 
+/** "a number (1)", "a bigint (5n)", "a string", "null": what a serializer was given, for its refusal. */
+function describeValue(v: unknown): string {
+  switch (typeof v) {
+    case 'number':
+      return `a number (${String(v)})`
+    case 'bigint':
+      return `a bigint (${String(v)}n)`
+    case 'boolean':
+      return `a boolean (${String(v)})`
+    case 'string':
+      return `a string (${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)})`
+    case 'undefined':
+      return 'undefined'
+    default:
+      return v === null ? 'null' : `${Array.isArray(v) ? 'an array' : `a ${typeof v}`}`
+  }
+}
+
 function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
@@ -36,7 +54,7 @@ export const stringSerializer: Serializer<string> = builtInSerializer({
   id: 'string',
   version: 1,
   serialize: (v) => {
-    if (typeof v !== 'string') throw new KeyedStateError('INVALID_ARGUMENT', `string serializer got ${typeof v}`)
+    if (typeof v !== 'string') throw new KeyedStateError('INVALID_ARGUMENT', `string serializer expects a string, got ${describeValue(v)}`)
     return encodeWtf8(v)
   },
   deserialize: (b) => {
@@ -51,7 +69,7 @@ export const int32Serializer: Serializer<number> = builtInSerializer({
   version: 1,
   serialize: (v) => {
     if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
-      throw new KeyedStateError('INVALID_ARGUMENT', `int32 serializer got ${String(v)}`)
+      throw new KeyedStateError('INVALID_ARGUMENT', `int32 serializer expects an integer number from -2147483648 to 2147483647, got ${describeValue(v)}`)
     }
     const out = new Uint8Array(4)
     view(out).setInt32(0, v, false)
@@ -68,7 +86,7 @@ export const int64Serializer: Serializer<bigint> = builtInSerializer({
   version: 1,
   serialize: (v) => {
     if (typeof v !== 'bigint' || v < -(1n << 63n) || v >= 1n << 63n) {
-      throw new KeyedStateError('INVALID_ARGUMENT', `int64 serializer got ${String(v)}`)
+      throw new KeyedStateError('INVALID_ARGUMENT', `int64 serializer expects a bigint from -(2n ** 63n) to 2n ** 63n - 1n, got ${describeValue(v)}`)
     }
     const out = new Uint8Array(8)
     view(out).setBigInt64(0, v, false)
@@ -84,7 +102,7 @@ export const float64Serializer: Serializer<number> = builtInSerializer({
   id: 'float64',
   version: 1,
   serialize: (v) => {
-    if (typeof v !== 'number') throw new KeyedStateError('INVALID_ARGUMENT', `float64 serializer got ${typeof v}`)
+    if (typeof v !== 'number') throw new KeyedStateError('INVALID_ARGUMENT', `float64 serializer expects a number, got ${describeValue(v)}`)
     const out = new Uint8Array(8)
     view(out).setFloat64(0, v, false)
     return out
@@ -99,7 +117,7 @@ export const booleanSerializer: Serializer<boolean> = builtInSerializer({
   id: 'boolean',
   version: 1,
   serialize: (v) => {
-    if (typeof v !== 'boolean') throw new KeyedStateError('INVALID_ARGUMENT', `boolean serializer got ${typeof v}`)
+    if (typeof v !== 'boolean') throw new KeyedStateError('INVALID_ARGUMENT', `boolean serializer expects a boolean, got ${describeValue(v)}`)
     return Uint8Array.of(v ? 1 : 0)
   },
   deserialize: (b) => {

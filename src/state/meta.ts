@@ -95,7 +95,9 @@ export function checkCompatible(stored: StateMetaInfo, d: AnyStateDescriptor, na
     throw new StateConflictError(
       'STATE_CONFLICT',
       `state '${state}' was stored ${stored.ttl ? 'with' : 'without'} TTL and is now requested ${given.ttl ? 'with' : 'without'} TTL; ` +
-        'the stored value layout differs (migrate through a savepoint with a state-processor job)',
+        'the stored values differ in layout (a TTL value carries a timestamp), so they cannot be read the other way. ' +
+        `Keep the TTL setting the state was stored with, or register a state under a new name with the new setting ` +
+        `and copy the values into it in your job (reading '${state}' with its old descriptor), then stop using '${state}'`,
       { state },
     )
   }

@@ -88,31 +88,40 @@ test('list shows complete and incomplete checkpoints and savepoints', async () =
   assert.match(text.stdout, /9\s+-\s+INCOMPLETE/)
 })
 
-test('inspect shows states, ranges, files and sizes', async () => {
-  const r = await cli('inspect', join(t.root, 'chk-2'), '--json')
+test('inspect shows states, ranges, files and sizes; serializers and TTL have one JSON shape', async () => {
+  const r = await cli('inspect', join(t.root, 'chk-2'), '--json', '--files')
   assert.equal(r.code, 0, r.stderr)
   const report = JSON.parse(r.stdout)
   assert.equal(report.checkpointId, 2)
   assert.equal(report.root, t.root)
+  const v1 = (id: string) => ({ id, version: 1 })
   assert.deepEqual(report.states.map((s: any) => [s.name, s.kind, s.valueSerializer, s.userKeySerializer ?? null]), [
-    ['count', 'value', 'int64@1', null],
-    ['last-seen', 'map', 'json@1', 'string@1'],
-    ['recent', 'list', 'string@1', null],
+    ['count', 'value', v1('int64'), null],
+    ['last-seen', 'map', v1('json'), v1('string')],
+    ['recent', 'list', v1('string'), null],
   ])
   assert.deepEqual(report.instances.map((i: any) => i.keyGroupRange), [{ start: 0, end: 7 }, { start: 8, end: 15 }])
   for (const [i, inst] of report.instances.entries()) {
     const h = chk2.instances[i]!.handle!
     assert.equal(inst.handleType, 'full')
     assert.equal(inst.codec, 'snappy')
-    assert.equal(inst.keySerializer, 'string@1')
+    assert.deepEqual(inst.keySerializer, v1('string'))
+    assert.deepEqual(inst.states, ['count', 'last-seen', 'recent'])
+    assert.equal(inst.fileCount, 1)
     assert.deepEqual(inst.files.map((f: any) => [f.path, f.shared, f.sizeBytes]), [[(h as any).file.path, false, inst.sizeBytes]])
   }
+  const summary = JSON.parse((await cli('inspect', join(t.root, 'chk-2'), '--json')).stdout)
+  assert.ok(summary.instances.every((i: any) => !('files' in i)), 'files only with --files')
   const text = await cli('inspect', join(t.root, 'savepoints', 'sp'))
   assert.equal(text.code, 0, text.stderr)
   assert.match(text.stdout, /^savepoint 3 /)
   assert.match(text.stdout, /count\s+value\s+void@1\s+int64@1/)
   assert.match(text.stdout, /key serializer\s+string@1\n/)
-  assert.match(text.stdout, /instance 1\s+key groups \[8\.\.15\]\s+full v1 snappy/)
+  assert.match(text.stdout, /files\s+2 \(shared 0 B, exclusive .*\); --files lists them/)
+  assert.match(text.stdout, /\n  1\s+\[8\.\.15\]\s+full v1 snappy/)
+  assert.doesNotMatch(text.stdout, /OWNERSHIP/)
+  const withFiles = await cli('inspect', join(t.root, 'savepoints', 'sp'), '--files')
+  assert.match(withFiles.stdout, /instance 1 files[\s\S]*OWNERSHIP\s+ROLE\s+SIZE\s+CRC32\s+PATH\n  exclusive\s+full\s/)
 })
 
 test('inspect tells shared from exclusive files of incremental checkpoints', async () => {
@@ -125,7 +134,7 @@ test('inspect tells shared from exclusive files of incremental checkpoints', asy
     instances[0]!.flush()
     await c.triggerCheckpoint()
     await c.close()
-    const r = await cli('inspect', join(s.root, 'chk-2'), '--json')
+    const r = await cli('inspect', join(s.root, 'chk-2'), '--json', '--files')
     assert.equal(r.code, 0, r.stderr)
     const inst0 = JSON.parse(r.stdout).instances[0]
     assert.equal(inst0.handleType, 'incremental')
@@ -174,10 +183,15 @@ test('dump decodes keys with the key serializer the snapshot recorded unless tol
     assert.deepEqual(new Map(jsonLines(all.stdout).map((e) => [e.key, e.value])), new Map([[3, 30], [7, 70], [40, 400]]))
     const one = await cli('dump', dir, '--state', 'count', '--key', '7')
     assert.deepEqual(jsonLines(one.stdout).map((e) => [e.key, e.value]), [[7, 70]])
-    // An explicit --key-serializer still wins: the same keys read as bytes.
-    const bytes = await cli('dump', dir, '--state', 'count', '--key-serializer', 'bytes')
-    assert.equal(bytes.code, 0, bytes.stderr)
-    assert.ok(jsonLines(bytes.stdout).every((e) => typeof e.key !== 'number'), bytes.stdout)
+    // Another --key-serializer than the recorded one would print wrong keys: refused (it printed garbage).
+    for (const other of ['bytes', 'string']) {
+      const wrong = await cli('dump', dir, '--state', 'count', '--key-serializer', other)
+      assert.equal(wrong.code, 1, wrong.stdout)
+      assert.equal(wrong.stdout, '')
+      assert.match(wrong.stderr, new RegExp(`written with the int32@1 serializer .*--key-serializer ${other} cannot read them.*\\[SERIALIZER_MISMATCH\\]`))
+    }
+    const same = await cli('dump', dir, '--state', 'count', '--key-serializer', 'int32')
+    assert.equal(same.code, 0, same.stderr)
   } finally {
     await s.cleanup()
   }
@@ -272,9 +286,17 @@ test('every command has --help; bad input exits non-zero with a clear message', 
   assert.match(noRoot.stderr, /^keyed-state: error: opening checkpoint root .*nowhere.*\[MISSING_FILE\]/)
   const badGrace = await cli('gc', t.root, '--grace-ms', '-5')
   assert.equal(badGrace.code, 2)
-  const notSnapshot = await cli('inspect', t.root)
+  const emptyDir = join(t.root, 'savepoints', 'empty')
+  await mkdir(emptyDir)
+  const notSnapshot = await cli('inspect', emptyDir)
+  await rm(emptyDir, { recursive: true })
   assert.equal(notSnapshot.code, 1)
   assert.match(notSnapshot.stderr, /has no _metadata/)
+  for (const cmd of ['inspect', 'dump', 'verify']) {
+    const root = await cli(cmd, t.root, ...(cmd === 'dump' ? ['--state', 'count'] : []))
+    assert.equal(root.code, 1)
+    assert.match(root.stdout + root.stderr, /is a checkpoint root, not one checkpoint: run `keyed-state list .*` to see what it holds.* latest` for the newest/)
+  }
   assert.equal(savepoint.type, 'savepoint')
 })
 
@@ -294,12 +316,12 @@ test('incremental RocksDB checkpoints: inspect, dump and verify read them throug
     await c.close()
     await job.close()
 
-    const inspect = await cli('inspect', join(s.root, 'chk-2'), '--json')
+    const inspect = await cli('inspect', join(s.root, 'chk-2'), '--json', '--files')
     assert.equal(inspect.code, 0, inspect.stderr)
     const report = JSON.parse(inspect.stdout)
     assert.deepEqual(report.states.map((x: any) => x.name), ['count', 'last-seen', 'recent'])
     assert.ok(report.instances.every((i: any) => i.handleType === 'incremental' && i.files.some((f: any) => f.shared) && i.files.some((f: any) => !f.shared)))
-    assert.ok(report.instances.every((i: any) => i.keySerializer === 'string@1'))
+    assert.ok(report.instances.every((i: any) => i.keySerializer.id === 'string' && i.keySerializer.version === 1))
 
     const dump = await cli('dump', join(s.root, 'chk-2'), '--state', 'count')
     assert.equal(dump.code, 0, dump.stderr)

@@ -199,7 +199,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       if (h.maxParallelism !== this.maxParallelism) {
         throw new KeyedStateError(
           'INVALID_ARGUMENT',
-          `cannot restore a ${h.type} snapshot of checkpoint ${h.checkpointId} taken with maxParallelism ${h.maxParallelism} ` +
+          `cannot restore ${h.type === 'incremental' ? 'an' : 'a'} ${h.type} snapshot of checkpoint ${h.checkpointId} taken with maxParallelism ${h.maxParallelism} ` +
             `into a backend with maxParallelism ${this.maxParallelism}`,
         )
       }

@@ -6,7 +6,8 @@ import type { FullSnapshotHandle } from '../../snapshot/types.js'
 import type { CheckpointStorage } from '../../storage/types.js'
 import type { CheckpointMetadata } from '../../checkpoint/metadata.js'
 import { statesOfHandle } from './inspect.js'
-import { entryDecoder, entryKeyBytes, parseKeyArgument } from '../lib/decode.js'
+import { entryDecoder, entryKeyBytes, KEY_SERIALIZER_IDS, parseKeyArgument, serializerFor } from '../lib/decode.js'
+import { describeSerializer, type SerializerConfig } from '../../serializers/serializer.js'
 import { materializeIncremental } from '../lib/incremental.js'
 import { openSnapshotDirectory } from '../lib/open.js'
 import { jsonReplacer, progress, writeLine } from '../lib/output.js'
@@ -20,11 +21,38 @@ export interface DumpOptions {
 
 type ResolvedDumpOptions = DumpOptions & { keySerializer: string }
 
-/** The id of the key serializer the snapshot recorded (its first handle's), or 'string' when it records none. */
-async function recordedKeySerializerId(storage: CheckpointStorage, md: CheckpointMetadata): Promise<string> {
+/** The key serializer the snapshot recorded (its first handle's), or undefined when it records none. */
+async function recordedKeySerializer(storage: CheckpointStorage, md: CheckpointMetadata): Promise<SerializerConfig | undefined> {
   const handle = md.instances.find((i) => i.handle)?.handle
-  if (!handle) return 'string'
-  return (await statesOfHandle(storage, handle)).keySerializer?.id ?? 'string'
+  if (!handle) return undefined
+  return (await statesOfHandle(storage, handle)).keySerializer
+}
+
+/**
+ * The key serializer to decode keys with. A recorded built-in one is the
+ * truth: another given with --key-serializer would print wrong keys (int32
+ * over 4-byte strings decodes without an error), so it is refused. Keys of a
+ * user's own serializer come out as base64 unless --key-serializer says how
+ * to read them; snapshots that record none default to string.
+ */
+function chooseKeySerializer(recorded: SerializerConfig | undefined, given: string | undefined): { id: string; note?: string } {
+  const builtIn = recorded !== undefined && serializerFor(recorded) !== undefined && (KEY_SERIALIZER_IDS as readonly string[]).includes(recorded.id)
+  if (recorded && builtIn) {
+    if (given !== undefined && given !== recorded.id) {
+      throw new KeyedStateError(
+        'SERIALIZER_MISMATCH',
+        `the keys were written with the ${describeSerializer(recorded)} serializer (the snapshot records it); ` +
+          `--key-serializer ${given} cannot read them: leave --key-serializer out`,
+      )
+    }
+    return { id: recorded.id }
+  }
+  if (recorded) {
+    return given !== undefined
+      ? { id: given, note: `keys were written with '${describeSerializer(recorded)}', which the CLI does not know; decoding them as ${given} as asked` }
+      : { id: 'bytes', note: `keys were written with '${describeSerializer(recorded)}', which the CLI does not know; they are given as base64 (--key-serializer decodes them)` }
+  }
+  return { id: given ?? 'string' }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -39,6 +67,7 @@ async function dumpFull(
   keyBytes: Uint8Array | undefined,
   range: KeyGroupRange,
   knownStates: Set<string>,
+  undecoded: { keys: number },
 ): Promise<boolean> {
   const reader = await openFullSnapshot(storage, handle)
   for (const s of reader.states) knownStates.add(s.name)
@@ -52,12 +81,16 @@ async function dumpFull(
       await writeLine(JSON.stringify(decoder.decode(section.keyGroup, key, value), jsonReplacer))
     }
   }
+  undecoded.keys += decoder.undecodedKeys
   return true
 }
 
 export async function dumpCommand(path: string, options: DumpOptions): Promise<number> {
   const { storage, metadata: md } = await openSnapshotDirectory(path)
-  const resolved: ResolvedDumpOptions = { ...options, keySerializer: options.keySerializer ?? (await recordedKeySerializerId(storage, md)) }
+  const chosen = chooseKeySerializer(await recordedKeySerializer(storage, md), options.keySerializer)
+  if (chosen.note) process.stderr.write(`keyed-state: note: ${chosen.note}\n`)
+  const resolved: ResolvedDumpOptions = { ...options, keySerializer: chosen.id }
+  const undecoded = { keys: 0 }
   const keyBytes = options.key === undefined ? undefined : parseKeyArgument(options.key, resolved.keySerializer)
   const keyGroup = keyBytes ? keyGroupOf(keyBytes, md.maxParallelism) : undefined
   const instances = md.instances.filter((i) => i.handle && (keyGroup === undefined || rangeContains(i.keyGroupRange, keyGroup)))
@@ -69,11 +102,11 @@ export async function dumpCommand(path: string, options: DumpOptions): Promise<n
       const h = inst.handle!
       const range = keyGroup === undefined ? h.keyGroupRange : { start: keyGroup, end: keyGroup }
       if (h.type === 'full') {
-        found = (await dumpFull(storage, h, resolved, keyBytes, range, knownStates)) || found
+        found = (await dumpFull(storage, h, resolved, keyBytes, range, knownStates, undecoded)) || found
       } else {
         const m = await materializeIncremental(storage, h)
         try {
-          if (m.handle) found = (await dumpFull(m.storage, m.handle, resolved, keyBytes, range, knownStates)) || found
+          if (m.handle) found = (await dumpFull(m.storage, m.handle, resolved, keyBytes, range, knownStates, undecoded)) || found
         } finally {
           await m.cleanup()
         }
@@ -82,6 +115,12 @@ export async function dumpCommand(path: string, options: DumpOptions): Promise<n
     }
   } finally {
     bar.stop()
+  }
+  if (undecoded.keys > 0) {
+    process.stderr.write(
+      `keyed-state: warning: ${undecoded.keys} key(s) could not be read as ${resolved.keySerializer} and are given as base64; ` +
+        `they were written with another serializer: try another --key-serializer (${KEY_SERIALIZER_IDS.join(', ')})\n`,
+    )
   }
   if (!found && (keyGroup === undefined || knownStates.size > 0)) {
     const known = [...knownStates].sort()

@@ -17,6 +17,7 @@ import {
 import type { Serializer, SerializerConfig } from '../../serializers/serializer.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import { decodeTimer } from '../../timers/entry.js'
+import { readTimestamp, TTL_TIMESTAMP_BYTES } from '../../ttl/value.js'
 
 const PRIMITIVES: Record<string, Serializer<any>> = {
   string: stringSerializer,
@@ -106,6 +107,14 @@ export function parseKeyArgument(text: string, serializerId: string): Uint8Array
   }
 }
 
+export interface DecodedTtl {
+  ttlMs: number
+  /** Single values (value, map, reducing, aggregating states). */
+  timestampMs?: number
+  /** List states: one per element, in the order of `value`. */
+  timestampsMs?: number[]
+}
+
 export interface DecodedEntry {
   keyGroup: number
   state: string
@@ -113,8 +122,11 @@ export interface DecodedEntry {
   namespace?: Decoded
   userKey?: Decoded
   value: Decoded
-  /** TTL states: the values carry a timestamp the CLI does not interpret; they are given raw. */
-  ttl?: true
+  /**
+   * TTL states: the last-access timestamp stored with the value (with each
+   * element of a list); the value expires at timestamp + ttlMs.
+   */
+  ttl?: DecodedTtl
   /** Timer states ('timers' kind): the timer's time; the entry's value is empty. */
   timestamp?: number
 }
@@ -126,46 +138,75 @@ export function entryKeyBytes(meta: StateMetaInfo, entryKey: Uint8Array): Uint8A
 
 export interface EntryDecoder {
   decode(keyGroup: number, compositeKey: Uint8Array, value: Uint8Array): DecodedEntry
+  /** How many keys the key serializer could not read (they were given as base64). */
+  readonly undecodedKeys: number
 }
 
 export function entryDecoder(meta: StateMetaInfo, keySerializerId: string): EntryDecoder {
-  const key = PRIMITIVES[keySerializerId]
+  const keySerializer = PRIMITIVES[keySerializerId]
+  let undecodedKeys = 0
+  const key = (bytes: Uint8Array): Decoded => {
+    if (!keySerializer) return raw(bytes)
+    try {
+      return keySerializer.deserialize(bytes)
+    } catch {
+      undecodedKeys++
+      return raw(bytes)
+    }
+  }
   const ns = serializerFor(meta.namespaceSerializer)
   const userKey = serializerFor(meta.userKeySerializer)
-  const ttl = meta.ttl !== undefined
-  const value = ttl ? undefined : serializerFor(meta.valueSerializer)
+  const ttlMs = meta.ttl?.ttlMs
+  const value = serializerFor(meta.valueSerializer)
   const voidNamespace = meta.namespaceSerializer.id === 'void'
   if (meta.kind === 'timers') {
     return {
+      get undecodedKeys() {
+        return undecodedKeys
+      },
       decode(keyGroup, entryKey) {
         const t = decodeTimer(entryKey, `timer state '${meta.name}'`)
-        const out: DecodedEntry = { keyGroup, state: meta.name, key: decodeWith(key, t.keyBytes), timestamp: t.timestamp, value: null }
+        const out: DecodedEntry = { keyGroup, state: meta.name, key: key(t.keyBytes), timestamp: t.timestamp, value: null }
         if (!voidNamespace || t.namespaceBytes.length > 0) out.namespace = decodeWith(ns, t.namespaceBytes)
         return out
       },
     }
   }
   return {
+    get undecodedKeys() {
+      return undecodedKeys
+    },
     decode(keyGroup, compositeKey, bytes) {
       const parts = parseCompositeKey(compositeKey)
-      const head: Omit<DecodedEntry, 'value'> = { keyGroup, state: meta.name, key: decodeWith(key, parts.key) }
+      const head: Omit<DecodedEntry, 'value'> = { keyGroup, state: meta.name, key: key(parts.key) }
       if (!voidNamespace || parts.namespace.length > 0) head.namespace = decodeWith(ns, parts.namespace)
       if (meta.kind === 'map') head.userKey = decodeWith(userKey, parts.userKey)
-      let decoded: Decoded
-      if (meta.kind === 'list' && !ttl) {
-        let elements: Uint8Array[] | undefined
-        try {
-          elements = decodeListElements(bytes)
-        } catch {
-          elements = undefined
-        }
-        decoded = elements ? elements.map((e) => decodeWith(value, e)) : raw(bytes)
-      } else {
-        decoded = decodeWith(value, bytes)
-      }
-      const out: DecodedEntry = { ...head, value: decoded }
-      if (ttl) out.ttl = true
-      return out
+      if (ttlMs !== undefined) return { ...head, ...decodeTtl(bytes, meta.kind === 'list', value, ttlMs) }
+      if (meta.kind !== 'list') return { ...head, value: decodeWith(value, bytes) }
+      const elements = listElements(bytes)
+      return { ...head, value: elements ? elements.map((e) => decodeWith(value, e)) : raw(bytes) }
     },
+  }
+}
+
+function listElements(bytes: Uint8Array): Uint8Array[] | undefined {
+  try {
+    return decodeListElements(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+/** A TTL'd value (timestamp | user bytes) or list of them, decoded; bytes that do not have that layout come out raw. */
+function decodeTtl(bytes: Uint8Array, list: boolean, value: Serializer<unknown> | undefined, ttlMs: number): { value: Decoded; ttl?: DecodedTtl } {
+  if (!list) {
+    if (bytes.length < TTL_TIMESTAMP_BYTES) return { value: raw(bytes) }
+    return { value: decodeWith(value, bytes.subarray(TTL_TIMESTAMP_BYTES)), ttl: { ttlMs, timestampMs: readTimestamp(bytes, 0) } }
+  }
+  const elements = listElements(bytes)
+  if (!elements || elements.some((e) => e.length < TTL_TIMESTAMP_BYTES)) return { value: raw(bytes) }
+  return {
+    value: elements.map((e) => decodeWith(value, e.subarray(TTL_TIMESTAMP_BYTES))),
+    ttl: { ttlMs, timestampsMs: elements.map((e) => readTimestamp(e, 0)) },
   }
 }

@@ -4,7 +4,8 @@
 // S3-compatible server, with KEYED_STATE_S3_PATH_STYLE=1).
 import { realpath, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { checkpointDirName, METADATA_FILE_NAME } from '../../checkpoint/layout.js'
+import { listSnapshots } from '../../checkpoint/catalog.js'
+import { checkpointDirName, METADATA_FILE_NAME, parseCheckpointDirName, topLevelDir } from '../../checkpoint/layout.js'
 import { decodeMetadata, rebaseMetadata, type CheckpointMetadata } from '../../checkpoint/metadata.js'
 import { fromFsError, isKeyedStateError, KeyedStateError } from '../../errors.js'
 import { formatStorageLocation, openCheckpointStorage, parentLocation, parseStorageLocation, s3OptionsFromEnv, type StorageLocation } from '../../storage/open.js'
@@ -34,6 +35,67 @@ export async function openStorageRoot(root: string): Promise<CheckpointStorage> 
     if (!st.isDirectory()) throw new KeyedStateError('INVALID_ARGUMENT', `${l.dir} is not a directory`, { file: l.dir })
   }
   return open(l)
+}
+
+/** The word that names the newest complete checkpoint or savepoint of a root: `inspect <root> latest`. */
+export const LATEST = 'latest'
+
+/** `dir` (storage-relative, '/'-separated) under the location `root`, as the user would type it. */
+function childLocationText(root: string, dir: string): string {
+  const l = parseStorageLocation(root)
+  const text = formatStorageLocation(l)
+  return dir === '' ? text : `${text}${text.endsWith('/') ? '' : '/'}${dir}`
+}
+
+/**
+ * A complete checkpoint or savepoint under `root`: the one with checkpoint
+ * id `which`, or for `latest` the one completed last (the higher id when two
+ * completed in the same millisecond). Incomplete checkpoints are never chosen.
+ */
+async function completeSnapshotLocation(root: string, which: string): Promise<string> {
+  const storage = await openStorageRoot(root)
+  let complete
+  try {
+    complete = (await listSnapshots(storage)).filter((l) => l.complete && l.metadata)
+  } finally {
+    storage.close?.()
+  }
+  const newer = (a: CheckpointMetadata, b: CheckpointMetadata): boolean =>
+    b.completedAtMs > a.completedAtMs || (b.completedAtMs === a.completedAtMs && b.checkpointId > a.checkpointId)
+  const chosen =
+    which === LATEST
+      ? complete.reduce<(typeof complete)[number] | undefined>((a, b) => (a === undefined || newer(a.metadata!, b.metadata!) ? b : a), undefined)
+      : complete.filter((l) => l.metadata!.checkpointId === Number(which)).sort((a, b) => (a.type === 'checkpoint' ? -1 : b.type === 'checkpoint' ? 1 : 0))[0]
+  if (!chosen) {
+    const what = which === LATEST ? 'holds no complete checkpoint or savepoint' : `holds no complete checkpoint or savepoint ${which}`
+    throw new KeyedStateError('MISSING_FILE', `${storage.location} ${what} (\`keyed-state list ${root}\` shows what it holds)`, { file: storage.location })
+  }
+  return childLocationText(root, chosen.dir)
+}
+
+/**
+ * The snapshot location a command line names: `<dir>`, or `<root> latest`,
+ * or `<root> <checkpoint id>`.
+ */
+export async function resolveSnapshotArgument(path: string, which: string | undefined): Promise<string> {
+  if (which === undefined) return path
+  if (which !== LATEST && !/^\d+$/.test(which)) {
+    throw new KeyedStateError('INVALID_ARGUMENT', `expected '${LATEST}' or a checkpoint id after the checkpoint root, got ${JSON.stringify(which)}`)
+  }
+  return completeSnapshotLocation(path, which)
+}
+
+/**
+ * Whether the storage at a location looks like a checkpoint root: it holds
+ * chk-<id> directories or savepoints. Only asked when a location has no
+ * `_metadata`, to point the user to `list`.
+ */
+async function looksLikeRoot(storage: CheckpointStorage): Promise<boolean> {
+  try {
+    return (await storage.list('')).some((e) => parseCheckpointDirName(topLevelDir(e.path)) !== undefined || e.path.endsWith(`/${METADATA_FILE_NAME}`))
+  } catch {
+    return false
+  }
 }
 
 /** The location without a trailing `_metadata` (users may name the file itself). */
@@ -85,11 +147,15 @@ export async function openSnapshotDirectory(path: string): Promise<OpenedSnapsho
     bytes = await storage.read(METADATA_FILE_NAME)
   } catch (e) {
     if (isKeyedStateError(e, 'MISSING_FILE')) {
+      const exists = await directoryExists(here, storage)
       throw new KeyedStateError(
         'MISSING_FILE',
-        (await directoryExists(here, storage))
-          ? `${directory} has no ${METADATA_FILE_NAME}: it is not a complete checkpoint or savepoint (a checkpoint that never completed?)`
-          : `${directory} does not exist`,
+        exists && (await looksLikeRoot(storage))
+          ? `${directory} is a checkpoint root, not one checkpoint: run \`keyed-state list ${path}\` to see what it holds, ` +
+            `then name one (${childLocationText(path, 'chk-<id>')}, or \`${path} ${LATEST}\` for the newest)`
+          : exists
+            ? `${directory} has no ${METADATA_FILE_NAME}: it is not a complete checkpoint or savepoint (a checkpoint that never completed?)`
+            : `${directory} does not exist`,
         { file: metadataFile },
       )
     }

@@ -14,10 +14,15 @@ export async function writeJson(value: unknown): Promise<void> {
   await writeLine(JSON.stringify(value, jsonReplacer, 2))
 }
 
-/** JSON for values that JSON.stringify cannot take as they are. */
-export function jsonReplacer(_key: string, value: unknown): unknown {
+/**
+ * JSON for values that JSON.stringify cannot take as they are. Bytes are read
+ * from the holder: a Buffer's toJSON runs before the replacer and would give
+ * { type: 'Buffer', data: [...] }.
+ */
+export function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
+  const original = (this as Record<string, unknown>)[key]
+  if (original instanceof Uint8Array) return { base64: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64') }
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()
-  if (value instanceof Uint8Array) return { base64: Buffer.from(value).toString('base64') }
   if (value instanceof Map) return [...value.entries()]
   if (value instanceof Set) return [...value]
   return value
