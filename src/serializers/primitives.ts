@@ -37,7 +37,7 @@ function describeValue(v: unknown): string {
     case 'undefined':
       return 'undefined'
     default:
-      return v === null ? 'null' : `${Array.isArray(v) ? 'an array' : `a ${typeof v}`}`
+      return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`
   }
 }
 

@@ -165,6 +165,23 @@ test('values a serializer cannot write are refused with INVALID_ARGUMENT', () =>
   expectError(() => listSerializer(int32Serializer).serialize([1, 1.5]), invalid)
 })
 
+test('a refused value is described with what the serializer expects', () => {
+  const message = (f: () => unknown): string => {
+    try {
+      f()
+    } catch (e) {
+      return (e as Error).message
+    }
+    return assert.fail('expected a throw')
+  }
+  assert.equal(message(() => int64Serializer.serialize(1 as never)), 'int64 serializer expects a bigint from -(2n ** 63n) to 2n ** 63n - 1n, got a number (1)')
+  assert.match(message(() => int64Serializer.serialize(1n << 63n)), /expects a bigint .* got a bigint \(9223372036854775808n\)/)
+  assert.match(message(() => int32Serializer.serialize('1' as never)), /int32 serializer expects an integer number from -2147483648 to 2147483647, got a string \("1"\)/)
+  assert.match(message(() => float64Serializer.serialize(null as never)), /float64 serializer expects a number, got null/)
+  assert.match(message(() => booleanSerializer.serialize(1 as never)), /boolean serializer expects a boolean, got a number \(1\)/)
+  assert.match(message(() => stringSerializer.serialize({} as never)), /string serializer expects a string, got an object/)
+})
+
 test('bytes a serializer cannot read are refused with a typed error', () => {
   const unreadable: ErrorCode[] = ['SERIALIZER_MISMATCH', 'CORRUPTION']
   expectError(() => int32Serializer.deserialize(Uint8Array.of(1, 2, 3)), unreadable)

@@ -8,6 +8,7 @@ import { describe, test } from 'node:test'
 import {
   AggregatingStateDescriptor,
   int32Serializer,
+  int64Serializer,
   jsonSerializer,
   listSerializer,
   ListStateDescriptor,
@@ -180,6 +181,24 @@ export function serializerCheckTests(factory: BackendFactory): void {
           const storage = await factory.storage()
           assertNames(await expectCode(() => b.snapshot(1, { type: 'savepoint', storage }).done, 'INVALID_ARGUMENT', 'cannot write bad'), 'throwing', 'v')
         }
+      }))
+
+    test('a built-in serializer given the wrong type names the state and says what it expects (int64 given 1)', () =>
+      withBackend(factory, async (b) => {
+        const total = b.getState(new ValueStateDescriptor('total', int64Serializer))
+        b.setCurrentKey('k')
+        const expected = /state 'total': int64 serializer expects a bigint .* got a number \(1\)/
+        let e: KeyedStateError
+        try {
+          total.update(1 as unknown as bigint)
+          const storage = await factory.storage()
+          e = await expectCode(() => b.snapshot(1, { type: 'savepoint', storage }).done, 'INVALID_ARGUMENT', 'int64')
+        } catch (thrown) {
+          e = thrown as KeyedStateError
+          assert.equal(e.code, 'INVALID_ARGUMENT')
+        }
+        assert.match(e.message, expected)
+        assert.equal(e.state, 'total')
       }))
 
     test('json refuses bigints, circular values, functions and symbols at the write with INVALID_ARGUMENT naming the state; snapshots keep working', () =>

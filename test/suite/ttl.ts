@@ -328,6 +328,9 @@ export function ttlTests(factory: BackendFactory): void {
         const e = expectCodeSync(() => r.getState(plain), 'STATE_CONFLICT', "'switch'")
         assert.equal(e.state, 'switch')
         assert.match(e.message, /with TTL/)
+        // It says what the user can do, not a tool that does not exist.
+        assert.doesNotMatch(e.message, /state-processor/)
+        assert.match(e.message, /Keep the TTL setting the state was stored with, or register a state under a new name/)
         // The refused call changed nothing: the right descriptor still reads the value.
         assert.equal(r.getState(withTtlDescriptor(TTL_MS)).value(), 5)
       }, { storage, restoreFrom: fromTtl })
