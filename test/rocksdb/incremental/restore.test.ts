@@ -47,6 +47,10 @@ test('restore from one handle equals the source; the next checkpoint refers to t
     const again = await openIncremental(t.dir('r2'), { restoreFrom: [c2.handle], storage: t.storage })
     checkKeys(again, 1100, (i) => (i < 10 ? 3 : i < 100 ? 2 : i < 1000 ? 1 : undefined))
     await again.close()
+    await assert.rejects(
+      openIncremental(t.dir('r3'), { restoreFrom: [c2.handle], storage: t.storage, maxParallelism: 64 }),
+      (e: unknown) => isKeyedStateError(e, 'INVALID_ARGUMENT') && /^cannot restore an incremental snapshot of checkpoint 2 taken with maxParallelism 128 /.test(e.message),
+    )
   } finally {
     capture.stop()
     await t.remove()
