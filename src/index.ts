@@ -47,7 +47,7 @@ export {
   ReducingStateDescriptor,
   AggregatingStateDescriptor,
 } from './state/descriptors.js'
-export type { StateKind, AggregateFunction, AnyStateDescriptor } from './state/descriptors.js'
+export type { StateKind, AggregateFunction, AnyStateDescriptor, ValueRead } from './state/descriptors.js'
 export type { State, ValueState, ListState, MapState, ReducingState, AggregatingState } from './state/types.js'
 export type { StateTtlConfig, TtlUpdateType, TtlVisibility, TtlClock } from './state/ttl.js'
 export type { StateMetaInfo } from './state/meta.js'

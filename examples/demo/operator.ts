@@ -66,7 +66,7 @@ export function windowEndOf(timeMs: number): number {
 const windowCountDescriptor = new ReducingStateDescriptor<number>('window-count', (a, b) => a + b, int32Serializer)
 
 export class EventCounter {
-  private readonly count: ValueState<bigint>
+  private readonly count: ValueState<bigint, bigint>
   private readonly countByType: MapState<string, number>
   private readonly recent: ListState<RecentEvent>
   private readonly lastActivity: ValueState<number>
@@ -94,7 +94,7 @@ export class EventCounter {
     this.clock.nowMs = streamTimeAt(event.offset)
     this.backend.setCurrentKey(event.key)
 
-    this.count.update(this.count.value()! + 1n)
+    this.count.update(this.count.value() + 1n)
     this.countByType.put(event.type, (this.countByType.get(event.type) ?? 0) + 1)
     const recent = this.recent.get()
     const entry: RecentEvent = { offset: event.offset, type: event.type }

@@ -44,6 +44,7 @@ import {
   writeMetadata,
   type CheckpointMetadata,
   type InstanceSnapshotRecord,
+  type JsonValue,
   type RestoredFromRecord,
   type RestoreMode,
 } from './metadata.js'
@@ -73,13 +74,13 @@ export type CheckpointEvent =
   | { type: 'subsumed'; checkpointId: number }
   | { type: 'warning'; checkpointId?: number; message: string; error?: unknown }
 
-export interface CheckpointCoordinatorOptions {
+export interface CheckpointCoordinatorOptions<O extends JsonValue = JsonValue> {
   /** The storage, or its location: a path, file:// URL or s3://bucket/prefix (opened with `storageOptions`). */
   storage: CheckpointStorage | string
   /** Options for a storage given by location (e.g. `{ s3: { region, endpoint, forcePathStyle } }`). */
   storageOptions?: OpenStorageOptions
   /** The operator instances; their key-group ranges must cover [0, maxParallelism) without overlap. */
-  instances: readonly OperatorInstance[]
+  instances: readonly OperatorInstance<O>[]
   /** Trigger a checkpoint every intervalMs after start(); manual triggers only when omitted. */
   intervalMs?: number
   /** Checkpoints in flight at once (savepoints not counted); default 1. */
@@ -230,7 +231,8 @@ class PendingCheckpoint {
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'closed'
 
-export class CheckpointCoordinator {
+/** `O`: the type of the instances' operator state, as their acknowledgements give it and the metadata records it. */
+export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
   readonly storage: CheckpointStorage
   /** Opened here from a location: closed with the coordinator. */
   private readonly ownsStorage: boolean
@@ -289,8 +291,8 @@ export class CheckpointCoordinator {
   }
 
   /** Creates a coordinator and starts it. */
-  static async create(options: CheckpointCoordinatorOptions): Promise<CheckpointCoordinator> {
-    const c = new CheckpointCoordinator(options)
+  static async create<O extends JsonValue = JsonValue>(options: CheckpointCoordinatorOptions<O>): Promise<CheckpointCoordinator<O>> {
+    const c = new CheckpointCoordinator<O>(options)
     await c.start()
     return c
   }
@@ -366,7 +368,7 @@ export class CheckpointCoordinator {
    * KeyedStateError when it is aborted. Throws BUSY when
    * maxConcurrentCheckpoints are in flight or the minimum pause has not passed.
    */
-  triggerCheckpoint(): Promise<CheckpointMetadata> {
+  triggerCheckpoint(): Promise<CheckpointMetadata<O>> {
     try {
       this.checkRunning()
       this.checkCanTriggerCheckpoint()
@@ -374,7 +376,7 @@ export class CheckpointCoordinator {
       return Promise.reject(e)
     }
     const checkpointId = this.nextCheckpointId++
-    return this.startPending(checkpointId, 'checkpoint', checkpointDirName(checkpointId))
+    return this.startPending(checkpointId, 'checkpoint', checkpointDirName(checkpointId)) as Promise<CheckpointMetadata<O>>
   }
 
   /**
@@ -383,7 +385,7 @@ export class CheckpointCoordinator {
    * with its own `_metadata`. Savepoints do not count against
    * maxConcurrentCheckpoints and are never deleted by retention.
    */
-  async triggerSavepoint(dir?: string): Promise<CheckpointMetadata> {
+  async triggerSavepoint(dir?: string): Promise<CheckpointMetadata<O>> {
     this.checkRunning()
     const checkpointId = this.nextCheckpointId++
     const target = normalizeStoragePath(dir ?? `${DEFAULT_SAVEPOINT_PARENT}/savepoint-${checkpointId}`)
@@ -406,7 +408,7 @@ export class CheckpointCoordinator {
     } finally {
       this.savepointDirsReserved.delete(target)
     }
-    return this.startPending(checkpointId, 'savepoint', target)
+    return this.startPending(checkpointId, 'savepoint', target) as Promise<CheckpointMetadata<O>>
   }
 
   private checkRunning(): void {
@@ -826,11 +828,12 @@ export class CheckpointCoordinator {
   // ---------------------------------------------------------------- inspection
 
   /** The completed checkpoints this coordinator owns and retains, oldest first. */
-  completedCheckpoints(): CheckpointMetadata[] {
-    return [...this.completed.values()].sort((a, b) => a.checkpointId - b.checkpointId)
+  completedCheckpoints(): CheckpointMetadata<O>[] {
+    // The instances' acknowledgements were typed O; the records hold them as given.
+    return [...this.completed.values()].sort((a, b) => a.checkpointId - b.checkpointId) as CheckpointMetadata<O>[]
   }
 
-  latestCompletedCheckpoint(): CheckpointMetadata | undefined {
+  latestCompletedCheckpoint(): CheckpointMetadata<O> | undefined {
     return this.completedCheckpoints().at(-1)
   }
 

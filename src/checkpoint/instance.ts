@@ -19,7 +19,8 @@ export interface InstanceSnapshotRequest {
   forceFullUpload?: boolean
 }
 
-export interface InstanceAck {
+/** `O`: the type of the operator state the instance acknowledges with (plain JSON). */
+export interface InstanceAck<O extends JsonValue = JsonValue> {
   /** Undefined when the instance held no state. */
   handle: KeyedStateHandle | undefined
   /** The pause the instance's processing felt. */
@@ -33,10 +34,10 @@ export interface InstanceAck {
    * durable exactly when the keyed state does (plain JSON, at most
    * OPERATOR_STATE_MAX_BYTES encoded).
    */
-  operatorState?: JsonValue
+  operatorState?: O
 }
 
-export interface OperatorInstance {
+export interface OperatorInstance<O extends JsonValue = JsonValue> {
   /** For messages, e.g. 'instance 1 (pid 4242)'. */
   readonly name: string
   readonly keyGroupRange: KeyGroupRange
@@ -46,7 +47,7 @@ export interface OperatorInstance {
    * handle when its asynchronous part is done. When `signal` aborts, the
    * instance cancels the snapshot, deletes what it wrote and rejects.
    */
-  snapshot(request: InstanceSnapshotRequest, signal: AbortSignal): Promise<InstanceAck>
+  snapshot(request: InstanceSnapshotRequest, signal: AbortSignal): Promise<InstanceAck<O>>
   notifyCheckpointComplete(checkpointId: number): Promise<void>
   notifyCheckpointAborted(checkpointId: number): Promise<void>
 }

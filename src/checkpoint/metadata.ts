@@ -50,8 +50,12 @@ export function operatorStateProblem(v: unknown): string | undefined {
   return bytes > OPERATOR_STATE_MAX_BYTES ? `operatorState is ${bytes} bytes encoded, more than ${OPERATOR_STATE_MAX_BYTES}` : undefined
 }
 
-/** One operator instance's part of a checkpoint. */
-export interface InstanceSnapshotRecord {
+/**
+ * One operator instance's part of a checkpoint. `O` is the type of its
+ * operator state, for users who give it one (plain JSON: a type alias of
+ * JSON values, not an interface, so that it is assignable to JsonValue).
+ */
+export interface InstanceSnapshotRecord<O extends JsonValue = JsonValue> {
   index: number
   keyGroupRange: KeyGroupRange
   /** null when the instance held no state (it wrote no file). */
@@ -66,7 +70,7 @@ export interface InstanceSnapshotRecord {
    * The instance's non-keyed state at the barrier (e.g. the source offset it
    * had read up to), as it acknowledged it; absent when it gave none.
    */
-  operatorState?: JsonValue
+  operatorState?: O
 }
 
 export interface RestoredFromRecord {
@@ -79,7 +83,8 @@ export interface RestoredFromRecord {
   mode: RestoreMode
 }
 
-export interface CheckpointMetadata {
+/** A checkpoint's `_metadata`; `O` types the instances' operator state (see InstanceSnapshotRecord). */
+export interface CheckpointMetadata<O extends JsonValue = JsonValue> {
   format: typeof METADATA_FORMAT
   version: number
   checkpointId: number
@@ -92,7 +97,7 @@ export interface CheckpointMetadata {
   parallelism: number
   sizeBytes: number
   incrementalSizeBytes: number
-  instances: InstanceSnapshotRecord[]
+  instances: InstanceSnapshotRecord<O>[]
   restoredFrom?: RestoredFromRecord
 }
 

@@ -20,6 +20,7 @@ import type {
   MapStateDescriptor,
   ReducingStateDescriptor,
   ValueStateDescriptor,
+  ValueRead,
 } from '../state/descriptors.js'
 import { checkCompatible, metaInfoOf, type StateMetaInfo } from '../state/meta.js'
 import type { AggregatingState, ListState, MapState, ReducingState, State, ValueState } from '../state/types.js'
@@ -170,7 +171,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
     }
   }
 
-  getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> {
+  getState<T, D extends T | undefined = T | undefined>(descriptor: ValueStateDescriptor<T, D>): ValueState<T, ValueRead<T, D>> {
     return this.getPartitionedState(undefined, voidNamespaceSerializer, descriptor)
   }
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {

@@ -7,6 +7,7 @@ import type {
   MapStateDescriptor,
   ReducingStateDescriptor,
   ValueStateDescriptor,
+  ValueRead,
 } from '../state/descriptors.js'
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/types.js'
 import type { CheckpointStorage } from '../storage/types.js'
@@ -112,8 +113,8 @@ export interface RocksDBCompactionOptions {
   targetFileSizeBytes?: number
 }
 
-export type StateOf<D> = D extends ValueStateDescriptor<infer T>
-  ? ValueState<T>
+export type StateOf<D> = D extends ValueStateDescriptor<infer T, infer Default>
+  ? ValueState<T, ValueRead<T, Default>>
   : D extends ListStateDescriptor<infer T>
     ? ListState<T>
     : D extends MapStateDescriptor<infer K, infer V>
@@ -136,7 +137,8 @@ export interface KeyedStateBackend<K> {
   getCurrentKey(): K
   getCurrentKeyGroup(): number
 
-  getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T>
+  /** value() is typed `T` when the descriptor has a default value, else `T | undefined`. */
+  getState<T, D extends T | undefined = T | undefined>(descriptor: ValueStateDescriptor<T, D>): ValueState<T, ValueRead<T, D>>
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>
   getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV>
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>

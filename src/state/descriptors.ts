@@ -27,17 +27,30 @@ abstract class StateDescriptorBase {
   }
 }
 
-export class ValueStateDescriptor<T> extends StateDescriptorBase {
+/**
+ * `D` is the type of the default value, inferred from the constructor: when
+ * one is given (and cannot be undefined), value() of the state is typed `T`
+ * rather than `T | undefined` (see ValueRead).
+ */
+export class ValueStateDescriptor<T, D extends T | undefined = T | undefined> extends StateDescriptorBase {
   readonly kind = 'value' as const
+  /** Returned by value() when no value is set. */
+  readonly defaultValue: D | undefined
+  constructor(name: string, serializer: Serializer<T>)
+  // Not optional here: an optional parameter would infer D without `undefined` from a `T | undefined` argument.
+  constructor(name: string, serializer: Serializer<T>, defaultValue: D)
   constructor(
     name: string,
     readonly serializer: Serializer<T>,
-    /** Returned by value() when no value is set. */
-    readonly defaultValue?: T,
+    defaultValue?: D,
   ) {
     super(name)
+    this.defaultValue = defaultValue
   }
 }
+
+/** What value() answers for a descriptor whose default value has type `D`: `T` when a default is always there. */
+export type ValueRead<T, D> = undefined extends D ? T | undefined : T
 
 export class ListStateDescriptor<T> extends StateDescriptorBase {
   readonly kind = 'list' as const

@@ -6,9 +6,13 @@ export interface State {
   clear(): void
 }
 
-export interface ValueState<T> extends State {
+/**
+ * `Read` is what value() answers: `T | undefined`, or `T` when the
+ * descriptor has a default value (getState works it out from the descriptor).
+ */
+export interface ValueState<T, Read extends T | undefined = T | undefined> extends State {
   /** The value, or the descriptor's default value when none is set. */
-  value(): T | undefined
+  value(): Read
   update(value: T | undefined): void
 }
 
