@@ -81,6 +81,16 @@ test('CLI on s3://: list, inspect, dump and verify a RocksDB job\'s incremental 
     assert.equal(JSON.parse(verify.stdout).ok, true)
   }
   assert.equal(chk2.checkpointId, 2)
+
+  // `<root> latest` and `<root> <id>` find them in the bucket; the root alone points to list.
+  const latest = await cli('inspect', url(), 'latest', '--json')
+  assert.equal(latest.code, 0, latest.stderr)
+  assert.equal(JSON.parse(latest.stdout).directory, url('savepoints/sp'))
+  const byId = await cli('verify', url(), '2', '--json')
+  assert.equal(JSON.parse(byId.stdout).checkpointId, 2)
+  const root = await cli('inspect', url())
+  assert.equal(root.code, 1)
+  assert.match(root.stderr, /is a checkpoint root, not one checkpoint: run `keyed-state list s3:\/\/.*` .*s3:\/\/[^ ]*\/chk-<id>/)
 })
 
 test('CLI on s3://: verify reports a corrupted object; gc deletes orphans and aborts stale multipart uploads', async () => {
