@@ -12,7 +12,7 @@ import { crc32 } from 'node:zlib'
 import { CancelledError, KeyedStateError } from '../../src/errors.js'
 import type { KeyGroupRange } from '../../src/keygroups.js'
 import { keyGroupRangeForOperator, rangeSize } from '../../src/keygroups.js'
-import type { InstanceAck, InstanceSnapshotRequest, OperatorInstance } from '../../src/checkpoint/instance.js'
+import type { InstanceAck, InstanceSnapshotRequest, LocalOperatorInstance, OperatorInstance } from '../../src/checkpoint/instance.js'
 import { listSnapshots } from '../../src/checkpoint/catalog.js'
 import { referencedPaths } from '../../src/checkpoint/metadata.js'
 import type { KeyedStateHandle, StoredFile } from '../../src/snapshot/types.js'
@@ -251,4 +251,28 @@ export async function until(predicate: () => boolean, what: string, maxTurns = 1
     await new Promise((r) => setTimeout(r, 1))
   }
   assert.fail(`timed out waiting for ${what}`)
+}
+
+/** A real in-process instance that also acknowledges with an operator state (`state()` is called at each barrier). */
+export class InstanceWithOperatorState implements OperatorInstance {
+  constructor(private readonly inner: LocalOperatorInstance, private readonly state: () => unknown) {}
+  get name(): string {
+    return this.inner.name
+  }
+  get keyGroupRange() {
+    return this.inner.keyGroupRange
+  }
+  get maxParallelism(): number {
+    return this.inner.maxParallelism
+  }
+  async snapshot(request: InstanceSnapshotRequest, signal: AbortSignal): Promise<InstanceAck> {
+    const operatorState = this.state() as InstanceAck['operatorState']
+    return { ...(await this.inner.snapshot(request, signal)), operatorState }
+  }
+  notifyCheckpointComplete(id: number): Promise<void> {
+    return this.inner.notifyCheckpointComplete(id)
+  }
+  notifyCheckpointAborted(id: number): Promise<void> {
+    return this.inner.notifyCheckpointAborted(id)
+  }
 }

@@ -3,61 +3,17 @@
 // shortcuts. Each runs the CLI as users do: a child process on real files.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { openKeyedStateBackend } from '../../src/backends/open.js'
 import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js'
-import { LocalOperatorInstance, type InstanceAck, type InstanceSnapshotRequest, type OperatorInstance } from '../../src/checkpoint/instance.js'
+import { LocalOperatorInstance } from '../../src/checkpoint/instance.js'
 import type { KeyedStateBackend } from '../../src/state-backend/types.js'
 import { int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
 import type { Serializer } from '../../src/serializers/serializer.js'
 import { ListStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js'
-import { tempStorage, type TempStorage } from '../checkpoint/helpers.js'
-
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js')
-
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr })
-    })
-  })
-}
-
-function jsonLines(s: string): any[] {
-  return s.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l))
-}
-
-/** A LocalOperatorInstance that also acknowledges with operator state (a source's committed positions). */
-class WithOperatorState implements OperatorInstance {
-  constructor(private readonly inner: LocalOperatorInstance, private readonly state: () => InstanceAck['operatorState']) {}
-  get name(): string {
-    return this.inner.name
-  }
-  get keyGroupRange() {
-    return this.inner.keyGroupRange
-  }
-  get maxParallelism(): number {
-    return this.inner.maxParallelism
-  }
-  async snapshot(request: InstanceSnapshotRequest, signal: AbortSignal): Promise<InstanceAck> {
-    return { ...(await this.inner.snapshot(request, signal)), operatorState: this.state() }
-  }
-  notifyCheckpointComplete(id: number): Promise<void> {
-    return this.inner.notifyCheckpointComplete(id)
-  }
-  notifyCheckpointAborted(id: number): Promise<void> {
-    return this.inner.notifyCheckpointAborted(id)
-  }
-}
+import { InstanceWithOperatorState, tempStorage, type TempStorage } from '../checkpoint/helpers.js'
+import { cli, jsonLines } from './run-cli.js'
 
 async function withCheckpoints(
   prefix: string,
@@ -70,7 +26,7 @@ async function withCheckpoints(
   let position = 0
   const c = await CheckpointCoordinator.create({
     storage: s.storage,
-    instances: [new WithOperatorState(new LocalOperatorInstance(backend, s.storage), () => ({ source: 'orders', committed: [position, position + 1] }))],
+    instances: [new InstanceWithOperatorState(new LocalOperatorInstance(backend, s.storage), () => ({ source: 'orders', committed: [position, position + 1] }))],
   })
   try {
     fill(backend)

@@ -1,10 +1,8 @@
 // The keyed-state CLI as users run it: a child process on real checkpoints.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { cp, mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { openKeyedStateBackend } from '../../src/backends/open.js'
 import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js'
 import { LocalOperatorInstance } from '../../src/checkpoint/instance.js'
@@ -13,28 +11,9 @@ import { ValueStateDescriptor } from '../../src/state/descriptors.js'
 import type { CheckpointMetadata } from '../../src/checkpoint/metadata.js'
 import { FakeInstance, storedPaths, tempStorage, type TempStorage } from '../checkpoint/helpers.js'
 import { cloneModel, Job, type Model } from '../checkpoint/job.js'
+import { CLI, cli, jsonLines } from './run-cli.js'
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js')
 const OLD_MS = 2 * 3_600_000
-
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
-function jsonLines(s: string): any[] {
-  return s.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l))
-}
 
 let t: TempStorage
 let model2: Model

@@ -9,37 +9,14 @@ import { join } from 'node:path'
 import { openKeyedStateBackend } from '../../src/backends/open.js'
 import { findLatestCompleteCheckpoint } from '../../src/checkpoint/catalog.js'
 import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js'
-import { LocalOperatorInstance, type InstanceAck, type InstanceSnapshotRequest, type OperatorInstance } from '../../src/checkpoint/instance.js'
+import { LocalOperatorInstance } from '../../src/checkpoint/instance.js'
 import { decodeMetadata, encodeMetadata } from '../../src/checkpoint/metadata.js'
 import { isKeyedStateError } from '../../src/errors.js'
 import { keyGroupRangeForOperator } from '../../src/keygroups.js'
 import { int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
 import { ValueStateDescriptor } from '../../src/state/descriptors.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
-
-/** A real in-process instance that also acknowledges with an operator state. */
-class InstanceWithOperatorState implements OperatorInstance {
-  constructor(private readonly inner: LocalOperatorInstance, private readonly state: () => unknown) {}
-  get name(): string {
-    return this.inner.name
-  }
-  get keyGroupRange() {
-    return this.inner.keyGroupRange
-  }
-  get maxParallelism(): number {
-    return this.inner.maxParallelism
-  }
-  async snapshot(request: InstanceSnapshotRequest, signal: AbortSignal): Promise<InstanceAck> {
-    const operatorState = this.state() as InstanceAck['operatorState']
-    return { ...(await this.inner.snapshot(request, signal)), operatorState }
-  }
-  notifyCheckpointComplete(id: number): Promise<void> {
-    return this.inner.notifyCheckpointComplete(id)
-  }
-  notifyCheckpointAborted(id: number): Promise<void> {
-    return this.inner.notifyCheckpointAborted(id)
-  }
-}
+import { InstanceWithOperatorState } from '../checkpoint/helpers.js'
 
 test('operator state: recorded per instance in _metadata, non-JSON values abort the checkpoint', async () => {
   const root = await mkdtemp(join(tmpdir(), 'ks-opstate-'))
