@@ -23,6 +23,7 @@ import { pipeline } from 'node:stream/promises'
 import { crc32 } from 'node:zlib'
 import { fromFsError, isKeyedStateError, KeyedStateError } from '../errors.js'
 import { ensureDirectory, errnoOf, fsyncDirectory, linkRefused, LocalRoot, storageFsError } from './local-root.js'
+import { SerialStorageOutput } from './output-base.js'
 import { checkFileName, normalizeStoragePath, scopeDirectory } from './paths.js'
 import type { CheckpointStorage, StorageOutput, StorageScope, StoredEntry } from './types.js'
 
@@ -51,11 +52,7 @@ async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
 const BACKGROUND_SYNC_BYTES = 8 * 1024 * 1024
 
 /** A file being written: temporary until commit() renames it into place. */
-class FsStorageOutput implements StorageOutput {
-  private state: 'open' | 'committed' | 'discarded' = 'open'
-  private written = 0
-  /** Operations run one after another, so discard() during a write waits for it instead of racing it. */
-  private tail: Promise<unknown> = Promise.resolve()
+class FsStorageOutput extends SerialStorageOutput implements StorageOutput {
   private unsyncedBytes = 0
   /** The background data sync in progress; at most one. */
   private backgroundSync: Promise<void> | undefined
@@ -74,31 +71,23 @@ class FsStorageOutput implements StorageOutput {
     private readonly tempName: string,
     private fh: FileHandle | undefined,
   ) {
+    super()
     this.finalFile = join(dir, finalName)
     this.tempFile = join(dir, tempName)
   }
 
-  get bytesWritten(): number {
-    return this.written
-  }
-
-  private serialize<T>(op: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(op, op)
-    this.tail = result.catch(() => {})
-    return result
-  }
-
   write(chunk: Uint8Array): Promise<void> {
     return this.serialize(async () => {
-      if (this.state !== 'open' || !this.fh) throw new KeyedStateError('CLOSED', `write to ${this.path} after ${this.state === 'committed' ? 'commit' : 'discard'}`, { file: this.path })
+      const fh = this.fh
+      this.assertOpen('write to', fh !== undefined)
       try {
-        await writeAll(this.fh, chunk)
+        await writeAll(fh, chunk)
       } catch (e) {
         throw fromFsError(e, this.tempFile, 'writing')
       }
       this.written += chunk.length
       this.unsyncedBytes += chunk.length
-      if (this.unsyncedBytes >= BACKGROUND_SYNC_BYTES && this.backgroundSync === undefined) this.startBackgroundSync(this.fh)
+      if (this.unsyncedBytes >= BACKGROUND_SYNC_BYTES && this.backgroundSync === undefined) this.startBackgroundSync(fh)
     })
   }
 
@@ -123,8 +112,8 @@ class FsStorageOutput implements StorageOutput {
 
   commit(): Promise<number> {
     return this.serialize(async () => {
-      if (this.state !== 'open' || !this.fh) throw new KeyedStateError('CLOSED', `commit of ${this.path} after ${this.state}`, { file: this.path })
       const fh = this.fh
+      this.assertOpen('commit of', fh !== undefined)
       try {
         await this.settleBackgroundSync()
         await fh.sync()

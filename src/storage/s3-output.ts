@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream'
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { KeyedStateError } from '../errors.js'
+import { SerialStorageOutput } from './output-base.js'
 import type { StorageOutput } from './types.js'
 import { fromS3Error } from './s3-errors.js'
 
@@ -20,13 +21,9 @@ export interface UploadSettings {
   partConcurrency: number
 }
 
-export class S3StorageOutput implements StorageOutput {
-  private state: 'open' | 'committed' | 'discarded' = 'open'
-  private written = 0
+export class S3StorageOutput extends SerialStorageOutput implements StorageOutput {
   private readonly body: PassThrough
   private readonly done: Promise<unknown>
-  /** Operations run one after another, as on the file system, so discard() waits for a write in progress. */
-  private tail: Promise<unknown> = Promise.resolve()
   /** commit() ended the body: from then on the object may exist under its final key. */
   private completionAttempted = false
 
@@ -36,6 +33,7 @@ export class S3StorageOutput implements StorageOutput {
     private readonly url: string,
     private readonly settings: UploadSettings,
   ) {
+    super()
     // One part buffered here at most; lib-storage holds up to partConcurrency more while they upload.
     this.body = new PassThrough({ highWaterMark: settings.partSizeBytes })
     const upload = new Upload({
@@ -50,16 +48,6 @@ export class S3StorageOutput implements StorageOutput {
     this.done.catch(() => {})
   }
 
-  get bytesWritten(): number {
-    return this.written
-  }
-
-  private serialize<T>(op: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(op, op)
-    this.tail = result.catch(() => {})
-    return result
-  }
-
   write(chunk: Uint8Array): Promise<void> {
     // The caller may reuse `chunk` once this resolves, while the upload may still hold it: copy.
     return this.writeOwned(Buffer.from(chunk))
@@ -68,7 +56,7 @@ export class S3StorageOutput implements StorageOutput {
   /** write() for a chunk nobody else will touch (a fresh read buffer): no copy. */
   writeOwned(chunk: Buffer): Promise<void> {
     return this.serialize(async () => {
-      if (this.state !== 'open') throw new KeyedStateError('CLOSED', `write to ${this.path} after ${this.state === 'committed' ? 'commit' : 'discard'}`, { file: this.path })
+      this.assertOpen('write to')
       if (chunk.length === 0) return
       this.written += chunk.length
       if (!this.body.write(chunk)) {
@@ -84,7 +72,7 @@ export class S3StorageOutput implements StorageOutput {
 
   commit(): Promise<number> {
     return this.serialize(async () => {
-      if (this.state !== 'open') throw new KeyedStateError('CLOSED', `commit of ${this.path} after ${this.state}`, { file: this.path })
+      this.assertOpen('commit of')
       this.completionAttempted = true
       this.body.end()
       try {

@@ -1,76 +1,18 @@
-// The storage conformance suite on the file system and on S3 (a real
-// S3-compatible server in a child process), then what only S3 has:
-// pagination past 1,000 keys, batched deletes, incomplete multipart uploads,
-// keys no storage path names, location strings.
+// What only S3 has, on a real S3-compatible server in a child process: keys
+// no storage path names, incomplete multipart uploads, location strings. (The
+// cases every storage shares, S3 included, are in test/storage/suite/, run on
+// S3 by suite.test.ts.)
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3'
 import { isKeyedStateError } from '../../src/errors.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import { openCheckpointStorage, parentLocation, parseStorageLocation } from '../../src/storage/open.js'
 import { S3CheckpointStorage } from '../../src/storage/s3.js'
-import { storageConformance } from './conformance.js'
 import { startS3Server } from './server.js'
 
 const server = await startS3Server()
 after(() => server.stop())
-let nextPrefix = 0
-
-storageConformance({
-  name: 'file system',
-  largeFileBytes: 12 * 1024 * 1024,
-  containmentRuns: 60,
-  async open() {
-    const base = await mkdtemp(join(tmpdir(), 'ks-conf-fs-'))
-    const outsideView = new FileSystemCheckpointStorage(base)
-    return {
-      storage: new FileSystemCheckpointStorage(join(base, 'root')),
-      outside: async () => (await outsideView.list('')).map((e) => e.path).filter((p) => !p.startsWith('root/')),
-      plantOutside: (name, data) => outsideView.writeAtomic(name, data),
-      cleanup: () => rm(base, { recursive: true, force: true }),
-    }
-  },
-})
-
-storageConformance({
-  name: 'S3',
-  // Above the 8 MiB part size: a multipart upload of two parts.
-  largeFileBytes: 12 * 1024 * 1024,
-  containmentRuns: 25,
-  async open() {
-    const base = `t${nextPrefix++}`
-    const outsideView = server.storage(base)
-    return {
-      storage: server.storage(`${base}/root`),
-      outside: async () => (await outsideView.list('')).map((e) => e.path).filter((p) => !p.startsWith('root/')),
-      plantOutside: (name, data) => outsideView.writeAtomic(name, data),
-      cleanup: async () => {
-        const all = await outsideView.list('')
-        await outsideView.deleteMany(all.map((e) => e.path))
-        outsideView.close()
-      },
-    }
-  },
-})
-
-test('S3: listing pages past 1,000 objects; DeleteObjects deletes them in batches', async () => {
-  const storage = server.storage('many')
-  try {
-    const paths = Array.from({ length: 1001 }, (_, i) => `shared/f-${String(i).padStart(5, '0')}`)
-    for (let i = 0; i < paths.length; i += 100) await Promise.all(paths.slice(i, i + 100).map((p) => storage.writeAtomic(p, Buffer.from(p))))
-    const listed = await storage.list('shared')
-    assert.deepEqual(listed.map((e) => e.path), paths)
-    const r = await storage.deleteMany(paths)
-    assert.equal(r.deleted.length, paths.length)
-    assert.deepEqual(r.failed, [])
-    assert.deepEqual(await storage.list(''), [])
-  } finally {
-    storage.close()
-  }
-})
 
 test('S3: keys no storage path names (a console folder marker), and keys of a sibling prefix, are never listed or touched', async () => {
   const storage = server.storage('job')

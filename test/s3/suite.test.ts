@@ -12,6 +12,8 @@ let nextPrefix = 0
 storageSuite({
   name: 's3',
   supports: { localSymlinks: false },
+  // The default part size: the multipart threshold is what the large-file cases straddle.
+  partSizeBytes: 8 * 1024 * 1024,
   async open() {
     const base = `suite-${nextPrefix++}`
     const parent = server.storage(base)

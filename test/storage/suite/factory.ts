@@ -27,5 +27,11 @@ export interface StorageFactory {
     /** Files live in a local directory (`root`) where the suite may plant symbolic links. */
     localSymlinks: boolean
   }
+  /**
+   * Bytes from which a write splits into parts (S3 multipart); the large-file
+   * cases write several times this and read across a part boundary. Storages
+   * that never split leave it out.
+   */
+  readonly partSizeBytes?: number
   open(): Promise<OpenedStorage>
 }

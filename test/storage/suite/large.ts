@@ -1,14 +1,16 @@
 // Large files: tens of MB go in and out in bounded pieces (streamed, never
-// buffered whole), through create/write, upload, openReadStream and download.
+// buffered whole), through create/write, upload, openReadStream and download;
+// sizes around the storage's part size (factory.partSizeBytes, S3 multipart)
+// and reads across a part boundary; a discarded large file leaves no parts.
 import assert from 'node:assert/strict'
 import { createReadStream } from 'node:fs'
-import { mkdtemp, open, rm, stat } from 'node:fs/promises'
+import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { crc32 } from 'node:zlib'
 import type { StorageFactory } from './factory.js'
-import { crcOf, patternBytes, withStorage } from './helpers.js'
+import { crcOf, patternBytes, sortedPaths, withStorage } from './helpers.js'
 
 const LARGE_BYTES = 48 * 1024 * 1024
 const PIECE_BYTES = 1024 * 1024
@@ -62,6 +64,42 @@ export function largeFileTests(factory: StorageFactory): void {
         assert.equal(tail.sizeBytes, tailExpected.length)
         assert.equal(tail.crc, crcOf(tailExpected))
         assert.ok((await storage.readRange('shared/big.sst', tailOffset, 10)).equals(tailExpected.subarray(0, 10)))
+      }))
+
+    test('sizes one byte below, at and above the part size round-trip; reads cross the part boundary', async () => {
+      const part = factory.partSizeBytes ?? 8 * 1024 * 1024
+      const local = await mkdtemp(join(tmpdir(), 'ks-suite-part-'))
+      try {
+        await withStorage(factory, async ({ storage }) => {
+          for (const sizeBytes of [part - 1, part, part + 1]) {
+            const data = patternBytes(sizeBytes, sizeBytes % 251)
+            const out = await storage.create({ kind: 'shared' }, `p${sizeBytes}`)
+            for (let i = 0; i < sizeBytes; i += PIECE_BYTES) await out.write(data.subarray(i, i + PIECE_BYTES))
+            assert.equal(await out.commit(), sizeBytes)
+            assert.equal(await storage.size(`shared/p${sizeBytes}`), sizeBytes)
+            assert.equal((await crcOfStream(storage.openReadStream(`shared/p${sizeBytes}`))).crc, crcOf(data))
+            assert.ok((await storage.readRange(`shared/p${sizeBytes}`, part - 3, 6)).equals(data.subarray(part - 3, part + 3)))
+          }
+          const data = patternBytes(part + 1, 5)
+          await writeFile(join(local, 'edge.sst'), data)
+          assert.deepEqual(await storage.upload({ kind: 'shared' }, 'edge.sst', join(local, 'edge.sst')), { path: 'shared/edge.sst', sizeBytes: part + 1, crc32: crcOf(data) })
+          assert.ok((await storage.readRange('shared/edge.sst', part - 2, 10)).equals(data.subarray(part - 2)))
+        })
+      } finally {
+        await rm(local, { recursive: true, force: true })
+      }
+    })
+
+    test('a file of several parts discarded before commit leaves no object and no incomplete upload', () =>
+      withStorage(factory, async ({ storage }) => {
+        const part = factory.partSizeBytes ?? 8 * 1024 * 1024
+        const out = await storage.create({ kind: 'exclusive', checkpointId: 1 }, 'discarded')
+        const piece = patternBytes(PIECE_BYTES)
+        for (let written = 0; written < 2 * part + PIECE_BYTES; written += PIECE_BYTES) await out.write(piece)
+        await out.discard()
+        assert.equal(await storage.exists('chk-1/discarded'), false)
+        assert.deepEqual(await sortedPaths(storage), [])
+        if (storage.listIncompleteUploads) assert.deepEqual(await storage.listIncompleteUploads(), [], 'no parts left behind')
       }))
 
     test(`upload and download of a ${LARGE_BYTES >> 20} MB file`, async () => {

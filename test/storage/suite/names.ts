@@ -35,6 +35,7 @@ export async function assertEveryMethodRefuses(storage: CheckpointStorage, p: st
     label,
   )
   await assert.rejects(storage.create({ kind: 'savepoint', dir: p }, 'f'), escapes, label)
+  if (storage.deleteMany) await assert.rejects(storage.deleteMany(['chk-1/fine', p]), escapes, label)
   if (storage.localPath) assert.throws(() => storage.localPath!(p), escapes, label)
 }
 

@@ -46,12 +46,13 @@ export function writeTests(factory: StorageFactory): void {
         await assert.rejects(out.commit(), hasCode('CLOSED'))
       }))
 
-    test('discard after commit deletes the committed file; commit twice is CLOSED', () =>
+    test('discard after commit deletes the committed file; write or commit after commit is CLOSED', () =>
       withStorage(factory, async ({ storage }) => {
         const kept = await storage.create({ kind: 'exclusive', checkpointId: 1 }, 'kept')
         await kept.write(Buffer.from('abc'))
         await kept.commit()
         await assert.rejects(kept.commit(), hasCode('CLOSED'))
+        await assert.rejects(kept.write(Buffer.from('x')), hasCode('CLOSED'))
         assert.deepEqual(await sortedPaths(storage), ['chk-1/kept'])
         await kept.discard()
         assert.deepEqual(await sortedPaths(storage), [])
