@@ -23,9 +23,9 @@ import { pipeline } from 'node:stream/promises'
 import { crc32 } from 'node:zlib'
 import { fromFsError, isKeyedStateError, KeyedStateError } from '../errors.js'
 import { ensureDirectory, errnoOf, fsyncDirectory, linkRefused, LocalRoot, storageFsError } from './local-root.js'
-import { SerialStorageOutput } from './output-base.js'
+import { SerialStorageOutput, throwIfUploadCancelled } from './output-base.js'
 import { checkFileName, normalizeStoragePath, scopeDirectory } from './paths.js'
-import type { CheckpointStorage, StorageOutput, StorageScope, StoredEntry } from './types.js'
+import type { CheckpointStorage, StorageOutput, StorageScope, StoredEntry, UploadOptions } from './types.js'
 
 /** Read size for streams and copies: large enough for throughput, small enough to bound memory. */
 const COPY_CHUNK_BYTES = 1024 * 1024
@@ -203,7 +203,9 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
     return new FsStorageOutput(`${dirRel}/${name}`, this.tree, dir, name, tempName, fh)
   }
 
-  async upload(scope: StorageScope, name: string, localPath: string): Promise<{ path: string; sizeBytes: number; crc32: number }> {
+  async upload(scope: StorageScope, name: string, localPath: string, options?: UploadOptions): Promise<{ path: string; sizeBytes: number; crc32: number }> {
+    const signal = options?.signal
+    throwIfUploadCancelled(signal, localPath)
     let src: FileHandle
     try {
       src = await open(localPath, 'r')
@@ -222,6 +224,8 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
         } catch (e) {
           throw fromFsError(e, localPath, 'reading for upload')
         }
+        // Checked between chunks (1 MiB each): a cancelled copy stops within one, and discard below removes the staged file.
+        throwIfUploadCancelled(signal, localPath)
         if (bytesRead === 0) break
         const chunk = buf.subarray(0, bytesRead)
         crc = crc32(chunk, crc)

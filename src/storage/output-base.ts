@@ -1,7 +1,8 @@
 // What every StorageOutput (fs.ts, s3-output.ts) shares: its life cycle
 // (open → committed or discarded), the byte count, operations run one after
 // another (so discard() during a write waits for it instead of racing it),
-// and the CLOSED error for a write or commit that comes too late.
+// and the CLOSED error for a write or commit that comes too late; and the
+// CANCELLED error of an upload whose signal fired.
 import { KeyedStateError } from '../errors.js'
 
 export abstract class SerialStorageOutput {
@@ -31,4 +32,9 @@ export abstract class SerialStorageOutput {
     const after = this.state === 'open' ? 'a failed commit' : this.state === 'committed' ? 'commit' : 'discard'
     throw new KeyedStateError('CLOSED', `${operation} ${this.path} after ${after}`, { file: this.path })
   }
+}
+
+/** Throws CANCELLED naming the file once `signal` has fired (the caller of an upload gave up). */
+export function throwIfUploadCancelled(signal: AbortSignal | undefined, path: string): void {
+  if (signal?.aborted) throw new KeyedStateError('CANCELLED', `upload of ${path} was cancelled`, { file: path })
 }

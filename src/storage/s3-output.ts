@@ -85,11 +85,21 @@ export class S3StorageOutput extends SerialStorageOutput implements StorageOutpu
     })
   }
 
+  /**
+   * Ends the upload body with an error now, not after the operations queued
+   * before it (a write may be waiting for a part to upload): the write or
+   * commit in progress fails and the multipart upload is aborted. discard()
+   * still follows to settle and clean up.
+   */
+  interrupt(): void {
+    if (!this.body.writableFinished) this.body.destroy(new KeyedStateError('CANCELLED', `upload of ${this.url} cancelled`, { file: this.path }))
+  }
+
   discard(): Promise<void> {
     return this.serialize(async () => {
       this.state = 'discarded'
       // Ending the body with an error makes every part uploader stop; lib-storage then aborts the multipart upload.
-      if (!this.body.writableFinished) this.body.destroy(new KeyedStateError('CANCELLED', `upload of ${this.url} discarded`, { file: this.path }))
+      this.interrupt()
       await this.done.catch(() => {})
       // Before commit nothing exists under the key (and an older object there is not ours to delete).
       if (!this.completionAttempted) return

@@ -31,8 +31,9 @@ import {
 } from '@aws-sdk/client-s3'
 import { fromFsError, KeyedStateError } from '../errors.js'
 import { checkKnownOptions } from '../option-checks.js'
+import { throwIfUploadCancelled } from './output-base.js'
 import { checkFileName, normalizeStoragePath, scopeDirectory } from './paths.js'
-import type { CheckpointStorage, IncompleteUpload, StorageOutput, StorageScope, StoredEntry } from './types.js'
+import type { CheckpointStorage, IncompleteUpload, StorageOutput, StorageScope, StoredEntry, UploadOptions } from './types.js'
 import { fromS3Error, isNotFound } from './s3-errors.js'
 import { S3StorageOutput, type UploadSettings } from './s3-output.js'
 import { S3ObjectReadStream, type ObjectRef, type ReadRetryPolicy } from './s3-read-stream.js'
@@ -206,23 +207,34 @@ export class S3CheckpointStorage implements CheckpointStorage {
     return new S3StorageOutput(path, key, this.urlOf(key), this.uploadSettings)
   }
 
-  async upload(scope: StorageScope, name: string, localPath: string): Promise<{ path: string; sizeBytes: number; crc32: number }> {
+  async upload(scope: StorageScope, name: string, localPath: string, options?: UploadOptions): Promise<{ path: string; sizeBytes: number; crc32: number }> {
+    const signal = options?.signal
+    throwIfUploadCancelled(signal, localPath)
     const out = await this.create(scope, name)
+    // A write waiting for a part to upload would only see the signal after it: end the upload body at once.
+    const interrupt = (): void => out.interrupt()
+    signal?.addEventListener('abort', interrupt, { once: true })
     let crc = 0
     try {
       try {
-        for await (const chunk of createReadStream(localPath, { highWaterMark: READ_CHUNK_BYTES }) as AsyncIterable<Buffer>) {
+        for await (const chunk of createReadStream(localPath, { highWaterMark: READ_CHUNK_BYTES, signal }) as AsyncIterable<Buffer>) {
           crc = crc32(chunk, crc)
           await out.writeOwned(chunk)
         }
       } catch (e) {
+        throwIfUploadCancelled(signal, localPath)
         throw e instanceof KeyedStateError ? e : fromFsError(e, localPath, 'reading for upload')
       }
+      throwIfUploadCancelled(signal, localPath)
       const sizeBytes = await out.commit()
       return { path: out.path, sizeBytes, crc32: crc >>> 0 }
     } catch (e) {
       await out.discard().catch(() => {})
+      // Cancelled during commit: the upload failed (or was deleted by discard) because of the signal.
+      throwIfUploadCancelled(signal, localPath)
       throw e
+    } finally {
+      signal?.removeEventListener('abort', interrupt)
     }
   }
 

@@ -37,12 +37,22 @@ export interface IncompleteUpload {
   initiatedMs: number
 }
 
+export interface UploadOptions {
+  /** Cancels the upload (a cancelled checkpoint passes its own). */
+  signal?: AbortSignal
+}
+
 export interface CheckpointStorage {
   /** A description for messages, e.g. the root directory. */
   readonly location: string
   create(scope: StorageScope, name: string): Promise<StorageOutput>
-  /** Copies a local file in (used for SST uploads); returns its storage path. */
-  upload(scope: StorageScope, name: string, localPath: string): Promise<{ path: string; sizeBytes: number; crc32: number }>
+  /**
+   * Copies a local file in (used for SST uploads); returns its storage path.
+   * When `options.signal` fires, the copy stops where it is (an S3 multipart
+   * upload is aborted), what was written is removed, and the call rejects
+   * with CANCELLED.
+   */
+  upload(scope: StorageScope, name: string, localPath: string, options?: UploadOptions): Promise<{ path: string; sizeBytes: number; crc32: number }>
   read(path: string): Promise<Buffer>
   /** `length` bytes at `offset`; fewer only when the file ends first (readers turn that into TRUNCATED). */
   readRange(path: string, offset: number, length: number): Promise<Buffer>

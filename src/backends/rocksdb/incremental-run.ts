@@ -94,6 +94,8 @@ export class IncrementalSnapshotRun implements SnapshotRun {
   readonly done: Promise<SnapshotResult>
   readonly stats: IncrementalRunStats = { uploadedFiles: 0, uploadedBytes: 0, reusedFiles: 0, reusedBytes: 0 }
   private cancelled = false
+  /** Fired by cancel(): uploads in flight stop mid-file (an S3 multipart upload is aborted) instead of finishing first. */
+  private readonly cancelSignal = new AbortController()
   private settled = false
   /** The checkpoint directory is gone or handed over as the local copy. */
   private directoryReleased = false
@@ -124,6 +126,7 @@ export class IncrementalSnapshotRun implements SnapshotRun {
   cancel(): void {
     if (this.settled || this.cancelled) return
     this.cancelled = true
+    this.cancelSignal.abort()
     this.done.catch(() => {})
   }
 
@@ -205,7 +208,7 @@ export class IncrementalSnapshotRun implements SnapshotRun {
         const sst = isSstFile(f.name)
         const scope = sst ? ({ kind: 'shared' } as const) : ({ kind: 'exclusive', checkpointId: p.checkpointId } as const)
         const storageName = sst ? sharedFileName(p.backendId, f.name, p.token) : privateFileName(f.name, p.token)
-        const stored = await storage.upload(scope, storageName, join(p.directory, f.name))
+        const stored = await storage.upload(scope, storageName, join(p.directory, f.name), { signal: this.cancelSignal.signal })
         this.written.push(stored.path)
         if (stored.sizeBytes !== f.sizeBytes) {
           // Checkpoint files are immutable; a different size means something else wrote into the directory.

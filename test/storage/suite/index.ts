@@ -8,6 +8,7 @@ import { largeFileTests } from './large.js'
 import { listDeleteTests } from './list-delete.js'
 import { nameTests } from './names.js'
 import { readTests } from './read.js'
+import { uploadCancelTests } from './upload-cancel.js'
 import { writeTests } from './write.js'
 
 export type { OpenedStorage, StorageFactory } from './factory.js'
@@ -19,6 +20,7 @@ export const storageFeatures: ((factory: StorageFactory) => void)[] = [
   nameTests,
   containmentTests,
   largeFileTests,
+  uploadCancelTests,
 ]
 
 export function storageSuite(factory: StorageFactory): void {
