@@ -5,6 +5,7 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { CancelledError, isKeyedStateError } from '../../../src/errors.js'
+import { FileSystemCheckpointStorage } from '../../../src/storage/fs.js'
 import { clearIncrementalSnapshotHooks, incrementalSnapshotHooks } from '../../../src/backends/rocksdb/incremental-run.js'
 import { decodeMetaFile } from '../../../src/backends/rocksdb/incremental-meta-file.js'
 import {
@@ -322,6 +323,36 @@ test('cancel in the middle of the upload deletes every file of the run; the back
     const r = await openIncremental(t.dir('r'), { restoreFrom: [c4.handle], storage: t.storage })
     checkKeys(r, 300, (i) => (i < 10 ? 4 : i < 100 ? 2 : 1))
     await r.close()
+  } finally {
+    await t.remove()
+  }
+})
+
+test('cancel reaches the uploads in flight through their signal: an upload running at the cancel stops and writes nothing', async () => {
+  const t = await testDirs()
+  try {
+    const b = await openIncremental(t.dir('a'))
+    writeKeys(b, range(300), 1)
+    let run: ReturnType<typeof b.snapshot> | undefined
+    const outcomes: Promise<string>[] = []
+    /** The real file system storage; the first upload cancels the run after it has started, before it copies a byte. */
+    class CancellingStorage extends FileSystemCheckpointStorage {
+      override upload(...args: Parameters<FileSystemCheckpointStorage['upload']>): ReturnType<FileSystemCheckpointStorage['upload']> {
+        const first = outcomes.length === 0
+        const result = super.upload(...args)
+        if (first) run!.cancel()
+        outcomes.push(result.then(() => 'stored', (e: unknown) => (isKeyedStateError(e) ? e.code : String(e))))
+        return result
+      }
+    }
+    const storage = new CancellingStorage(join(t.root, 'storage'))
+    run = b.snapshot(1, { type: 'checkpoint', storage })
+    await assert.rejects(run.done, (e: unknown) => e instanceof CancelledError)
+    assert.ok(outcomes.length >= 1)
+    assert.equal(await outcomes[0], 'CANCELLED', 'the upload in flight saw the cancel')
+    assert.deepEqual(await storedPaths(storage), [])
+    b.notifyCheckpointAborted(1)
+    await b.close()
   } finally {
     await t.remove()
   }
