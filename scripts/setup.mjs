@@ -1,58 +1,37 @@
 #!/usr/bin/env node
 // One entry point that makes a clone runnable: RocksDB from the system, npm
 // dependencies, the native addon (rebuilt only when its sources change) and the
-// TypeScript build. It uses nothing but Node itself, because it runs before
-// node_modules exists.
-import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, dirname, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
+// TypeScript build; with --test also what the tests need from the system (the
+// chromium the checkpoint page's browser test drives). It uses nothing but Node
+// itself, because it runs before node_modules exists. Unlike the package's npm
+// "install" hook (scripts/install-addon.mjs), it installs system packages with
+// apt-get (as root on Debian): it runs in our own clone only.
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { root, log, run, has, rocksdbInstalled, isRootOnDebian, aptInstall, ensureAddon, ROCKSDB_MISSING } from './addon.mjs'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const addonOnly = process.argv.includes('--addon-only')
 const forBench = process.argv.includes('--bench')
-const log = (msg) => process.stderr.write(`[setup] ${msg}\n`)
+const forTests = process.argv.includes('--test')
 
-function run(cmd, args, opts = {}) {
-  const res = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts })
-  if (res.error) throw res.error
-  if (res.status !== 0) {
-    log(`'${cmd} ${args.join(' ')}' failed with exit code ${res.status}`)
-    process.exit(res.status ?? 1)
-  }
-}
+/** Chromium binary the browser tests drive (Debian's package). */
+const CHROMIUM = '/usr/bin/chromium'
 
-function has(cmd, args) {
-  const res = spawnSync(cmd, args, { stdio: 'ignore' })
-  return !res.error && res.status === 0
-}
-
-function rocksdbInstalled() {
-  return has('pkg-config', ['--exists', 'rocksdb']) || existsSync('/usr/include/rocksdb/db.h')
-}
-
-function ensureRocksDB() {
-  const wantTools = !addonOnly && !has('ldb', ['--version']) && !existsSync('/usr/bin/ldb')
-  if (rocksdbInstalled() && has('pkg-config', ['--version']) && !wantTools) return
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
-  const isDebian = existsSync('/etc/debian_version') && has('apt-get', ['--version'])
-  if (isRoot && isDebian) {
-    log('installing RocksDB (librocksdb-dev, rocksdb-tools) and pkg-config with apt-get')
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-    run('apt-get', ['update', '-qq'], { env })
-    run('apt-get', ['install', '-y', '-qq', 'librocksdb-dev', 'rocksdb-tools', 'pkg-config', 'g++', 'make'], { env })
+function ensureSystemPackages() {
+  const wanted = []
+  if (!rocksdbInstalled() || !has('pkg-config', ['--version'])) wanted.push('librocksdb-dev', 'pkg-config', 'g++', 'make')
+  // ldb (rocksdb-tools) is only used by a few tests; they skip without it.
+  if (!has('ldb', ['--version']) && !existsSync('/usr/bin/ldb')) wanted.push('rocksdb-tools')
+  if (forTests && !existsSync(CHROMIUM)) wanted.push('chromium')
+  if (wanted.length === 0) return
+  if (isRootOnDebian()) {
+    aptInstall(wanted)
     return
   }
-  if (rocksdbInstalled()) return // tools are only needed by a few tests; they skip without them
-  process.stderr.write(`
-keyed-state needs the RocksDB C++ library and headers to build its native addon.
-Install them, then run this command again:
-  Debian/Ubuntu:  sudo apt-get install librocksdb-dev rocksdb-tools pkg-config g++ make
-  Fedora:         sudo dnf install rocksdb-devel pkgconf-pkg-config gcc-c++ make
-  macOS:          brew install rocksdb pkg-config
-`)
+  if (rocksdbInstalled()) {
+    if (wanted.includes('chromium')) log(`${CHROMIUM} is missing: the browser test of the checkpoint page will skip`)
+    return
+  }
+  process.stderr.write(ROCKSDB_MISSING)
   process.exit(1)
 }
 
@@ -79,122 +58,6 @@ function ensureBenchDependencies() {
   if (!existsSync(sqlite) || existsSync(join(sqlite, 'build', 'Release', 'better_sqlite3.node'))) return
   log('building better-sqlite3 for the benchmarks (once)')
   run('npm', ['rebuild', 'better-sqlite3', '--no-audit', '--no-fund'])
-}
-
-function hashTree(paths) {
-  const h = createHash('sha256')
-  const visit = (p) => {
-    const full = join(root, p)
-    if (!existsSync(full)) return
-    if (statSync(full).isDirectory()) {
-      for (const name of readdirSync(full).sort()) visit(join(p, name))
-    } else {
-      h.update(p).update('\0').update(readFileSync(full)).update('\0')
-    }
-  }
-  paths.forEach(visit)
-  h.update(process.version)
-  return h.digest('hex')
-}
-
-// Several set-ups may run in one checkout at once (parallel test runs), and
-// node-gyp rebuilds build/ in place: they take turns, and a later one finds the
-// addon already built. The lock is a directory holding its owner's pid.
-const buildLock = join(tmpdir(), `keyed-state-addon-${createHash('sha256').update(root).digest('hex').slice(0, 16)}.lock`)
-const buildLockWaitMs = 15 * 60_000
-const buildLockOrphanMs = 60_000
-
-function lockOwner() {
-  try {
-    return Number(readFileSync(join(buildLock, 'pid'), 'utf8'))
-  } catch {
-    return 0
-  }
-}
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return e.code === 'EPERM'
-  }
-}
-
-function releaseBuildLock() {
-  if (lockOwner() === process.pid) rmSync(buildLock, { recursive: true, force: true })
-}
-
-function acquireBuildLock() {
-  const deadline = Date.now() + buildLockWaitMs
-  const sleeper = new Int32Array(new SharedArrayBuffer(4))
-  let announced = false
-  for (;;) {
-    try {
-      mkdirSync(buildLock)
-      writeFileSync(join(buildLock, 'pid'), String(process.pid))
-      process.on('exit', releaseBuildLock)
-      return
-    } catch (e) {
-      if (e.code !== 'EEXIST') throw e
-    }
-    const owner = lockOwner()
-    let orphaned = owner > 0 && !isAlive(owner)
-    if (owner === 0) {
-      try {
-        orphaned = Date.now() - statSync(buildLock).mtimeMs > buildLockOrphanMs
-      } catch {
-        continue // released meanwhile
-      }
-    }
-    if (orphaned) {
-      rmSync(buildLock, { recursive: true, force: true })
-      continue
-    }
-    if (Date.now() > deadline) {
-      log(`gave up waiting for another build of the addon (lock ${buildLock})`)
-      process.exit(1)
-    }
-    if (!announced) log(`waiting for another build of the addon (pid ${owner})`)
-    announced = true
-    Atomics.wait(sleeper, 0, 0, 200)
-  }
-}
-
-function ensureAddon() {
-  if (!existsSync(join(root, 'binding.gyp'))) return
-  const stampFile = join(root, 'build', 'Release', '.sources-sha256')
-  const want = hashTree(['binding.gyp', 'native'])
-  // The stamp is the sources' hash, plus ' +bench' when the bench-only addon
-  // (binding.gyp keyed_state_bench, `npm run bench`) was built with it; a build
-  // with the bench addon also serves every other use.
-  const BENCH_MARK = ' +bench'
-  const upToDate = () => {
-    if (!existsSync(stampFile)) return false
-    const stamp = readFileSync(stampFile, 'utf8')
-    if (stamp.replace(BENCH_MARK, '') !== want) return false
-    if (!existsSync(join(root, 'build', 'Release', 'keyed_state_native.node'))) return false
-    return !forBench || (stamp.endsWith(BENCH_MARK) && existsSync(join(root, 'build', 'Release', 'keyed_state_bench.node')))
-  }
-  if (upToDate()) return
-  acquireBuildLock()
-  if (upToDate()) {
-    releaseBuildLock()
-    return
-  }
-  log(forBench ? 'building the native addon and its bench-only twin' : 'building the native addon')
-  const localGyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
-  const args = ['rebuild', '-j', 'max']
-  if (forBench) args.push('--ks_bench=yes')
-  // node-gyp downloads the Node headers unless told where they are; Debian and
-  // NodeSource packages install them next to the binary (offline builds work).
-  const nodePrefix = join(dirname(process.execPath), '..')
-  if (existsSync(join(nodePrefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${nodePrefix}`)
-  if (existsSync(localGyp)) run(process.execPath, [localGyp, ...args])
-  else run('npm', ['exec', '--yes', '--', 'node-gyp', ...args])
-  mkdirSync(dirname(stampFile), { recursive: true })
-  writeFileSync(stampFile, forBench ? want + BENCH_MARK : want)
-  releaseBuildLock()
 }
 
 /**
@@ -228,16 +91,8 @@ function ensureTypeScriptBuild() {
   run(process.execPath, [tsc, '-p', 'tsconfig.json'])
 }
 
-if (addonOnly) {
-  // Runs as the npm "install" hook. Inside our own setup the addon is built below.
-  if (process.env.KEYED_STATE_SETUP === '1') process.exit(0)
-  ensureRocksDB()
-  ensureAddon()
-  process.exit(0)
-}
-
-ensureRocksDB()
+ensureSystemPackages()
 ensureNodeModules()
 if (forBench) ensureBenchDependencies()
-ensureAddon()
+ensureAddon({ forBench })
 ensureTypeScriptBuild()

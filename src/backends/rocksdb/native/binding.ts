@@ -4,7 +4,7 @@
 // to C++ with no wrapper closure in between.
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+import { dirname, join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type ErrorCode, KeyedStateError, NativeError } from '../../../errors.js'
 import type { NativeBenchBinding, NativeBinding, NativeErrorCode } from './types.js'
@@ -85,11 +85,20 @@ export function nativeAddonPath(): string {
   return join(packageRoot(), ADDON_RELATIVE_PATH)
 }
 
+/**
+ * What builds the addon where this copy of the package lives: in a project that
+ * depends on keyed-state (installed with --ignore-scripts, or before RocksDB was
+ * there) that is `npm rebuild keyed-state`; in a clone, `npm run build`.
+ */
+function buildCommand(): string {
+  return packageRoot().split(sep).includes('node_modules') ? 'npm rebuild keyed-state' : 'npm run build'
+}
+
 let loaded: NativeBinding | undefined
 let loadedBench: NativeBenchBinding | undefined
 
 export function loadNative(): NativeBinding {
-  if (loaded === undefined) loaded = loadAddon(ADDON_RELATIVE_PATH, 'npm run build')
+  if (loaded === undefined) loaded = loadAddon(ADDON_RELATIVE_PATH, buildCommand())
   return loaded
 }
 
@@ -105,7 +114,7 @@ function loadAddon(relativePath: string, buildCommand: string): NativeBinding {
   if (!existsSync(file)) {
     throw new KeyedStateError(
       'NATIVE_UNAVAILABLE',
-      `the native addon ${file} is not built: run \`${buildCommand}\` (RocksDB must be installed, e.g. apt-get install librocksdb-dev)`,
+      `the native addon ${file} is not built: run \`${buildCommand}\` (RocksDB must be installed first: apt-get install librocksdb-dev, dnf install rocksdb-devel or brew install rocksdb)`,
       { file },
     )
   }
