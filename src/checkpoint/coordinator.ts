@@ -25,6 +25,7 @@ import type { CheckpointStorage } from '../storage/types.js'
 import { listSnapshots } from './catalog.js'
 import { collectGarbage, removeEmptyDirectories, type GcOptions, type GcReport } from './gc.js'
 import { assertValidHandle, filesOfHandle, handleSizeBytes } from './handles.js'
+import { CheckpointHistoryWriter, DEFAULT_HISTORY_MAX_ENTRIES, historyEntryOfCompleted, historyEntryOfFailed } from './history.js'
 import type { CheckpointHooks, HookName } from './hooks.js'
 import type { InstanceAck, InstanceSnapshotRequest, OperatorInstance } from './instance.js'
 import {
@@ -99,11 +100,16 @@ export interface CheckpointCoordinatorOptions<O extends JsonValue = JsonValue> {
   hooks?: CheckpointHooks
   /** Completions, aborts, subsumptions and warnings (failed deletes and notifications). Must not throw. */
   onEvent?: (event: CheckpointEvent) => void
+  /**
+   * Entries kept in the checkpoint history file (`_checkpoint_history.jsonl`,
+   * what `keyed-state ui` shows); default 1000, 0 writes none.
+   */
+  historyMaxEntries?: number
 }
 
 const KNOWN_OPTIONS = new Set([
   'storage', 'storageOptions', 'instances', 'intervalMs', 'maxConcurrentCheckpoints', 'minPauseBetweenCheckpointsMs', 'timeoutMs',
-  'retainedCheckpoints', 'cancelGraceMs', 'restoredFrom', 'hooks', 'onEvent',
+  'retainedCheckpoints', 'cancelGraceMs', 'restoredFrom', 'hooks', 'onEvent', 'historyMaxEntries',
 ])
 
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000
@@ -128,6 +134,7 @@ function checkOptions(o: CheckpointCoordinatorOptions): void {
   positive('timeoutMs', 1)
   positive('retainedCheckpoints', 1)
   positive('cancelGraceMs', 0)
+  positive('historyMaxEntries', 0)
   const mode = o.restoredFrom?.mode
   if (mode !== undefined && mode !== 'claim' && mode !== 'no-claim') {
     throw new KeyedStateError('INVALID_ARGUMENT', `restore mode must be 'claim' or 'no-claim', got ${JSON.stringify(mode)}`)
@@ -250,6 +257,9 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
   private readonly hooks: CheckpointHooks
   private readonly onEvent: ((event: CheckpointEvent) => void) | undefined
   private readonly restoredFrom: RestoreSettings | undefined
+  private readonly history: CheckpointHistoryWriter | undefined
+  /** Listeners added with subscribe() (metrics), next to options.onEvent. */
+  private readonly listeners = new Set<(event: CheckpointEvent) => void>()
 
   private lifecycle: Lifecycle = 'new'
   private nextCheckpointId = 1
@@ -281,6 +291,12 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
     this.hooks = options.hooks ?? {}
     this.onEvent = options.onEvent
     this.restoredFrom = options.restoredFrom
+    const historyMaxEntries = options.historyMaxEntries ?? DEFAULT_HISTORY_MAX_ENTRIES
+    if (historyMaxEntries > 0) {
+      this.history = new CheckpointHistoryWriter(this.storage, historyMaxEntries, (error) =>
+        this.emit({ type: 'warning', message: 'writing the checkpoint history failed', error }),
+      )
+    }
     const restored = options.restoredFrom?.metadata
     if (restored && restored.maxParallelism !== this.maxParallelism) {
       throw new KeyedStateError(
@@ -613,6 +629,8 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
       this.pending.delete(p.checkpointId)
     })
     if (failure) return this.abort(p, failure, true)
+    // Before the caller hears of it, so that the page and tests that read the history see it.
+    await this.history?.record(historyEntryOfCompleted(metadata!))
     this.emit({ type: 'completed', metadata: metadata! })
     p.resolve(metadata!)
   }
@@ -717,6 +735,7 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
       await this.deleteReleasedSharedFiles()
       this.pending.delete(p.checkpointId)
     })
+    await this.history?.record(historyEntryOfFailed({ checkpointId: p.checkpointId, type: p.type, dir: p.dir, triggeredAtMs: p.triggeredAtMs, reason }))
     this.emit({ type: 'aborted', checkpointId: p.checkpointId, snapshotType: p.type, reason })
     p.reject(reason)
   }
@@ -818,11 +837,19 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
   }
 
   private emit(event: CheckpointEvent): void {
-    try {
-      this.onEvent?.(event)
-    } catch {
-      // A listener's failure must not break the checkpoint lifecycle.
+    for (const listener of [this.onEvent, ...this.listeners]) {
+      try {
+        listener?.(event)
+      } catch {
+        // A listener's failure must not break the checkpoint lifecycle.
+      }
     }
+  }
+
+  /** Adds a listener of the events onEvent gets (e.g. metrics); returns the function that removes it. */
+  subscribe(listener: (event: CheckpointEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
   }
 
   // ---------------------------------------------------------------- inspection
@@ -885,6 +912,7 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
       for (const p of waiting) void this.abort(p, new KeyedStateError('ABORTED', `${p.label} aborted: the coordinator is closing`))
       await Promise.allSettled(waiting.map((p) => p.result))
       await this.serialTail
+      await this.history?.flush()
       if (this.ownsStorage) this.storage.close?.()
     })()
     return this.closing

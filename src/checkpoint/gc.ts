@@ -9,7 +9,7 @@
 import { isKeyedStateError } from '../errors.js'
 import type { CheckpointStorage, IncompleteUpload, StoredEntry } from '../storage/types.js'
 import { listSnapshots } from './catalog.js'
-import { DEFAULT_SAVEPOINT_PARENT, isUnder, parseCheckpointDirName, SHARED_DIR, TASK_OWNED_DIR, topLevelDir } from './layout.js'
+import { DEFAULT_SAVEPOINT_PARENT, HISTORY_FILE_NAME, isHistoryTempFile, isUnder, parseCheckpointDirName, SHARED_DIR, TASK_OWNED_DIR, topLevelDir } from './layout.js'
 import { referencedPaths } from './metadata.js'
 
 export const DEFAULT_GC_GRACE_PERIOD_MS = 60 * 60 * 1000
@@ -53,6 +53,7 @@ function ownedByLifecycle(path: string, metadataDirs: readonly string[]): boolea
   const top = topLevelDir(path)
   if (parseCheckpointDirName(top) !== undefined) return true
   if (top === SHARED_DIR || top === TASK_OWNED_DIR || top === DEFAULT_SAVEPOINT_PARENT) return true
+  if (isHistoryTempFile(path)) return true
   return metadataDirs.some((d) => d !== '' && isUnder(path, d))
 }
 
@@ -63,7 +64,8 @@ export async function collectGarbage(storage: CheckpointStorage, options: GcOpti
   const entries = await storage.list('')
   const listings = await listSnapshots(storage, entries)
 
-  const referenced = new Set<string>()
+  // The checkpoint history is the lifecycle's own file: kept, and not foreign.
+  const referenced = new Set<string>([HISTORY_FILE_NAME])
   const protectedDirs: string[] = []
   const metadataDirs: string[] = []
   const problems: string[] = []

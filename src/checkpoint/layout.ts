@@ -7,6 +7,14 @@ export const METADATA_FILE_NAME = '_metadata'
 export const SHARED_DIR = 'shared'
 export const TASK_OWNED_DIR = 'taskowned'
 export const DEFAULT_SAVEPOINT_PARENT = 'savepoints'
+/** The checkpoint history (history.ts) at the storage root: kept by gc, not part of any checkpoint. */
+export const HISTORY_FILE_NAME = '_checkpoint_history.jsonl'
+/** A temporary file the file-system storage's writeAtomic left when a crash interrupted a history write. */
+const HISTORY_TEMP_PATTERN = /^\._checkpoint_history\.jsonl\.[0-9a-f]+\.tmp$/
+
+export function isHistoryTempFile(path: string): boolean {
+  return HISTORY_TEMP_PATTERN.test(path)
+}
 
 const CHECKPOINT_DIR_PATTERN = /^chk-(0|[1-9][0-9]{0,15})$/
 

@@ -5,6 +5,7 @@ import { dirname } from 'node:path'
 import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js'
 import { findLatestCompleteCheckpoint, missingFiles } from '../../src/checkpoint/catalog.js'
 import { collectGarbage } from '../../src/checkpoint/gc.js'
+import { HISTORY_FILE_NAME } from '../../src/checkpoint/layout.js'
 import type { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import { assertStorageExact, FakeInstance, referencedByMetadata, storedPaths, tempStorage, until } from './helpers.js'
 import { Job } from './job.js'
@@ -39,7 +40,8 @@ test('gc finds exactly the orphans, keeps young, foreign and referenced files, a
     const needed = await referencedByMetadata(storage)
     await age(storage, 2 * HOUR_MS)
 
-    const orphans = ['chk-9/op-1', 'chk-3/.op.abc.tmp', 'shared/lost.sst', 'savepoints/dead/op-0', 'taskowned/x'].sort()
+    // A crash in the middle of a history write leaves its temporary file: an orphan too.
+    const orphans = ['chk-9/op-1', 'chk-3/.op.abc.tmp', 'shared/lost.sst', 'savepoints/dead/op-0', 'taskowned/x', '._checkpoint_history.jsonl.0123456789ab.tmp'].sort()
     for (const p of orphans) await plant(storage, p, 2 * HOUR_MS)
     await plant(storage, 'shared/young.sst', 1000)
     await plant(storage, 'notes.txt', 2 * HOUR_MS)
@@ -49,7 +51,8 @@ test('gc finds exactly the orphans, keeps young, foreign and referenced files, a
     assert.deepEqual(report.orphans.map((e) => e.path).sort(), orphans)
     assert.deepEqual(report.tooYoung.map((e) => e.path), ['shared/young.sst'])
     assert.deepEqual(report.foreign.map((e) => e.path).sort(), ['notes.txt', 'other/data.bin'])
-    assert.equal(report.referencedFiles, needed.length)
+    // The checkpoint history is the lifecycle's own file: kept, not foreign.
+    assert.equal(report.referencedFiles, needed.length + 1)
     assert.deepEqual(report.deleted, [])
     assert.equal((await storedPaths(storage)).length, needed.length + orphans.length + 3, 'nothing deleted without delete')
 
@@ -60,6 +63,7 @@ test('gc finds exactly the orphans, keeps young, foreign and referenced files, a
     assert.deepEqual(await storedPaths(storage), [...needed, 'notes.txt', 'other/data.bin', 'shared/young.sst'].sort())
     const latest = (await findLatestCompleteCheckpoint(storage))!
     assert.deepEqual(await missingFiles(storage, latest), [])
+    assert.equal(await storage.exists(HISTORY_FILE_NAME), true)
 
     // With no grace period the young file goes too.
     const now = await collectGarbage(storage, { delete: true, gracePeriodMs: 0 })

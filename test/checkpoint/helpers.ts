@@ -14,6 +14,7 @@ import type { KeyGroupRange } from '../../src/keygroups.js'
 import { keyGroupRangeForOperator, rangeSize } from '../../src/keygroups.js'
 import type { InstanceAck, InstanceSnapshotRequest, LocalOperatorInstance, OperatorInstance } from '../../src/checkpoint/instance.js'
 import { listSnapshots } from '../../src/checkpoint/catalog.js'
+import { HISTORY_FILE_NAME } from '../../src/checkpoint/layout.js'
 import { referencedPaths } from '../../src/checkpoint/metadata.js'
 import type { KeyedStateHandle, StoredFile } from '../../src/snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
@@ -30,8 +31,9 @@ export async function tempStorage(prefix = 'ks-chk-'): Promise<TempStorage> {
   return { root, storage: new FileSystemCheckpointStorage(root), cleanup: () => rm(root, { recursive: true, force: true }) }
 }
 
+/** Every file in storage but the checkpoint history (which no `_metadata` references). */
 export async function storedPaths(storage: CheckpointStorage): Promise<string[]> {
-  return (await storage.list('')).map((e) => e.path).sort()
+  return (await storage.list('')).map((e) => e.path).filter((p) => p !== HISTORY_FILE_NAME).sort()
 }
 
 /** Every path some valid `_metadata` in storage references (the `_metadata` files included). */

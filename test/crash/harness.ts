@@ -12,6 +12,7 @@ import { openKeyedStateBackend } from '../../src/backends/open.js'
 import type { KeyedStateBackend } from '../../src/state-backend/types.js'
 import { findLatestCompleteCheckpoint, listSnapshots, missingFiles } from '../../src/checkpoint/catalog.js'
 import { collectGarbage } from '../../src/checkpoint/gc.js'
+import { HISTORY_FILE_NAME } from '../../src/checkpoint/layout.js'
 import { referencedPaths, type CheckpointMetadata } from '../../src/checkpoint/metadata.js'
 import { restoreAssignment } from '../../src/checkpoint/assignment.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
@@ -141,7 +142,9 @@ export async function checkGcRemovesExactlyTheOrphans(storage: FileSystemCheckpo
   assert.deepEqual(listings.filter((l) => !l.complete && !l.problem?.startsWith('no ')).map((l) => `${l.dir}: ${l.problem}`), [], `${where}: damaged _metadata`)
   const complete = listings.filter((l) => l.complete).map((l) => l.metadata!)
   const referenced = new Set(complete.flatMap((md) => [...referencedPaths(md)]))
-  const before = (await storage.list('')).map((e) => e.path)
+  // The checkpoint history is kept by gc although no `_metadata` references it.
+  const checkpointFiles = async (): Promise<string[]> => (await storage.list('')).map((e) => e.path).filter((p) => p !== HISTORY_FILE_NAME)
+  const before = await checkpointFiles()
   const orphans = before.filter((p) => !referenced.has(p)).sort()
 
   const report = await collectGarbage(storage, { delete: true, gracePeriodMs: 0 })
@@ -150,7 +153,7 @@ export async function checkGcRemovesExactlyTheOrphans(storage: FileSystemCheckpo
   assert.deepEqual(report.problems, [], `${where}: gc problems`)
   assert.deepEqual(report.foreign.map((e) => e.path), [], `${where}: foreign files`)
 
-  const after = (await storage.list('')).map((e) => e.path).sort()
+  const after = (await checkpointFiles()).sort()
   assert.deepEqual(after, [...referenced].sort(), `${where}: after gc storage holds exactly the referenced files`)
   for (const md of complete) assert.deepEqual(await missingFiles(storage, md), [], `${where}: files of checkpoint ${md.checkpointId} after gc`)
   return { orphans: orphans.length }

@@ -15,6 +15,7 @@ import type { IncrementalSnapshotHandle, KeyedStateHandle, SnapshotResult, Store
 import { MapStateDescriptor, ValueStateDescriptor } from '../../../src/state/descriptors.js'
 import { FileSystemCheckpointStorage } from '../../../src/storage/fs.js'
 import type { CheckpointStorage } from '../../../src/storage/types.js'
+import { HISTORY_FILE_NAME } from '../../../src/checkpoint/layout.js'
 
 export const valueState = new ValueStateDescriptor('value', stringSerializer)
 export const mapState = new MapStateDescriptor('map', stringSerializer, int32Serializer)
@@ -130,9 +131,9 @@ export async function checkpoint(
   return { result, handle: incremental(result.handle), run }
 }
 
-/** Every file in storage (storage-relative paths), sorted. */
+/** Every file in storage (storage-relative paths) but the checkpoint history, sorted. */
 export async function storedPaths(storage: CheckpointStorage): Promise<string[]> {
-  return (await storage.list('')).map((e) => e.path).sort()
+  return (await storage.list('')).map((e) => e.path).filter((p) => p !== HISTORY_FILE_NAME).sort()
 }
 
 /** Runs `fn` (which restores one backend) and returns what the incremental restore reported. */
