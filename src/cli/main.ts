@@ -11,6 +11,7 @@ import { dumpCommand } from './commands/dump.js'
 import { gcCommand } from './commands/gc.js'
 import { inspectCommand } from './commands/inspect.js'
 import { listCommand } from './commands/list.js'
+import { uiCommand } from './commands/ui.js'
 import { verifyCommand } from './commands/verify.js'
 import { KEY_SERIALIZER_IDS } from './lib/decode.js'
 import { LATEST, resolveSnapshotArgument } from './lib/open.js'
@@ -96,6 +97,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--grace-ms <ms>', `keep unreferenced files modified within this many milliseconds (default ${DEFAULT_GC_GRACE_PERIOD_MS}); keep it above the checkpoint timeout`, nonNegativeInteger)
     .addOption(json)
     .action(run((root: string, opts: { delete?: boolean; graceMs?: number; json?: boolean }) => gcCommand(root, opts)))
+
+  program
+    .command('ui')
+    .description('serve a page of the checkpoints and savepoints of a storage: history, charts, details (refreshes while a job runs)')
+    .argument('<root>', 'checkpoint storage root directory')
+    .option('--host <address>', 'address to bind (another than 127.0.0.1 lets other machines see paths and operator state)', '127.0.0.1')
+    .option('--port <port>', 'port (default: any free one)', nonNegativeInteger, 0)
+    .action(run((root: string, opts: { host: string; port: number }) => uiCommand(root, opts)))
 
   return program
 }
