@@ -60,6 +60,8 @@ export type {
   RocksDBCompactionOptions,
   MemoryOptions,
   StateOf,
+  BackendStats,
+  StateStats,
 } from './state-backend/types.js'
 export type { Timer, TimerService, TimerServiceOptions, TimeDomain } from './timers/types.js'
 
@@ -92,6 +94,7 @@ export {
   listSnapshots,
   findLatestCompleteCheckpoint,
   readMetadata,
+  readCheckpointHistory,
   collectGarbage,
   DEFAULT_GC_GRACE_PERIOD_MS,
 } from './checkpoint/index.js'
@@ -117,4 +120,14 @@ export type {
   HookName,
   HookContext,
   CheckpointHooks,
+  CheckpointHistory,
+  CheckpointHistoryEntry,
+  HistoryInstanceEntry,
 } from './checkpoint/index.js'
+
+export { checkpointMetrics } from './metrics/checkpoint-metrics.js'
+export type { CheckpointMetrics, CheckpointMetricsOptions } from './metrics/checkpoint-metrics.js'
+export { backendMetrics } from './metrics/backend-metrics.js'
+export type { BackendMetrics, BackendMetricsOptions } from './metrics/backend-metrics.js'
+export { serveMetrics } from './metrics/server.js'
+export type { MetricsServer } from './metrics/server.js'

@@ -25,7 +25,7 @@ import type {
 import { checkCompatible, metaInfoOf, type StateMetaInfo } from '../state/meta.js'
 import type { AggregatingState, ListState, MapState, ReducingState, State, ValueState } from '../state/types.js'
 import type { SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
-import type { BackendKind, KeyedStateBackend, KeyedStateBackendOptions, StateOf } from './types.js'
+import type { BackendKind, BackendStats, KeyedStateBackend, KeyedStateBackendOptions, StateOf } from './types.js'
 import { bindDescriptor, ttlSnapshotTransformers, ttlStateContext, wrapTtlState, type TtlBinding } from '../ttl/binding.js'
 import type { PartitionedTimerQueue } from '../timers/queue.js'
 import {
@@ -260,6 +260,11 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
     return [...this.states.keys()].filter((name) => !isReservedStateName(name))
   }
 
+  stats(): BackendStats {
+    this.assertOpen()
+    return this.statsOf(this.stateNames())
+  }
+
   keys<N = undefined>(stateName: string, namespace?: N, namespaceSerializer?: Serializer<N>): IterableIterator<K> {
     this.assertOpen()
     const reg = isReservedStateName(stateName) ? undefined : this.states.get(stateName)
@@ -373,6 +378,7 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
   protected abstract createStateObject(reg: RegisteredState, namespace: unknown, namespaceBytes: Uint8Array): State
   /** Keys with state in `reg`, restricted to `namespaceBytes` when given. */
   protected abstract keysOf(reg: RegisteredState, namespaceBytes: Uint8Array | undefined): IterableIterator<K>
+  protected abstract statsOf(stateNames: string[]): BackendStats
   abstract snapshot(checkpointId: number, options: SnapshotOptions): SnapshotRun
   abstract notifyCheckpointComplete(checkpointId: number): void
   abstract notifyCheckpointAborted(checkpointId: number): void

@@ -125,6 +125,32 @@ export type StateOf<D> = D extends ValueStateDescriptor<infer T, infer Default>
           ? AggregatingState<IN, OUT>
           : never
 
+/** Size of one state, read when asked (metrics read it on every scrape). */
+export interface StateStats {
+  state: string
+  /** Heap: (key, namespace) entries held. RocksDB: its estimate of the keys in the state's column family. */
+  estimatedEntries: number
+  /** RocksDB: bytes of the live SST files of the state's column family. */
+  liveSstBytes?: number
+  /** RocksDB: bytes in the state's memtables. */
+  memtableBytes?: number
+  /** RocksDB: bytes compaction estimates it still has to rewrite. */
+  pendingCompactionBytes?: number
+}
+
+export interface BackendStats {
+  kind: BackendKind
+  states: StateStats[]
+  /** RocksDB only: the whole database. */
+  rocksdb?: {
+    blockCacheUsageBytes?: number
+    /** Writes are stopped (too many sorted runs or pending compaction bytes). */
+    writeStopped: boolean
+    /** Bytes per second writes are slowed to; 0 when they are not slowed. */
+    delayedWriteRateBytesPerSecond: number
+  }
+}
+
 export interface KeyedStateBackend<K> {
   readonly kind: BackendKind
   readonly keySerializer: Serializer<K>
@@ -150,6 +176,8 @@ export interface KeyedStateBackend<K> {
   keys<N = undefined>(stateName: string, namespace?: N, namespaceSerializer?: Serializer<N>): IterableIterator<K>
   /** Names of every registered or restored state. */
   stateNames(): string[]
+  /** Sizes of the user states (not timers' internal ones), read now. */
+  stats(): BackendStats
 
   /** A named timer service of this operator (see src/timers/types.ts); the same object for every call with the same name. */
   timerService<N = undefined>(name: string, options: TimerServiceOptions<K, N>): TimerService<K, N>

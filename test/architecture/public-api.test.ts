@@ -13,11 +13,11 @@ const PUBLIC_VALUES = [
   'DEFAULT_GC_GRACE_PERIOD_MS', 'DEFAULT_MAX_PARALLELISM', 'FileSystemCheckpointStorage', 'KeyGroupRangeError',
   'KeyedStateError', 'ListStateDescriptor', 'LocalOperatorInstance', 'MAX_PARALLELISM_LIMIT', 'MapStateDescriptor',
   'NativeError', 'ReducingStateDescriptor', 'S3CheckpointStorage', 'SharedStateRegistry', 'StateConflictError', 'ValueStateDescriptor',
-  'assignToKeyGroup', 'booleanSerializer', 'bytesSerializer', 'collectGarbage', 'findLatestCompleteCheckpoint',
+  'assignToKeyGroup', 'backendMetrics', 'booleanSerializer', 'bytesSerializer', 'checkpointMetrics', 'collectGarbage', 'findLatestCompleteCheckpoint',
   'float64Serializer', 'formatRange', 'handlesForRange', 'int32Serializer', 'int64Serializer', 'isKeyedStateError',
   'jsonSerializer', 'keyGroupRange', 'keyGroupRangeForOperator', 'knownEmptyRangesFor', 'listSerializer',
   'listSnapshots', 'mapSerializer', 'openKeyedStateBackend', 'operatorIndexForKeyGroup', 'rangeContains',
-  'rangeIntersection', 'rangeSize', 'readMetadata', 'restoreAssignment', 'stringSerializer', 'tupleSerializer',
+  'rangeIntersection', 'rangeSize', 'readCheckpointHistory', 'readMetadata', 'restoreAssignment', 'serveMetrics', 'stringSerializer', 'tupleSerializer',
   'voidNamespaceSerializer', 'openCheckpointStorage', 'parseStorageLocation', 's3OptionsFromEnv',
 ]
 

@@ -12,7 +12,7 @@
 // them after the call without calling the state again.
 import { performance } from 'node:perf_hooks'
 import { AbstractKeyedStateBackend, type RegisteredState } from '../../state-backend/base.js'
-import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../state-backend/types.js'
+import type { BackendStats, KeyedStateBackend, KeyedStateBackendOptions } from '../../state-backend/types.js'
 import { KeyedStateError, KeyGroupRangeError } from '../../errors.js'
 import { keyGroupOf, formatRange, rangeSize } from '../../keygroups.js'
 import { int32Serializer, stringSerializer } from '../../serializers/primitives.js'
@@ -234,6 +234,17 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
       case 'aggregating':
         return new HeapAggregatingState(this, data.table, nsId, namespaceBytes, d)
     }
+  }
+
+  // ---- stats ----
+
+  protected statsOf(stateNames: string[]): BackendStats {
+    const states = stateNames.map((state) => {
+      let entries = 0
+      for (const nt of this.data.get(state)?.table.namespaces.values() ?? []) entries += nt.entries.size - nt.removed
+      return { state, estimatedEntries: entries }
+    })
+    return { kind: this.kind, states }
   }
 
   // ---- keys ----

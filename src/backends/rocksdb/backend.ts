@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { AbstractKeyedStateBackend, type RegisteredState } from '../../state-backend/base.js'
-import type { KeyedStateBackendOptions } from '../../state-backend/types.js'
+import type { BackendStats, KeyedStateBackendOptions, StateStats } from '../../state-backend/types.js'
 import { keyGroupPrefix, readVarint } from '../../encoding.js'
 import { KeyedStateError } from '../../errors.js'
 import { loadNative } from './native/binding.js'
@@ -382,6 +382,41 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
    * (namespaces and map user keys come after the key), so skipping repeats of
    * the previous key removes every duplicate.
    */
+  // ---- stats ----
+
+  /** A numeric RocksDB property; undefined when RocksDB does not know it (e.g. no block cache). */
+  private numericProperty(cf: number, name: string): number | undefined {
+    const v = this.db.getProperty(cf, name)
+    if (v === undefined || v.trim() === '') return undefined
+    const n = Number(v)
+    return Number.isFinite(n) ? n : undefined
+  }
+
+  protected statsOf(stateNames: string[]): BackendStats {
+    const states: StateStats[] = stateNames.map((state) => {
+      const { cf } = this.columnFamilyEntry(state)
+      const out: StateStats = { state, estimatedEntries: this.numericProperty(cf, 'rocksdb.estimate-num-keys') ?? 0 }
+      const live = this.numericProperty(cf, 'rocksdb.live-sst-files-size')
+      const mem = this.numericProperty(cf, 'rocksdb.cur-size-all-mem-tables')
+      const pending = this.numericProperty(cf, 'rocksdb.estimate-pending-compaction-bytes')
+      if (live !== undefined) out.liveSstBytes = live
+      if (mem !== undefined) out.memtableBytes = mem
+      if (pending !== undefined) out.pendingCompactionBytes = pending
+      return out
+    })
+    const meta = this.db.columnFamily(META_COLUMN_FAMILY)
+    const blockCache = this.numericProperty(meta, 'rocksdb.block-cache-usage')
+    return {
+      kind: this.kind,
+      states,
+      rocksdb: {
+        ...(blockCache !== undefined ? { blockCacheUsageBytes: blockCache } : {}),
+        writeStopped: this.numericProperty(meta, 'rocksdb.is-write-stopped') === 1,
+        delayedWriteRateBytesPerSecond: this.numericProperty(meta, 'rocksdb.actual-delayed-write-rate') ?? 0,
+      },
+    }
+  }
+
   protected *keysOf(reg: RegisteredState, namespaceBytes: Uint8Array | undefined): Generator<K, void, undefined> {
     const cf = this.families.id(reg.meta.name)
     const gte = keyGroupPrefix(this.keyGroupRange.start)
