@@ -101,7 +101,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   program
     .command('ui')
     .description('serve a page of the checkpoints and savepoints of a storage: history, charts, details (refreshes while a job runs)')
-    .argument('<root>', 'checkpoint storage root directory')
+    .argument('<root>', 'checkpoint storage root: a directory or s3://bucket/prefix')
     .option('--host <address>', 'address to bind (another than 127.0.0.1 lets other machines see paths and operator state)', '127.0.0.1')
     .option('--port <port>', 'port (default: any free one)', nonNegativeInteger, 0)
     .action(run((root: string, opts: { host: string; port: number }) => uiCommand(root, opts)))

@@ -1,5 +1,5 @@
-// keyed-state ui <root>: serves the checkpoint page for a storage until the
-// process is stopped (Ctrl-C), printing its address.
+// keyed-state ui <root>: serves the checkpoint page for a storage (a directory
+// or s3://bucket/prefix) until the process is stopped (Ctrl-C), printing its address.
 import { startCheckpointUi } from '../../ui/server.js'
 import { openStorageRoot } from '../lib/open.js'
 import { writeLine } from '../lib/output.js'
@@ -13,5 +13,6 @@ export async function uiCommand(root: string, options: { host: string; port: num
     process.once('SIGTERM', resolve)
   })
   await ui.close()
+  storage.close?.()
   return 0
 }
