@@ -394,7 +394,9 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
 
   protected statsOf(stateNames: string[]): BackendStats {
     const states: StateStats[] = stateNames.map((state) => {
-      const { cf } = this.columnFamilyEntry(state)
+      // A state whose column family is not created yet (created in batches on first write) holds nothing.
+      const cf = this.families.idIfCreated(state)
+      if (cf < 0) return { state, estimatedEntries: 0 }
       const out: StateStats = { state, estimatedEntries: this.numericProperty(cf, 'rocksdb.estimate-num-keys') ?? 0 }
       const live = this.numericProperty(cf, 'rocksdb.live-sst-files-size')
       const mem = this.numericProperty(cf, 'rocksdb.cur-size-all-mem-tables')
