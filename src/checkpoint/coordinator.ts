@@ -10,9 +10,10 @@
 // - A subsumed checkpoint loses its `_metadata` first, then its files: a
 //   crash in between leaves orphans (gc finds them), never a `_metadata`
 //   that points at deleted files.
-// - Instances hear "complete" for checkpoint N before the files of the
-//   checkpoints N subsumes are released, so a checkpoint triggered after the
-//   release is based on N, not on the released files.
+// - "complete" for checkpoint N is sent to the instances before the files of
+//   the checkpoints N subsumes are released, so a checkpoint triggered after
+//   the release is based on N, not on the released files. Sent, not awaited:
+//   notifications never hold completion or the next trigger (notifier.ts).
 import { performance } from 'node:perf_hooks'
 import { isKeyedStateError, KeyedStateError } from '../errors.js'
 import { formatRange, rangeSize } from '../keygroups.js'
@@ -49,6 +50,7 @@ import {
   type RestoredFromRecord,
   type RestoreMode,
 } from './metadata.js'
+import { CheckpointNotifier } from './notifier.js'
 import { SharedStateRegistry } from './registry.js'
 import { checkpointsToSubsume, wouldBeSubsumed } from './retention.js'
 
@@ -92,7 +94,7 @@ export interface CheckpointCoordinatorOptions<O extends JsonValue = JsonValue> {
   timeoutMs?: number
   /** Completed checkpoints kept (savepoints are never deleted); default 3. */
   retainedCheckpoints?: number
-  /** How long an abort waits for instances to cancel and clean up, and how long a notification may take; default 10 s. */
+  /** How long an abort waits for instances to cancel and clean up, and and how long a notification may take before it is reported late (it never holds a checkpoint); default 10 s. */
   cancelGraceMs?: number
   /** The snapshot the instances were restored from, if any. */
   restoredFrom?: RestoreSettings
@@ -275,6 +277,7 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
   private serialTail: Promise<unknown> = Promise.resolve()
   private closing: Promise<void> | undefined
   private readonly savepointDirsReserved = new Set<string>()
+  private readonly notifier: CheckpointNotifier
 
   constructor(options: CheckpointCoordinatorOptions) {
     checkOptions(options)
@@ -297,6 +300,9 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
         this.emit({ type: 'warning', message: 'writing the checkpoint history failed', error }),
       )
     }
+    this.notifier = new CheckpointNotifier(this.instances, this.cancelGraceMs, (checkpointId, message, error) =>
+      this.emit({ type: 'warning', checkpointId, message, ...(error !== undefined ? { error } : {}) }),
+    )
     const restored = options.restoredFrom?.metadata
     if (restored && restored.maxParallelism !== this.maxParallelism) {
       throw new KeyedStateError(
@@ -527,8 +533,11 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
   private onDecline(p: PendingCheckpoint, index: number, e: unknown): void {
     if (p.state !== 'collecting') return // a cancelled instance answers this way
     const inst = this.instances[index]!
+    // The cause's code goes into the message (ABORTED stays the code callers branch on), so a
+    // full disk reads as DISK_FULL wherever the abort is logged.
     const reason = e instanceof Error ? e.message : String(e)
-    void this.abort(p, new KeyedStateError('ABORTED', `${inst.name} declined ${p.label}: ${reason}`, { cause: e }))
+    const causeCode = isKeyedStateError(e) ? ` (${e.code})` : ''
+    void this.abort(p, new KeyedStateError('ABORTED', `${inst.name} declined ${p.label}${causeCode}: ${reason}`, { cause: e }))
   }
 
   private async checkAck(p: PendingCheckpoint, index: number, ack: InstanceAck): Promise<void> {
@@ -621,7 +630,7 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
         await this.runHook('beforeNotifyComplete', p).catch((e: unknown) =>
           this.emit({ type: 'warning', checkpointId: p.checkpointId, message: 'hook beforeNotifyComplete failed', error: e }),
         )
-        await this.notifyAll('complete', p.checkpointId)
+        this.notifier.send('complete', p.checkpointId)
         this.registry.checkpointSettled(p.checkpointId)
         await this.applyRetention()
         this.abortCheckpointsThatCannotBeRetained()
@@ -730,7 +739,7 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
       await this.deleteFiles(exclusive.map((f) => f.path), p.checkpointId)
       await this.deleteDirectoryContents(p.dir, p.checkpointId)
       if (p.type === 'checkpoint') this.registry.release(p.checkpointId)
-      await this.notifyAll('aborted', p.checkpointId)
+      this.notifier.send('aborted', p.checkpointId)
       if (p.type === 'checkpoint') this.registry.checkpointSettled(p.checkpointId)
       await this.deleteReleasedSharedFiles()
       this.pending.delete(p.checkpointId)
@@ -762,29 +771,6 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
     } catch (e) {
       this.emit({ type: 'warning', checkpointId: ctx.checkpointId, message: `hook ${name} failed`, error: e })
     }
-  }
-
-  private async notifyAll(what: 'complete' | 'aborted', checkpointId: number): Promise<void> {
-    await Promise.all(
-      this.instances.map(async (inst) => {
-        let call: Promise<void>
-        try {
-          call = what === 'complete' ? inst.notifyCheckpointComplete(checkpointId) : inst.notifyCheckpointAborted(checkpointId)
-        } catch (e) {
-          call = Promise.reject(e)
-        }
-        let error: unknown
-        const settled = await settledWithin(call.catch((e: unknown) => { error = e }), this.cancelGraceMs)
-        if (!settled || error !== undefined) {
-          this.emit({
-            type: 'warning',
-            checkpointId,
-            message: `${inst.name} did not take notifyCheckpoint${what === 'complete' ? 'Complete' : 'Aborted'}(${checkpointId})${settled ? '' : ` within ${this.cancelGraceMs} ms`}`,
-            error,
-          })
-        }
-      }),
-    )
   }
 
   /** Deletes files; failures become warnings (the files are orphans for gc). Returns whether all were deleted. */
@@ -913,6 +899,7 @@ export class CheckpointCoordinator<O extends JsonValue = JsonValue> {
       await Promise.allSettled(waiting.map((p) => p.result))
       await this.serialTail
       await this.history?.flush()
+      this.notifier.close()
       if (this.ownsStorage) this.storage.close?.()
     })()
     return this.closing

@@ -101,7 +101,7 @@ for (const kind of STORAGE_KINDS) test(`${kind.name}: a failing instance aborts 
     // Instances 0 and 1 answer (uploading new SSTs); instance 2 fails.
     await until(() => instances[2]!.waitingFor().length === 1, 'held')
     instances[2]!.fail(2)
-    await assert.rejects(p, (e: unknown) => isKeyedStateError(e, 'ABORTED') && /fake 2 declined checkpoint 2: disk on fire/.test(e.message))
+    await assert.rejects(p, (e: unknown) => isKeyedStateError(e, 'ABORTED') && /fake 2 declined checkpoint 2 \(IO_ERROR\): disk on fire/.test(e.message))
     await assertStorageExact(storage, [1])
     for (const i of instances) assert.equal(i.notifications.at(-1), 'aborted 2')
     instances[2]!.manual = false
@@ -109,6 +109,75 @@ for (const kind of STORAGE_KINDS) test(`${kind.name}: a failing instance aborts 
     await assertStorageExact(storage, [1, 3])
     await c.close()
   }, kind))
+
+test('a checkpoint that fails on a full disk says DISK_FULL in its abort reason', () =>
+  withStorage(async ({ storage }) => {
+    const instances = FakeInstance.many(2, MAX_P, storage)
+    for (const i of instances) i.flush()
+    instances[1]!.manual = true
+    const events: CheckpointEvent[] = []
+    const c = await CheckpointCoordinator.create({ storage, instances, onEvent: (e) => events.push(e) })
+    const p = c.triggerCheckpoint()
+    await until(() => instances[1]!.waitingFor().length === 1, 'held')
+    instances[1]!.fail(1, 'write chk-1/x: ENOSPC', 'DISK_FULL')
+    await assert.rejects(p, (e: unknown) =>
+      isKeyedStateError(e, 'ABORTED') && /fake 1 declined checkpoint 1 \(DISK_FULL\)/.test(e.message) && isKeyedStateError(e.cause, 'DISK_FULL'))
+    const aborted = events.find((e) => e.type === 'aborted')
+    assert.ok(aborted?.type === 'aborted' && /DISK_FULL/.test(aborted.reason.message))
+    await assertStorageExact(storage, [])
+    await c.close()
+  }))
+
+test('notifications never hold the coordinator: a slow instance delays neither the completed event nor the next checkpoint', () =>
+  withStorage(async ({ storage }) => {
+    const instances = FakeInstance.many(2, MAX_P, storage)
+    for (const i of instances) i.flush()
+    const slow = instances[1]!
+    slow.holdNotifications = true
+    const events: string[] = []
+    // The default notification grace (10 s): before the fix, each completion waited for it.
+    const c = await CheckpointCoordinator.create({
+      storage, instances, retainedCheckpoints: 1,
+      onEvent: (e) => events.push(e.type === 'completed' ? `completed ${e.metadata.checkpointId}` : e.type === 'warning' ? `warning ${e.message}` : `${e.type}`),
+    })
+    const first = await c.triggerCheckpoint()
+    // Sent before the trigger resolved, but not taken yet.
+    assert.deepEqual(slow.notifications, ['complete 1'])
+    for (const i of instances) i.flush()
+    const second = await c.triggerCheckpoint()
+    assert.deepEqual([first.checkpointId, second.checkpointId], [1, 2])
+    assert.deepEqual(events, ['completed 1', 'subsumed', 'completed 2'])
+    // The slow instance heard "complete 1" before it was asked for checkpoint 2, in order.
+    assert.deepEqual(slow.notifications, ['complete 1', 'complete 2'])
+    assert.deepEqual(slow.requests.map((r) => r.checkpointId), [1, 2])
+    slow.releaseNotifications()
+    await assertStorageExact(storage, [2])
+    await c.close()
+    assert.deepEqual(events, ['completed 1', 'subsumed', 'completed 2'], 'nothing reported after the notifications were taken')
+  }))
+
+test('a notification taken late, or failing, is only a warning', () =>
+  withStorage(async ({ storage }) => {
+    const instances = FakeInstance.many(2, MAX_P, storage)
+    for (const i of instances) i.flush()
+    instances[0]!.holdNotifications = true
+    instances[1]!.notifyCheckpointComplete = () => Promise.reject(new Error('event loop gone'))
+    const warnings: string[] = []
+    const c = await CheckpointCoordinator.create({
+      storage, instances, cancelGraceMs: 1,
+      onEvent: (e) => e.type === 'warning' && warnings.push(e.message),
+    })
+    const md = await c.triggerCheckpoint()
+    await until(() => warnings.length === 2, 'two warnings')
+    assert.deepEqual(warnings.sort(), [
+      'fake 0 did not take notifyCheckpointComplete(1) within 1 ms',
+      'fake 1 did not take notifyCheckpointComplete(1)',
+    ])
+    instances[0]!.releaseNotifications()
+    assert.equal((await c.triggerCheckpoint()).checkpointId, md.checkpointId + 1)
+    await assertStorageExact(storage, [1, 2])
+    await c.close()
+  }))
 
 test('a checkpoint not acknowledged in time is aborted; a hung instance does not block the coordinator', () =>
   withStorage(async ({ storage }) => {

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { CancelledError, KeyedStateError } from '../../src/errors.js'
+import { CancelledError, KeyedStateError, type ErrorCode } from '../../src/errors.js'
 import type { KeyGroupRange } from '../../src/keygroups.js'
 import { keyGroupRangeForOperator, rangeSize } from '../../src/keygroups.js'
 import type { InstanceAck, InstanceSnapshotRequest, LocalOperatorInstance, OperatorInstance } from '../../src/checkpoint/instance.js'
@@ -78,6 +78,9 @@ export class FakeInstance implements OperatorInstance {
   manual = false
   /** Never answers and ignores cancellation (a hung child process). */
   hang = false
+  /** Notifications are received (recorded) but taken only at releaseNotifications(): a busy event loop. */
+  holdNotifications = false
+  private readonly heldNotifications: (() => void)[] = []
   private nextSst = 1
   private lastCompleted = -1
   private base = new Map<string, StoredFile>()
@@ -124,11 +127,16 @@ export class FakeInstance implements OperatorInstance {
     w.go()
   }
 
-  fail(checkpointId: number, message = 'disk on fire'): void {
+  fail(checkpointId: number, message = 'disk on fire', code: ErrorCode = 'IO_ERROR'): void {
     const w = this.waiting.get(checkpointId)
     assert.ok(w, `${this.name} holds no snapshot ${checkpointId}`)
     this.waiting.delete(checkpointId)
-    w.fail(new KeyedStateError('IO_ERROR', message))
+    w.fail(new KeyedStateError(code, message))
+  }
+
+  /** Takes every held notification, in the order they arrived. */
+  releaseNotifications(): void {
+    for (const take of this.heldNotifications.splice(0)) take()
   }
 
   snapshot(request: InstanceSnapshotRequest, signal: AbortSignal): Promise<InstanceAck> {
@@ -231,6 +239,7 @@ export class FakeInstance implements OperatorInstance {
 
   async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     this.notifications.push(`complete ${checkpointId}`)
+    if (this.holdNotifications) await new Promise<void>((take) => this.heldNotifications.push(take))
     // As the incremental strategy does: only a newer confirmed checkpoint becomes the base.
     const files = this.uploaded.get(checkpointId)
     if (checkpointId > this.lastCompleted && files) {
