@@ -24,6 +24,16 @@ export function filesOfHandle(handle: KeyedStateHandle): HandleFile[] {
   return out
 }
 
+/** The files of a handle that several checkpoints may reference (incremental SSTs), as the registry counts them. */
+export function sharedFilesOf(handle: KeyedStateHandle | null | undefined): StoredFile[] {
+  return handle ? filesOfHandle(handle).filter((f) => f.shared).map(({ path, sizeBytes, crc32 }) => ({ path, sizeBytes, crc32 })) : []
+}
+
+/** The files of a handle only its own checkpoint references: deleted with that checkpoint. */
+export function exclusiveFilesOf(handle: KeyedStateHandle | null | undefined): HandleFile[] {
+  return handle ? filesOfHandle(handle).filter((f) => !f.shared) : []
+}
+
 export function handleSizeBytes(handle: KeyedStateHandle): number {
   return filesOfHandle(handle).reduce((sum, f) => sum + f.sizeBytes, 0)
 }
