@@ -68,6 +68,10 @@ export type { Timer, TimerService, TimerServiceOptions, TimeDomain } from './tim
 export type {
   SnapshotType,
   SnapshotOptions,
+  SnapshotHooks,
+  SnapshotHookName,
+  SnapshotHookInfo,
+  RestoreHooks,
   SnapshotRun,
   SnapshotResult,
   CompressionCodec,

@@ -6,7 +6,7 @@
 import { CancelledError, KeyedStateError } from '../errors.js'
 import type { KeyGroupRange } from '../keygroups.js'
 import type { KeyedStateBackend } from '../state-backend/types.js'
-import type { CompressionCodec, KeyedStateHandle, LocalStateHandle, SnapshotOptions, SnapshotRun, SnapshotType } from '../snapshot/types.js'
+import type { CompressionCodec, KeyedStateHandle, LocalStateHandle, SnapshotHooks, SnapshotOptions, SnapshotRun, SnapshotType } from '../snapshot/types.js'
 import type { CheckpointStorage } from '../storage/types.js'
 import type { JsonValue } from './metadata.js'
 
@@ -56,6 +56,8 @@ export interface LocalOperatorInstanceOptions {
   name?: string
   /** Codec of full snapshots; the backend's default when omitted. */
   compression?: CompressionCodec
+  /** Test hooks passed to every snapshot this instance takes (SnapshotOptions.hooks). */
+  snapshotHooks?: SnapshotHooks
 }
 
 /** An operator instance in this process: its backend and the storage its snapshots go to. */
@@ -84,6 +86,7 @@ export class LocalOperatorInstance implements OperatorInstance {
     if (request.targetDir !== undefined) options.targetDir = request.targetDir
     if (request.forceFullUpload) options.forceFullUpload = true
     if (this.options.compression !== undefined) options.compression = this.options.compression
+    if (this.options.snapshotHooks !== undefined) options.hooks = this.options.snapshotHooks
     let run: SnapshotRun
     try {
       // The synchronous part runs here, inside the coordinator's trigger: the barrier.

@@ -23,6 +23,39 @@ export interface SnapshotOptions {
    * Full snapshots ignore it (they never share files).
    */
   forceFullUpload?: boolean
+  /** Named points in the asynchronous part, for tests (see SnapshotHooks). */
+  hooks?: SnapshotHooks
+}
+
+/**
+ * Named points in a snapshot's asynchronous part where tests pause, cancel or
+ * fail a run (the sync points of RocksDB's test builds), passed per snapshot
+ * in SnapshotOptions. A hook may be async; a hook that throws fails the run.
+ * Full snapshots: afterSyncPart, afterKeyGroup, beforeCommit. Incremental
+ * checkpoints: afterSyncPart, afterUpload, beforeMetaFile.
+ */
+export type SnapshotHookName = 'afterSyncPart' | 'afterKeyGroup' | 'beforeCommit' | 'afterUpload' | 'beforeMetaFile'
+
+export interface SnapshotHookInfo {
+  run: SnapshotRun
+  checkpointId: number
+  /** afterKeyGroup: the key group just written. */
+  keyGroup?: number
+  /** Full: the storage path of the file being written (once created). afterUpload: where the file went. */
+  path?: string
+  /** afterUpload: the RocksDB file name. */
+  name?: string
+}
+
+export type SnapshotHooks = { [K in SnapshotHookName]?: (info: SnapshotHookInfo) => void | Promise<void> }
+
+/** Named points in a restore, for tests; passed in the backend option `restoreHooks`. */
+export interface RestoreHooks {
+  /**
+   * RocksDB incremental restore: the files of a handle are placed in `dir` (from `local`, a local
+   * recovery copy, or from storage when undefined) and RocksDB has not opened them yet.
+   */
+  afterPlaced?: (dir: string, local: LocalStateHandle | undefined) => void | Promise<void>
 }
 
 /** A file in checkpoint storage, by path relative to the storage root. */

@@ -11,7 +11,7 @@ import type {
 } from '../state/descriptors.js'
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/types.js'
 import type { CheckpointStorage } from '../storage/types.js'
-import type { KeyedStateHandle, LocalRecoveryFallback, LocalStateHandle, SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
+import type { KeyedStateHandle, LocalRecoveryFallback, LocalStateHandle, RestoreHooks, SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
 
 export type { LocalRecoveryFallback } from '../snapshot/types.js'
 import type { TimerService, TimerServiceOptions } from '../timers/types.js'
@@ -61,6 +61,8 @@ export interface KeyedStateBackendOptions<K> {
   rocksdb?: RocksDBCompactionOptions
   /** RocksDB: the process's memory budget (see MemoryOptions). */
   memory?: MemoryOptions
+  /** Named points in the restore, for tests (see RestoreHooks). */
+  restoreHooks?: RestoreHooks
 }
 
 /**

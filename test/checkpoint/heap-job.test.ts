@@ -9,7 +9,6 @@ import { findLatestCompleteCheckpoint } from '../../src/checkpoint/catalog.js'
 import { handlesForRange } from '../../src/checkpoint/assignment.js'
 import { readMetadata, type CheckpointMetadata } from '../../src/checkpoint/metadata.js'
 import { isKeyedStateError } from '../../src/errors.js'
-import { clearSnapshotHooks, snapshotHooks } from '../../src/snapshot/full/writer.js'
 import { assertStorageExact, tempStorage } from './helpers.js'
 import { cloneModel, Job, type Model } from './job.js'
 
@@ -79,20 +78,16 @@ test('heap job: overlapping checkpoints each hold the state at their own barrier
 test('heap job: an instance failing in its async part aborts the checkpoint and leaves no file behind', async () => {
   const { storage, cleanup } = await tempStorage()
   try {
-    const job = await Job.open({ parallelism: 3, maxParallelism: MAX_P, storage, seed: 5 })
+    let failures = 0
+    const beforeCommit = ({ checkpointId }: { checkpointId: number }): void => {
+      if (checkpointId === 2 && failures++ === 0) throw new Error('injected upload failure')
+    }
+    const job = await Job.open({ parallelism: 3, maxParallelism: MAX_P, storage, seed: 5, snapshotHooks: { beforeCommit } })
     const c = await CheckpointCoordinator.create({ storage, instances: job.instances })
     job.process(300)
     await c.triggerCheckpoint()
     job.process(100)
-    let failures = 0
-    snapshotHooks.beforeCommit = ({ checkpointId }) => {
-      if (checkpointId === 2 && failures++ === 0) throw new Error('injected upload failure')
-    }
-    try {
-      await assert.rejects(c.triggerCheckpoint(), (e: unknown) => isKeyedStateError(e, 'ABORTED') && /injected upload failure/.test(e.message))
-    } finally {
-      clearSnapshotHooks()
-    }
+    await assert.rejects(c.triggerCheckpoint(), (e: unknown) => isKeyedStateError(e, 'ABORTED') && /injected upload failure/.test(e.message))
     await assertStorageExact(storage, [1])
     // The backends keep working and the next checkpoint is complete.
     job.process(100)

@@ -11,6 +11,7 @@ import type { CheckpointMetadata } from '../../src/checkpoint/metadata.js'
 import { assignToKeyGroup, keyGroupRangeForOperator, rangeContains, type KeyGroupRange } from '../../src/keygroups.js'
 import { int64Serializer, jsonSerializer, stringSerializer } from '../../src/serializers/primitives.js'
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js'
+import type { SnapshotHooks } from '../../src/snapshot/types.js'
 import type { CheckpointStorage } from '../../src/storage/types.js'
 
 export const countDescriptor = new ValueStateDescriptor<bigint>('count', int64Serializer)
@@ -64,6 +65,8 @@ export class Job {
     /** RocksDB: a directory for the instances' working directories. */
     workDir?: string
     checkpointMode?: 'incremental' | 'full'
+    /** Passed to every snapshot the instances take. */
+    snapshotHooks?: SnapshotHooks
   }): Promise<Job> {
     const kind = options.kind ?? 'heap'
     const assignments = options.restoreFrom ? restoreAssignment(options.restoreFrom, options.parallelism) : undefined
@@ -83,7 +86,7 @@ export class Job {
         }),
       )
     }
-    const instances = backends.map((b, i) => new LocalOperatorInstance(b, options.storage, { name: `instance ${i}` }))
+    const instances = backends.map((b, i) => new LocalOperatorInstance(b, options.storage, { name: `instance ${i}`, ...(options.snapshotHooks ? { snapshotHooks: options.snapshotHooks } : {}) }))
     const job = new Job(backends, instances, options.maxParallelism, rng(options.seed ?? 1))
     if (options.model) for (const [k, v] of cloneModel(options.model)) job.model.set(k, v)
     return job

@@ -32,7 +32,7 @@ import { restoreAssignment } from '../../src/checkpoint/assignment.js'
 import { isKeyedStateError } from '../../src/errors.js'
 import { keyGroupRangeForOperator } from '../../src/keygroups.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
-import { incrementalSnapshotHooks } from '../../src/backends/rocksdb/incremental-run.js'
+import type { SnapshotHooks } from '../../src/snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import { applySteps, assertStateAt, MAX_PARALLELISM, readState } from './model.js'
 
@@ -156,14 +156,16 @@ async function main(): Promise<void> {
     applySteps(backends, applied, checkpointId)
     applied = checkpointId
   }
-  const instances = backends.map((b, i) => new SteppingInstance(i, new LocalOperatorInstance(b, storage, { name: `instance ${i}` }), stepTo))
+  const snapshotHooks: SnapshotHooks = {
+    afterSyncPart: ({ checkpointId }) => reached('afterSyncPart', checkpointId),
+    afterUpload: ({ checkpointId }) => reached('upload', checkpointId),
+    beforeMetaFile: ({ checkpointId }) => reached('beforeMetaFile', checkpointId),
+  }
+  const instances = backends.map((b, i) => new SteppingInstance(i, new LocalOperatorInstance(b, storage, { name: `instance ${i}`, snapshotHooks }), stepTo))
   const hooks: CheckpointHooks = {}
   for (const name of ['beforeMetadataWrite', 'afterMetadataWrite', 'beforeNotifyComplete', 'afterDiscardMetadata'] satisfies HookName[]) {
     hooks[name] = ({ checkpointId }) => reached(name, checkpointId)
   }
-  incrementalSnapshotHooks.afterSyncPart = ({ checkpointId }) => reached('afterSyncPart', checkpointId)
-  incrementalSnapshotHooks.afterUpload = ({ checkpointId }) => reached('upload', checkpointId)
-  incrementalSnapshotHooks.beforeMetaFile = ({ checkpointId }) => reached('beforeMetaFile', checkpointId)
 
   const coordinator = await CheckpointCoordinator.create({
     storage,

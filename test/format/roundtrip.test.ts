@@ -128,18 +128,15 @@ test('blocks larger than the output buffer keep file order (header bytes before 
 test('the asynchronous part lets the event loop run: work scheduled after the synchronous part runs before the first key group is written', async () => {
   const storage = new FileSystemCheckpointStorage(await tempDir())
   const model = buildModel(8, { start: 0, end: 7 }, [{ name: 's', kind: 'value', entries: [0, 3, 5].map((kg) => ({ kg, key: Buffer.from('k'), value: Buffer.from('v') })) }])
-  const { snapshotHooks, clearSnapshotHooks } = await import('../../src/snapshot/full/index.js')
   const order: string[] = []
-  snapshotHooks.afterKeyGroup = ({ keyGroup }) => {
-    order.push(`kg${keyGroup}`)
+  const hooks = {
+    afterKeyGroup: ({ keyGroup }: { keyGroup?: number }) => {
+      order.push(`kg${keyGroup}`)
+    },
   }
-  try {
-    const run = runFullSnapshot(1, resourcesOf(model), { type: 'checkpoint', storage }, { maxParallelism: 8 }, 0)
-    setImmediate(() => order.push('record'))
-    await run.done
-  } finally {
-    clearSnapshotHooks()
-  }
+  const run = runFullSnapshot(1, resourcesOf(model), { type: 'checkpoint', storage, hooks }, { maxParallelism: 8 }, 0)
+  setImmediate(() => order.push('record'))
+  await run.done
   assert.equal(order[0], 'record')
   assert.deepEqual(order.slice(1), ['kg0', 'kg1', 'kg2', 'kg3', 'kg4', 'kg5', 'kg6', 'kg7'])
 })

@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict'
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, afterEach, test } from 'node:test'
+import { after, test } from 'node:test'
 import { CancelledError, isKeyedStateError } from '../../src/errors.js'
 import { unpackEntries } from '../../src/snapshot/format/packed.js'
-import {
-  clearSnapshotHooks,
-  deleteLocalSnapshot,
-  restoreFullHandles,
-  runFullSnapshot,
-  snapshotHooks,
-  type SnapshotHookName,
-} from '../../src/snapshot/full/index.js'
-import type { FullSnapshotHandle, SnapshotOptions } from '../../src/snapshot/types.js'
+import { deleteLocalSnapshot, restoreFullHandles, runFullSnapshot } from '../../src/snapshot/full/index.js'
+import type { FullSnapshotHandle, SnapshotHookName, SnapshotHooks, SnapshotOptions } from '../../src/snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import { buildModel, expectedFlat, RecordingSink, removeTempDirs, resourcesOf, tempDir, type Model, type ResourceStats } from './helpers.js'
 
 after(removeTempDirs)
-afterEach(clearSnapshotHooks)
 
 const range = { start: 0, end: 15 }
 
@@ -89,11 +81,13 @@ for (const hook of ['afterSyncPart', 'afterKeyGroup', 'beforeCommit'] as Snapsho
     const { root, localDir, storage } = await setup()
     const stats: ResourceStats = { released: 0 }
     let calls = 0
-    snapshotHooks[hook] = ({ run, keyGroup }) => {
-      calls++
-      if (hook !== 'afterKeyGroup' || keyGroup === 9) run.cancel()
+    const hooks: SnapshotHooks = {
+      [hook]: ({ run, keyGroup }: { run: { cancel(): void }; keyGroup?: number }) => {
+        calls++
+        if (hook !== 'afterKeyGroup' || keyGroup === 9) run.cancel()
+      },
     }
-    const run = runFullSnapshot(3, resourcesOf(sampleModel(), 2, stats), { type: 'checkpoint', storage }, { maxParallelism: 16, localRecoveryDir: localDir }, 0)
+    const run = runFullSnapshot(3, resourcesOf(sampleModel(), 2, stats), { type: 'checkpoint', storage, hooks }, { maxParallelism: 16, localRecoveryDir: localDir }, 0)
     await assert.rejects(run.done, (e: unknown) => e instanceof CancelledError && e.code === 'CANCELLED')
     assert.ok(calls > 0)
     assert.equal(stats.released, 1)
@@ -103,11 +97,13 @@ for (const hook of ['afterSyncPart', 'afterKeyGroup', 'beforeCommit'] as Snapsho
 
   test(`a failure at '${hook}' rejects with that error and deletes every file`, async () => {
     const { root, localDir, storage } = await setup()
-    snapshotHooks[hook] = () => {
-      throw new Error(`boom at ${hook}`)
+    const hooks: SnapshotHooks = {
+      [hook]: () => {
+        throw new Error(`boom at ${hook}`)
+      },
     }
     const stats: ResourceStats = { released: 0 }
-    const run = runFullSnapshot(3, resourcesOf(sampleModel(), 2, stats), { type: 'checkpoint', storage }, { maxParallelism: 16, localRecoveryDir: localDir }, 0)
+    const run = runFullSnapshot(3, resourcesOf(sampleModel(), 2, stats), { type: 'checkpoint', storage, hooks }, { maxParallelism: 16, localRecoveryDir: localDir }, 0)
     await assert.rejects(run.done, new RegExp(`boom at ${hook}`))
     assert.equal(stats.released, 1)
     assert.deepEqual(await filesUnder(root), [])

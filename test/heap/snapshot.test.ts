@@ -17,7 +17,6 @@ import {
   ValueStateDescriptor,
   type KeyedStateHandle,
 } from '../../src/index.js'
-import { clearSnapshotHooks, snapshotHooks } from '../../src/snapshot/full/index.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 
 const dirs: string[] = []
@@ -27,7 +26,6 @@ async function storage(): Promise<FileSystemCheckpointStorage> {
   return new FileSystemCheckpointStorage(dir)
 }
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))))
-afterEach(() => clearSnapshotHooks())
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true })
@@ -59,11 +57,11 @@ test('close() while a snapshot is in flight cancels it: done rejects, no files r
   const atKeyGroup = new Promise<void>((r) => (reached = r))
   let release!: () => void
   const held = new Promise<void>((r) => (release = r))
-  snapshotHooks.afterKeyGroup = async () => {
+  const afterKeyGroup = async (): Promise<void> => {
     reached()
     await held
   }
-  const run = b.snapshot(1, { type: 'checkpoint', storage: s })
+  const run = b.snapshot(1, { type: 'checkpoint', storage: s, hooks: { afterKeyGroup } })
   await atKeyGroup
   const closing = b.close()
   release()

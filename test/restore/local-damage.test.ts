@@ -9,9 +9,10 @@ import { dirname, join } from 'node:path'
 import { after, before, test } from 'node:test'
 import fc from 'fast-check'
 import type { KeyedStateBackend, LocalRecoveryFallback } from '../../src/state-backend/types.js'
-import { incrementalRestoreHooks, type IncrementalRestoreStats } from '../../src/backends/rocksdb/incremental-restore.js'
+import type { IncrementalRestoreStats } from '../../src/backends/rocksdb/incremental-restore.js'
+import type { RocksDBKeyedStateBackend } from '../../src/backends/rocksdb/backend.js'
 import { int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
-import type { FullSnapshotHandle, KeyedStateHandle, LocalStateHandle } from '../../src/snapshot/types.js'
+import type { FullSnapshotHandle, KeyedStateHandle, LocalStateHandle, RestoreHooks } from '../../src/snapshot/types.js'
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js'
 import { runs } from '../format/helpers.js'
 import { openKind, testDirs, type Dirs } from './helpers.js'
@@ -84,7 +85,13 @@ async function copyLocal(local: LocalStateHandle, into: string): Promise<{ local
   return { local: { ...local, directory: into }, files: [join(into, rel)] }
 }
 
-async function restore(mode: Mode, t: Dirs, c: Checkpointed, local: LocalStateHandle): Promise<{ b: KeyedStateBackend<string>; fallbacks: LocalRecoveryFallback[] }> {
+async function restore(
+  mode: Mode,
+  t: Dirs,
+  c: Checkpointed,
+  local: LocalStateHandle,
+  restoreHooks?: RestoreHooks,
+): Promise<{ b: KeyedStateBackend<string>; fallbacks: LocalRecoveryFallback[] }> {
   const fallbacks: LocalRecoveryFallback[] = []
   const b = await openKind<string>(mode === 'heap-full' ? 'heap' : 'rocksdb', t, {
     keySerializer: stringSerializer,
@@ -93,6 +100,7 @@ async function restore(mode: Mode, t: Dirs, c: Checkpointed, local: LocalStateHa
     localRestoreFrom: [local],
     onLocalFallback: (f: LocalRecoveryFallback) => fallbacks.push(f),
     ...(mode === 'rocksdb-incremental' ? { checkpointMode: 'incremental' } : {}),
+    ...(restoreHooks ? { restoreHooks } : {}),
   } as never)
   return { b, fallbacks }
 }
@@ -182,24 +190,19 @@ test('a local copy RocksDB refuses to open (damage the checks missed) is replace
   const c = made.get('rocksdb-incremental')!
   const { local } = await copyLocal(c.local, t.dir(`copy-${++copies}`))
   // Stands in for damage no size or CRC check sees: CURRENT is damaged after it was verified and placed.
-  incrementalRestoreHooks.afterPlaced = async (dir, copy) => {
+  const afterPlaced: RestoreHooks['afterPlaced'] = async (dir, copy) => {
     if (copy) await writeFile(join(dir, 'CURRENT'), 'MANIFEST-999999\n')
   }
+  const { b, fallbacks } = await restore('rocksdb-incremental', t, c, local, { afterPlaced })
   let restored: IncrementalRestoreStats | undefined
-  incrementalRestoreHooks.onRestored = (stats) => (restored = stats)
   try {
-    const { b, fallbacks } = await restore('rocksdb-incremental', t, c, local)
-    try {
-      check(b, CHANGED)
-    } finally {
-      await b.close()
-    }
-    assert.equal(fallbacks.length, 1, JSON.stringify(fallbacks))
-    assert.equal(fallbacks[0]!.file, local.directory)
-    assert.ok(restored && restored.localFiles === 0 && restored.downloadedFiles > 0, `everything came from storage: ${JSON.stringify(restored)}`)
-    assert.match(fallbacks[0]!.reason, /RocksDB refused the local copy/)
+    check(b, CHANGED)
+    restored = (b as RocksDBKeyedStateBackend<string>).incrementalRestoreStats
   } finally {
-    delete incrementalRestoreHooks.afterPlaced
-    delete incrementalRestoreHooks.onRestored
+    await b.close()
   }
+  assert.equal(fallbacks.length, 1, JSON.stringify(fallbacks))
+  assert.equal(fallbacks[0]!.file, local.directory)
+  assert.ok(restored && restored.localFiles === 0 && restored.downloadedFiles > 0, `everything came from storage: ${JSON.stringify(restored)}`)
+  assert.match(fallbacks[0]!.reason, /RocksDB refused the local copy/)
 })

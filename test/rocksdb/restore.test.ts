@@ -9,7 +9,6 @@ import { openHeapBackend } from '../../src/backends/heap/backend.js'
 import { isKeyedStateError } from '../../src/errors.js'
 import { assignToKeyGroup, keyGroupRangeForOperator } from '../../src/keygroups.js'
 import { int32Serializer, jsonSerializer, stringSerializer } from '../../src/serializers/primitives.js'
-import { clearSnapshotHooks, snapshotHooks } from '../../src/snapshot/full/index.js'
 import type { KeyedStateHandle } from '../../src/snapshot/types.js'
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js'
 import type { KeyedStateBackend } from '../../src/state-backend/types.js'
@@ -146,26 +145,25 @@ test('close() cancels an in-flight snapshot, which deletes its files, then close
     const a = await openIn(join(dir.path, 'a'))
     fill(a)
     let paused!: () => void
+    let afterKeyGroup!: () => Promise<void>
     const reached = new Promise<void>((resolve) => {
-      snapshotHooks.afterKeyGroup = () => {
+      afterKeyGroup = () => {
         resolve()
         return new Promise<void>((r) => (paused = r))
       }
     })
-    const run = a.snapshot(7, { type: 'checkpoint', storage })
+    const run = a.snapshot(7, { type: 'checkpoint', storage, hooks: { afterKeyGroup } })
     await reached
     const closing = a.close()
     paused()
     await assert.rejects(run.done, (e: unknown) => isKeyedStateError(e, 'CANCELLED'))
     await closing
-    clearSnapshotHooks()
     assert.deepEqual(await listFiles(storage.root).catch(() => []), [])
 
     const b = await openIn(join(dir.path, 'a'))
     check(b, KEYS)
     await b.close()
   } finally {
-    clearSnapshotHooks()
     await dir.remove()
   }
 })

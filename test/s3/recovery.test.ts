@@ -36,6 +36,7 @@ test('S3 primary: restore uses the verified local copy even with S3 down, and do
       const r = await openIncremental(t.dir('r1'), { restoreFrom: [c1.handle], localRestoreFrom: [local], storage: s3.storage })
       checkKeys(r, 500, () => 1)
       await r.close()
+      return r
     })
     assert.equal(offline.localFiles, fileCount)
     assert.equal(offline.downloadedFiles, 0)
@@ -51,6 +52,7 @@ test('S3 primary: restore uses the verified local copy even with S3 down, and do
       const r = await openIncremental(t.dir('r3'), { restoreFrom: [c1.handle], localRestoreFrom: [local], storage: s3.storage })
       checkKeys(r, 500, () => 1)
       await r.close()
+      return r
     })
     assert.equal(partial.downloadedFiles, 1)
     assert.equal(partial.localFiles, fileCount - 1)

@@ -17,8 +17,7 @@ import {
 } from '../../src/index.js'
 import { assignToKeyGroup, keyGroupRangeForOperator } from '../../src/keygroups.js'
 import { CancelledError } from '../../src/errors.js'
-import { clearSnapshotHooks, snapshotHooks } from '../../src/snapshot/full/index.js'
-import type { KeyedStateHandle, SnapshotType } from '../../src/snapshot/types.js'
+import type { KeyedStateHandle, SnapshotHooks, SnapshotType } from '../../src/snapshot/types.js'
 import type { CheckpointStorage } from '../../src/storage/types.js'
 import type { BackendFactory } from './factory.js'
 
@@ -273,19 +272,17 @@ export function snapshotTests(factory: BackendFactory): void {
         await withOpen([source], async () => {
           applyOps(source, ops, model)
           // Full snapshots stop at a named point in the middle; other strategies are cancelled right after their synchronous part.
-          snapshotHooks.afterKeyGroup = ({ keyGroup, run }) => {
-            if (keyGroup === 16) run.cancel()
-          }
-          try {
-            const run = source.snapshot(1, { type, storage })
-            run.cancel()
-            await assert.rejects(run.done, (e: unknown) => e instanceof CancelledError)
-            if (!incremental) {
-              const inMiddle = source.snapshot(2, { type, storage })
-              await assert.rejects(inMiddle.done, (e: unknown) => e instanceof CancelledError)
+          const run = source.snapshot(1, { type, storage })
+          run.cancel()
+          await assert.rejects(run.done, (e: unknown) => e instanceof CancelledError)
+          if (!incremental) {
+            const hooks: SnapshotHooks = {
+              afterKeyGroup: ({ keyGroup, run }) => {
+                if (keyGroup === 16) run.cancel()
+              },
             }
-          } finally {
-            clearSnapshotHooks()
+            const inMiddle = source.snapshot(2, { type, storage, hooks })
+            await assert.rejects(inMiddle.done, (e: unknown) => e instanceof CancelledError)
           }
           source.notifyCheckpointAborted(1)
           source.notifyCheckpointAborted(2)

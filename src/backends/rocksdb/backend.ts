@@ -15,7 +15,7 @@ import { serializerConfig, type Serializer } from '../../serializers/serializer.
 import { restoreFullHandles } from '../../snapshot/full/index.js'
 import { memoryOpenOptions } from './memory-budget.js'
 import { IncrementalSnapshotStrategy, type RestoredSstBase } from './incremental-strategy.js'
-import { restoreIncrementalHandles } from './incremental-restore.js'
+import { restoreIncrementalHandles, type IncrementalRestoreStats } from './incremental-restore.js'
 import { checkRestoreCoverage, presentHandles } from '../../keygroup-coverage.js'
 import { fullLocalFallback, localFallbackReporter } from '../../snapshot/local-fallback.js'
 import type {
@@ -80,6 +80,11 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   private incrementalStrategy: IncrementalSnapshotStrategy | undefined
   /** The SST set of the incremental handle this backend was restored from (base of its first checkpoint). */
   private restoredSstBase: RestoredSstBase | undefined
+  /**
+   * How the incremental restore that opened this backend went (which handle was opened in
+   * place, what was copied from where); undefined when it did not restore incremental handles.
+   */
+  private restoreStats: IncrementalRestoreStats | undefined
   readonly checkpointMode: 'incremental' | 'full'
   private readonly compaction: ReturnType<typeof compactionOpenOptions>
   private readonly memory: ReturnType<typeof memoryOpenOptions>
@@ -101,6 +106,11 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   /** Lineage id of this working directory (created once; new after a restore). */
   get backendId(): string {
     return this.record.backendId
+  }
+
+  /** How the incremental restore that opened this backend went; undefined when none ran. */
+  get incrementalRestoreStats(): IncrementalRestoreStats | undefined {
+    return this.restoreStats
   }
 
   // ---- opening ----
@@ -248,6 +258,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
           maxParallelism: this.maxParallelism,
           keySerializer: this.keySerializer as never,
           reportLocalFallback: localFallbackReporter(options.onLocalFallback),
+          ...(options.restoreHooks?.afterPlaced ? { afterPlaced: options.restoreHooks.afterPlaced } : {}),
           openDatabase: () => {
             this.openDatabase()
             return this.restoreTarget()
@@ -259,6 +270,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       this.record = { ...this.newRecord(), backendId: restored.backendId ?? randomUUID() }
       this.metaStore.writeBackend(this.record)
       this.restoredSstBase = restored.base
+      this.restoreStats = restored.stats
     } catch (e) {
       if (this.db && !this.db.closed) this.db.close()
       await discardDatabase(this.workingDir)

@@ -28,7 +28,7 @@ import { restoreFullHandles } from '../../snapshot/full/index.js'
 import { checkIncrementalHandle } from './incremental-handle.js'
 import type { IncrementalMetaFile } from './incremental-meta-file.js'
 import type { RestoredSstBase } from './incremental-strategy.js'
-import type { FullSnapshotHandle, IncrementalSnapshotHandle, KeyedStateHandle, LocalStateHandle, RestoreSink } from '../../snapshot/types.js'
+import type { FullSnapshotHandle, IncrementalSnapshotHandle, KeyedStateHandle, LocalStateHandle, RestoreHooks, RestoreSink } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 import type { CheckpointStorage } from '../../storage/types.js'
 import { checkCoverage, firstOverlap } from '../../keygroup-coverage.js'
@@ -45,6 +45,8 @@ export interface IncrementalRestoreTarget {
   readonly keySerializer: Serializer<unknown>
   /** Told about each local recovery file not used (backend option onLocalFallback). */
   readonly reportLocalFallback: LocalFallbackReporter
+  /** Test hook (backend option restoreHooks.afterPlaced): may change placed files before RocksDB opens them. */
+  readonly afterPlaced?: RestoreHooks['afterPlaced']
   /**
    * Opens the backend's database in `workingDir.db` (which may already hold
    * the restored files) and returns what a restore sink needs from it.
@@ -70,12 +72,6 @@ export interface IncrementalRestoreResult {
   base: RestoredSstBase | undefined
   stats: IncrementalRestoreStats
 }
-
-/** Test hooks: told about every finished incremental restore; `afterPlaced` may change placed files before RocksDB opens them. */
-export const incrementalRestoreHooks: {
-  onRestored?: (stats: IncrementalRestoreStats) => void
-  afterPlaced?: (dir: string, local: LocalStateHandle | undefined) => Promise<void> | void
-} = {}
 
 function describe(h: KeyedStateHandle): string {
   return h.type === 'full' ? h.file.path : h.metaFile.path
@@ -184,7 +180,7 @@ export async function restoreIncrementalHandles(
   if (base) {
     db = await withLocalFallback(base, findLocalIncrementalCopy(base, local), target, stats, async (copy) => {
       await placeHandleFiles(base, storage, copy, target.workingDir.db, stats, target.reportLocalFallback)
-      await incrementalRestoreHooks.afterPlaced?.(target.workingDir.db, copy)
+      await target.afterPlaced?.(target.workingDir.db, copy)
       return target.openDatabase()
     }, () => rm(target.workingDir.db, { recursive: true, force: true }))
     openInPlace(db, base, metas.get(base)!, [...union.values()], range, stats)
@@ -198,7 +194,6 @@ export async function restoreIncrementalHandles(
     const coveredElsewhere = [...handles.filter((h) => h.type === 'incremental').map((h) => h.keyGroupRange), ...knownEmptyRanges]
     await ingestFullHandles(db, full, union, coveredElsewhere, storage, target, local)
   }
-  incrementalRestoreHooks.onRestored?.(stats)
   // The backend id is kept only when this backend continues exactly the lineage that wrote the
   // handle; instances that share a base after rescaling are separate lineages.
   const sameLineage = stats.mode === 'direct' && base!.keyGroupRange.start === range.start && base!.keyGroupRange.end === range.end
@@ -307,7 +302,7 @@ async function ingestHandles(
       const tempDbDir = join(tempDir, 'db')
       const source = await withLocalFallback(h, findLocalIncrementalCopy(h, locals), target, stats, async (copy) => {
         await placeHandleFiles(h, storage, copy, tempDbDir, stats, target.reportLocalFallback)
-        await incrementalRestoreHooks.afterPlaced?.(tempDbDir, copy)
+        await target.afterPlaced?.(tempDbDir, copy)
         // Read once and deleted: compacting it would only add I/O to the restore.
         return target.native.open(tempDbDir, { createIfMissing: false, disableWal: true, disableAutoCompactions: true })
       }, () => rm(tempDbDir, { recursive: true, force: true }))

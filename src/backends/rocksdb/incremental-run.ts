@@ -27,23 +27,6 @@ import {
 } from './incremental-meta-file.js'
 import { forEachBounded } from '../../for-each-bounded.js'
 
-/** Named points in the async part where tests pause, cancel or fail a run (a hook that throws fails it). */
-export type IncrementalHookName = 'afterSyncPart' | 'afterUpload' | 'beforeMetaFile'
-
-export interface IncrementalHookInfo {
-  run: SnapshotRun
-  checkpointId: number
-  /** afterUpload: the RocksDB file name and where it went. */
-  name?: string
-  path?: string
-}
-
-export const incrementalSnapshotHooks: { [K in IncrementalHookName]?: (info: IncrementalHookInfo) => void | Promise<void> } = {}
-
-export function clearIncrementalSnapshotHooks(): void {
-  for (const k of Object.keys(incrementalSnapshotHooks) as IncrementalHookName[]) delete incrementalSnapshotHooks[k]
-}
-
 /** Uploads in flight per run: several keep an object store busy; more only add open files. */
 const UPLOAD_CONCURRENCY = 4
 
@@ -138,8 +121,9 @@ export class IncrementalSnapshotRun implements SnapshotRun {
     if (this.cancelled) throw this.cancelledError()
   }
 
-  private async hook(name: IncrementalHookName, extra: { name?: string; path?: string } = {}): Promise<void> {
-    const fn = incrementalSnapshotHooks[name]
+  /** A test hook of SnapshotOptions.hooks (a hook that throws fails the run). */
+  private async hook(name: 'afterSyncPart' | 'afterUpload' | 'beforeMetaFile', extra: { name?: string; path?: string } = {}): Promise<void> {
+    const fn = this.prepared.options.hooks?.[name]
     if (fn) await fn({ run: this, checkpointId: this.checkpointId, ...extra })
     this.throwIfCancelled()
   }

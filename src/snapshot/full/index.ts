@@ -16,7 +16,7 @@ import type {
 import { restoreFull, type FullRestoreOptions, type FullRestoreResult } from './reader.js'
 import { FullSnapshotRunImpl, type FullSnapshotTuning } from './writer.js'
 
-export { clearSnapshotHooks, snapshotHooks, type SnapshotHookInfo, type SnapshotHookName, type FullSnapshotTuning } from './writer.js'
+export type { FullSnapshotTuning } from './writer.js'
 export { findLocalCopy, type FullRestoreOptions, type FullRestoreResult } from './reader.js'
 export { deleteLocalSnapshot } from './local.js'
 

@@ -24,28 +24,6 @@ import type {
 import type { FullSnapshotContext } from './index.js'
 import { StateEntries } from './state-entries.js'
 
-/** Named points in the async part where tests can pause, cancel or fail a run. */
-export type SnapshotHookName = 'afterSyncPart' | 'afterKeyGroup' | 'beforeCommit'
-
-export interface SnapshotHookInfo {
-  run: SnapshotRun
-  checkpointId: number
-  /** afterKeyGroup: the key group just written. */
-  keyGroup?: number
-  /** Storage path of the file being written (once created). */
-  path?: string
-}
-
-/**
- * Test hooks (the sync points of RocksDB's test builds). Production code never
- * sets them; a hook may be async, and a hook that throws fails the run.
- */
-export const snapshotHooks: { [K in SnapshotHookName]?: (info: SnapshotHookInfo) => void | Promise<void> } = {}
-
-export function clearSnapshotHooks(): void {
-  for (const k of Object.keys(snapshotHooks) as SnapshotHookName[]) delete snapshotHooks[k]
-}
-
 /** Bytes collected before one storage write: few syscalls for small key groups, bounded memory. */
 const OUTPUT_BUFFER_BYTES = 1024 * 1024
 /** The writer gives the event loop a turn at least this often, so the job keeps processing records. */
@@ -211,8 +189,8 @@ export class FullSnapshotRunImpl implements SnapshotRun {
     if (this.cancelled) throw new CancelledError(`snapshot ${this.checkpointId} was cancelled; its files were deleted`)
   }
 
-  private async hook(name: SnapshotHookName, keyGroup?: number): Promise<void> {
-    const fn = snapshotHooks[name]
+  private async hook(name: 'afterSyncPart' | 'afterKeyGroup' | 'beforeCommit', keyGroup?: number): Promise<void> {
+    const fn = this.options.hooks?.[name]
     if (fn) await fn({ run: this, checkpointId: this.checkpointId, keyGroup, path: this.outputs?.primary.path })
     this.throwIfCancelled()
   }

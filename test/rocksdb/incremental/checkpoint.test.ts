@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { CancelledError, isKeyedStateError } from '../../../src/errors.js'
 import { FileSystemCheckpointStorage } from '../../../src/storage/fs.js'
-import { clearIncrementalSnapshotHooks, incrementalSnapshotHooks } from '../../../src/backends/rocksdb/incremental-run.js'
+import type { SnapshotHooks } from '../../../src/snapshot/types.js'
 import { decodeMetaFile } from '../../../src/backends/rocksdb/incremental-meta-file.js'
 import {
   checkpoint,
@@ -289,15 +289,11 @@ test('cancel in the middle of the upload deletes every file of the run; the back
     const before = await storedPaths(t.storage)
     writeKeys(b, range(100), 2)
     let uploads = 0
-    incrementalSnapshotHooks.afterUpload = ({ run }) => {
+    const afterUpload: SnapshotHooks['afterUpload'] = ({ run }) => {
       if (++uploads === 2) run.cancel()
     }
-    try {
-      const run = b.snapshot(2, { type: 'checkpoint', storage: t.storage })
-      await assert.rejects(run.done, (e: unknown) => e instanceof CancelledError)
-    } finally {
-      clearIncrementalSnapshotHooks()
-    }
+    const run = b.snapshot(2, { type: 'checkpoint', storage: t.storage, hooks: { afterUpload } })
+    await assert.rejects(run.done, (e: unknown) => e instanceof CancelledError)
     assert.ok(uploads >= 2, 'the run was cancelled after uploading files')
     b.notifyCheckpointAborted(2)
     // Nothing the cancelled run wrote is left; c1's files are untouched.
@@ -305,14 +301,10 @@ test('cancel in the middle of the upload deletes every file of the run; the back
     assert.deepEqual(await readdir(join(t.dir('a'), 'checkpoints')), [])
 
     // A failing upload (a hook that throws) cleans up the same way.
-    incrementalSnapshotHooks.beforeMetaFile = () => {
+    const beforeMetaFile = (): never => {
       throw new Error('storage went away')
     }
-    try {
-      await assert.rejects(b.snapshot(3, { type: 'checkpoint', storage: t.storage }).done, /storage went away/)
-    } finally {
-      clearIncrementalSnapshotHooks()
-    }
+    await assert.rejects(b.snapshot(3, { type: 'checkpoint', storage: t.storage, hooks: { beforeMetaFile } }).done, /storage went away/)
     assert.deepEqual(await storedPaths(t.storage), before)
 
     writeKeys(b, range(10), 4)
@@ -365,16 +357,11 @@ test('close() cancels a checkpoint in flight and removes its native checkpoint d
     writeKeys(b, range(300), 1)
     let release: () => void = () => {}
     const gate = new Promise<void>((resolve) => (release = resolve))
-    incrementalSnapshotHooks.afterUpload = () => gate
-    try {
-      const run = b.snapshot(1, { type: 'checkpoint', storage: t.storage })
-      const closing = b.close()
-      release()
-      await closing
-      await assert.rejects(run.done, (e: unknown) => e instanceof CancelledError)
-    } finally {
-      clearIncrementalSnapshotHooks()
-    }
+    const run = b.snapshot(1, { type: 'checkpoint', storage: t.storage, hooks: { afterUpload: () => gate } })
+    const closing = b.close()
+    release()
+    await closing
+    await assert.rejects(run.done, (e: unknown) => e instanceof CancelledError)
     assert.deepEqual(await storedPaths(t.storage), [])
     assert.deepEqual(await readdir(join(t.dir('a'), 'checkpoints')).catch(() => []), [])
     // The working directory reopens with its data.

@@ -10,7 +10,7 @@ import type { KeyedStateBackendOptions } from '../../../src/state-backend/types.
 import { assignToKeyGroup, type KeyGroupRange } from '../../../src/keygroups.js'
 import { int32Serializer, stringSerializer } from '../../../src/serializers/primitives.js'
 import type { IncrementalSnapshotRun } from '../../../src/backends/rocksdb/incremental-run.js'
-import { incrementalRestoreHooks, type IncrementalRestoreStats } from '../../../src/backends/rocksdb/incremental-restore.js'
+import type { IncrementalRestoreStats } from '../../../src/backends/rocksdb/incremental-restore.js'
 import type { IncrementalSnapshotHandle, KeyedStateHandle, SnapshotResult, StoredFile } from '../../../src/snapshot/types.js'
 import { MapStateDescriptor, ValueStateDescriptor } from '../../../src/state/descriptors.js'
 import { FileSystemCheckpointStorage } from '../../../src/storage/fs.js'
@@ -136,15 +136,9 @@ export async function storedPaths(storage: CheckpointStorage): Promise<string[]>
   return (await storage.list('')).map((e) => e.path).filter((p) => p !== HISTORY_FILE_NAME).sort()
 }
 
-/** Runs `fn` (which restores one backend) and returns what the incremental restore reported. */
-export async function restoreStats(fn: () => Promise<void>): Promise<IncrementalRestoreStats> {
-  let stats: IncrementalRestoreStats | undefined
-  incrementalRestoreHooks.onRestored = (s) => (stats = s)
-  try {
-    await fn()
-  } finally {
-    delete incrementalRestoreHooks.onRestored
-  }
+/** `fn` opens a backend by restoring and returns it (closed); what its incremental restore reported. */
+export async function restoreStats(fn: () => Promise<RocksDBKeyedStateBackend<string>>): Promise<IncrementalRestoreStats> {
+  const stats = (await fn()).incrementalRestoreStats
   assert.ok(stats, 'an incremental restore ran')
   return stats
 }

@@ -42,6 +42,7 @@ test('the native checkpoint directory is the local copy; restore prefers it and 
       const r = await openIncremental(t.dir('r1'), { restoreFrom: [c1.handle], localRestoreFrom: [local], storage: t.storage })
       checkKeys(r, 400, () => 1)
       await r.close()
+      return r
     })
     assert.equal(localOnly.localFiles, fileCount)
     assert.equal(localOnly.downloadedFiles, 0)
@@ -70,6 +71,7 @@ test('a local copy with a missing or shortened file falls back to storage for th
       const r = await openIncremental(t.dir('r'), { restoreFrom: [c2.handle], localRestoreFrom: [local1, local2], storage: t.storage })
       checkKeys(r, 400, (i) => (i < 50 ? 2 : 1))
       await r.close()
+      return r
     })
     assert.equal(stats.downloadedFiles, 2)
     assert.ok(stats.localFiles > 0)
@@ -78,6 +80,7 @@ test('a local copy with a missing or shortened file falls back to storage for th
     const other = await restoreStats(async () => {
       const r = await openIncremental(t.dir('r2'), { restoreFrom: [c2.handle], localRestoreFrom: [local1], storage: t.storage })
       await r.close()
+      return r
     })
     assert.equal(other.localFiles, 0)
   } finally {
@@ -119,6 +122,7 @@ test('a local copy restores into a sub-range too (hard links, then clipped)', as
         const r = await openIncremental(t.dir(`r${i}`), { keyGroupRange, restoreFrom: [c1.handle], localRestoreFrom: [c1.result.localHandle!], storage: t.storage })
         checkKeys(r, 300, () => 1)
         await r.close()
+        return r
       })
       assert.equal(stats.mode, 'direct')
       assert.equal(stats.downloadedFiles, 0)

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { keyGroupRangeForOperator, type KeyGroupRange } from '../../../src/keygroups.js'
-import { incrementalRestoreHooks, type IncrementalRestoreStats } from '../../../src/backends/rocksdb/incremental-restore.js'
+import type { IncrementalRestoreStats } from '../../../src/backends/rocksdb/incremental-restore.js'
 import type { IncrementalSnapshotHandle, KeyedStateHandle } from '../../../src/snapshot/types.js'
 import { int32Serializer } from '../../../src/serializers/primitives.js'
 import { ValueStateDescriptor } from '../../../src/state/descriptors.js'
@@ -49,10 +49,9 @@ async function restoreCheckAndContinue(
   for (let i = 0; i < parallelism; i++) {
     const keyGroupRange = keyGroupRangeForOperator(maxParallelism, parallelism, i)
     let mode: Generation['modes'][number] = 'fresh'
-    incrementalRestoreHooks.onRestored = (s) => (mode = s.mode)
     const dir = t.dir(`${label}-${i}`)
     const b = await openIncremental(dir, { maxParallelism, keyGroupRange, ...(handles.length ? { restoreFrom: handles, storage: t.storage } : {}) })
-    delete incrementalRestoreHooks.onRestored
+    if (b.incrementalRestoreStats) mode = b.incrementalRestoreStats.mode
     out.modes.push(mode)
     try {
       const got = readModel(b)
@@ -158,20 +157,15 @@ test('mixed full and incremental handles restore into one backend by ingestion',
       handles.push(handle!)
       await b.close()
     }
-    let stats: IncrementalRestoreStats | undefined
-    incrementalRestoreHooks.onRestored = (s) => (stats = s)
-    try {
-      for (const [label, keyGroupRange] of [['all', { start: 0, end: 31 }], ['middle', { start: 8, end: 23 }]] as const) {
-        const r = await openIncremental(t.dir(`r-${label}`), { maxParallelism: 32, keyGroupRange, restoreFrom: handles, storage: t.storage })
-        assert.equal(stats?.mode, 'ingest')
-        assert.equal(stats?.fullHandles, 1)
-        assert.equal(stats?.incrementalHandles, 1)
-        assert.equal(stats?.inPlaceHandles, 1, 'the incremental handle is the base, the full one is ingested')
-        assertModelEqual(readModel(r), modelInRange(model, keyGroupRange, 32))
-        await r.close()
-      }
-    } finally {
-      delete incrementalRestoreHooks.onRestored
+    for (const [label, keyGroupRange] of [['all', { start: 0, end: 31 }], ['middle', { start: 8, end: 23 }]] as const) {
+      const r = await openIncremental(t.dir(`r-${label}`), { maxParallelism: 32, keyGroupRange, restoreFrom: handles, storage: t.storage })
+      const stats = r.incrementalRestoreStats
+      assert.equal(stats?.mode, 'ingest')
+      assert.equal(stats?.fullHandles, 1)
+      assert.equal(stats?.incrementalHandles, 1)
+      assert.equal(stats?.inPlaceHandles, 1, 'the incremental handle is the base, the full one is ingested')
+      assertModelEqual(readModel(r), modelInRange(model, keyGroupRange, 32))
+      await r.close()
     }
   } finally {
     await t.remove()
@@ -189,10 +183,8 @@ test('rescaling 2 → 3: the handle with the most key groups is opened in place,
       await b.close()
     }
     const middle = keyGroupRangeForOperator(128, 3, 1) // 43..85: 21 key groups of the first handle, 22 of the second
-    let stats: IncrementalRestoreStats | undefined
-    incrementalRestoreHooks.onRestored = (s) => (stats = s)
     const r = await openIncremental(t.dir('middle'), { keyGroupRange: middle, restoreFrom: handles, storage: t.storage })
-    delete incrementalRestoreHooks.onRestored
+    const stats = r.incrementalRestoreStats
     assert.equal(stats?.mode, 'ingest')
     assert.equal(stats?.inPlaceHandles, 1)
     assert.equal(stats?.clippedKeyGroups, 64 - 22)

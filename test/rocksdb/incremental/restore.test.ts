@@ -7,20 +7,12 @@ import { rm, writeFile, readFile, appendFile } from 'node:fs/promises'
 import { test } from 'node:test'
 import { isKeyedStateError } from '../../../src/errors.js'
 import { keyGroupRangeForOperator } from '../../../src/keygroups.js'
-import { incrementalRestoreHooks, type IncrementalRestoreStats } from '../../../src/backends/rocksdb/incremental-restore.js'
 import type { IncrementalSnapshotHandle } from '../../../src/snapshot/types.js'
 import { rawEntries, withRawDb } from '../helpers.js'
 import { checkpoint, checkKeys, keyName, openIncremental, owns, range, testDirs, writeKeys } from './helpers.js'
 
-function captureRestoreStats(): { get: () => IncrementalRestoreStats | undefined; stop: () => void } {
-  let stats: IncrementalRestoreStats | undefined
-  incrementalRestoreHooks.onRestored = (s) => (stats = s)
-  return { get: () => stats, stop: () => delete incrementalRestoreHooks.onRestored }
-}
-
 test('restore from one handle equals the source; the next checkpoint refers to the restored SSTs and keeps the backend id', async () => {
   const t = await testDirs()
-  const capture = captureRestoreStats()
   try {
     const b = await openIncremental(t.dir('a'))
     writeKeys(b, range(1000), 1)
@@ -31,8 +23,8 @@ test('restore from one handle equals the source; the next checkpoint refers to t
     await b.close()
 
     const r = await openIncremental(t.dir('r'), { restoreFrom: [c1.handle], storage: t.storage })
-    assert.equal(capture.get()?.mode, 'direct')
-    assert.equal(capture.get()?.clippedKeyGroups, 0)
+    assert.equal(r.incrementalRestoreStats?.mode, 'direct')
+    assert.equal(r.incrementalRestoreStats?.clippedKeyGroups, 0)
     assert.equal(r.backendId, c1.handle.backendId)
     checkKeys(r, 1100, (i) => (i < 100 ? 2 : i < 1000 ? 1 : undefined))
     assert.deepEqual(new Set(r.keys('value')), new Set(range(1000).map(keyName)))
@@ -52,14 +44,12 @@ test('restore from one handle equals the source; the next checkpoint refers to t
       (e: unknown) => isKeyedStateError(e, 'INVALID_ARGUMENT') && /^cannot restore an incremental snapshot of checkpoint 2 taken with maxParallelism 128 /.test(e.message),
     )
   } finally {
-    capture.stop()
     await t.remove()
   }
 })
 
 test('restore of a sub-range clips the other key groups: they are gone from every column family', async () => {
   const t = await testDirs()
-  const capture = captureRestoreStats()
   try {
     const b = await openIncremental(t.dir('a'))
     writeKeys(b, range(600), 1)
@@ -69,8 +59,8 @@ test('restore of a sub-range clips the other key groups: they are gone from ever
       const keyGroupRange = keyGroupRangeForOperator(128, 2, op)
       const dir = t.dir(`r${op}`)
       const r = await openIncremental(dir, { keyGroupRange, restoreFrom: [c1.handle], storage: t.storage })
-      assert.equal(capture.get()?.mode, 'direct')
-      assert.equal(capture.get()?.clippedKeyGroups, 64)
+      assert.equal(r.incrementalRestoreStats?.mode, 'direct')
+      assert.equal(r.incrementalRestoreStats?.clippedKeyGroups, 64)
       // Two instances restored from one handle are two lineages: each gets its own id.
       assert.notEqual(r.backendId, c1.handle.backendId)
       checkKeys(r, 600, () => 1)
@@ -95,7 +85,6 @@ test('restore of a sub-range clips the other key groups: they are gone from ever
       await again.close()
     }
   } finally {
-    capture.stop()
     await t.remove()
   }
 })
@@ -238,7 +227,6 @@ test('a checkpoint restored from storage is a valid RocksDB database (ldb list_c
 
 test('key groups of instances that held no state count as covered when the restore knows them as empty', async () => {
   const t = await testDirs()
-  const capture = captureRestoreStats()
   try {
     const left = keyGroupRangeForOperator(128, 2, 0)
     const right = keyGroupRangeForOperator(128, 2, 1)
@@ -249,7 +237,7 @@ test('key groups of instances that held no state count as covered when the resto
     await assert.rejects(openIncremental(t.dir('r1'), { restoreFrom: [c1.handle], storage: t.storage }), (e: unknown) => isKeyedStateError(e, 'NOT_FOUND'))
     const r = await openIncremental(t.dir('r2'), { restoreFrom: [c1.handle], storage: t.storage, knownEmptyRanges: [right] })
     // One handle holds everything there is: opened in place, nothing to clip.
-    assert.equal(capture.get()?.mode, 'direct')
+    assert.equal(r.incrementalRestoreStats?.mode, 'direct')
     checkKeys(r, 200, (i) => (owns(left, keyName(i)) ? 1 : undefined))
     writeKeys(r, range(200), 2)
     const c2 = await checkpoint(r, 2, t.storage)
@@ -258,7 +246,6 @@ test('key groups of instances that held no state count as covered when the resto
     checkKeys(again, 200, () => 2)
     await again.close()
   } finally {
-    capture.stop()
     await t.remove()
   }
 })
