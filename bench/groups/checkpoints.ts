@@ -10,7 +10,7 @@ import { openBackend, randomReadsPerSec, VALUE_STATE, writeValues, type Backend 
 import type { RocksDBKeyedStateBackend } from '../../src/backends/rocksdb/backend.js'
 import { columnFamilyOf } from '../../src/backends/rocksdb/meta-store.js'
 import { forceGc, type Footprint } from '../lib/machine.js'
-import { attempt, fsStorageFactory, isUnavailable, nativeBinding, NOT_BUILT, Unavailable } from '../lib/pieces.js'
+import { attempt, fsStorageFactory, isUnavailable, NOT_BUILT, Unavailable } from '../lib/pieces.js'
 import { packedIterationOf } from '../lib/raw-db.js'
 import type { NativeDb } from '../../src/backends/rocksdb/native/types.js'
 import { forEachSize, largestMeasured, whereLabel, type PerSize } from '../lib/sizes.js'

@@ -4,7 +4,7 @@
 import type { CheckpointCost } from '../lib/checkpointing.js'
 import { emptyResult, type BenchGroup, type GroupResult, type RunContext } from '../lib/context.js'
 import { formatCell, sizeLabel, type Cell, type Unit } from '../lib/format.js'
-import { isUnavailable, Unavailable } from '../lib/pieces.js'
+import { isUnavailable, type Unavailable } from '../lib/pieces.js'
 import type { PerSize } from '../lib/sizes.js'
 import { table } from '../lib/table.js'
 import { allHeapMeasures, allRocksMeasures, type HeapCheckpointMeasures, type RocksCheckpointMeasures } from './checkpoints.js'

@@ -59,7 +59,7 @@ export async function withDir<T>(tmp: TempSpace, label: string, fn: (dir: string
 export function dirSizeBytes(path: string): number {
   let total = 0
   const visit = (p: string) => {
-    let st
+    let st: ReturnType<typeof statSync>
     try {
       st = statSync(p)
     } catch {

@@ -40,7 +40,7 @@ let total = 0
 for (let i = 0; i < profile.samples.length; i++) {
   const dt = profile.timeDeltas[i] ?? 0
   total += dt
-  let node = byId.get(profile.samples[i]!)
+  const node = byId.get(profile.samples[i]!)
   if (!node) continue
   self.set(label(node), (self.get(label(node)) ?? 0) + dt)
   const seen = new Set<string>()

@@ -72,7 +72,7 @@ export function checkpointStats(completed: readonly CheckpointMetadata[], aborte
 }
 
 const n = (v: number): string => v.toLocaleString('en-US')
-const ms = (v: number): string => (v < 10 ? v.toFixed(1) : Math.round(v).toString()) + ' ms'
+const ms = (v: number): string => `${v < 10 ? v.toFixed(1) : Math.round(v).toString()} ms`
 
 function bytes(v: number): string {
   if (v < 1024) return `${v} B`

@@ -136,7 +136,7 @@ class Worker {
         this.stopped = true
         for (const run of this.runs.values()) run.cancel()
         await this.backend.close()
-        process.exit(0)
+        return process.exit(0)
       case 'open':
         throw new Error('already open')
     }

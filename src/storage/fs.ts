@@ -411,7 +411,7 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
       try {
         await this.tree.inDirectory(dirAbs, async (dir) => {
           for (const name of (await readdir(dir)).sort()) {
-            let st
+            let st: Awaited<ReturnType<typeof lstatOf>>
             try {
               st = await lstatOf(join(dir, name))
             } catch (e) {

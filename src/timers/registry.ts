@@ -11,7 +11,7 @@ import type { TimeDomain, TimerServiceOptions } from './types.js'
 
 export type TimersKind = 'heap' | 'rocksdb'
 
-const NAME_PATTERN = /^[A-Za-z0-9_.\-]{1,180}$/
+const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,180}$/
 const TIMER_STATE_PREFIX = '_timers:'
 
 export function timerStateName(service: string, domain: TimeDomain): string {

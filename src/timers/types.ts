@@ -23,6 +23,7 @@ export interface TimerServiceOptions<K, N> {
   onTimer: (timer: Timer<K, N>) => void
 }
 
+// biome-ignore lint/correctness/noUnusedVariables: K, the backend's key type, is part of the public type's name though no method takes a key
 export interface TimerService<K, N = undefined> {
   readonly name: string
   /** Registers a timer for the current key; registering the same (key, namespace, timestamp) again changes nothing. */

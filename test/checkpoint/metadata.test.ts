@@ -94,7 +94,7 @@ test('invalid metadata is refused with a message naming the problem', () => {
   bad((md) => (md.instances[1].keyGroupRange = { start: 5, end: 7 }), /should start at 4/)
   bad((md) => (md.maxParallelism = 9), /maxParallelism|\[0\.\.8\]/)
   bad((md) => (md.instances[0].handle.keyGroupOffsets = [1]), /keyGroupOffsets/)
-  bad((md) => (md.instances[1].handle.sharedFiles['x'] = { path: '', sizeBytes: 1, crc32: 0 }), /stored file/)
+  bad((md) => (md.instances[1].handle.sharedFiles.x = { path: '', sizeBytes: 1, crc32: 0 }), /stored file/)
   bad((md) => (md.sizeBytes = 1), /total sizes/)
   bad((md) => { md.type = 'savepoint' }, /savepoint/)
   assert.throws(() => decodeMetadata(Buffer.from('{"format":"other"}'), 'm'), /format/)

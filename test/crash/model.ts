@@ -47,7 +47,7 @@ export function changesOfStep(step: number): Change[] {
     if (h % 97 === 0) out.push({ key: keyName(i), op: 'delete' })
     else if (h % 8 === 0) {
       // Values of a few hundred bytes, so that checkpoints have SSTs worth uploading.
-      const value = `${keyName(i)}@${step}:` + (h.toString(36) + step.toString(36)).repeat(24)
+      const value = `${keyName(i)}@${step}:${(h.toString(36) + step.toString(36)).repeat(24)}`
       out.push({ key: keyName(i), op: 'touch', value, mapKey: `m${h % 5}` })
     }
   }

@@ -167,7 +167,7 @@ test('the transformer rewrites or drops entries while writing', async () => {
   await restoreFullHandles([handle as FullSnapshotHandle], storage, range, sink)
   const expected = expectedFlat([model], range)
     .filter((e) => !e.startsWith('counts/') || parseInt(e.slice(-2), 16) % 2 === 1)
-    .map((e) => (e.startsWith('counts/') ? e.replace('=', '=' + Buffer.from('T:').toString('hex')) : e))
+    .map((e) => (e.startsWith('counts/') ? e.replace('=', `=${Buffer.from('T:').toString('hex')}`) : e))
     .sort()
   assert.deepEqual(sink.flat(), expected)
 })

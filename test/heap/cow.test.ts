@@ -56,7 +56,9 @@ test('pinned snapshot views never see later writes; several in flight; releases 
               // A few more items of every state's capture, as the asynchronous path reads them between turns.
               if (pinned.length === 0) return
               const p = pinned[op.which % pinned.length]!
-              p.resources.metaInfos.forEach((_m, index) => p.resources.readCaptureSome(index, op.items))
+              p.resources.metaInfos.forEach((_m, index) => {
+                p.resources.readCaptureSome(index, op.items)
+              })
               return
             }
             case 'release': {
@@ -66,7 +68,7 @@ test('pinned snapshot views never see later writes; several in flight; releases 
               p!.resources.release()
               return
             }
-            default:
+            default: {
               if (op.op !== 'setKey' && model.currentKey === undefined) return
               applyToBackend(backend, op)
               model.apply(op)
@@ -75,6 +77,7 @@ test('pinned snapshot views never see later writes; several in flight; releases 
                 const n = (op as { ns: Ns }).ns
                 assert.deepEqual(backendView(backend, kind, n), model.view(kind, n), `step ${i} ${JSON.stringify(op)}`)
               }
+            }
           }
         })
         compareAll(backend, model)

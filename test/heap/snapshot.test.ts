@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, afterEach, test } from 'node:test'
+import { after, test } from 'node:test'
 import { isKeyedStateError } from '../../src/errors.js'
 import {
   int32Serializer,

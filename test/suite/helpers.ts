@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { assignToKeyGroup, type KeyGroupRange } from '../../src/keygroups.js'
 import type { ErrorCode } from '../../src/errors.js'
-import { isKeyedStateError, KeyedStateError } from '../../src/errors.js'
+import { isKeyedStateError, type KeyedStateError } from '../../src/errors.js'
 import type { KeyedStateBackend } from '../../src/state-backend/types.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
 import type { BackendFactory, SuiteOpenOptions } from './factory.js'

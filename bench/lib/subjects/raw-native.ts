@@ -49,7 +49,7 @@ export function rawBindingSubject(native: NativeBinding, tmp: TempSpace, w: Acce
   const ops: AccessSubject['ops'] = {
     value: (() => {
       const next = cursor(w.order)
-      const family = cf['value']!
+      const family = cf.value!
       return (n: number) => {
         for (let j = 0; j < n; j++) {
           const i = next()

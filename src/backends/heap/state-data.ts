@@ -5,7 +5,7 @@ import type { Serializer } from '../../serializers/serializer.js'
 import type { AnyStateDescriptor, StateKind } from '../../state/descriptors.js'
 import { valueRoleOf, valueSerializerOf } from '../../state/descriptors.js'
 import { keyIdPolicy, type KeyIdPolicy } from './key-ids.js'
-import { StateTable } from './state-table.js'
+import type { StateTable } from './state-table.js'
 import type { InternalSnapshotSource } from './timers.js'
 import type { HeapTtlCleanup } from './ttl-cleanup.js'
 

@@ -26,7 +26,6 @@ import type {
   SnapshotOptions,
   SnapshotRun,
 } from '../../snapshot/types.js'
-import type { StateMetaInfo } from '../../state/meta.js'
 import type { State } from '../../state/types.js'
 import { ChunkCursor, compareBytes, scanChunks, SCAN_CHUNK } from './packed-chunks.js'
 import { captureFullSnapshotResources, FullSnapshotStrategy } from './full-snapshot.js'

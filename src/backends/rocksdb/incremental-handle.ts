@@ -61,7 +61,7 @@ export function checkIncrementalHandle(h: IncrementalSnapshotHandle, where: stri
   const bad = (what: string): never => {
     throw new KeyedStateError('CORRUPTION', `${where}: ${what}`)
   }
-  if (!h || h.type !== 'incremental') bad(`expected an incremental handle, got type ${JSON.stringify((h as { type?: unknown })?.type)}`)
+  if (h?.type !== 'incremental') bad(`expected an incremental handle, got type ${JSON.stringify((h as { type?: unknown })?.type)}`)
   if (h.formatVersion !== INCREMENTAL_FORMAT_VERSION) {
     throw new KeyedStateError('NOT_SUPPORTED', `${where}: incremental handle format version ${h.formatVersion} (this library reads ${INCREMENTAL_FORMAT_VERSION})`)
   }

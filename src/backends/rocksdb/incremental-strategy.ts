@@ -24,7 +24,7 @@ import type { NativeDb } from './native/types.js'
 import type { SerializerConfig } from '../../serializers/serializer.js'
 import type { SnapshotOptions, SnapshotResult, SnapshotRun, StoredFile } from '../../snapshot/types.js'
 import { runToken } from './incremental-handle.js'
-import { UploadedSstHistory, type SstSet } from './incremental-history.js'
+import { UploadedSstHistory } from './incremental-history.js'
 import { deleteLocalCheckpointDir, localCheckpointDir } from './incremental-local.js'
 import { IncrementalSnapshotRun, type PreparedCheckpoint } from './incremental-run.js'
 

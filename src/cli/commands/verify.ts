@@ -61,7 +61,7 @@ async function checkFiles(storage: CheckpointStorage, instance: number, handle: 
 
 export async function verifySnapshot(path: string): Promise<VerifyResult> {
   const result: VerifyResult = { directory: path, ok: false, files: 0, bytes: 0, keyGroupsWithData: 0, entries: 0, problems: [], notes: [] }
-  let opened
+  let opened: Awaited<ReturnType<typeof openSnapshotDirectory>>
   try {
     opened = await openSnapshotDirectory(path)
   } catch (e) {

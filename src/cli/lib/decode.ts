@@ -34,7 +34,7 @@ export const KEY_SERIALIZER_IDS = ['string', 'int32', 'int64', 'float64', 'boole
 
 /** The built-in serializer a recorded config describes, or undefined for one the CLI cannot rebuild. */
 export function serializerFor(c: SerializerConfig | undefined): Serializer<unknown> | undefined {
-  if (!c || c.version !== 1) return undefined
+  if (c?.version !== 1) return undefined
   const primitive = PRIMITIVES[c.id]
   if (primitive) return c.config === undefined ? primitive : undefined
   const parts = (c.config as { parts?: SerializerConfig[] } | undefined)?.parts

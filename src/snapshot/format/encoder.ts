@@ -166,7 +166,7 @@ export function encodeBlockHeader(keyGroup: number, last: boolean, storedLength:
 
 export function encodeIndexRecord(offsets: readonly number[], blockCount: number): Buffer {
   const table = Buffer.allocUnsafe(offsets.length * INDEX_ENTRY_BYTES)
-  offsets.forEach((o, i) => table.writeBigInt64LE(BigInt(o), i * INDEX_ENTRY_BYTES))
+  for (let i = 0; i < offsets.length; i++) table.writeBigInt64LE(BigInt(offsets[i]!), i * INDEX_ENTRY_BYTES)
   const header = Buffer.alloc(INDEX_HEADER_BYTES)
   header.writeUInt8(RECORD_INDEX, 0)
   header.writeUInt32LE(offsets.length, 4)

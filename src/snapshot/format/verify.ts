@@ -97,7 +97,9 @@ export async function verifyFullSnapshot(storage: CheckpointStorage, target: Ful
 
   const { start } = meta.keyGroupRange
   const indexed = new Map<number, number>() // offset -> key group
-  layout.keyGroupOffsets.forEach((o, i) => o >= 0 && indexed.set(o, start + i))
+  layout.keyGroupOffsets.forEach((o, i) => {
+    if (o >= 0) indexed.set(o, start + i)
+  })
   const reached = new Set<number>()
   const reader = new WindowedReader(src, layout.indexOffset)
   const order = new KeyOrder()

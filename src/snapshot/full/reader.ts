@@ -60,7 +60,7 @@ function sameStateLayout(a: StateMetaInfo, b: StateMetaInfo): boolean {
 
 function checkHandle(h: FullSnapshotHandle, i: number): void {
   const bad = (why: string): KeyedStateError => new KeyedStateError('INVALID_ARGUMENT', `handle #${i}: ${why}`, { file: h?.file?.path })
-  if (!h || h.type !== 'full') throw bad(`expected a full snapshot handle, got type ${JSON.stringify(h?.type)}`)
+  if (h?.type !== 'full') throw bad(`expected a full snapshot handle, got type ${JSON.stringify(h?.type)}`)
   if (!h.file || typeof h.file.path !== 'string' || !Number.isSafeInteger(h.file.sizeBytes)) throw bad('has no file')
   if (!h.keyGroupRange || !Array.isArray(h.keyGroupOffsets) || h.keyGroupOffsets.length !== rangeSize(h.keyGroupRange)) {
     throw bad(`has ${h.keyGroupOffsets?.length} key-group offsets for range ${h.keyGroupRange ? formatRange(h.keyGroupRange) : '?'}`)

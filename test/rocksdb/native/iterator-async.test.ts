@@ -20,15 +20,6 @@ function fill(count: number, valueBytes = 10): NativeDb {
   return db
 }
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (e) {
-    return e
-  }
-  assert.fail('expected a rejection')
-}
-
 test('nextChunkAsync reads what nextChunk reads, mixed freely with seeks and `until` bounds (model)', async () => {
   const limits = {
     entries: fc.integer({ min: 1, max: 9 }),
