@@ -8,13 +8,13 @@
 //    'returnExpiredIfNotCleanedUp' (so at most once);
 //  - expired data nobody reads is removed by the backend's cleanup (full
 //    snapshots, heap incremental cleanup, RocksDB compaction filter).
-import { KeyedStateError } from '../errors.js'
 import { serializeChecked } from '../serializers/output.js'
 import type { Serializer } from '../serializers/serializer.js'
 import type { AggregateFunction } from '../state/descriptors.js'
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/types.js'
 import { isExpired, type ResolvedTtl } from './config.js'
 import { TtlValue } from './value.js'
+import { checkAddValue, checkListElement, checkListElements, checkMapEntry, checkMapValue } from '../state/argument-checks.js'
 
 /** What the wrappers need from the backend. */
 export interface TtlStateContext {
@@ -24,10 +24,6 @@ export interface TtlStateContext {
   now(): number
   /** The serialized current key; the same array while the key stays the same. */
   currentKeyBytes(): Uint8Array
-}
-
-function invalid(ctx: TtlStateContext, what: string): KeyedStateError {
-  return new KeyedStateError('INVALID_ARGUMENT', `state '${ctx.stateName}': ${what}`, { state: ctx.stateName })
 }
 
 function isObject(v: unknown): v is object {
@@ -97,7 +93,7 @@ export class TtlReducingState<T> implements ReducingState<T> {
   }
 
   add(value: T): void {
-    if (value === undefined) throw invalid(this.ctx, 'add(undefined)')
+    checkAddValue(this.ctx.stateName, value)
     const stored = this.inner.value()
     const now = this.ctx.now()
     const live = stored !== undefined && (this.ctx.ttl.returnExpired || !isExpired(stored.ts, this.ctx.ttl.ttlMs, now))
@@ -155,7 +151,7 @@ export class TtlListState<T> implements ListState<T> {
   }
 
   add(value: T): void {
-    if (value === undefined) throw invalid(this.ctx, 'list elements cannot be undefined')
+    checkListElement(this.ctx.stateName, value)
     this.inner.add(new TtlValue(this.ctx.now(), value))
   }
 
@@ -172,8 +168,7 @@ export class TtlListState<T> implements ListState<T> {
   }
 
   private wrap(values: readonly T[]): TtlValue<T>[] {
-    if (!Array.isArray(values)) throw invalid(this.ctx, 'expected an array of elements')
-    for (const v of values) if (v === undefined) throw invalid(this.ctx, 'list elements cannot be undefined')
+    checkListElements(this.ctx.stateName, values)
     if (values.length === 0) return []
     const now = this.ctx.now()
     return values.map((v) => new TtlValue(now, v))
@@ -199,16 +194,13 @@ export class TtlMapState<UK, UV> implements MapState<UK, UV> {
   }
 
   put(key: UK, value: UV): void {
-    if (value === undefined) throw invalid(this.ctx, 'map values cannot be undefined (use remove)')
+    checkMapValue(this.ctx.stateName, value)
     this.inner.put(key, new TtlValue(this.ctx.now(), value))
   }
 
   putAll(entries: Iterable<readonly [UK, UV]> | Map<UK, UV>): void {
     const all = [...entries]
-    for (const [k, v] of all) {
-      if (k === undefined) throw invalid(this.ctx, 'map keys cannot be undefined')
-      if (v === undefined) throw invalid(this.ctx, 'map values cannot be undefined (use remove)')
-    }
+    for (const [k, v] of all) checkMapEntry(this.ctx.stateName, k, v)
     const now = this.ctx.now()
     this.inner.putAll(all.map(([k, v]) => [k, new TtlValue(now, v)] as const))
   }

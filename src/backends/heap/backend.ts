@@ -19,9 +19,9 @@ import { int32Serializer, stringSerializer } from '../../serializers/primitives.
 import { serializerConfig, type Serializer } from '../../serializers/serializer.js'
 import { keyGroupOfAscii, keyGroupOfInt32 } from './key-hash.js'
 import { restoreFullHandles, runFullSnapshot } from '../../snapshot/full/index.js'
-import { checkRestoreCoverage, presentHandles } from '../../keygroup-coverage.js'
 import { fullLocalFallback, localFallbackReporter } from '../../snapshot/local-fallback.js'
-import type { FullSnapshotHandle, KeyedStateHandle, RestoreSink, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
+import type { FullSnapshotHandle, RestoreSink, SnapshotOptions, SnapshotRun } from '../../snapshot/types.js'
+import { checkRestoreArguments, checkSnapshotArguments } from '../../snapshot/argument-checks.js'
 import type { State } from '../../state/types.js'
 import { assertValidMetaInfo, type StateMetaInfo } from '../../state/meta.js'
 import { codecOf, type HeapStateData } from './state-data.js'
@@ -282,12 +282,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
 
   snapshot(checkpointId: number, options: SnapshotOptions): SnapshotRun {
     this.assertOpen()
-    if (!Number.isSafeInteger(checkpointId) || checkpointId < 0) {
-      throw new KeyedStateError('INVALID_ARGUMENT', `checkpointId must be a non-negative integer, got ${checkpointId}`)
-    }
-    if (!options || (options.type !== 'checkpoint' && options.type !== 'savepoint') || !options.storage) {
-      throw new KeyedStateError('INVALID_ARGUMENT', "snapshot options need type ('checkpoint' or 'savepoint') and storage")
-    }
+    checkSnapshotArguments(checkpointId, options)
     const startMs = performance.now()
     const resources = this.captureSnapshotResources()
     const syncDurationMs = performance.now() - startMs
@@ -384,10 +379,7 @@ export async function openHeapBackend<K>(options: KeyedStateBackendOptions<K>): 
   const backend = new HeapKeyedStateBackend(options)
   if (options.restoreFrom === undefined) return backend
   try {
-    const handles = presentHandles<KeyedStateHandle>(options.restoreFrom)
-    if (handles.length > 0 && !options.storage) {
-      throw new KeyedStateError('INVALID_ARGUMENT', 'restoreFrom needs the storage the handles refer to (option storage)')
-    }
+    const handles = checkRestoreArguments(options, backend.maxParallelism, backend.keyGroupRange)
     const full: FullSnapshotHandle[] = []
     for (const h of handles) {
       if (h?.type !== 'full') {
@@ -397,16 +389,8 @@ export async function openHeapBackend<K>(options: KeyedStateBackendOptions<K>): 
             (h && 'checkpointId' in h ? ` of checkpoint ${h.checkpointId}` : ''),
         )
       }
-      if (h.maxParallelism !== backend.maxParallelism) {
-        throw new KeyedStateError(
-          'INVALID_ARGUMENT',
-          `snapshot of checkpoint ${h.checkpointId} was taken with maxParallelism ${h.maxParallelism}, this backend has ${backend.maxParallelism}`,
-        )
-      }
       full.push(h)
     }
-    // Handles and known-empty ranges must cover the range: restoring from nothing is an error, not an empty backend.
-    checkRestoreCoverage(full, options.restoreFrom, options.knownEmptyRanges, backend.keyGroupRange)
     if (full.length === 0) return backend
     await restoreFullHandles(full, options.storage!, backend.keyGroupRange, backend.restoreSink(), options.localRestoreFrom, {
       maxParallelism: backend.maxParallelism,

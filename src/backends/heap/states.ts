@@ -5,7 +5,6 @@
 // inside it) made before the table's current epoch (a snapshot may hold it),
 // and copy object values before handing them out or passing them to user
 // functions that may mutate them.
-import { KeyedStateError } from '../../errors.js'
 import type { Serializer } from '../../serializers/serializer.js'
 import { isBuiltInSerializer, serializeFnOf, type SerializerUse } from '../../serializers/output.js'
 import {
@@ -31,6 +30,7 @@ import type { AggregatingState, ListState, MapState, ReducingState, ValueState }
 import { ttlUserSerializer, type TtlValue } from '../../ttl/value.js'
 import type { KeyId, KeyIdPolicy } from './key-ids.js'
 import { Entry, isEntry, isImmutable, type StateTable, type Stored } from './state-table.js'
+import { checkAddValue, checkListElement, checkListElements, checkMapEntry } from '../../state/argument-checks.js'
 
 /** What state objects read from the backend on every call. */
 export interface HeapContext {
@@ -199,10 +199,6 @@ abstract class HeapState {
     this.ctx.assertCurrentKey()
     this.removeEntry()
   }
-
-  protected invalid(what: string): KeyedStateError {
-    return new KeyedStateError('INVALID_ARGUMENT', `state '${this.stateName}': ${what}`, { state: this.stateName })
-  }
 }
 
 export class HeapValueState<T> extends HeapState implements ValueState<T> {
@@ -259,7 +255,7 @@ export class HeapReducingState<T> extends HeapState implements ReducingState<T> 
   // What is stored is checked, as RocksDB serializes what it stores: the value, or what reduce made of it.
   add(value: T): void {
     this.ctx.assertCurrentKey()
-    if (value === undefined) throw this.invalid('add(undefined)')
+    checkAddValue(this.stateName, value)
     const { check, deep } = this.written
     const s = this.peek()
     if (s === undefined) {
@@ -344,7 +340,7 @@ export class HeapListState<T> extends HeapState implements ListState<T> {
 
   add(value: T): void {
     this.ctx.assertCurrentKey()
-    if (value === undefined) throw this.invalid('list elements cannot be undefined')
+    checkListElement(this.stateName, value)
     this.check(value)
     const s = this.peek()
     if (s === undefined) this.set([value])
@@ -372,11 +368,8 @@ export class HeapListState<T> extends HeapState implements ListState<T> {
   }
 
   private checkElements(values: readonly T[]): void {
-    if (!Array.isArray(values)) throw this.invalid('expected an array of elements')
-    for (const v of values) {
-      if (v === undefined) throw this.invalid('list elements cannot be undefined')
-      this.check(v)
-    }
+    checkListElements(this.stateName, values)
+    for (const v of values) this.check(v)
   }
 }
 
@@ -436,8 +429,7 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
 
   /** The id of `key`, after refusing what the serializers could not write. */
   private checkedId(key: UK, value: UV): KeyId {
-    if (key === undefined) throw this.invalid('map keys cannot be undefined')
-    if (value === undefined) throw this.invalid('map values cannot be undefined (use remove)')
+    checkMapEntry(this.stateName, key, value)
     this.check(value)
     return this.userKeys.idOf(key)
   }

@@ -16,7 +16,6 @@ import { restoreFullHandles } from '../../snapshot/full/index.js'
 import { memoryOpenOptions } from './memory-budget.js'
 import { IncrementalSnapshotStrategy, type RestoredSstBase } from './incremental-strategy.js'
 import { restoreIncrementalHandles, type IncrementalRestoreStats } from './incremental-restore.js'
-import { checkRestoreCoverage, presentHandles } from '../../keygroup-coverage.js'
 import { fullLocalFallback, localFallbackReporter } from '../../snapshot/local-fallback.js'
 import type {
   FullSnapshotHandle,
@@ -26,6 +25,7 @@ import type {
   SnapshotOptions,
   SnapshotRun,
 } from '../../snapshot/types.js'
+import { checkRestoreArguments, checkSnapshotArguments } from '../../snapshot/argument-checks.js'
 import type { State } from '../../state/types.js'
 import { ChunkCursor, compareBytes, scanChunks, SCAN_CHUNK } from './packed-chunks.js'
 import { captureFullSnapshotResources, FullSnapshotStrategy } from './full-snapshot.js'
@@ -120,7 +120,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     // knownEmptyRanges covers it), means "start from these handles": the directory's old
     // contents must not survive. Handles and known-empty ranges must cover the range.
     if (options.restoreFrom !== undefined) {
-      await this.openRestoring(presentHandles<KeyedStateHandle>(options.restoreFrom), options)
+      const handles = checkRestoreArguments(options, this.maxParallelism, this.keyGroupRange)
+      await this.openRestoring(handles, options)
     } else {
       await this.openWorkingDir()
     }
@@ -201,19 +202,6 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   }
 
   private async openRestoring(handles: readonly KeyedStateHandle[], options: KeyedStateBackendOptions<K>): Promise<void> {
-    if (handles.length > 0 && !options.storage) {
-      throw new KeyedStateError('INVALID_ARGUMENT', 'restoreFrom needs options.storage (the checkpoint storage the handles refer to)')
-    }
-    for (const h of handles) {
-      if (h.maxParallelism !== this.maxParallelism) {
-        throw new KeyedStateError(
-          'INVALID_ARGUMENT',
-          `cannot restore ${h.type === 'incremental' ? 'an' : 'a'} ${h.type} snapshot of checkpoint ${h.checkpointId} taken with maxParallelism ${h.maxParallelism} ` +
-            `into a backend with maxParallelism ${this.maxParallelism}`,
-        )
-      }
-    }
-    checkRestoreCoverage(handles, options.restoreFrom!, options.knownEmptyRanges, this.keyGroupRange)
     const incremental = handles.filter((h) => h.type === 'incremental')
     if (incremental.length > 0) {
       await this.openRestoringIncremental(handles, options)
@@ -481,13 +469,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
 
   snapshot(checkpointId: number, options: SnapshotOptions): SnapshotRun {
     this.assertOpen()
-    if (!Number.isSafeInteger(checkpointId) || checkpointId < 0) {
-      throw new KeyedStateError('INVALID_ARGUMENT', `checkpointId must be a non-negative integer, got ${checkpointId}`)
-    }
-    if (!options || (options.type !== 'checkpoint' && options.type !== 'savepoint')) {
-      throw new KeyedStateError('INVALID_ARGUMENT', `snapshot type must be 'checkpoint' or 'savepoint', got ${String(options?.type)}`)
-    }
-    if (!options.storage) throw new KeyedStateError('INVALID_ARGUMENT', 'snapshot options need a storage')
+    checkSnapshotArguments(checkpointId, options)
     return this.strategyFor(options).snapshot(checkpointId, options)
   }
 

@@ -26,6 +26,7 @@ import type {
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../../state/types.js'
 import { ChunkCursor, scanChunks, SCAN_CHUNK } from './packed-chunks.js'
 import { ScratchBuffer, type ValueReader } from './reused-buffers.js'
+import { checkAddValue, checkListElement, checkMapEntry, invalidStateArgument } from '../../state/argument-checks.js'
 
 /** What state objects need from the backend. */
 export interface StateHost {
@@ -164,14 +165,6 @@ export class RocksDBValueState<T> extends RocksDBState implements ValueState<T> 
   }
 }
 
-function invalid(state: string, what: string): KeyedStateError {
-  return new KeyedStateError('INVALID_ARGUMENT', `state '${state}': ${what}`, { state })
-}
-
-function checkElement(value: unknown, state: string): void {
-  if (value === undefined) throw invalid(state, 'list elements cannot be undefined')
-}
-
 export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
   private readonly serializer: Serializer<T>
   private readonly serialize: (element: T) => Uint8Array
@@ -198,7 +191,7 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
 
   /** Appends with the addon's concatenation merge operator: no read of the existing list. */
   add(value: T): void {
-    checkElement(value, this.stateName)
+    checkListElement(this.stateName, value)
     const bytes = this.serialize(value)
     const frame = this.host.frameScratch.ensure(4 + bytes.length)
     frame.writeUInt32BE(bytes.length, 0)
@@ -208,7 +201,7 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
   }
 
   addAll(values: readonly T[]): void {
-    if (!Array.isArray(values)) throw invalid(this.stateName, 'expected an array of elements')
+    if (!Array.isArray(values)) throw invalidStateArgument(this.stateName, 'expected an array of elements')
     if (values.length === 0) {
       this.prefix() // still refuses calls without a current key or after close
       return
@@ -218,7 +211,7 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
   }
 
   update(values: readonly T[]): void {
-    if (!Array.isArray(values)) throw invalid(this.stateName, 'expected an array of elements')
+    if (!Array.isArray(values)) throw invalidStateArgument(this.stateName, 'expected an array of elements')
     if (values.length === 0) return this.clear()
     const key = this.prefix()
     this.db.put(this.cf, key, this.encode(values))
@@ -227,7 +220,7 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
   private encode(values: readonly T[]): Uint8Array {
     const parts = new Array<Uint8Array>(values.length)
     for (let i = 0; i < values.length; i++) {
-      checkElement(values[i], this.stateName)
+      checkListElement(this.stateName, values[i])
       parts[i] = this.serialize(values[i]!)
     }
     return encodeListElements(parts)
@@ -254,7 +247,7 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
   }
 
   put(key: UK, value: UV): void {
-    this.checkEntry(key, value)
+    checkMapEntry(this.stateName, key, value)
     const userKey = this.serializeKey(key)
     const bytes = this.serializeValue(value)
     const composite = this.prefixWith(userKey)
@@ -265,18 +258,13 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
     this.prefix()
     const batch = this.db.batch()
     for (const [k, v] of entries) {
-      this.checkEntry(k, v)
+      checkMapEntry(this.stateName, k, v)
       const userKey = this.serializeKey(k)
       const bytes = this.serializeValue(v)
       const composite = this.prefixWith(userKey)
       batch.put(this.cf, composite, bytes)
     }
     if (batch.count > 0) this.db.write(batch)
-  }
-
-  private checkEntry(key: UK, value: UV): void {
-    if (key === undefined) throw invalid(this.stateName, 'map keys cannot be undefined')
-    if (value === undefined) throw invalid(this.stateName, 'map values cannot be undefined (use remove)')
   }
 
   remove(key: UK): void {
@@ -382,7 +370,7 @@ export class RocksDBReducingState<T> extends RocksDBState implements ReducingSta
   }
 
   add(value: T): void {
-    if (value === undefined) throw invalid(this.stateName, 'add(undefined)')
+    checkAddValue(this.stateName, value)
     const raw = this.read(this.prefix())
     const next = raw === undefined ? value : this.reduce(this.decode(this.serializer, raw), value)
     const bytes = this.serialize(next)

@@ -13,6 +13,7 @@ import type { CheckpointStorage } from '../../storage/types.js'
 import { corruptSnapshot, readKeyGroupBlocks, readLayout, storageByteSource, type ByteSource, type SnapshotLayout } from '../format/decoder.js'
 import { KeyOrder } from '../format/entry-rules.js'
 import type { FullSnapshotHandle, LocalStateHandle, RestoreSink } from '../types.js'
+import { checkHandleMaxParallelism } from '../argument-checks.js'
 
 export interface FullRestoreOptions {
   /** The restoring backend's maxParallelism; handles written with another one are refused. */
@@ -148,15 +149,9 @@ export async function restoreFull(
   if (!Array.isArray(handles)) throw new KeyedStateError('INVALID_ARGUMENT', 'restore needs a list of handles')
   handles.forEach(checkHandle)
   const maxParallelism = options.maxParallelism ?? handles[0]?.maxParallelism
-  for (const [i, h] of handles.entries()) {
-    if (h.maxParallelism !== maxParallelism) {
-      throw new KeyedStateError(
-        'INVALID_ARGUMENT',
-        `handle #${i} (${h.file.path}) was written with maxParallelism ${h.maxParallelism}, but ${options.maxParallelism !== undefined ? 'the backend uses' : 'handle #0 has'} ${maxParallelism}; ` +
-          'maxParallelism must stay the same for the life of a job',
-        { file: h.file.path },
-      )
-    }
+  if (maxParallelism !== undefined) {
+    const whose = options.maxParallelism !== undefined ? 'the backend has' : 'handle #0 has'
+    for (const [i, h] of handles.entries()) checkHandleMaxParallelism(h, i, maxParallelism, whose)
   }
   if (maxParallelism !== undefined) checkKeyGroupRange(targetRange, maxParallelism)
   checkCoverage([...handles.map((h) => h.keyGroupRange), ...(options.knownEmptyRanges ?? [])], targetRange)

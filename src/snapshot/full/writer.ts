@@ -21,6 +21,7 @@ import type {
   SnapshotResult,
   SnapshotRun,
 } from '../types.js'
+import { checkSnapshotArguments } from '../argument-checks.js'
 import type { FullSnapshotContext } from './index.js'
 import { StateEntries } from './state-entries.js'
 
@@ -144,11 +145,8 @@ function storageScope(checkpointId: number, options: SnapshotOptions): StorageSc
   return { kind: 'exclusive', checkpointId }
 }
 
-function checkOptions(options: SnapshotOptions): void {
-  if (!options || (options.type !== 'checkpoint' && options.type !== 'savepoint')) {
-    throw new KeyedStateError('INVALID_ARGUMENT', `snapshot type must be 'checkpoint' or 'savepoint', got ${JSON.stringify(options?.type)}`)
-  }
-  if (!options.storage || typeof options.storage.create !== 'function') throw new KeyedStateError('INVALID_ARGUMENT', 'snapshot options need a checkpoint storage')
+function checkOptions(checkpointId: number, options: SnapshotOptions): void {
+  checkSnapshotArguments(checkpointId, options)
   checkCodec(options.compression ?? 'snappy')
 }
 
@@ -199,7 +197,7 @@ export class FullSnapshotRunImpl implements SnapshotRun {
     // The caller is inside the synchronous part: never start writing before it returns.
     await yieldToEventLoop()
     try {
-      checkOptions(this.options)
+      checkOptions(this.checkpointId, this.options)
       await this.hook('afterSyncPart')
       if (this.resources.isEmpty()) return { handle: undefined }
       return await this.write()
