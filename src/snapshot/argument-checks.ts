@@ -64,7 +64,7 @@ export function checkRestoreArguments(
   if (handles.length > 0 && !options.storage) {
     throw new KeyedStateError('INVALID_ARGUMENT', 'restoreFrom needs the option storage: the checkpoint storage the handles refer to')
   }
-  handles.forEach((h, i) => checkHandleMaxParallelism(h, i, maxParallelism))
+  for (const [i, h] of handles.entries()) checkHandleMaxParallelism(h, i, maxParallelism)
   checkRestoreCoverage(handles, options.restoreFrom, options.knownEmptyRanges, keyGroupRange)
   return handles
 }
