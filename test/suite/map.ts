@@ -157,8 +157,14 @@ export function mapStateTests(factory: BackendFactory): void {
         b.setCurrentKey('a')
         const initial = new Map(Array.from({ length: 40 }, (_, i) => [`u${i}`, i] as [string, number]))
         const patterns: Array<[string, (key: string, step: number) => void]> = [
-          ['remove and put the entry again', (key, step) => (m.remove(key), m.put(key, 1000 + step))],
-          ['clear the map and put everything back', (_key, step) => (m.clear(), m.putAll([...initial].map(([k]) => [k, 1000 + step])))],
+          ['remove and put the entry again', (key, step) => {
+            m.remove(key)
+            m.put(key, 1000 + step)
+          }],
+          ['clear the map and put everything back', (_key, step) => {
+            m.clear()
+            m.putAll([...initial].map(([k]) => [k, 1000 + step]))
+          }],
           ['put a new entry', (_key, step) => m.put(`new${step}`, step)],
         ]
         const iterations: Array<[string, () => Iterable<unknown>, (item: unknown) => string, unknown[]]> = [

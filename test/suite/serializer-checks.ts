@@ -126,7 +126,10 @@ export function serializerCheckTests(factory: BackendFactory): void {
             { state: 'value-state', write: () => v.update('bad'), undo: () => v.update('good'), read: () => v.value() },
             { state: 'list-state', write: () => l.add('bad'), undo: () => l.update(['good']), read: () => l.get() },
             { state: 'map-state', write: () => m.put('u', 'bad'), undo: () => m.put('u', 'good'), read: () => [...m.entries()] },
-            { state: 'reducing-state', write: () => r.add('bad'), undo: () => (r.clear(), r.add('good')), read: () => r.get() },
+            { state: 'reducing-state', write: () => r.add('bad'), undo: () => {
+              r.clear()
+              r.add('good')
+            }, read: () => r.get() },
             { state: 'ttl-state', write: () => t.update('bad'), undo: () => t.update('good'), read: () => t.value() },
             { state: 'nested-state', write: () => nested.update(['good', 'bad']), undo: () => nested.update(['good']), read: () => nested.value(), atWrite: true },
           )
@@ -251,7 +254,10 @@ export function serializerCheckTests(factory: BackendFactory): void {
         assert.deepEqual(t.value(), good)
         // A reduce that changes its accumulator in place into something json refuses leaves the state as it was.
         const inPlace = b.getReducingState(
-          new ReducingStateDescriptor<{ n: unknown }>('json-in-place', (acc, x) => ((acc.n = x.n), acc), jsonSerializer),
+          new ReducingStateDescriptor<{ n: unknown }>('json-in-place', (acc, x) => {
+            acc.n = x.n
+            return acc
+          }, jsonSerializer),
         )
         inPlace.add({ n: 1 })
         expectCodeSync(() => inPlace.add({ n: 2n }), 'INVALID_ARGUMENT')
