@@ -10,7 +10,6 @@
 // file comes from storage). Goal: S3 within 2x of the file system for the
 // incremental checkpoint. Uploads overlap: 4 files at once per instance, and
 // 4 parts at once within a file larger than a part.
-import { join } from 'node:path'
 import type { KeyedStateHandle } from '../../src/snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import type { CheckpointStorage } from '../../src/storage/types.js'

@@ -26,7 +26,7 @@ function open(l: StorageLocation): CheckpointStorage {
 export async function openStorageRoot(root: string): Promise<CheckpointStorage> {
   const l = parseStorageLocation(root)
   if (l.kind === 'fs') {
-    let st
+    let st: Awaited<ReturnType<typeof stat>>
     try {
       st = await stat(l.dir)
     } catch (e) {
