@@ -3,9 +3,10 @@
 // globs, so the files are listed here. SOAK=1 adds the long crash and soak runs.
 //
 // --quick (npm run test:quick): the inner loop, under a minute on an idle
-// two-core machine. It leaves out what runs child processes (crash, demo),
-// the conformance suite over RocksDB (the heap's stays, and RocksDB keeps its
-// own unit tests), and the long property and model tests. `npm test` runs
+// two-core machine. It leaves out what runs child processes (crash, demo, the
+// S3 tests with their local S3 server), the conformance suite over RocksDB (the
+// heap's stays, and RocksDB keeps its own unit tests), and the long property
+// and model tests. `npm test` runs
 // everything and stays the check before a commit lands.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
@@ -22,6 +23,7 @@ const filter = args.filter((a) => a !== '--quick')
 const SLOW = [
   'test/crash/',
   'test/demo/',
+  'test/s3/',
   'test/model/',
   'test/suite/rocksdb',
   'test/suite/snapshot-cross',
