@@ -74,7 +74,7 @@ async function measure(ctx: RunContext, n: number): Promise<StatesMeasures> {
     const registerAndUse = await cost(async () => {
       const states = ds.map((d) => source.backend.getState(d))
       source.backend.setCurrentKey('k')
-      states.forEach((s, i) => s.update(i))
+      for (const [i, s] of states.entries()) s.update(i)
     })
     let oneAtATime: Cost | undefined
     if (n <= ONE_AT_A_TIME_MAX) {

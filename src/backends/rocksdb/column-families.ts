@@ -67,7 +67,7 @@ export class StateColumnFamilies {
       this.pending = batch.filter((entry) => entry.cf < 0)
       throw e
     }
-    batch.forEach((entry, i) => (entry.cf = ids[i]!))
+    for (const [i, entry] of batch.entries()) entry.cf = ids[i]!
     this.pending = []
   }
 
