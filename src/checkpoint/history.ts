@@ -182,6 +182,6 @@ export class CheckpointHistoryWriter {
     }
     this.lines.push(JSON.stringify(entry))
     if (this.lines.length > this.maxEntries) this.lines.splice(0, this.lines.length - this.maxEntries)
-    await this.storage.writeAtomic(HISTORY_FILE_NAME, Buffer.from(this.lines.join('\n') + '\n', 'utf8'))
+    await this.storage.writeAtomic(HISTORY_FILE_NAME, Buffer.from(`${this.lines.join('\n')}\n`, 'utf8'))
   }
 }

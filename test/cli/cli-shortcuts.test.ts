@@ -78,7 +78,7 @@ test('inspect shows each instance operator state, in the summary and the JSON', 
       const json = JSON.parse((await cli('inspect', join(s.root, 'chk-1'), '--json')).stdout)
       assert.deepEqual(json.instances[0].operatorState, { source: 'orders', committed: [40, 41] })
       const text = await cli('inspect', join(s.root, 'chk-1'))
-      assert.match(text.stdout, /\noperator state\n  instance 0  \{"source":"orders","committed":\[40,41\]\}/)
+      assert.match(text.stdout, /\noperator state\n {2}instance 0 {2}\{"source":"orders","committed":\[40,41\]\}/)
     },
   )
 })

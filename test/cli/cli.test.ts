@@ -97,10 +97,10 @@ test('inspect shows states, ranges, files and sizes; serializers and TTL have on
   assert.match(text.stdout, /count\s+value\s+void@1\s+int64@1/)
   assert.match(text.stdout, /key serializer\s+string@1\n/)
   assert.match(text.stdout, /files\s+2 \(shared 0 B, exclusive .*\); --files lists them/)
-  assert.match(text.stdout, /\n  1\s+\[8\.\.15\]\s+full v1 snappy/)
+  assert.match(text.stdout, /\n {2}1\s+\[8\.\.15\]\s+full v1 snappy/)
   assert.doesNotMatch(text.stdout, /OWNERSHIP/)
   const withFiles = await cli('inspect', join(t.root, 'savepoints', 'sp'), '--files')
-  assert.match(withFiles.stdout, /instance 1 files[\s\S]*OWNERSHIP\s+ROLE\s+SIZE\s+CRC32\s+PATH\n  exclusive\s+full\s/)
+  assert.match(withFiles.stdout, /instance 1 files[\s\S]*OWNERSHIP\s+ROLE\s+SIZE\s+CRC32\s+PATH\n {2}exclusive\s+full\s/)
 })
 
 test('inspect tells shared from exclusive files of incremental checkpoints', async () => {

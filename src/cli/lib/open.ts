@@ -4,7 +4,7 @@
 // S3-compatible server, with KEYED_STATE_S3_PATH_STYLE=1).
 import { realpath, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { listSnapshots } from '../../checkpoint/catalog.js'
+import { listSnapshots, type SnapshotListing } from '../../checkpoint/catalog.js'
 import { checkpointDirName, METADATA_FILE_NAME, parseCheckpointDirName, topLevelDir } from '../../checkpoint/layout.js'
 import { decodeMetadata, rebaseMetadata, type CheckpointMetadata } from '../../checkpoint/metadata.js'
 import { fromFsError, isKeyedStateError, KeyedStateError } from '../../errors.js'
@@ -54,7 +54,7 @@ function childLocationText(root: string, dir: string): string {
  */
 async function completeSnapshotLocation(root: string, which: string): Promise<string> {
   const storage = await openStorageRoot(root)
-  let complete
+  let complete: SnapshotListing[]
   try {
     complete = (await listSnapshots(storage)).filter((l) => l.complete && l.metadata)
   } finally {
