@@ -37,7 +37,8 @@ export function checkHandleMaxParallelism(h: KeyedStateHandle, index: number, ma
   const file = describeHandle(h)
   throw new KeyedStateError(
     'INVALID_ARGUMENT',
-    `handle #${index} (${file}) of checkpoint ${h.checkpointId} was taken with maxParallelism ${h.maxParallelism}, ${whose} ${maxParallelism}; ` +
+    `cannot restore ${h.type === 'incremental' ? 'an' : 'a'} ${h.type} snapshot of checkpoint ${h.checkpointId} taken with maxParallelism ${h.maxParallelism} ` +
+      `(handle #${index}, ${file}) where ${whose} ${maxParallelism}; ` +
       'maxParallelism must stay the same for the life of a job',
     { file },
   )
