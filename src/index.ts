@@ -135,3 +135,25 @@ export { backendMetrics } from './metrics/backend-metrics.js'
 export type { BackendMetrics, BackendMetricsOptions } from './metrics/backend-metrics.js'
 export { serveMetrics } from './metrics/server.js'
 export type { MetricsServer } from './metrics/server.js'
+export { runJob, Job, defineJob, DEFAULT_RESTART_STRATEGY, positionRuns, resumePositions, loadJob } from './runtime/index.js'
+export type {
+  RunJobOptions,
+  JobEvent,
+  JobResult,
+  JobState,
+  JobDefinition,
+  KeyedOperator,
+  OperatorContext,
+  WatermarkSettings,
+  Source,
+  SourceReader,
+  SourceRecord,
+  SourceOpenOptions,
+  SourcePosition,
+  RestartStrategy,
+  PositionRun,
+  WorkerOperatorState,
+  WorkerHandle,
+} from './runtime/index.js'
+export { generatorSource } from './sources/generator.js'
+export type { GeneratorSourceOptions } from './sources/generator.js'

@@ -1,0 +1,62 @@
+// Messages between a job's coordinator and its workers. Everything is plain
+// data (handles, positions, errors as code + message), so the same messages
+// travel over IPC to a child process or over NATS to a worker on another host.
+import type { BackendKind } from '../backend/types.js'
+import type { InstanceAck, InstanceSnapshotRequest } from '../checkpoint/instance.js'
+import type { JsonValue } from '../checkpoint/metadata.js'
+import type { KeyGroupRange } from '../keygroups.js'
+import type { KeyedStateHandle } from '../snapshot/types.js'
+import type { SourcePosition } from './source.js'
+
+/** How a worker opens the checkpoint storage. */
+export type StorageSpec = { kind: 'fs'; root: string } | { kind: 'job' }
+
+export interface WorkerConfig {
+  /** For messages, e.g. 'worker 2/3 (attempt 1)'. */
+  name: string
+  /** URL of the module whose default export is the job definition. */
+  jobModule: string
+  params: JsonValue
+  workerIndex: number
+  parallelism: number
+  backend: BackendKind
+  maxParallelism: number
+  keyGroupRange: KeyGroupRange
+  storage: StorageSpec
+  /** RocksDB working directory; the worker picks a temporary one when absent. */
+  workDir?: string
+  restoreFrom: KeyedStateHandle[]
+  knownEmptyRanges: KeyGroupRange[]
+  /** [key group, position or null for the start of the partition], one per key group of the range. */
+  positions: [number, SourcePosition | null][]
+  heartbeatIntervalMs: number
+}
+
+export type ToWorker =
+  | { type: 'open'; config: WorkerConfig }
+  | { type: 'snapshot'; requestId: number; request: InstanceSnapshotRequest }
+  | { type: 'cancel'; requestId: number }
+  | { type: 'notify'; requestId: number; checkpointId: number; outcome: 'complete' | 'aborted' }
+  /** Replies once a poll that started after this request found nothing to read (or the source finished). */
+  | { type: 'caught-up'; requestId: number }
+  | { type: 'close' }
+
+export interface ErrorInfo {
+  code: string
+  message: string
+}
+
+export interface WorkerProgress {
+  /** Events processed since the worker started. */
+  processed: number
+  /** A bounded source ended for this worker and its final watermark fired. */
+  finished: boolean
+}
+
+export type FromWorker =
+  | { type: 'ready'; restoreMs: number }
+  | { type: 'heartbeat'; progress: WorkerProgress }
+  | { type: 'reply'; requestId: number; ok: true; value: InstanceAck | null }
+  | { type: 'reply'; requestId: number; ok: false; error: ErrorInfo }
+  /** The worker failed and exits. */
+  | { type: 'failed'; error: ErrorInfo }

@@ -1,0 +1,231 @@
+// A runtime worker: opens its backend (restored when told to), builds the
+// job's operator and source reader for its key-group range, and runs the
+// loop poll → processElement → watermark, yielding to the event loop between
+// batches so that coordinator messages (a checkpoint barrier) get their turn.
+// Transport-agnostic: the process entry (IPC) or a remote worker (NATS)
+// delivers ToWorker messages to handle() and carries what `send` emits.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises'
+import { openKeyedStateBackend } from '../backend/open.js'
+import type { KeyedStateBackend } from '../backend/types.js'
+import type { InstanceAck, InstanceSnapshotRequest } from '../checkpoint/instance.js'
+import { isKeyedStateError, KeyedStateError } from '../errors.js'
+import { assignToKeyGroup } from '../keygroups.js'
+import type { SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
+import { FileSystemCheckpointStorage } from '../storage/fs.js'
+import type { CheckpointStorage } from '../storage/types.js'
+import type { Timer, TimerService } from '../timers/types.js'
+import { loadJob } from './job-module.js'
+import type { JobDefinition, KeyedOperator, OperatorContext } from './operator.js'
+import { positionRuns, checkPositionsCover, type WorkerOperatorState } from './positions.js'
+import type { ErrorInfo, FromWorker, ToWorker, WorkerConfig } from './protocol.js'
+import type { Serializer } from '../serializers/serializer.js'
+import type { SourceReader } from './source.js'
+
+/** Work between two yields to the event loop: longer delays barriers and checkpoint I/O, shorter costs throughput. */
+const BATCH_TIME_MS = 2
+const RECORDS_PER_POLL = 256
+/** An idle source is polled again after this pause (broker readers wait inside poll instead). */
+const IDLE_POLL_MS = 5
+
+export function errorInfo(e: unknown): ErrorInfo {
+  return { code: isKeyedStateError(e) ? e.code : 'INTERNAL', message: e instanceof Error ? e.message : String(e) }
+}
+
+export class Worker<E, K> {
+  private processed = 0
+  private finished = false
+  private stopped = false
+  private maxEventTimeMs = -Infinity
+  private readonly runs = new Map<number, SnapshotRun>()
+  private readonly timerServices: TimerService<K, unknown>[] = []
+  /** caught-up requests waiting for an empty poll that started after them. */
+  private caughtUpWaiters: { requestId: number; afterPoll: number }[] = []
+  private pollsStarted = 0
+  private heartbeat: NodeJS.Timeout | undefined
+  private readonly ctx: OperatorContext<K>
+
+  private constructor(
+    private readonly config: WorkerConfig,
+    private readonly job: JobDefinition<E, K>,
+    private readonly backend: KeyedStateBackend<K>,
+    private readonly storage: CheckpointStorage,
+    private readonly operator: KeyedOperator<E, K>,
+    private readonly send: (m: FromWorker) => void,
+    private readonly ownWorkDir: string | undefined,
+    private reader: SourceReader<E> | undefined = undefined,
+  ) {
+    const services = this.timerServices
+    const op = operator
+    this.ctx = {
+      backend,
+      keyGroupRange: config.keyGroupRange,
+      maxParallelism: config.maxParallelism,
+      workerIndex: config.workerIndex,
+      parallelism: config.parallelism,
+      timerService: <N>(name: string, options: { namespaceSerializer?: Serializer<N> } = {}) => {
+        const service = backend.timerService<N>(name, {
+          ...(options.namespaceSerializer ? { namespaceSerializer: options.namespaceSerializer } : {}),
+          onTimer: (timer: Timer<K, N>) => op.onTimer?.(timer as Timer<K, unknown>, name, this.ctx),
+        })
+        services.push(service as TimerService<K, unknown>)
+        return service
+      },
+    }
+  }
+
+  static async open<E, K>(config: WorkerConfig, send: (m: FromWorker) => void): Promise<Worker<E, K>> {
+    const startMs = performance.now()
+    const job = (await loadJob(config.jobModule)) as JobDefinition<E, K>
+    const storage = config.storage.kind === 'fs' ? new FileSystemCheckpointStorage(config.storage.root) : job.storage?.(config.params)
+    if (!storage) throw new KeyedStateError('INVALID_ARGUMENT', `${config.jobModule}: the job defines no storage() for workers that cannot open the coordinator's storage`)
+    let ownWorkDir: string | undefined
+    let dir = config.workDir
+    if (config.backend === 'rocksdb' && dir === undefined) dir = ownWorkDir = await mkdtemp(join(tmpdir(), 'keyed-state-worker-'))
+    const backend = await openKeyedStateBackend<K>({
+      kind: config.backend,
+      keySerializer: job.keySerializer,
+      maxParallelism: config.maxParallelism,
+      keyGroupRange: config.keyGroupRange,
+      storage,
+      restoreFrom: config.restoreFrom,
+      knownEmptyRanges: config.knownEmptyRanges,
+      ...(dir !== undefined ? { dir } : {}),
+    })
+    const operator = job.operator(config.params)
+    const worker = new Worker<E, K>(config, job, backend, storage, operator, send, ownWorkDir)
+    await operator.open(worker.ctx)
+    const { keySerializer, keyOf } = job
+    const maxParallelism = config.maxParallelism
+    worker.reader = await job.source(config.params).open({
+      keyGroupRange: config.keyGroupRange,
+      maxParallelism,
+      positions: new Map(config.positions.map(([kg, p]) => [kg, p ?? undefined])),
+      keyGroupOf: (event: E) => assignToKeyGroup(keySerializer.serialize(keyOf(event)), maxParallelism),
+    })
+    worker.heartbeat = setInterval(() => worker.sendHeartbeat(), config.heartbeatIntervalMs)
+    send({ type: 'ready', restoreMs: performance.now() - startMs })
+    return worker
+  }
+
+  private sendHeartbeat(): void {
+    this.send({ type: 'heartbeat', progress: { processed: this.processed, finished: this.finished } })
+  }
+
+  /** Reads and processes until closed; a bounded source's end fires the final watermark once. */
+  async run(): Promise<void> {
+    const reader = this.reader!
+    const { keyOf, watermarks } = this.job
+    const { backend, operator, ctx } = this
+    while (!this.stopped) {
+      const deadline = performance.now() + BATCH_TIME_MS
+      let empty = false
+      do {
+        const pollIndex = ++this.pollsStarted
+        const records = await reader.poll(RECORDS_PER_POLL)
+        if (this.stopped) return
+        for (const r of records) {
+          backend.setCurrentKey(keyOf(r.event))
+          operator.processElement(r.event, ctx)
+          if (watermarks) {
+            const t = watermarks.eventTimeOf(r.event)
+            if (t > this.maxEventTimeMs) this.maxEventTimeMs = t
+          }
+        }
+        this.processed += records.length
+        if (records.length === 0) {
+          empty = true
+          this.answerCaughtUp(pollIndex)
+        }
+      } while (!empty && performance.now() < deadline)
+      this.advanceTime(watermarks ? this.maxEventTimeMs - watermarks.maxOutOfOrdernessMs : -Infinity)
+      if (empty && reader.finished && !this.finished) {
+        operator.endOfInput?.(ctx)
+        this.advanceTime(Infinity)
+        this.finished = true
+        this.sendHeartbeat()
+      }
+      if (empty) await sleep(this.finished ? 50 : IDLE_POLL_MS)
+      else await yieldToEventLoop()
+    }
+  }
+
+  private advanceTime(watermark: number): void {
+    const now = Date.now()
+    for (const s of this.timerServices) {
+      if (watermark > s.currentWatermark) s.advanceWatermark(watermark)
+      s.advanceProcessingTime(now)
+    }
+  }
+
+  private answerCaughtUp(emptyPollIndex: number): void {
+    if (this.caughtUpWaiters.length === 0) return
+    const ready = this.caughtUpWaiters.filter((w) => w.afterPoll < emptyPollIndex)
+    this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => w.afterPoll >= emptyPollIndex)
+    for (const w of ready) this.send({ type: 'reply', requestId: w.requestId, ok: true, value: null })
+  }
+
+  async handle(message: ToWorker): Promise<void> {
+    switch (message.type) {
+      case 'snapshot':
+        return this.reply(message.requestId, () => this.snapshot(message.requestId, message.request))
+      case 'cancel':
+        this.runs.get(message.requestId)?.cancel()
+        return
+      case 'notify':
+        return this.reply(message.requestId, async () => {
+          if (message.outcome === 'complete') this.backend.notifyCheckpointComplete(message.checkpointId)
+          else this.backend.notifyCheckpointAborted(message.checkpointId)
+          return null
+        })
+      case 'caught-up':
+        this.caughtUpWaiters.push({ requestId: message.requestId, afterPoll: this.pollsStarted })
+        return
+      case 'close':
+        await this.close()
+        return
+      case 'open':
+        throw new KeyedStateError('INVALID_ARGUMENT', `${this.config.name} is already open`)
+    }
+  }
+
+  private async reply(requestId: number, fn: () => Promise<InstanceAck | null>): Promise<void> {
+    try {
+      this.send({ type: 'reply', requestId, ok: true, value: await fn() })
+    } catch (e) {
+      this.send({ type: 'reply', requestId, ok: false, error: errorInfo(e) })
+    }
+  }
+
+  private async snapshot(requestId: number, request: InstanceSnapshotRequest): Promise<InstanceAck> {
+    const options: SnapshotOptions = { type: request.type, storage: this.storage }
+    if (request.targetDir !== undefined) options.targetDir = request.targetDir
+    if (request.forceFullUpload) options.forceFullUpload = true
+    // The barrier: keyed state and source positions are captured together, between two batches.
+    const run = this.backend.snapshot(request.checkpointId, options)
+    const positions = this.reader!.positions()
+    checkPositionsCover(this.config.keyGroupRange, positions)
+    const operatorState: WorkerOperatorState = { sourcePositions: positionRuns(this.config.keyGroupRange, positions) }
+    const asyncStartMs = performance.now()
+    this.runs.set(requestId, run)
+    try {
+      const result = await run.done
+      return { handle: result.handle, syncDurationMs: run.syncDurationMs, asyncDurationMs: performance.now() - asyncStartMs, operatorState }
+    } finally {
+      this.runs.delete(requestId)
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    clearInterval(this.heartbeat)
+    for (const run of this.runs.values()) run.cancel()
+    await this.reader?.close().catch(() => {})
+    await this.operator.close?.()
+    await this.backend.close()
+    if (this.ownWorkDir) await rm(this.ownWorkDir, { recursive: true, force: true })
+  }
+}

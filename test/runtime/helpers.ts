@@ -1,0 +1,52 @@
+// Shared by the runtime tests: read every key's state out of a completed
+// checkpoint or savepoint (restored into one in-process backend owning
+// every key group) and compare it with what the source produced.
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openKeyedStateBackend } from '../../src/backend/open.js'
+import type { CheckpointMetadata } from '../../src/checkpoint/metadata.js'
+import { restoreAssignment } from '../../src/checkpoint/restore.js'
+import { stringSerializer } from '../../src/serializers/primitives.js'
+import type { CheckpointStorage } from '../../src/storage/types.js'
+import { byTypeDescriptor, countDescriptor, expectedCounts } from './counting-job.js'
+
+export type Counts = Map<string, { count: number; byType: Record<string, number> }>
+
+export async function countsIn(storage: CheckpointStorage, md: CheckpointMetadata): Promise<Counts> {
+  const [all] = restoreAssignment(md, 1)
+  // RocksDB reads every snapshot type (incremental checkpoints too).
+  const dir = await mkdtemp(join(tmpdir(), 'ks-runtime-read-'))
+  const backend = await openKeyedStateBackend({
+    kind: 'rocksdb',
+    dir,
+    keySerializer: stringSerializer,
+    maxParallelism: md.maxParallelism,
+    storage,
+    restoreFrom: all!.restoreFrom,
+    knownEmptyRanges: all!.knownEmptyRanges,
+  })
+  try {
+    const count = backend.getState(countDescriptor)
+    const byType = backend.getMapState(byTypeDescriptor)
+    const out: Counts = new Map()
+    for (const key of [...backend.keys('count')]) {
+      backend.setCurrentKey(key)
+      out.set(key, { count: count.value()!, byType: Object.fromEntries(byType.entries()) })
+    }
+    return out
+  } finally {
+    await backend.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** Every key's state equals what `events` events produce: nothing lost, nothing counted twice. */
+export function assertExactlyOnce(actual: Counts, params: { events: number; keys: number }): void {
+  const expected = expectedCounts(params)
+  const sorted = (m: Counts) => [...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.count, Object.entries(v.byType).sort()])
+  assert.deepEqual(sorted(actual), sorted(expected))
+}
+
+export const COUNTING_JOB = new URL('./counting-job.js', import.meta.url)
