@@ -65,3 +65,92 @@ test('SIGKILL of a worker: the job restarts from the latest checkpoint and every
     assertExactlyOnce(await countsIn(storage, result.snapshot!), params)
   })
 })
+
+test('a failure that repeats: the restart strategy gives up with a clear error, and nothing is left running', async () => {
+  await withStorage(async (storage) => {
+    const states: string[] = []
+    const job = await runJob(options(storage, { events: 5000, keys: 50, failAtOffset: 2000 }, {
+      restartStrategy: { kind: 'fixed-delay', maxAttempts: 2, delayMs: 1 },
+      onEvent: (e) => e.type === 'state' && states.push(e.state),
+    }))
+    const pids = () => job.workers.map((w) => (w as unknown as { pid: number }).pid)
+    const seen = new Set(pids())
+    await assert.rejects(job.done, (e: unknown) => {
+      assert.ok(isKeyedStateError(e, 'ABORTED'))
+      assert.match(e.message, /job failed after 2 restarts \(restart strategy fixed-delay allows no more\)/)
+      assert.match(e.message, /planted failure at offset 2000/)
+      return true
+    })
+    assert.equal(job.state, 'FAILED')
+    assert.equal(job.restarts, 3)
+    assert.deepEqual(states, ['RUNNING', 'RESTARTING', 'RUNNING', 'RESTARTING', 'RUNNING', 'RESTARTING', 'FAILED'])
+    for (const pid of seen) assert.throws(() => process.kill(pid, 0), 'worker process is gone')
+  })
+})
+
+test('exponential backoff: the delays grow up to the maximum', async () => {
+  const { restartDelayMs } = await import('../../src/runtime/restart-strategy.js')
+  const s = { kind: 'exponential' as const, maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 500, multiplier: 2 }
+  assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => restartDelayMs(s, n)), [100, 200, 400, 500, 500, undefined])
+  assert.equal(restartDelayMs({ kind: 'none' }, 1), undefined)
+  await withStorage(async (storage) => {
+    await assert.rejects(runJob(options(storage, { events: 1, keys: 1 }, { restartStrategy: { kind: 'fixed-delay', maxAttempts: 1, delay: 5 } as never })), /unknown restartStrategy \(fixed-delay\) option 'delay' \(did you mean 'delayMs'\?\)/)
+    await assert.rejects(runJob(options(storage, { events: 1, keys: 1 }, { parallelism: 17 })), /parallelism 17 is more than maxParallelism 16/)
+    await assert.rejects(runJob({ ...options(storage, { events: 1, keys: 1 }), paralellism: 2 } as never), /did you mean 'parallelism'/)
+  })
+})
+
+test('a worker that stops answering misses its heartbeats, is killed, and the job recovers exactly', async () => {
+  await withStorage(async (storage, dir) => {
+    const params = { events: 20_000, keys: 200, rate: 20_000, hangAtOffset: 8000, hangMarker: join(dir, 'hung') }
+    const failures: string[] = []
+    const job = await runJob(options(storage, params, {
+      heartbeatIntervalMs: 50,
+      heartbeatTimeoutMs: 500,
+      onEvent: (e) => e.type === 'failure' && failures.push(e.error.message),
+    }))
+    const result = await job.done
+    assert.ok(existsSync(params.hangMarker), 'a worker hung')
+    assert.equal(job.restarts, 1)
+    assert.match(failures[0]!, /SIGKILL/)
+    assertExactlyOnce(await countsIn(storage, result.snapshot!), params)
+  })
+})
+
+test('rescale 2 → 3 → 1 while the source keeps producing: every key group resumes where its state says', async () => {
+  await withStorage(async (storage) => {
+    const params = { events: 40_000, keys: 500, rate: 20_000 }
+    const started: number[] = []
+    const job = await runJob(options(storage, params, { onEvent: (e) => e.type === 'started' && started.push(e.parallelism) }))
+    await until('a checkpoint', () => job.latestSnapshot !== undefined)
+    await job.rescale(3)
+    assert.equal(job.workers.length, 3)
+    await sleep(300)
+    await job.rescale(1)
+    assert.equal(job.state, 'RUNNING')
+    const result = await job.done
+    assert.deepEqual(started, [2, 3, 1])
+    assert.equal(result.snapshot!.parallelism, 1)
+    assertExactlyOnce(await countsIn(storage, result.snapshot!), params)
+  })
+})
+
+test('stop with a savepoint, then a new job restores from it at another parallelism and on the heap backend', async () => {
+  await withStorage(async (storage) => {
+    const params = { events: 20_000, keys: 300, rate: 20_000 }
+    const first = await runJob(options(storage, params, { checkpointIntervalMs: undefined }))
+    await sleep(300)
+    const stopped = await first.stop({ savepoint: true })
+    assert.equal(stopped.state, 'STOPPED')
+    assert.equal(first.state, 'STOPPED')
+    const savepoint = stopped.snapshot!
+    assert.equal(savepoint.type, 'savepoint')
+    const partial = await countsIn(storage, savepoint)
+    const total = [...partial.values()].reduce((s, r) => s + r.count, 0)
+    assert.ok(total > 0 && total < params.events, `the savepoint holds part of the stream (${total})`)
+
+    const second = await runJob(options(storage, params, { parallelism: 3, backend: 'heap', restoreFrom: savepoint.dir }))
+    const result = await second.done
+    assertExactlyOnce(await countsIn(storage, result.snapshot!), params)
+  })
+})
