@@ -1,28 +1,45 @@
 #!/usr/bin/env node
-// The demo job that `npm start` runs: a keyed stream job that counts user
-// events, survives a SIGKILL of one of its instances, rescales, and proves
-// that every count is exact (exactly once with respect to state).
+// The demo job that `npm start` runs: a keyed stream job on the runtime
+// (runJob) that counts user events, survives a SIGKILL of one of its workers,
+// rescales, and proves that every count is exact (exactly once with respect
+// to state).
 //
-//   1. run      2 instances (child processes) read a replayable event source,
-//               each applying the events of its key groups; the coordinator
-//               takes an incremental checkpoint every --checkpoint-interval-ms,
-//               recording each instance's source offsets with its state.
-//   2. failure  one instance gets SIGKILL at a seeded random offset (once a
+//   1. run      2 workers (child processes) read a replayable event source,
+//               each only its key groups; the coordinator takes an incremental
+//               checkpoint every --checkpoint-interval-ms, recording each key
+//               group's source position with its state.
+//   2. failure  one worker gets SIGKILL at a seeded random point (once a
 //               checkpoint has completed).
-//   3. recover  every instance restarts from the latest complete checkpoint
-//               and resumes the source at the offsets recorded in it.
-//   4. rescale  after a few more checkpoints the job stops and restarts with 3
-//               instances from the latest checkpoint (key groups re-split).
-//   5. check    at the end of the stream every user's state is compared with
-//               values computed straight from the generator.
-import { mkdtemp, rm } from 'node:fs/promises'
+//   3. recover  the runtime notices, and restarts every worker from the latest
+//               complete checkpoint; each key group resumes at its position.
+//   4. rescale  after a few more checkpoints the job is rescaled to 3 workers
+//               while the source keeps producing (key groups re-split).
+//   5. check    at the end of the stream the final checkpoint is read back and
+//               every user's state is compared with values computed straight
+//               from the generator.
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { DEFAULT_MAX_PARALLELISM, findLatestCompleteCheckpoint, openCheckpointStorage, parseStorageLocation, s3OptionsFromEnv, type BackendKind } from '../src/index.js'
-import { seededRandom, type StreamConfig } from './demo/events.js'
+import {
+  DEFAULT_MAX_PARALLELISM,
+  FileSystemCheckpointStorage,
+  isKeyedStateError,
+  openKeyedStateBackend,
+  restoreAssignment,
+  runJob,
+  stringSerializer,
+  type BackendKind,
+  type CheckpointMetadata,
+  type Job,
+  type JobEvent,
+  type RunJobOptions,
+} from '../src/index.js'
+import { seededRandom, streamTimeAt, type StreamConfig } from './demo/events.js'
 import { compareResults, expectedResults } from './demo/expected.js'
-import { JobAttempt, type AttemptOptions } from './demo/job.js'
+import type { DemoJobParams } from './demo/job.js'
+import { EventCounterStates, StreamClock, type KeyResult } from './demo/operator.js'
 import { checkpointStats, formatReport, type AttemptReport, type DemoReport } from './demo/summary.js'
 
 interface DemoOptions {
@@ -34,6 +51,7 @@ interface DemoOptions {
   storage?: string
   seed: number
   checkpointIntervalMs: number
+  rate?: number
   json?: boolean
   selfTestMismatch?: boolean
 }
@@ -59,9 +77,10 @@ function parseOptions(argv: string[]): DemoOptions {
     .option('--parallelism <n>', 'operator instances before the failure', positiveInteger, 2)
     .option('--rescale-to <n>', 'operator instances after the rescale', positiveInteger, 3)
     .addOption(new Option('--backend <kind>', 'state backend').choices(['rocksdb', 'heap']).default('rocksdb'))
-    .option('--storage <location>', 'checkpoint storage, kept afterwards: a directory or s3://bucket/prefix (default: a temporary directory, removed)')
+    .option('--storage <dir>', 'checkpoint storage directory, kept afterwards (default: a temporary directory, removed)')
     .option('--seed <n>', 'seed of the events and of the failure', nonNegativeInteger, 42)
     .option('--checkpoint-interval-ms <ms>', 'time between checkpoints', positiveInteger, 250)
+    .option('--rate <n>', 'events per second the source releases (default: the stream over about 5 s)', positiveInteger)
     .option('--json', 'print the report as JSON')
     // Makes the check expect one wrong value, to prove that a mismatch fails the run.
     .addOption(new Option('--self-test-mismatch').hideHelp())
@@ -73,6 +92,36 @@ function parseOptions(argv: string[]): DemoOptions {
   return o
 }
 
+/** Every user's state in a completed checkpoint, read back into one backend owning every key group. */
+async function readFinalState(md: CheckpointMetadata, o: DemoOptions, storage: FileSystemCheckpointStorage, localDir: string): Promise<Map<string, KeyResult>> {
+  const [all] = restoreAssignment(md, 1)
+  const backend = await openKeyedStateBackend({
+    kind: o.backend,
+    keySerializer: stringSerializer,
+    maxParallelism: md.maxParallelism,
+    storage,
+    restoreFrom: all!.restoreFrom,
+    knownEmptyRanges: all!.knownEmptyRanges,
+    ...(o.backend === 'rocksdb' ? { dir: join(localDir, 'final-check') } : {}),
+  })
+  try {
+    // TTL'd state is judged at the stream time of the end of input, as the operator did.
+    const clock = new StreamClock()
+    clock.nowMs = streamTimeAt(o.events)
+    const states = new EventCounterStates(backend, clock)
+    return new Map(states.keys().map((key) => [key, states.resultFor(key)]))
+  } finally {
+    await backend.close()
+  }
+}
+
+async function until(job: Job, condition: () => boolean): Promise<void> {
+  while (!condition()) {
+    if (job.state === 'FAILED') await job.done
+    await sleep(5)
+  }
+}
+
 async function main(): Promise<number> {
   const o = parseOptions(process.argv)
   const log = (line: string): void => {
@@ -80,55 +129,77 @@ async function main(): Promise<number> {
   }
   const startedMs = performance.now()
   const stream: StreamConfig = { seed: o.seed, events: o.events, keys: o.keys }
-  const location = o.storage ? parseStorageLocation(o.storage) : undefined
-  const storageDir = location?.kind === 'fs' ? resolve(location.dir) : location ? undefined : await mkdtemp(join(tmpdir(), 'keyed-state-demo-checkpoints-'))
-  // S3: credentials, region and endpoint from the AWS SDK's chain (AWS_ENDPOINT_URL_S3 and KEYED_STATE_S3_PATH_STYLE=1 for a compatible server).
-  const storage = openCheckpointStorage(storageDir ?? o.storage!, { s3: s3OptionsFromEnv() })
-  if (o.storage && (await storage.list('')).length > 0) {
-    throw new Error(`--storage ${storage.location} is not empty; the demo starts a new job and needs an empty location`)
+  const storageDir = o.storage ? resolve(o.storage) : await mkdtemp(join(tmpdir(), 'keyed-state-demo-checkpoints-'))
+  if (o.storage && (await readdir(storageDir).catch(() => [])).length > 0) {
+    throw new Error(`--storage ${storageDir} is not empty; the demo starts a new job and needs an empty directory`)
   }
   const localDir = await mkdtemp(join(tmpdir(), 'keyed-state-demo-local-'))
-  const attempts: JobAttempt[] = []
-  const base: Omit<AttemptOptions, 'label' | 'parallelism'> = {
-    backend: o.backend,
-    maxParallelism: DEFAULT_MAX_PARALLELISM,
-    storage,
-    localDir,
-    stream,
-    checkpointIntervalMs: o.checkpointIntervalMs,
-  }
-  log(`keyed-state demo: ${o.events.toLocaleString('en-US')} events from ${o.keys} users, ${o.parallelism} instances on ${o.backend}, ` +
-    `${o.backend === 'rocksdb' ? 'incremental ' : ''}checkpoint every ${o.checkpointIntervalMs} ms (seed ${o.seed})`)
-  log(`checkpoints in ${storage.location}${o.storage ? '' : ' (removed at exit)'}`)
+  const storage = new FileSystemCheckpointStorage(storageDir)
+  const params: DemoJobParams = { stream, ratePerSecond: o.rate ?? Math.ceil(o.events / 5) }
+  log(`keyed-state demo: ${o.events.toLocaleString('en-US')} events from ${o.keys} users at ${params.ratePerSecond.toLocaleString('en-US')}/s, ` +
+    `${o.parallelism} workers on ${o.backend}, ${o.backend === 'rocksdb' ? 'incremental ' : ''}checkpoint every ${o.checkpointIntervalMs} ms (seed ${o.seed})`)
+  log(`checkpoints in ${storageDir}${o.storage ? '' : ' (removed at exit)'}`)
 
+  // What happened, from the job's events: one attempt per start (first run, restart, rescale).
+  const attempts: AttemptReport[] = []
+  const completed: CheckpointMetadata[] = []
+  let aborted = 0
+  let nextLabel = 'run'
+  const onEvent = (e: JobEvent): void => {
+    if (e.type === 'started') {
+      attempts.push({ label: nextLabel, instances: e.parallelism, restoredFrom: e.restoredFrom?.checkpointId ?? null, startMs: e.startMs, checkpointsCompleted: 0, checkpointsAborted: 0 })
+    } else if (e.type === 'checkpoint' && e.metadata.type === 'checkpoint') {
+      completed.push(e.metadata)
+      attempts.at(-1)!.checkpointsCompleted++
+    } else if (e.type === 'checkpoint-aborted') {
+      aborted++
+      attempts.at(-1)!.checkpointsAborted++
+    }
+  }
+  let job: Job | undefined
   try {
-    // 1. Run, and 2. kill one instance at a seeded random point of the stream.
+    const jobOptions: RunJobOptions = {
+      job: new URL('./demo/job.js', import.meta.url),
+      params,
+      parallelism: o.parallelism,
+      maxParallelism: DEFAULT_MAX_PARALLELISM,
+      backend: o.backend,
+      storage,
+      localDir,
+      checkpointIntervalMs: o.checkpointIntervalMs,
+      restartStrategy: { kind: 'fixed-delay', maxAttempts: 3, delayMs: 100 },
+      onEvent,
+    }
+    job = await runJob(jobOptions)
+
+    // 1. Run, and 2. kill one worker at a seeded random point of its share of the stream,
+    // not before the first checkpoint completed, so that there is something to recover from.
     const random = seededRandom(o.seed)
     const victimIndex = Math.floor(random() * o.parallelism)
-    const killAtOffset = Math.floor(o.events * (0.3 + 0.4 * random()))
-    const run = await JobAttempt.start({ ...base, label: 'run', parallelism: o.parallelism })
-    attempts.push(run)
-    const victim = run.instances[victimIndex]!
-    // Not before the first checkpoint completed, so that there is something to recover from.
-    await run.waitUntil(() => (victim.progress.nextOffset >= killAtOffset && run.completed.length > 0) || victim.progress.finished)
-    const killedAt = await run.kill(victim)
-    await run.stop()
+    const killAfter = Math.floor((o.events / o.parallelism) * (0.2 + 0.3 * random()))
+    const victim = job.workers[victimIndex]!
+    await until(job, () => (victim.progress.processed >= killAfter && completed.length > 0) || victim.progress.finished)
+    const pid = (victim as unknown as { pid: number }).pid
+    const failure = { instance: victim.name, pid, processed: victim.progress.processed, latestCheckpoint: job.latestSnapshot?.checkpointId ?? null }
+    nextLabel = 'recovery'
+    process.kill(pid, 'SIGKILL')
 
-    // 3. Recover: every instance restarts from the latest complete checkpoint.
-    const recoverFrom = await findLatestCompleteCheckpoint(storage)
-    const recovery = await JobAttempt.start({ ...base, label: 'recovery', parallelism: o.parallelism, restoreFrom: recoverFrom })
-    attempts.push(recovery)
-    await recovery.waitUntil(() => recovery.completed.length >= 2 || recovery.finished)
-    await recovery.stop()
+    // 3. The runtime restarts the job from the latest checkpoint; wait for a checkpoint of the new attempt.
+    await until(job, () => job!.state === 'FINISHED' || (attempts.length >= 2 && attempts[1]!.checkpointsCompleted >= 1))
 
-    // 4. Rescale from the latest complete checkpoint, finish the stream, take a last checkpoint.
-    const rescaleFrom = await findLatestCompleteCheckpoint(storage)
-    const rescaled = await JobAttempt.start({ ...base, label: 'rescaled', parallelism: o.rescaleTo, restoreFrom: rescaleFrom })
-    attempts.push(rescaled)
-    await rescaled.waitUntil(() => rescaled.finished)
-    await rescaled.checkpoint()
-    const actual = await rescaled.drain()
-    await rescaled.stop()
+    // 4. Rescale while the source keeps producing, then run to the end of the stream.
+    nextLabel = 'rescaled'
+    if (job.state === 'RUNNING') await job.rescale(o.rescaleTo).catch((e: unknown) => {
+      if (!isKeyedStateError(e, 'CLOSED')) throw e // the stream ended first
+    })
+    let result = await job.done
+    if (attempts.length < 3 && result.snapshot) {
+      // A slow machine let the stream end before the rescale: rescale from the final checkpoint instead.
+      job = await runJob({ ...jobOptions, parallelism: o.rescaleTo, restoreFrom: result.snapshot })
+      result = await job.done
+    }
+    if (!result.snapshot) throw new Error(`the job ended ${result.state} without a final checkpoint`)
+    const actual = await readFinalState(result.snapshot, o, storage, localDir)
 
     // 5. Check every user's state against the generator.
     const expected = expectedResults(stream)
@@ -137,7 +208,6 @@ async function main(): Promise<number> {
       expected.set(key, { ...r, count: r.count + 1 })
     }
     const mismatches = compareResults(expected, actual)
-    const completed = attempts.flatMap((a) => a.completed)
     const report: DemoReport = {
       pass: mismatches.length === 0,
       settings: {
@@ -148,25 +218,11 @@ async function main(): Promise<number> {
         parallelism: o.parallelism,
         rescaleTo: o.rescaleTo,
         checkpointIntervalMs: o.checkpointIntervalMs,
-        storage: storage.location,
+        storage: storageDir,
       },
-      attempts: attempts.map((a): AttemptReport => ({
-        label: a.options.label,
-        instances: a.instances.length,
-        restoredFrom: a.options.restoreFrom?.checkpointId ?? null,
-        startMs: a.startMs,
-        slowestRestoreMs: Math.max(...a.instances.map((inst) => inst.restoreMs)),
-        resumedAt: a.instances.map((inst) => inst.startOffset),
-        checkpointsCompleted: a.completed.length,
-        checkpointsAborted: a.aborted.length,
-      })),
-      failure: {
-        instance: victim.name,
-        pid: victim.pid,
-        atOffset: killedAt.nextOffset,
-        latestCheckpoint: recoverFrom?.checkpointId ?? null,
-      },
-      checkpoints: checkpointStats(completed, attempts.reduce((s, a) => s + a.aborted.length, 0)),
+      attempts,
+      failure,
+      checkpoints: checkpointStats(completed, aborted),
       check: {
         keys: expected.size,
         events: o.events,
@@ -180,14 +236,13 @@ async function main(): Promise<number> {
     }
     if (o.json) console.log(JSON.stringify(report, null, 2))
     else console.log(formatReport(report))
-    if (o.storage) log(`look inside: npx keyed-state list ${storage.location}`)
+    if (o.storage) log(`look inside: npx keyed-state list ${storageDir}`)
     return report.pass ? 0 : 1
   } finally {
-    // Whatever happened, no instance outlives the demo.
-    await Promise.all(attempts.map((a) => a.stop().catch(() => {})))
+    // Whatever happened, no worker outlives the demo.
+    await job?.stop().catch(() => {})
     await rm(localDir, { recursive: true, force: true })
-    storage.close?.()
-    if (!o.storage && storageDir !== undefined) await rm(storageDir, { recursive: true, force: true })
+    if (!o.storage) await rm(storageDir, { recursive: true, force: true })
   }
 }
 

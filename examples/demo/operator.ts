@@ -1,5 +1,5 @@
-// The keyed operator of the demo job, written the way a user writes one: it
-// gets a backend whose key-group range it owns and keeps everything it knows
+// The keyed operator of the demo job, written the way a user writes one for
+// the runtime (open / processElement / onTimer): it keeps everything it knows
 // about a user in keyed state.
 //
 //   count           ValueState    events of the user
@@ -20,7 +20,9 @@ import {
   ReducingStateDescriptor,
   stringSerializer,
   ValueStateDescriptor,
+  type KeyedOperator,
   type KeyedStateBackend,
+  type OperatorContext,
   type ListState,
   type MapState,
   type Timer,
@@ -65,18 +67,15 @@ export function windowEndOf(timeMs: number): number {
 
 const windowCountDescriptor = new ReducingStateDescriptor<number>('window-count', (a, b) => a + b, int32Serializer)
 
-export class EventCounter {
-  private readonly count: ValueState<bigint, bigint>
-  private readonly countByType: MapState<string, number>
-  private readonly recent: ListState<RecentEvent>
-  private readonly lastActivity: ValueState<number>
-  private readonly minuteCounts: MapState<bigint, number>
-  private readonly windows: TimerService<string, bigint>
+/** The operator's states on a backend: what the operator writes and what the demo's final check reads. */
+export class EventCounterStates {
+  readonly count: ValueState<bigint>
+  readonly countByType: MapState<string, number>
+  readonly recent: ListState<RecentEvent>
+  readonly lastActivity: ValueState<number>
+  readonly minuteCounts: MapState<bigint, number>
 
-  constructor(
-    private readonly backend: KeyedStateBackend<string>,
-    private readonly clock: StreamClock,
-  ) {
+  constructor(readonly backend: KeyedStateBackend<string>, clock: StreamClock) {
     this.count = backend.getState(new ValueStateDescriptor('count', int64Serializer, 0n))
     this.countByType = backend.getMapState(new MapStateDescriptor('count-by-type', stringSerializer, int32Serializer))
     this.recent = backend.getListState(new ListStateDescriptor<RecentEvent>('recent', jsonSerializer))
@@ -84,47 +83,9 @@ export class EventCounter {
       new ValueStateDescriptor('last-activity', int32Serializer).enableTimeToLive({ ttlMs: ACTIVITY_TTL_MS, clock }),
     )
     this.minuteCounts = backend.getMapState(new MapStateDescriptor('minute-counts', int64Serializer, int32Serializer))
-    this.windows = backend.timerService('minute-windows', {
-      namespaceSerializer: int64Serializer,
-      onTimer: (timer) => this.onWindowEnd(timer),
-    })
   }
 
-  processElement(event: DemoEvent): void {
-    this.clock.nowMs = streamTimeAt(event.offset)
-    this.backend.setCurrentKey(event.key)
-
-    this.count.update(this.count.value() + 1n)
-    this.countByType.put(event.type, (this.countByType.get(event.type) ?? 0) + 1)
-    const recent = this.recent.get()
-    const entry: RecentEvent = { offset: event.offset, type: event.type }
-    if (recent.length < RECENT_EVENTS) this.recent.add(entry)
-    else this.recent.update([...recent.slice(1 - RECENT_EVENTS), entry])
-    this.lastActivity.update(event.offset)
-
-    const windowEnd = BigInt(windowEndOf(event.timeMs))
-    this.backend.getPartitionedState(windowEnd, int64Serializer, windowCountDescriptor).add(1)
-    this.windows.registerEventTimeTimer(Number(windowEnd), windowEnd)
-  }
-
-  /** Closes every window that ends at or before `watermark`. */
-  advanceWatermark(watermark: number): void {
-    this.windows.advanceWatermark(watermark)
-  }
-
-  private onWindowEnd({ namespace: windowEnd }: Timer<string, bigint>): void {
-    const windowCount = this.backend.getPartitionedState(windowEnd, int64Serializer, windowCountDescriptor)
-    this.minuteCounts.put(windowEnd - BigInt(WINDOW_SIZE_MS - 1), windowCount.get() ?? 0)
-    windowCount.clear()
-  }
-
-  /** The stream ended at `endOffset`: close every window, and look at TTL'd state as of the end. */
-  endOfInput(endOffset: number): void {
-    this.clock.nowMs = streamTimeAt(endOffset)
-    this.windows.advanceWatermark(Number.MAX_SAFE_INTEGER)
-  }
-
-  /** The keys this instance holds state for. */
+  /** The keys holding state. */
   keys(): string[] {
     return [...this.backend.keys('count')]
   }
@@ -138,5 +99,48 @@ export class EventCounter {
       lastActivityOffset: this.lastActivity.value() ?? null,
       minuteCounts: [...this.minuteCounts.entries()].map(([start, n]): [number, number] => [Number(start), n]).sort((a, b) => a[0] - b[0]),
     }
+  }
+}
+
+export class EventCounter implements KeyedOperator<DemoEvent, string> {
+  private readonly clock = new StreamClock()
+  private states!: EventCounterStates
+  private windows!: TimerService<string, bigint>
+
+  /** `endOffset`: where the stream ends (the TTL clock's time at the end of input). */
+  constructor(private readonly endOffset: number) {}
+
+  open(ctx: OperatorContext<string>): void {
+    this.states = new EventCounterStates(ctx.backend, this.clock)
+    this.windows = ctx.timerService('minute-windows', { namespaceSerializer: int64Serializer })
+  }
+
+  processElement(event: DemoEvent, ctx: OperatorContext<string>): void {
+    this.clock.nowMs = streamTimeAt(event.offset)
+    const { count, countByType, recent, lastActivity } = this.states
+    count.update(count.value()! + 1n)
+    countByType.put(event.type, (countByType.get(event.type) ?? 0) + 1)
+    const last = recent.get()
+    const entry: RecentEvent = { offset: event.offset, type: event.type }
+    if (last.length < RECENT_EVENTS) recent.add(entry)
+    else recent.update([...last.slice(1 - RECENT_EVENTS), entry])
+    lastActivity.update(event.offset)
+
+    const windowEnd = BigInt(windowEndOf(event.timeMs))
+    ctx.backend.getPartitionedState(windowEnd, int64Serializer, windowCountDescriptor).add(1)
+    this.windows.registerEventTimeTimer(Number(windowEnd), windowEnd)
+  }
+
+  /** A window's end passed the watermark: its count moves into minute-counts. */
+  onTimer(timer: Timer<string, unknown>, _service: string, ctx: OperatorContext<string>): void {
+    const windowEnd = timer.namespace as bigint
+    const windowCount = ctx.backend.getPartitionedState(windowEnd, int64Serializer, windowCountDescriptor)
+    this.states.minuteCounts.put(windowEnd - BigInt(WINDOW_SIZE_MS - 1), windowCount.get() ?? 0)
+    windowCount.clear()
+  }
+
+  /** The stream ended: TTL'd state is judged as of the end (the runtime then fires every window). */
+  endOfInput(): void {
+    this.clock.nowMs = streamTimeAt(this.endOffset)
   }
 }

@@ -7,11 +7,8 @@ export interface AttemptReport {
   label: string
   instances: number
   restoredFrom: number | null
-  /** Fork to every backend open (restored). */
+  /** Fork to every worker's backend open (restored) and source positioned. */
   startMs: number
-  /** The slowest backend open/restore inside an instance. */
-  slowestRestoreMs: number
-  resumedAt: number[]
   checkpointsCompleted: number
   checkpointsAborted: number
 }
@@ -29,7 +26,7 @@ export interface DemoReport {
     storage: string
   }
   attempts: AttemptReport[]
-  failure: { instance: string; pid: number; atOffset: number; latestCheckpoint: number | null }
+  failure: { instance: string; pid: number; processed: number; latestCheckpoint: number | null }
   checkpoints: {
     completed: number
     aborted: number
@@ -86,20 +83,20 @@ export function formatReport(r: DemoReport): string {
   const c = r.checkpoints
   lines.push('')
   const restoredFrom = (a: AttemptReport): string =>
-    a.restoredFrom === null ? 'started from offset 0 (no checkpoint had completed)' : `restored from checkpoint ${a.restoredFrom}`
+    a.restoredFrom === null ? 'started from the beginning (no checkpoint had completed)' : `restored from checkpoint ${a.restoredFrom}`
   if (first) {
     lines.push(`run       ${first.instances} instances from scratch, ${first.checkpointsCompleted} checkpoints completed`)
-    lines.push(`failure   SIGKILL to ${r.failure.instance} (pid ${r.failure.pid}) at offset ${n(r.failure.atOffset)}` +
+    lines.push(`failure   SIGKILL to ${r.failure.instance} (pid ${r.failure.pid}) after ${n(r.failure.processed)} of its events` +
       (r.failure.latestCheckpoint === null ? ', before any checkpoint completed' : `, latest complete checkpoint ${r.failure.latestCheckpoint}`))
   }
   if (recovery) {
-    lines.push(`recovery  ${recovery.instances} instances ${restoredFrom(recovery)} ` +
-      `in ${ms(recovery.startMs)} (backend restore ≤ ${ms(recovery.slowestRestoreMs)}), resumed at offsets ${recovery.resumedAt.map(n).join(' / ')}; ` +
+    lines.push(`recovery  the job restarted ${recovery.instances} instances ${restoredFrom(recovery)} ` +
+      `in ${ms(recovery.startMs)}, each key group resuming at the source position recorded with its state; ` +
       `${recovery.checkpointsCompleted} checkpoints completed`)
   }
   if (rescale) {
-    lines.push(`rescale   ${recovery?.instances ?? '?'} → ${rescale.instances} instances ${restoredFrom(rescale)} in ${ms(rescale.startMs)} ` +
-      `(backend restore ≤ ${ms(rescale.slowestRestoreMs)}); ${rescale.checkpointsCompleted} checkpoints completed`)
+    lines.push(`rescale   ${recovery?.instances ?? '?'} → ${rescale.instances} instances ${restoredFrom(rescale)} in ${ms(rescale.startMs)}; ` +
+      `${rescale.checkpointsCompleted} checkpoints completed, the last one at the end of the stream`)
   }
   lines.push(`checkpoints ${c.completed} completed, ${c.aborted} aborted; the last (${c.lastId ?? '-'}) references ${bytes(c.lastSizeBytes)}, ` +
     `a checkpoint writes ${bytes(c.medianNewBytes)} new (median)`)

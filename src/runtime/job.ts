@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { BackendKind } from '../backend/types.js'
 import { findLatestCompleteCheckpoint } from '../checkpoint/catalog.js'
 import { CheckpointCoordinator, type CheckpointEvent } from '../checkpoint/coordinator.js'
-import { readMetadata, type CheckpointMetadata, type JsonValue, type RestoreMode } from '../checkpoint/metadata.js'
+import { operatorStateProblem, readMetadata, type CheckpointMetadata, type JsonValue, type RestoreMode } from '../checkpoint/metadata.js'
 import { restoreAssignment } from '../checkpoint/restore.js'
 import { isKeyedStateError, KeyedStateError } from '../errors.js'
 import { checkMaxParallelism, DEFAULT_MAX_PARALLELISM, keyGroupRangeForOperator } from '../keygroups.js'
@@ -39,8 +39,8 @@ export type JobState = 'STARTING' | 'RUNNING' | 'RESTARTING' | 'RESCALING' | 'ST
 export interface RunJobOptions {
   /** The job module (path or URL) whose default export is the job definition (defineJob). */
   job: string | URL
-  /** Plain JSON given to the job definition's factories in every worker. */
-  params?: JsonValue
+  /** Plain JSON given to the job definition's factories in every worker (it crosses process boundaries). */
+  params?: unknown
   parallelism: number
   /** Key groups; fixed for the life of the job (default 128). */
   maxParallelism?: number
@@ -112,6 +112,8 @@ function checkOptions(o: RunJobOptions): void {
     if (o[name] !== undefined) positiveInteger(name, o[name])
   }
   if (o.restartStrategy !== undefined) checkRestartStrategy(o.restartStrategy)
+  const problem = o.params === undefined ? undefined : operatorStateProblem(o.params)
+  if (problem) throw new KeyedStateError('INVALID_ARGUMENT', `runJob: ${problem.replace(/^operatorState/, 'params').replace('operator state', 'params')}`)
 }
 
 /** One set of workers and the coordinator checkpointing them; replaced as a whole on restart or rescale. */
@@ -243,7 +245,7 @@ export class Job {
       return {
         name: `worker ${index + 1}/${parallelism} (attempt ${number})`,
         jobModule: this.jobModule,
-        params: this.options.params ?? null,
+        params: (this.options.params ?? null) as JsonValue,
         workerIndex: index,
         parallelism,
         backend: this.options.backend ?? 'rocksdb',
