@@ -64,21 +64,24 @@ class GeneratorReader<E> implements SourceReader<E> {
 
   async poll(maxRecords: number): Promise<SourceRecord<E>[]> {
     const { events, eventAt, ratePerSecond } = this.options
-    let end = Math.min(events, this.nextOffset + maxRecords)
+    let limit = events
     if (ratePerSecond !== undefined) {
-      const allowed = this.startOffset + Math.floor(((performance.now() - this.startedMs) / 1000) * ratePerSecond)
-      end = Math.min(end, allowed)
+      limit = Math.min(limit, this.startOffset + Math.floor(((performance.now() - this.startedMs) / 1000) * ratePerSecond))
     }
     const out: SourceRecord<E>[] = []
     const { keyGroupRange: range, keyGroupOf } = this.open
-    for (; this.nextOffset < end; this.nextOffset++) {
-      const event = eventAt(this.nextOffset)
-      if (this.keepsEverything) {
-        out.push({ keyGroup: -1, event })
-        continue
+    // Scans on past other workers' events until it has some of ours: [] means nothing is available yet.
+    while (out.length === 0 && this.nextOffset < limit) {
+      const end = Math.min(limit, this.nextOffset + maxRecords)
+      for (; this.nextOffset < end; this.nextOffset++) {
+        const event = eventAt(this.nextOffset)
+        if (this.keepsEverything) {
+          out.push({ keyGroup: -1, event })
+          continue
+        }
+        const kg = keyGroupOf(event)
+        if (rangeContains(range, kg) && this.nextOffset >= this.resumeAt[kg - range.start]!) out.push({ keyGroup: kg, event })
       }
-      const kg = keyGroupOf(event)
-      if (rangeContains(range, kg) && this.nextOffset >= this.resumeAt[kg - range.start]!) out.push({ keyGroup: kg, event })
     }
     return out
   }

@@ -28,7 +28,7 @@ interface Line {
 
 function startDriver(args: object): { child: ChildProcess; lines: Line[]; next: (type: string) => Promise<Line> } {
   // Its own process group, so that "kill everything" reaches the workers too.
-  const child = spawn(process.execPath, [DRIVER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'], detached: true })
+  const child = spawn(process.execPath, [DRIVER, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'], detached: true })
   const lines: Line[] = []
   createInterface({ input: child.stdout! }).on('line', (l) => lines.push(JSON.parse(l) as Line))
   const next = async (type: string): Promise<Line> => {

@@ -5,6 +5,8 @@ import { existsSync, writeFileSync } from 'node:fs'
 import {
   defineJob,
   generatorSource,
+  natsJetStreamSource,
+  redisStreamsSource,
   int32Serializer,
   MapStateDescriptor,
   stringSerializer,
@@ -33,6 +35,8 @@ export interface CountingParams {
   /** The first worker that reads this offset stops answering (busy loop) — once: it creates `hangMarker`. */
   hangAtOffset?: number
   hangMarker?: string
+  /** Read from a broker instead of the generator (events are then unbounded: the test stops the job). */
+  broker?: { kind: 'nats'; url: string; stream: string } | { kind: 'redis'; url: string; prefix: string }
 }
 
 export function eventAt(keys: number, offset: number): CountEvent {
@@ -75,7 +79,11 @@ export default defineJob<CountEvent, string, CountingParams>({
   keySerializer: stringSerializer,
   keyOf: (e) => e.key,
   operator: (p) => new Counter(p),
-  source: (p) => generatorSource({ events: p.events, eventAt: (o) => eventAt(p.keys, o), ...(p.rate ? { ratePerSecond: p.rate } : {}) }),
+  source: (p) => {
+    if (p.broker?.kind === 'nats') return natsJetStreamSource<CountEvent>({ servers: p.broker.url, stream: p.broker.stream })
+    if (p.broker?.kind === 'redis') return redisStreamsSource<CountEvent>({ url: p.broker.url, prefix: p.broker.prefix })
+    return generatorSource({ events: p.events, eventAt: (o) => eventAt(p.keys, o), ...(p.rate ? { ratePerSecond: p.rate } : {}) })
+  },
 })
 
 /** What every key must hold after `events` events. */

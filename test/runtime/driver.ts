@@ -2,6 +2,9 @@
 // runJob and reports on stdout, one JSON line each, when its workers started
 // (their pids), each completed checkpoint, and the end. The test kills it
 // (alone, or with its workers) and starts it again with restoreFrom 'latest'.
+// On a line "stop" on stdin (unbounded broker sources) it waits until the
+// workers have read everything, stops with a savepoint and reports it.
+import { createInterface } from 'node:readline'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import { runJob } from '../../src/runtime/job.js'
 import { COUNTING_JOB } from './helpers.js'
@@ -11,7 +14,7 @@ const say = (o: object): void => void process.stdout.write(JSON.stringify(o) + '
 let restoredFrom: number | null | undefined
 const job = await runJob({
   job: COUNTING_JOB,
-  params: args.params as never,
+  params: args.params,
   parallelism: args.parallelism,
   maxParallelism: 16,
   storage: new FileSystemCheckpointStorage(args.storage),
@@ -24,5 +27,10 @@ const job = await runJob({
   },
 })
 say({ type: 'started', pids: job.workers.map((w) => (w as unknown as { pid: number }).pid), restoredFrom })
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() !== 'stop') return
+  void job.waitUntilCaughtUp().then(() => job.stop({ savepoint: true }))
+})
 const result = await job.done
 say({ type: 'done', state: result.state, dir: result.snapshot?.dir })
+process.exit(0)

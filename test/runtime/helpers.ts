@@ -5,12 +5,15 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { RunJobOptions } from '../../src/runtime/job.js'
+import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import { openKeyedStateBackend } from '../../src/backend/open.js'
 import type { CheckpointMetadata } from '../../src/checkpoint/metadata.js'
 import { restoreAssignment } from '../../src/checkpoint/restore.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
 import type { CheckpointStorage } from '../../src/storage/types.js'
-import { byTypeDescriptor, countDescriptor, expectedCounts } from './counting-job.js'
+import { byTypeDescriptor, countDescriptor, expectedCounts, type CountingParams } from './counting-job.js'
 
 export type Counts = Map<string, { count: number; byType: Record<string, number> }>
 
@@ -46,7 +49,40 @@ export async function countsIn(storage: CheckpointStorage, md: CheckpointMetadat
 export function assertExactlyOnce(actual: Counts, params: { events: number; keys: number }): void {
   const expected = expectedCounts(params)
   const sorted = (m: Counts) => [...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.count, Object.entries(v.byType).sort()])
-  assert.deepEqual(sorted(actual), sorted(expected))
+  const total = (m: Counts) => [...m.values()].reduce((s, r) => s + r.count, 0)
+  assert.deepEqual(sorted(actual), sorted(expected), `${total(actual)} events counted for ${actual.size} keys, expected ${total(expected)} for ${expected.size}`)
 }
 
 export const COUNTING_JOB = new URL('./counting-job.js', import.meta.url)
+
+export async function withStorage(fn: (storage: FileSystemCheckpointStorage, dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'ks-runtime-'))
+  try {
+    await fn(new FileSystemCheckpointStorage(dir), dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+export function options(storage: FileSystemCheckpointStorage, params: CountingParams, more: Partial<RunJobOptions> = {}): RunJobOptions {
+  return {
+    job: COUNTING_JOB,
+    params: { ...params },
+    parallelism: 2,
+    maxParallelism: 16,
+    backend: 'rocksdb',
+    storage,
+    checkpointIntervalMs: 50,
+    restartStrategy: { kind: 'fixed-delay', maxAttempts: 3, delayMs: 10 },
+    ...more,
+  }
+}
+
+export async function until(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(10)
+  }
+}
+

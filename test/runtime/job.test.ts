@@ -6,46 +6,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { isKeyedStateError } from '../../src/errors.js'
-import { runJob, type Job, type JobEvent, type RunJobOptions } from '../../src/runtime/job.js'
-import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
-import type { CountingParams } from './counting-job.js'
-import { assertExactlyOnce, COUNTING_JOB, countsIn } from './helpers.js'
-
-async function withStorage(fn: (storage: FileSystemCheckpointStorage, dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'ks-runtime-'))
-  try {
-    await fn(new FileSystemCheckpointStorage(dir), dir)
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
-
-function options(storage: FileSystemCheckpointStorage, params: CountingParams, more: Partial<RunJobOptions> = {}): RunJobOptions {
-  return {
-    job: COUNTING_JOB,
-    params: { ...params },
-    parallelism: 2,
-    maxParallelism: 16,
-    backend: 'rocksdb',
-    storage,
-    checkpointIntervalMs: 50,
-    restartStrategy: { kind: 'fixed-delay', maxAttempts: 3, delayMs: 10 },
-    ...more,
-  }
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
+import { runJob, type Job, type JobEvent } from '../../src/runtime/job.js'
+import { assertExactlyOnce, countsIn, options, until, withStorage } from './helpers.js'
 
 test('SIGKILL of a worker: the job restarts from the latest checkpoint and every count is exact', async () => {
   await withStorage(async (storage) => {
