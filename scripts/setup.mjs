@@ -22,6 +22,10 @@ function ensureSystemPackages() {
   // ldb (rocksdb-tools) is only used by a few tests; they skip without it.
   if (!has('ldb', ['--version']) && !existsSync('/usr/bin/ldb')) wanted.push('rocksdb-tools')
   if (forTests && !existsSync(CHROMIUM)) wanted.push('chromium')
+  // The broker servers the runtime's source tests start (NATS JetStream, Redis Streams) on 127.0.0.1
+  // themselves; without them those tests skip and say how to install them.
+  if (forTests && !has('nats-server', ['--version'])) wanted.push('nats-server')
+  if (forTests && !has('redis-server', ['--version'])) wanted.push('redis-server')
   if (wanted.length === 0) return
   if (isRootOnDebian()) {
     aptInstall(wanted)
@@ -29,6 +33,8 @@ function ensureSystemPackages() {
   }
   if (rocksdbInstalled()) {
     if (wanted.includes('chromium')) log(`${CHROMIUM} is missing: the browser test of the checkpoint page will skip`)
+    const brokers = wanted.filter((p) => p === 'nats-server' || p === 'redis-server')
+    if (brokers.length > 0) log(`${brokers.join(' and ')} not installed: the broker tests will skip (Debian/Ubuntu: sudo apt-get install ${brokers.join(' ')})`)
     return
   }
   process.stderr.write(ROCKSDB_MISSING)
