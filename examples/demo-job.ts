@@ -26,8 +26,6 @@ import {
   DEFAULT_MAX_PARALLELISM,
   FileSystemCheckpointStorage,
   isKeyedStateError,
-  openKeyedStateBackend,
-  restoreAssignment,
   runJob,
   stringSerializer,
   type BackendKind,
@@ -35,6 +33,7 @@ import {
   type Job,
   type JobEvent,
   type RunJobOptions,
+  withSnapshotState,
 } from '../src/index.js'
 import { seededRandom, streamTimeAt, type StreamConfig } from './demo/events.js'
 import { compareResults, expectedResults } from './demo/expected.js'
@@ -92,27 +91,15 @@ function parseOptions(argv: string[]): DemoOptions {
   return o
 }
 
-/** Every user's state in a completed checkpoint, read back into one backend owning every key group. */
-async function readFinalState(md: CheckpointMetadata, o: DemoOptions, storage: FileSystemCheckpointStorage, localDir: string): Promise<Map<string, KeyResult>> {
-  const [all] = restoreAssignment(md, 1)
-  const backend = await openKeyedStateBackend({
-    kind: o.backend,
-    keySerializer: stringSerializer,
-    maxParallelism: md.maxParallelism,
-    storage,
-    restoreFrom: all!.restoreFrom,
-    knownEmptyRanges: all!.knownEmptyRanges,
-    ...(o.backend === 'rocksdb' ? { dir: join(localDir, 'final-check') } : {}),
-  })
-  try {
+/** Every user's state in the final checkpoint, read back into one backend owning every key group. */
+function readFinalState(md: CheckpointMetadata, o: DemoOptions, storage: FileSystemCheckpointStorage): Promise<Map<string, KeyResult>> {
+  return withSnapshotState(storage, md, stringSerializer, (backend) => {
     // TTL'd state is judged at the stream time of the end of input, as the operator did.
     const clock = new StreamClock()
     clock.nowMs = streamTimeAt(o.events)
     const states = new EventCounterStates(backend, clock)
     return new Map(states.keys().map((key) => [key, states.resultFor(key)]))
-  } finally {
-    await backend.close()
-  }
+  })
 }
 
 async function until(job: Job, condition: () => boolean): Promise<void> {
@@ -199,7 +186,7 @@ async function main(): Promise<number> {
       result = await job.done
     }
     if (!result.snapshot) throw new Error(`the job ended ${result.state} without a final checkpoint`)
-    const actual = await readFinalState(result.snapshot, o, storage, localDir)
+    const actual = await readFinalState(result.snapshot, o, storage)
 
     // 5. Check every user's state against the generator.
     const expected = expectedResults(stream)

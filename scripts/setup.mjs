@@ -12,6 +12,8 @@ import { root, log, run, has, rocksdbInstalled, isRootOnDebian, aptInstall, ensu
 
 const forBench = process.argv.includes('--bench')
 const forTests = process.argv.includes('--test')
+/** The broker servers (NATS, Redis) the runtime's tests and examples start: for --test and --brokers. */
+const forBrokers = forTests || process.argv.includes('--brokers')
 
 /** Chromium binary the browser tests drive (Debian's package). */
 const CHROMIUM = '/usr/bin/chromium'
@@ -24,8 +26,8 @@ function ensureSystemPackages() {
   if (forTests && !existsSync(CHROMIUM)) wanted.push('chromium')
   // The broker servers the runtime's source tests start (NATS JetStream, Redis Streams) on 127.0.0.1
   // themselves; without them those tests skip and say how to install them.
-  if (forTests && !has('nats-server', ['--version'])) wanted.push('nats-server')
-  if (forTests && !has('redis-server', ['--version'])) wanted.push('redis-server')
+  if (forBrokers && !has('nats-server', ['--version'])) wanted.push('nats-server')
+  if (forBrokers && !has('redis-server', ['--version'])) wanted.push('redis-server')
   if (wanted.length === 0) return
   if (isRootOnDebian()) {
     aptInstall(wanted)

@@ -8,7 +8,8 @@
 // keeps the messages of its key groups at or after their positions (one
 // consumer per worker works on nats-server 2.9, which has no multi-subject
 // filters; the cost is that each worker also receives, and drops, the other
-// workers' messages).
+// workers' messages). The stream should hold only these subjects: the source
+// creates it so when it is missing.
 //
 // The clients (@nats-io/transport-node, @nats-io/jetstream) load only when a
 // NATS source or producer is opened.
@@ -112,8 +113,10 @@ class NatsReader<E> implements SourceReader<E> {
     const { nc, js } = await connectJetStream(r as Resolved<unknown>)
     try {
       const startSeq = Math.min(...resumeAt)
+      // No subject filter: the stream binds only `<prefix>.*` (subjects outside the mapping are skipped in
+      // take()), and nats-server 2.9 delivers a wildcard-filtered consumer that starts at a sequence at
+      // about 650 messages/s here, against 20 000+/s unfiltered (measured reading 7 350 of 20 000 messages).
       const consumer = await js.consumers.get(r.stream, {
-        filter_subjects: `${r.prefix}.*`,
         ...(startSeq > 1 ? { deliver_policy: 'by_start_sequence' as const, opt_start_seq: startSeq } : { deliver_policy: 'all' as const }),
       })
       const messages = await consumer.consume({ max_messages: 1000 })

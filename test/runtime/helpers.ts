@@ -8,9 +8,8 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { RunJobOptions } from '../../src/runtime/job.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
-import { openKeyedStateBackend } from '../../src/backend/open.js'
 import type { CheckpointMetadata } from '../../src/checkpoint/metadata.js'
-import { restoreAssignment } from '../../src/checkpoint/restore.js'
+import { withSnapshotState } from '../../src/runtime/snapshot-backend.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
 import type { CheckpointStorage } from '../../src/storage/types.js'
 import { byTypeDescriptor, countDescriptor, expectedCounts, type CountingParams } from './counting-job.js'
@@ -18,19 +17,7 @@ import { byTypeDescriptor, countDescriptor, expectedCounts, type CountingParams 
 export type Counts = Map<string, { count: number; byType: Record<string, number> }>
 
 export async function countsIn(storage: CheckpointStorage, md: CheckpointMetadata): Promise<Counts> {
-  const [all] = restoreAssignment(md, 1)
-  // RocksDB reads every snapshot type (incremental checkpoints too).
-  const dir = await mkdtemp(join(tmpdir(), 'ks-runtime-read-'))
-  const backend = await openKeyedStateBackend({
-    kind: 'rocksdb',
-    dir,
-    keySerializer: stringSerializer,
-    maxParallelism: md.maxParallelism,
-    storage,
-    restoreFrom: all!.restoreFrom,
-    knownEmptyRanges: all!.knownEmptyRanges,
-  })
-  try {
+  return withSnapshotState(storage, md, stringSerializer, (backend) => {
     const count = backend.getState(countDescriptor)
     const byType = backend.getMapState(byTypeDescriptor)
     const out: Counts = new Map()
@@ -39,10 +26,7 @@ export async function countsIn(storage: CheckpointStorage, md: CheckpointMetadat
       out.set(key, { count: count.value()!, byType: Object.fromEntries(byType.entries()) })
     }
     return out
-  } finally {
-    await backend.close()
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 }
 
 /** Every key's state equals what `events` events produce: nothing lost, nothing counted twice. */
