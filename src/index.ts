@@ -135,7 +135,9 @@ export { backendMetrics } from './metrics/backend-metrics.js'
 export type { BackendMetrics, BackendMetricsOptions } from './metrics/backend-metrics.js'
 export { serveMetrics } from './metrics/server.js'
 export type { MetricsServer } from './metrics/server.js'
-export { runJob, Job, defineJob, DEFAULT_RESTART_STRATEGY, positionRuns, resumePositions, loadJob } from './runtime/index.js'
+
+// The job runtime (runJob) and its sources.
+export { runJob, Job, defineJob, DEFAULT_RESTART_STRATEGY, withSnapshotState } from './runtime/index.js'
 export type {
   RunJobOptions,
   JobEvent,
@@ -151,8 +153,6 @@ export type {
   SourceOpenOptions,
   SourcePosition,
   RestartStrategy,
-  PositionRun,
-  WorkerOperatorState,
   WorkerHandle,
 } from './runtime/index.js'
 export { generatorSource } from './sources/generator.js'

@@ -4,7 +4,7 @@
 // its key. A job definition lives in a module because every worker (a child
 // process, or a process on another host) builds its own operator from it:
 // functions cannot cross a process boundary.
-import type { KeyedStateBackend } from '../backend/types.js'
+import type { KeyedStateBackend } from '../state-backend/types.js'
 import type { KeyGroupRange } from '../keygroups.js'
 import type { Serializer } from '../serializers/serializer.js'
 import type { CheckpointStorage } from '../storage/types.js'

@@ -1,7 +1,7 @@
 // Messages between a job's coordinator and its workers. Everything is plain
 // data (handles, positions, errors as code + message), so the same messages
 // travel over IPC to a child process or over NATS to a worker on another host.
-import type { BackendKind } from '../backend/types.js'
+import type { BackendKind } from '../state-backend/types.js'
 import type { InstanceAck, InstanceSnapshotRequest } from '../checkpoint/instance.js'
 import type { JsonValue } from '../checkpoint/metadata.js'
 import type { KeyGroupRange } from '../keygroups.js'

@@ -6,7 +6,7 @@
 // Attempts are counted over the job's life (a restart that then runs fine
 // still counts), so a job that keeps failing fails for good.
 import { KeyedStateError } from '../errors.js'
-import { checkKnownOptions } from '../options.js'
+import { checkKnownOptions } from '../option-checks.js'
 
 export type RestartStrategy =
   | { kind: 'none' }

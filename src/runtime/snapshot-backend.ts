@@ -5,10 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openKeyedStateBackend } from '../backend/open.js'
-import type { KeyedStateBackend } from '../backend/types.js'
+import { openKeyedStateBackend } from '../backends/open.js'
+import type { KeyedStateBackend } from '../state-backend/types.js'
 import type { CheckpointMetadata } from '../checkpoint/metadata.js'
-import { restoreAssignment } from '../checkpoint/restore.js'
+import { restoreAssignment } from '../checkpoint/assignment.js'
 import type { Serializer } from '../serializers/serializer.js'
 import type { CheckpointStorage } from '../storage/types.js'
 

@@ -103,9 +103,13 @@ export function unitCycles(graph: ReadonlyMap<string, ReadonlySet<string>>): str
 
 /** Where backend implementations live; only the entry points above them may import them. */
 export const IMPLEMENTATIONS = 'backends/'
-/** Files that compose implementations: the package entry, the CLI, and the implementations themselves. */
+/**
+ * Files that compose implementations: the package entry, the CLI, the job
+ * runtime (each worker opens its backend; nothing below imports the runtime),
+ * and the implementations themselves.
+ */
 export function mayImportImplementations(file: string): boolean {
-  return file === 'index.ts' || file.startsWith('cli/') || file.startsWith(IMPLEMENTATIONS)
+  return file === 'index.ts' || file.startsWith('cli/') || file.startsWith('runtime/') || file.startsWith(IMPLEMENTATIONS)
 }
 
 /** Imports of a backend implementation from a shared layer (snapshot, storage, state, checkpoint, ...). */

@@ -19,6 +19,9 @@ const PUBLIC_VALUES = [
   'listSnapshots', 'mapSerializer', 'openKeyedStateBackend', 'operatorIndexForKeyGroup', 'rangeContains',
   'rangeIntersection', 'rangeSize', 'readCheckpointHistory', 'readMetadata', 'restoreAssignment', 'serveMetrics', 'stringSerializer', 'tupleSerializer',
   'voidNamespaceSerializer', 'openCheckpointStorage', 'parseStorageLocation', 's3OptionsFromEnv',
+  // The job runtime and its sources.
+  'DEFAULT_RESTART_STRATEGY', 'Job', 'defineJob', 'generatorSource', 'jsonEventCodec', 'natsJetStreamProducer',
+  'natsJetStreamSource', 'redisStreamsProducer', 'redisStreamsSource', 'runJob', 'withSnapshotState',
 ]
 
 test('the package exports exactly its public values', () => {
