@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// keyed-state: look inside checkpoint storage. Data goes to stdout (text, or
+// keyed-state: look inside checkpoint storage, and run or stop a job. Data goes to stdout (text, or
 // JSON with --json), progress and errors to stderr. Exit codes: 0 success,
 // 1 the command failed or found problems, 2 the command line was wrong.
 import { readFileSync, realpathSync } from 'node:fs'
@@ -12,6 +12,7 @@ import { gcCommand } from './commands/gc.js'
 import { inspectCommand } from './commands/inspect.js'
 import { listCommand } from './commands/list.js'
 import { uiCommand } from './commands/ui.js'
+import { runCommand, stopCommand, type RunOptions } from './commands/run.js'
 import { verifyCommand } from './commands/verify.js'
 import { KEY_SERIALIZER_IDS } from './lib/decode.js'
 import { LATEST, resolveSnapshotArgument } from './lib/open.js'
@@ -35,11 +36,17 @@ function nonNegativeInteger(text: string): number {
   return n
 }
 
+function positiveInteger(text: string): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer')
+  return n
+}
+
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command()
   program
     .name('keyed-state')
-    .description('Inspect, verify and clean up keyed-state checkpoints and savepoints. Locations are paths, file:// URLs or s3://bucket/prefix (credentials, region and AWS_ENDPOINT_URL_S3 from the AWS SDK chain; KEYED_STATE_S3_PATH_STYLE=1 for path-style servers).')
+    .description('Inspect, verify and clean up keyed-state checkpoints and savepoints; run and stop jobs. Locations are paths, file:// URLs or s3://bucket/prefix (credentials, region and AWS_ENDPOINT_URL_S3 from the AWS SDK chain; KEYED_STATE_S3_PATH_STYLE=1 for path-style servers).')
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -105,6 +112,28 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--host <address>', 'address to bind (another than 127.0.0.1 lets other machines see paths and operator state)', '127.0.0.1')
     .option('--port <port>', 'port (default: any free one)', nonNegativeInteger, 0)
     .action(run((root: string, opts: { host: string; port: number }) => uiCommand(root, opts)))
+
+  program
+    .command('run')
+    .description('run a job from its module (default export: defineJob(...)) until it finishes or gets SIGTERM/SIGINT, which stop it with a savepoint; prints the final checkpoint or savepoint directory')
+    .argument('<module>', 'the job module (path or file URL)')
+    .requiredOption('--storage <dir>', 'checkpoint storage root directory')
+    .option('--parallelism <n>', 'workers', positiveInteger, 1)
+    .option('--max-parallelism <n>', 'key groups (fixed for the life of the job; default 128)', positiveInteger)
+    .addOption(new Option('--backend <kind>', 'state backend').choices(['rocksdb', 'heap']).default('rocksdb'))
+    .option('--params <json>', "the job's parameters (JSON)")
+    .option('--checkpoint-interval-ms <ms>', 'time between checkpoints', positiveInteger)
+    .option('--restore-from <dir>', "'latest', or a checkpoint or savepoint directory in the storage")
+    .option('--pid-file <path>', 'write the pid here while running (for keyed-state stop)')
+    .option('--no-savepoint', 'stop without a savepoint')
+    .action(run((module: string, opts: RunOptions) => runCommand(module, opts)))
+
+  program
+    .command('stop')
+    .description('stop a `keyed-state run` (SIGTERM: it takes a savepoint, prints its directory and exits) and wait until it has')
+    .argument('<pid>', 'its pid, or its --pid-file')
+    .option('--timeout-ms <ms>', 'give up after this long', positiveInteger, 120_000)
+    .action(run((target: string, opts: { timeoutMs: number }) => stopCommand(target, opts)))
 
   return program
 }

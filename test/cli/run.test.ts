@@ -1,0 +1,61 @@
+// keyed-state run / stop: a job started from its module on the command line,
+// stopped from another process with a savepoint, and resumed from it with
+// --restore-from at another parallelism until its bounded source ends; the
+// final state is exact.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { readMetadata } from '../../src/checkpoint/metadata.js'
+import { assertExactlyOnce, countsIn, withStorage } from '../runtime/helpers.js'
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
+const JOB = fileURLToPath(new URL('../runtime/counting-job.js', import.meta.url))
+
+function cli(args: string[]): { done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
+  return { done: new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code) => resolve({ code, stdout, stderr }))
+  }) }
+}
+
+test('keyed-state run, stop (savepoint), run --restore-from: the job resumes and ends exact', async () => {
+  await withStorage(async (storage, dir) => {
+    const params = { events: 20_000, keys: 200, rate: 10_000 }
+    const pidFile = join(dir, 'job.pid')
+    const common = ['--storage', dir, '--max-parallelism', '16', '--params', JSON.stringify(params), '--checkpoint-interval-ms', '50']
+    const first = cli(['run', JOB, ...common, '--parallelism', '2', '--pid-file', pidFile])
+    while (!existsSync(pidFile)) await sleep(20)
+    await sleep(500)
+    const stopped = await cli(['stop', pidFile]).done
+    assert.equal(stopped.code, 0, stopped.stderr)
+    const r1 = await first.done
+    assert.equal(r1.code, 0, r1.stderr)
+    assert.match(r1.stderr, /job STOPPED/)
+    const savepointDir = r1.stdout.trim()
+    assert.match(savepointDir, /^savepoints\/savepoint-\d+$/)
+    assert.equal((await readMetadata(storage, savepointDir)).type, 'savepoint')
+    assert.ok(!existsSync(pidFile), 'the pid file is removed at exit')
+
+    const second = await cli(['run', JOB, ...common, '--parallelism', '3', '--restore-from', savepointDir]).done
+    assert.equal(second.code, 0, second.stderr)
+    assert.match(second.stderr, new RegExp(`started 3 workers \\(attempt 1\\) from ${savepointDir}`))
+    assert.match(second.stderr, /job FINISHED/)
+    assertExactlyOnce(await countsIn(storage, await readMetadata(storage, second.stdout.trim())), params)
+
+    const bad = await cli(['run', JOB, '--storage', dir, '--params', '{nope']).done
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /--params is not JSON/)
+    const none = await cli(['stop', join(dir, 'missing.pid')]).done
+    assert.equal(none.code, 1)
+    assert.match(none.stderr, /neither a pid nor a pid file/)
+  })
+})
