@@ -2,6 +2,7 @@
 // goals with PASS/MISS, the chart, and the profile notes kept by hand in
 // bench/notes/profiles.md (the run rewrites RESULTS.md, never the notes).
 import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import type { BenchConfig } from './context.js'
 import { formatCell, formatMs, sizeLabel } from './format.js'
 import { formatTarget, type GoalResult } from './goals.js'
@@ -94,6 +95,11 @@ export function renderResultsMarkdown(r: RunReport, profileNotesFile: string): s
   }
   if (existsSync(profileNotesFile)) {
     out.push(readFileSync(profileNotesFile, 'utf8').trim(), '')
+  }
+  // The job runtime's measure is its own script (bench/runtime.ts); its last result stays in the report.
+  const runtimeNotes = join(dirname(profileNotesFile), 'runtime.md')
+  if (existsSync(runtimeNotes)) {
+    out.push(readFileSync(runtimeNotes, 'utf8').trim(), '')
   }
   if (r.failures.length) {
     out.push('## Failures during this run', '', '```', ...r.failures.map((f) => f.split('\n').slice(0, 6).join('\n')), '```', '')
