@@ -1,36 +1,17 @@
 // The entry of a worker child process (forked by ChildProcessWorker): IPC
-// messages in, one at a time and in order, to a Worker. The parent's death
-// leaves nobody to talk to, so the process exits rather than linger.
-import { Worker, errorInfo } from './worker.js'
+// messages in, to a WorkerSession. The parent's death leaves nobody to talk
+// to, so the process exits rather than linger.
 import type { FromWorker, ToWorker } from './protocol.js'
+import { WorkerSession } from './worker-session.js'
 
+let lastSent: Promise<void> = Promise.resolve()
 function send(message: FromWorker): void {
-  if (process.connected) process.send!(message)
-}
-
-function fail(e: unknown): void {
-  if (!process.connected) process.exit(1)
-  process.send!({ type: 'failed', error: errorInfo(e) } satisfies FromWorker, () => process.exit(1))
+  if (!process.connected) return
+  lastSent = new Promise((resolve) => process.send!(message, () => resolve()))
 }
 
 process.on('disconnect', () => process.exit(1))
 
-let worker: Worker<unknown, unknown> | undefined
-let queue: Promise<void> = Promise.resolve()
-process.on('message', (message: ToWorker) => {
-  // One message at a time, in order: a notification never overtakes the snapshot it is about.
-  queue = queue
-    .then(async () => {
-      if (message.type === 'open') {
-        worker = await Worker.open(message.config, send)
-        void worker.run().catch(fail)
-        return
-      }
-      if (!worker) throw new Error(`'${message.type}' before 'open'`)
-      // A snapshot's asynchronous part runs alongside the source; only its synchronous part is ordered here.
-      if (message.type === 'snapshot') void worker.handle(message)
-      else await worker.handle(message)
-      if (message.type === 'close') process.exit(0)
-    })
-    .catch(fail)
-})
+// Exits once the last message (a reply, or the failure) has left.
+const session = new WorkerSession(send, (failed) => void lastSent.then(() => process.exit(failed ? 1 : 0)))
+process.on('message', (message: ToWorker) => session.deliver(message))
