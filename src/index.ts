@@ -137,7 +137,7 @@ export { serveMetrics } from './metrics/server.js'
 export type { MetricsServer } from './metrics/server.js'
 
 // The job runtime (runJob) and its sources.
-export { runJob, Job, defineJob, DEFAULT_RESTART_STRATEGY, withSnapshotState } from './runtime/index.js'
+export { runJob, Job, defineJob, DEFAULT_RESTART_STRATEGY, withSnapshotState, serveRemoteWorker } from './runtime/index.js'
 export type {
   RunJobOptions,
   JobEvent,
@@ -154,6 +154,9 @@ export type {
   SourcePosition,
   RestartStrategy,
   WorkerHandle,
+  RemoteWorkerOptions,
+  RemoteWorkerHandle,
+  RemoteWorkersOptions,
 } from './runtime/index.js'
 export { generatorSource } from './sources/generator.js'
 export type { GeneratorSourceOptions } from './sources/generator.js'

@@ -13,6 +13,7 @@ import { inspectCommand } from './commands/inspect.js'
 import { listCommand } from './commands/list.js'
 import { uiCommand } from './commands/ui.js'
 import { runCommand, stopCommand, type RunOptions } from './commands/run.js'
+import { workerCommand } from './commands/worker.js'
 import { verifyCommand } from './commands/verify.js'
 import { KEY_SERIALIZER_IDS } from './lib/decode.js'
 import { LATEST, resolveSnapshotArgument } from './lib/open.js'
@@ -134,6 +135,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .argument('<pid>', 'its pid, or its --pid-file')
     .option('--timeout-ms <ms>', 'give up after this long', positiveInteger, 120_000)
     .action(run((target: string, opts: { timeoutMs: number }) => stopCommand(target, opts)))
+
+  program
+    .command('worker')
+    .description("a worker on this host for a job whose coordinator runs elsewhere (runJob with workers: { connect, jobId }); serves assignments until SIGTERM/SIGINT")
+    .argument('<module>', 'the job module on this host (path or file URL)')
+    .requiredOption('--connect <url>', 'the NATS server the coordinator uses, e.g. nats://host:4222')
+    .requiredOption('--job-id <id>', "the job's id (runJob's workers.jobId)")
+    .action(run((module: string, opts: { connect: string; jobId: string }) => workerCommand(module, opts)))
 
   return program
 }

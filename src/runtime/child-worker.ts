@@ -181,6 +181,8 @@ export class ChildProcessWorker implements WorkerHandle {
       case 'failed':
         this.gone = toError(this.name, m.error)
         return
+      case 'closed':
+        return // the process exits next
     }
   }
 }

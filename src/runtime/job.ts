@@ -29,6 +29,7 @@ import { checkKnownOptions } from '../option-checks.js'
 import { FileSystemCheckpointStorage } from '../storage/fs.js'
 import type { CheckpointStorage } from '../storage/types.js'
 import { ChildProcessWorker, type WorkerHandle } from './child-worker.js'
+import { RemoteWorkerPool, type RemoteWorkersOptions } from './remote-pool.js'
 import { jobModuleUrl } from './job-module.js'
 import { resumePositions } from './positions.js'
 import type { StorageSpec, WorkerConfig } from './protocol.js'
@@ -65,6 +66,13 @@ export interface RunJobOptions {
   heartbeatTimeoutMs?: number
   /** Where the workers' RocksDB working directories go (default: a temporary directory, removed). */
   localDir?: string
+  /**
+   * Workers on other hosts instead of child processes: they join over NATS
+   * (`keyed-state worker <job module> --connect <url> --job-id <jobId>`) and
+   * open the checkpoint storage the job definition's storage() names (a
+   * FileSystemCheckpointStorage root is used as it is: a shared mount).
+   */
+  workers?: RemoteWorkersOptions
   /** State changes, checkpoints, failures and restarts. Must not throw. */
   onEvent?: (event: JobEvent) => void
 }
@@ -84,7 +92,7 @@ export interface JobResult {
 
 const KNOWN_OPTIONS = [
   'job', 'params', 'parallelism', 'maxParallelism', 'backend', 'storage', 'checkpointIntervalMs', 'retainedCheckpoints',
-  'restartStrategy', 'restoreFrom', 'heartbeatIntervalMs', 'heartbeatTimeoutMs', 'localDir', 'onEvent',
+  'restartStrategy', 'restoreFrom', 'heartbeatIntervalMs', 'heartbeatTimeoutMs', 'localDir', 'workers', 'onEvent',
 ]
 
 function positiveInteger(name: string, v: unknown, min = 1): void {
@@ -140,6 +148,7 @@ export class Job {
   private control: Promise<unknown> = Promise.resolve()
   private localDir!: string
   private ownLocalDir = false
+  private pool: RemoteWorkerPool | undefined
   private resolveDone!: (r: JobResult) => void
   private rejectDone!: (e: KeyedStateError) => void
   /** Settles when the job ends: resolves FINISHED or STOPPED, rejects when it FAILED. */
@@ -172,6 +181,7 @@ export class Job {
       job.ownLocalDir = true
     }
     try {
+      if (options.workers) job.pool = await RemoteWorkerPool.open(options.workers)
       await job.startAttempt(options.parallelism)
     } catch (e) {
       await job.cleanUp()
@@ -259,7 +269,9 @@ export class Job {
         heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 500,
       }
     })
-    const starting = await Promise.allSettled(configs.map((c) => ChildProcessWorker.start(c, () => this.onWorkerChange(attemptRef.a))))
+    const onChange = (): void => this.onWorkerChange(attemptRef.a)
+    const pool = this.pool
+    const starting = await Promise.allSettled(configs.map((c) => (pool ? pool.start(c, onChange) : ChildProcessWorker.start(c, onChange))))
     const workers = starting.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
     const failed = starting.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed) {
@@ -466,6 +478,7 @@ export class Job {
   }
 
   private async cleanUp(): Promise<void> {
+    await this.pool?.close()
     if (this.ownLocalDir) await rm(this.localDir, { recursive: true, force: true })
   }
 }

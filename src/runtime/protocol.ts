@@ -40,6 +40,8 @@ export type ToWorker =
   /** Replies once a poll that started after this request found nothing to read (or the source finished). */
   | { type: 'caught-up'; requestId: number }
   | { type: 'close' }
+  /** The coordinator is alive (to remote workers, which end an assignment whose coordinator went silent). */
+  | { type: 'ping' }
 
 export interface ErrorInfo {
   code: string
@@ -58,5 +60,7 @@ export type FromWorker =
   | { type: 'heartbeat'; progress: WorkerProgress }
   | { type: 'reply'; requestId: number; ok: true; value: InstanceAck | null }
   | { type: 'reply'; requestId: number; ok: false; error: ErrorInfo }
-  /** The worker failed and exits. */
+  /** The worker failed and exits (a remote worker: ends its assignment). */
   | { type: 'failed'; error: ErrorInfo }
+  /** A remote worker closed its assignment on request (a child process exits instead). */
+  | { type: 'closed' }

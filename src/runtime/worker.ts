@@ -79,7 +79,8 @@ export class Worker<E, K> {
   static async open<E, K>(config: WorkerConfig, send: (m: FromWorker) => void): Promise<Worker<E, K>> {
     const startMs = performance.now()
     const job = (await loadJob(config.jobModule)) as JobDefinition<E, K>
-    const storage = config.storage.kind === 'fs' ? new FileSystemCheckpointStorage(config.storage.root) : job.storage?.(config.params)
+    // The job's own storage() first: a worker on another host reaches the storage the way the job says.
+    const storage = job.storage?.(config.params) ?? (config.storage.kind === 'fs' ? new FileSystemCheckpointStorage(config.storage.root) : undefined)
     if (!storage) throw new KeyedStateError('INVALID_ARGUMENT', `${config.jobModule}: the job defines no storage() for workers that cannot open the coordinator's storage`)
     let ownWorkDir: string | undefined
     let dir = config.workDir
@@ -185,6 +186,8 @@ export class Worker<E, K> {
         return
       case 'close':
         await this.close()
+        return
+      case 'ping':
         return
       case 'open':
         throw new KeyedStateError('INVALID_ARGUMENT', `${this.config.name} is already open`)

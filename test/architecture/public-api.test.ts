@@ -21,7 +21,7 @@ const PUBLIC_VALUES = [
   'voidNamespaceSerializer', 'openCheckpointStorage', 'parseStorageLocation', 's3OptionsFromEnv',
   // The job runtime and its sources.
   'DEFAULT_RESTART_STRATEGY', 'Job', 'defineJob', 'generatorSource', 'jsonEventCodec', 'natsJetStreamProducer',
-  'natsJetStreamSource', 'redisStreamsProducer', 'redisStreamsSource', 'runJob', 'withSnapshotState',
+  'natsJetStreamSource', 'redisStreamsProducer', 'redisStreamsSource', 'runJob', 'serveRemoteWorker', 'withSnapshotState',
 ]
 
 test('the package exports exactly its public values', () => {
