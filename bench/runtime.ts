@@ -4,7 +4,7 @@
 // process (same generator, same RocksDB backend). Writes bench/notes/runtime.md,
 // which bench/RESULTS.md includes (and full `npm run bench` runs keep).
 //
-//   node dist/bench/runtime.js [--events 600000] [--keys 10000]
+//   node dist/bench/runtime.js [--events 600000] [--keys 10000] [--rounds 3]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -80,15 +80,24 @@ async function main(): Promise<void> {
   const o = new Command()
     .option('--events <n>', 'events per run', (v) => Number(v), 600_000)
     .option('--keys <n>', 'distinct keys', (v) => Number(v), 10_000)
+    .option('--rounds <n>', 'interleaved rounds; the best of each measure is kept', (v) => Number(v), 3)
     .parse(process.argv)
-    .opts<{ events: number; keys: number }>()
+    .opts<{ events: number; keys: number; rounds: number }>()
   const loadStart = loadavg()[0]!
   await plainLoop(Math.ceil(o.events / 5), o.keys) // warm-up: the workers' code is warm after their first batches too
-  const plain = await plainLoop(o.events, o.keys)
-  const runs: RuntimeResult[] = []
-  for (const p of [1, 2]) {
-    for (const interval of [undefined, 1000]) runs.push(await onRuntime(o.events, o.keys, p, interval))
+  // Interleaved rounds, best of each: other work on the machine only ever slows a run down.
+  const configs: [number, number | undefined][] = [[1, undefined], [1, 1000], [2, undefined], [2, 1000]]
+  let plain = 0
+  const best = new Map<string, RuntimeResult>()
+  for (let round = 0; round < o.rounds; round++) {
+    plain = Math.max(plain, await plainLoop(o.events, o.keys))
+    for (const [p, interval] of configs) {
+      const r = await onRuntime(o.events, o.keys, p, interval)
+      const key = `${p}/${interval}`
+      if ((best.get(key)?.eventsPerSecond ?? 0) < r.eventsPerSecond) best.set(key, r)
+    }
   }
+  const runs = configs.map(([p, interval]) => best.get(`${p}/${interval}`)!)
   const rows = runs.map((r) => {
     const base = runs.find((x) => x.parallelism === r.parallelism && x.checkpointIntervalMs === undefined)!
     const perWorker = r.perWorker.reduce((a, b) => a + b, 0) / r.perWorker.length
@@ -99,7 +108,7 @@ async function main(): Promise<void> {
   const md = [
     '## Job runtime',
     '',
-    `Written by \`node dist/bench/runtime.js --events ${o.events} --keys ${o.keys}\` on ${new Date().toISOString()}; load average ${loadStart.toFixed(2)} at the start, ${loadavg()[0]!.toFixed(2)} at the end (2 cores shared with other work: the numbers move between runs).`,
+    `Written by \`node dist/bench/runtime.js --events ${o.events} --keys ${o.keys} --rounds ${o.rounds}\` (best of ${o.rounds} interleaved rounds) on ${new Date().toISOString()}; load average ${loadStart.toFixed(2)} at the start, ${loadavg()[0]!.toFixed(2)} at the end (2 cores shared with other work: the numbers move between runs).`,
     '',
     `A keyed counting job (ValueState + MapState per event, RocksDB) over a generator of ${fmt(o.events)} events and ${fmt(o.keys)} keys. ` +
       `The plain loop calls the same operator code in one process: **${fmt(plain)} events/s**. ` +

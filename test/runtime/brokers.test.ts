@@ -23,10 +23,11 @@ import { eventAt, type CountEvent, type CountingParams } from './counting-job.js
 import { assertExactlyOnce, countsIn, options, until, withStorage } from './helpers.js'
 
 const DRIVER = fileURLToPath(new URL('./driver.js', import.meta.url))
-const EVENTS = 12_000
+/** SOAK=1 writes ten times as much, so that more checkpoints, kills and rescales overlap the writing. */
+const EVENTS = process.env.SOAK ? 120_000 : 12_000
 const KEYS = 300
 /** Events per second the producer writes: the job's failures and rescales happen while it writes. */
-const PRODUCE_RATE = 4000
+const PRODUCE_RATE = process.env.SOAK ? 10_000 : 4000
 
 interface Broker {
   kind: 'nats' | 'redis'
