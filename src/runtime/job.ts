@@ -28,7 +28,8 @@ import { checkMaxParallelism, DEFAULT_MAX_PARALLELISM, keyGroupRangeForOperator 
 import { checkKnownOptions } from '../option-checks.js'
 import { FileSystemCheckpointStorage } from '../storage/fs.js'
 import type { CheckpointStorage } from '../storage/types.js'
-import { ChildProcessWorker, type WorkerHandle } from './child-worker.js'
+import { ChildProcessWorker } from './child-worker.js'
+import type { WorkerHandle } from './worker-handle.js'
 import { RemoteWorkerPool, type RemoteWorkersOptions } from './remote-pool.js'
 import { jobModuleUrl } from './job-module.js'
 import { resumePositions } from './positions.js'
@@ -220,6 +221,9 @@ export class Job {
     if (this.stateValue === state) return
     this.stateValue = state
     this.emit({ type: 'state', state })
+    // Workers may have finished while the job was starting, restarting or rescaling, when their
+    // news was not acted on: look again now that the job runs.
+    if (state === 'RUNNING') this.onWorkerChange(this.current)
   }
 
   private emit(event: JobEvent): void {

@@ -5,17 +5,14 @@
 // declares it gone (kill()), tells it to close in case it is still there,
 // and restarts with whatever workers offer themselves.
 import type { NatsConnection, Subscription } from '@nats-io/nats-core'
-import { KeyedStateError, type ErrorCode } from '../errors.js'
-import type { InstanceAck, InstanceSnapshotRequest } from '../checkpoint/instance.js'
-import type { KeyGroupRange } from '../keygroups.js'
-import type { WorkerHandle } from './child-worker.js'
+import { KeyedStateError } from '../errors.js'
 import { checkToken, decodeMessage, encodeMessage, REGISTER_INTERVAL_MS, subjects } from './nats-subjects.js'
-import type { FromWorker, ToWorker, WorkerConfig, WorkerProgress } from './protocol.js'
+import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js'
+import { errorFromWorker, MessageWorker } from './worker-handle.js'
 
 /** An offer older than this is stale (the worker offers every REGISTER_INTERVAL_MS while idle). */
 const OFFER_FRESH_MS = 3 * REGISTER_INTERVAL_MS
 const CLOSE_TIMEOUT_MS = 10_000
-const MAX_PENDING_REQUESTS = 64
 /** The coordinator pings each remote worker this often; a worker ends an assignment after COORDINATOR_SILENCE_MS without a message. */
 export const PING_INTERVAL_MS = 1000
 
@@ -98,20 +95,10 @@ export class RemoteWorkerPool {
   }
 }
 
-interface Pending {
-  resolve: (value: unknown) => void
-  reject: (e: KeyedStateError) => void
-}
-
-export class RemoteWorker implements WorkerHandle {
-  readonly progress: WorkerProgress = { processed: 0, finished: false }
+export class RemoteWorker extends MessageWorker {
   readonly exited: Promise<KeyedStateError | undefined>
-  lastHeardMs = performance.now()
   private resolveExited!: (reason: KeyedStateError | undefined) => void
-  private gone: KeyedStateError | undefined
   private ended = false
-  private nextRequestId = 1
-  private readonly pending = new Map<number, Pending>()
   private readonly sub: Subscription
   private onReady: ((e?: KeyedStateError) => void) | undefined
   private readonly pinger: NodeJS.Timeout
@@ -120,10 +107,11 @@ export class RemoteWorker implements WorkerHandle {
     private readonly nc: NatsConnection,
     private readonly jobId: string,
     readonly workerId: string,
-    readonly config: WorkerConfig,
-    private readonly onChange: () => void,
+    config: WorkerConfig,
+    onChange: () => void,
     private readonly release: () => void,
   ) {
+    super(config, onChange)
     this.exited = new Promise((resolve) => {
       this.resolveExited = resolve
     })
@@ -137,14 +125,6 @@ export class RemoteWorker implements WorkerHandle {
 
   get name(): string {
     return `${this.config.name} on remote worker ${this.workerId}`
-  }
-
-  get keyGroupRange(): KeyGroupRange {
-    return this.config.keyGroupRange
-  }
-
-  get maxParallelism(): number {
-    return this.config.maxParallelism
   }
 
   get alive(): boolean {
@@ -167,26 +147,6 @@ export class RemoteWorker implements WorkerHandle {
     }
   }
 
-  snapshot(request: InstanceSnapshotRequest, signal: AbortSignal): Promise<InstanceAck> {
-    if (signal.aborted) return Promise.reject(new KeyedStateError('CANCELLED', `${this.name}: checkpoint ${request.checkpointId} was cancelled before it started`))
-    const { requestId, promise } = this.request<InstanceAck>((id) => ({ type: 'snapshot', requestId: id, request }))
-    const cancel = (): void => this.send({ type: 'cancel', requestId })
-    signal.addEventListener('abort', cancel, { once: true })
-    return promise.finally(() => signal.removeEventListener('abort', cancel))
-  }
-
-  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
-    await this.request((id) => ({ type: 'notify', requestId: id, checkpointId, outcome: 'complete' })).promise
-  }
-
-  async notifyCheckpointAborted(checkpointId: number): Promise<void> {
-    await this.request((id) => ({ type: 'notify', requestId: id, checkpointId, outcome: 'aborted' })).promise
-  }
-
-  async caughtUp(): Promise<void> {
-    await this.request((id) => ({ type: 'caught-up', requestId: id })).promise
-  }
-
   /** Declares the worker gone (it stopped answering); tells it to close in case it is still there. */
   kill(): void {
     this.send({ type: 'close' })
@@ -207,8 +167,7 @@ export class RemoteWorker implements WorkerHandle {
     clearInterval(this.pinger)
     if (reason) this.gone ??= reason
     const failure = this.gone ?? new KeyedStateError('CLOSED', `${this.name} closed`)
-    for (const p of this.pending.values()) p.reject(failure)
-    this.pending.clear()
+    this.failPending(failure)
     this.onReady?.(failure)
     this.sub.unsubscribe()
     this.release()
@@ -216,48 +175,20 @@ export class RemoteWorker implements WorkerHandle {
     this.onChange()
   }
 
-  private request<T>(build: (requestId: number) => ToWorker): { requestId: number; promise: Promise<T> } {
-    const requestId = this.nextRequestId++
-    if (!this.alive) return { requestId, promise: Promise.reject(this.gone ?? new KeyedStateError('CLOSED', `${this.name} closed`)) }
-    if (this.pending.size >= MAX_PENDING_REQUESTS) {
-      return { requestId, promise: Promise.reject(new KeyedStateError('BUSY', `${this.name}: ${MAX_PENDING_REQUESTS} requests in flight`)) }
-    }
-    const promise = new Promise<T>((resolve, reject) => {
-      this.pending.set(requestId, { resolve: resolve as (v: unknown) => void, reject })
-    })
-    this.send(build(requestId))
-    return { requestId, promise }
-  }
-
-  private send(message: ToWorker): void {
+  protected send(message: ToWorker): void {
     if (this.nc.isClosed()) return
     this.nc.publish(subjects.to(this.jobId, this.workerId), encodeMessage(message))
   }
 
   private receive(m: FromWorker): void {
-    if (this.ended) return
-    this.lastHeardMs = performance.now()
+    if (this.ended || this.receiveCommon(m)) return
     switch (m.type) {
       case 'ready':
         this.onReady?.()
         this.onReady = undefined
         return
-      case 'heartbeat': {
-        const finishedNow = m.progress.finished && !this.progress.finished
-        Object.assign(this.progress, m.progress)
-        if (finishedNow) this.onChange()
-        return
-      }
-      case 'reply': {
-        const p = this.pending.get(m.requestId)
-        if (!p) return
-        this.pending.delete(m.requestId)
-        if (m.ok) p.resolve(m.value)
-        else p.reject(new KeyedStateError(m.error.code as ErrorCode, `${this.name}: ${m.error.message}`))
-        return
-      }
       case 'failed':
-        this.end(new KeyedStateError(m.error.code as ErrorCode, `${this.name}: ${m.error.message}`))
+        this.end(errorFromWorker(this.name, m.error))
         return
       case 'closed':
         this.end(undefined)

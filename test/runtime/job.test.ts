@@ -119,3 +119,13 @@ test('stop with a savepoint, then a new job restores from it at another parallel
     assertExactlyOnce(await countsIn(storage, result.snapshot!), params)
   })
 })
+
+test('a source that ends while the job is still starting: the job finishes (it looks again once RUNNING)', { timeout: 60_000 }, async () => {
+  await withStorage(async (storage) => {
+    const params = { events: 10, keys: 5 }
+    const job = await runJob(options(storage, params, { checkpointIntervalMs: undefined }))
+    const result = await job.done
+    assert.equal(result.state, 'FINISHED')
+    assertExactlyOnce(await countsIn(storage, result.snapshot!), params)
+  })
+})
