@@ -267,8 +267,8 @@ export class Job {
         keyGroupRange,
         storage: this.storageSpec,
         workDir,
-        restoreFrom: assignments?.[index]!.restoreFrom ?? [],
-        knownEmptyRanges: assignments?.[index]!.knownEmptyRanges ?? [],
+        // A fresh start passes no restoreFrom: an empty one would be a restore that covers nothing.
+        ...(assignments ? { restoreFrom: assignments[index]!.restoreFrom, knownEmptyRanges: assignments[index]!.knownEmptyRanges } : {}),
         positions: [...resumePositions(from, keyGroupRange)].map(([kg, p]) => [kg, p ?? null]),
         heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 500,
       }

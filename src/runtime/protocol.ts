@@ -25,8 +25,9 @@ export interface WorkerConfig {
   storage: StorageSpec
   /** RocksDB working directory; the worker picks a temporary one when absent. */
   workDir?: string
-  restoreFrom: KeyedStateHandle[]
-  knownEmptyRanges: KeyGroupRange[]
+  /** Absent on a fresh start (a restore's handles and known-empty ranges must cover keyGroupRange). */
+  restoreFrom?: KeyedStateHandle[]
+  knownEmptyRanges?: KeyGroupRange[]
   /** [key group, position or null for the start of the partition], one per key group of the range. */
   positions: [number, SourcePosition | null][]
   heartbeatIntervalMs: number

@@ -91,8 +91,7 @@ export class Worker<E, K> {
       maxParallelism: config.maxParallelism,
       keyGroupRange: config.keyGroupRange,
       storage,
-      restoreFrom: config.restoreFrom,
-      knownEmptyRanges: config.knownEmptyRanges,
+      ...(config.restoreFrom ? { restoreFrom: config.restoreFrom, knownEmptyRanges: config.knownEmptyRanges ?? [] } : {}),
       ...(dir !== undefined ? { dir } : {}),
     })
     const operator = job.operator(config.params)
