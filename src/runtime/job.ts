@@ -134,6 +134,8 @@ interface Attempt {
   workDirs: string[]
   heartbeatTimer: NodeJS.Timeout
   stopping: boolean
+  /** Its final checkpoint was asked for (once per attempt). */
+  finishing?: boolean
 }
 
 export class Job {
@@ -383,17 +385,22 @@ export class Job {
   }
 
   private onWorkerChange(attempt: Attempt | undefined): void {
-    if (!attempt || attempt !== this.current || attempt.stopping || this.stateValue !== 'RUNNING') return
-    if (attempt.workers.every((w) => w.progress.finished)) {
-      void this.serial(async () => {
-        if (attempt !== this.current || this.stateValue !== 'RUNNING') return
-        // Bounded input is done everywhere: one last checkpoint holds the final state.
-        const md = await this.checkpointOf(attempt)
-        await this.end('FINISHED', md)
-      }).catch(() => {
-        // A worker died during the final checkpoint: its exit restarts the job, which finishes again.
-      })
-    }
+    if (!attempt || attempt !== this.current || attempt.stopping || this.stateValue !== 'RUNNING' || attempt.finishing) return
+    if (!attempt.workers.every((w) => w.progress.finished)) return
+    attempt.finishing = true
+    void this.serial(async () => {
+      if (attempt !== this.current || this.stateValue !== 'RUNNING') return
+      // Bounded input is done everywhere: one last checkpoint holds the final state.
+      const md = await this.checkpointOf(attempt)
+      await this.end('FINISHED', md)
+    }).catch((e: unknown) => {
+      // A restart or rescale took over, or a worker died (its exit restarts the job).
+      if (attempt !== this.current || this.stateValue !== 'RUNNING' || attempt.workers.some((w) => !w.alive)) return
+      // The final checkpoint failed with every worker still there: a failure like any other (restart, which finishes again).
+      const reason = isKeyedStateError(e) ? e : new KeyedStateError('INTERNAL', String(e), { cause: e })
+      this.setState('RESTARTING')
+      void this.serial(() => this.recover(new KeyedStateError(reason.code, `the final checkpoint failed: ${reason.message}`, { cause: reason }), attempt.parallelism))
+    })
   }
 
   /** Takes a checkpoint now, waiting for one already in flight. */

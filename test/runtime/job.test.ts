@@ -14,7 +14,7 @@ import { assertExactlyOnce, countsIn, options, until, withStorage } from './help
 
 test('SIGKILL of a worker: the job restarts from the latest checkpoint and every count is exact', async () => {
   await withStorage(async (storage) => {
-    const params = { events: 30_000, keys: 300, rate: 20_000 }
+    const params = { events: 40_000, keys: 300, rate: 10_000 }
     const events: JobEvent[] = []
     const job: Job = await runJob(options(storage, params, { onEvent: (e) => events.push(e) }))
     await until('a checkpoint', () => job.latestSnapshot !== undefined)
@@ -84,7 +84,7 @@ test('a worker that stops answering misses its heartbeats, is killed, and the jo
 
 test('rescale 2 → 3 → 1 while the source keeps producing: every key group resumes where its state says', async () => {
   await withStorage(async (storage) => {
-    const params = { events: 40_000, keys: 500, rate: 20_000 }
+    const params = { events: 60_000, keys: 500, rate: 15_000 }
     const started: number[] = []
     const job = await runJob(options(storage, params, { onEvent: (e) => e.type === 'started' && started.push(e.parallelism) }))
     await until('a checkpoint', () => job.latestSnapshot !== undefined)
@@ -102,7 +102,7 @@ test('rescale 2 → 3 → 1 while the source keeps producing: every key group re
 
 test('stop with a savepoint, then a new job restores from it at another parallelism and on the heap backend', async () => {
   await withStorage(async (storage) => {
-    const params = { events: 20_000, keys: 300, rate: 20_000 }
+    const params = { events: 40_000, keys: 300, rate: 10_000 }
     const first = await runJob(options(storage, params, { checkpointIntervalMs: undefined }))
     await sleep(300)
     const stopped = await first.stop({ savepoint: true })
@@ -120,12 +120,16 @@ test('stop with a savepoint, then a new job restores from it at another parallel
   })
 })
 
-test('a source that ends while the job is still starting: the job finishes (it looks again once RUNNING)', { timeout: 60_000 }, async () => {
+test('a source that ends while the job is still starting: the job finishes (it looks again once RUNNING)', { timeout: 300_000 }, async () => {
   await withStorage(async (storage) => {
     const params = { events: 10, keys: 5 }
     const job = await runJob(options(storage, params, { checkpointIntervalMs: undefined }))
-    const result = await job.done
-    assert.equal(result.state, 'FINISHED')
-    assertExactlyOnce(await countsIn(storage, result.snapshot!), params)
+    try {
+      const result = await job.done
+      assert.equal(result.state, 'FINISHED')
+      assertExactlyOnce(await countsIn(storage, result.snapshot!), params)
+    } finally {
+      await job.stop() // nothing left running if this fails
+    }
   })
 })
