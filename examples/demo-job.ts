@@ -17,14 +17,17 @@
 //   5. check    at the end of the stream the final checkpoint is read back and
 //               every user's state is compared with values computed straight
 //               from the generator.
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import {
   DEFAULT_MAX_PARALLELISM,
-  FileSystemCheckpointStorage,
+  openCheckpointStorage,
+  parseStorageLocation,
+  s3OptionsFromEnv,
+  type CheckpointStorage,
   isKeyedStateError,
   runJob,
   stringSerializer,
@@ -76,7 +79,7 @@ function parseOptions(argv: string[]): DemoOptions {
     .option('--parallelism <n>', 'operator instances before the failure', positiveInteger, 2)
     .option('--rescale-to <n>', 'operator instances after the rescale', positiveInteger, 3)
     .addOption(new Option('--backend <kind>', 'state backend').choices(['rocksdb', 'heap']).default('rocksdb'))
-    .option('--storage <dir>', 'checkpoint storage directory, kept afterwards (default: a temporary directory, removed)')
+    .option('--storage <location>', 'checkpoint storage, kept afterwards: a directory or s3://bucket/prefix (default: a temporary directory, removed)')
     .option('--seed <n>', 'seed of the events and of the failure', nonNegativeInteger, 42)
     .option('--checkpoint-interval-ms <ms>', 'time between checkpoints', positiveInteger, 250)
     .option('--rate <n>', 'events per second the source releases (default: the stream over about 5 s)', positiveInteger)
@@ -92,7 +95,7 @@ function parseOptions(argv: string[]): DemoOptions {
 }
 
 /** Every user's state in the final checkpoint, read back into one backend owning every key group. */
-function readFinalState(md: CheckpointMetadata, o: DemoOptions, storage: FileSystemCheckpointStorage): Promise<Map<string, KeyResult>> {
+function readFinalState(md: CheckpointMetadata, o: DemoOptions, storage: CheckpointStorage): Promise<Map<string, KeyResult>> {
   return withSnapshotState(storage, md, stringSerializer, (backend) => {
     // TTL'd state is judged at the stream time of the end of input, as the operator did.
     const clock = new StreamClock()
@@ -116,16 +119,19 @@ async function main(): Promise<number> {
   }
   const startedMs = performance.now()
   const stream: StreamConfig = { seed: o.seed, events: o.events, keys: o.keys }
-  const storageDir = o.storage ? resolve(o.storage) : await mkdtemp(join(tmpdir(), 'keyed-state-demo-checkpoints-'))
-  if (o.storage && (await readdir(storageDir).catch(() => [])).length > 0) {
-    throw new Error(`--storage ${storageDir} is not empty; the demo starts a new job and needs an empty directory`)
+  const location = o.storage ? parseStorageLocation(o.storage) : undefined
+  const storageDir = location?.kind === 'fs' ? resolve(location.dir) : location ? undefined : await mkdtemp(join(tmpdir(), 'keyed-state-demo-checkpoints-'))
+  // S3: credentials, region and endpoint from the AWS SDK's chain (AWS_ENDPOINT_URL_S3 and KEYED_STATE_S3_PATH_STYLE=1 for a
+  // compatible server); the workers inherit the environment and open the same location.
+  const storage = openCheckpointStorage(storageDir ?? o.storage!, { s3: s3OptionsFromEnv() })
+  if (o.storage && (await storage.list('')).length > 0) {
+    throw new Error(`--storage ${storage.location} is not empty; the demo starts a new job and needs an empty location`)
   }
   const localDir = await mkdtemp(join(tmpdir(), 'keyed-state-demo-local-'))
-  const storage = new FileSystemCheckpointStorage(storageDir)
   const params: DemoJobParams = { stream, ratePerSecond: o.rate ?? Math.ceil(o.events / 5) }
   log(`keyed-state demo: ${o.events.toLocaleString('en-US')} events from ${o.keys} users at ${params.ratePerSecond.toLocaleString('en-US')}/s, ` +
     `${o.parallelism} workers on ${o.backend}, ${o.backend === 'rocksdb' ? 'incremental ' : ''}checkpoint every ${o.checkpointIntervalMs} ms (seed ${o.seed})`)
-  log(`checkpoints in ${storageDir}${o.storage ? '' : ' (removed at exit)'}`)
+  log(`checkpoints in ${storage.location}${o.storage ? '' : ' (removed at exit)'}`)
 
   // What happened, from the job's events: one attempt per start (first run, restart, rescale).
   const attempts: AttemptReport[] = []
@@ -205,7 +211,7 @@ async function main(): Promise<number> {
         parallelism: o.parallelism,
         rescaleTo: o.rescaleTo,
         checkpointIntervalMs: o.checkpointIntervalMs,
-        storage: storageDir,
+        storage: storage.location,
       },
       attempts,
       failure,
@@ -223,13 +229,14 @@ async function main(): Promise<number> {
     }
     if (o.json) console.log(JSON.stringify(report, null, 2))
     else console.log(formatReport(report))
-    if (o.storage) log(`look inside: npx keyed-state list ${storageDir}`)
+    if (o.storage) log(`look inside: npx keyed-state list ${storage.location}`)
     return report.pass ? 0 : 1
   } finally {
     // Whatever happened, no worker outlives the demo.
     await job?.stop().catch(() => {})
     await rm(localDir, { recursive: true, force: true })
-    if (!o.storage) await rm(storageDir, { recursive: true, force: true })
+    storage.close?.()
+    if (!o.storage && storageDir !== undefined) await rm(storageDir, { recursive: true, force: true })
   }
 }
 

@@ -118,7 +118,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command('run')
     .description('run a job from its module (default export: defineJob(...)) until it finishes or gets SIGTERM/SIGINT, which stop it with a savepoint; prints the final checkpoint or savepoint directory')
     .argument('<module>', 'the job module (path or file URL)')
-    .requiredOption('--storage <dir>', 'checkpoint storage root directory')
+    .requiredOption('--storage <location>', 'checkpoint storage: a directory or s3://bucket/prefix')
     .option('--parallelism <n>', 'workers', positiveInteger, 1)
     .option('--max-parallelism <n>', 'key groups (fixed for the life of the job; default 128)', positiveInteger)
     .addOption(new Option('--backend <kind>', 'state backend').choices(['rocksdb', 'heap']).default('rocksdb'))

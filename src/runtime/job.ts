@@ -168,7 +168,12 @@ export class Job {
     // A caller that only awaits runJob() must not get an unhandled rejection when the job later fails.
     this.done.catch(() => {})
     this.strategy = options.restartStrategy ?? DEFAULT_RESTART_STRATEGY
-    this.storageSpec = options.storage instanceof FileSystemCheckpointStorage ? { kind: 'fs', root: options.storage.root } : { kind: 'job' }
+    this.storageSpec =
+      options.storage instanceof FileSystemCheckpointStorage
+        ? { kind: 'fs', root: options.storage.root }
+        : /^s3:\/\//.test(options.storage.location)
+          ? { kind: 'location', location: options.storage.location }
+          : { kind: 'job' }
     this.jobModule = jobModuleUrl(options.job)
   }
 

@@ -9,7 +9,12 @@ import type { KeyedStateHandle } from '../snapshot/types.js'
 import type { SourcePosition } from './source.js'
 
 /** How a worker opens the checkpoint storage. */
-export type StorageSpec = { kind: 'fs'; root: string } | { kind: 'job' }
+export type StorageSpec =
+  | { kind: 'fs'; root: string }
+  /** An object-store location (s3://bucket/prefix); credentials and endpoint from the worker's environment (AWS SDK chain). */
+  | { kind: 'location'; location: string }
+  /** Only the job definition's storage() knows. */
+  | { kind: 'job' }
 
 export interface WorkerConfig {
   /** For messages, e.g. 'worker 2/3 (attempt 1)'. */

@@ -15,6 +15,7 @@ import { isKeyedStateError, KeyedStateError } from '../errors.js'
 import { assignToKeyGroup } from '../keygroups.js'
 import type { SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../storage/fs.js'
+import { openCheckpointStorage, s3OptionsFromEnv } from '../storage/open.js'
 import type { CheckpointStorage } from '../storage/types.js'
 import type { Timer, TimerService } from '../timers/types.js'
 import { loadJob } from './job-module.js'
@@ -80,7 +81,10 @@ export class Worker<E, K> {
     const startMs = performance.now()
     const job = (await loadJob(config.jobModule)) as JobDefinition<E, K>
     // The job's own storage() first: a worker on another host reaches the storage the way the job says.
-    const storage = job.storage?.(config.params) ?? (config.storage.kind === 'fs' ? new FileSystemCheckpointStorage(config.storage.root) : undefined)
+    const spec = config.storage
+    const storage =
+      job.storage?.(config.params) ??
+      (spec.kind === 'fs' ? new FileSystemCheckpointStorage(spec.root) : spec.kind === 'location' ? openCheckpointStorage(spec.location, { s3: s3OptionsFromEnv() }) : undefined)
     if (!storage) throw new KeyedStateError('INVALID_ARGUMENT', `${config.jobModule}: the job defines no storage() for workers that cannot open the coordinator's storage`)
     let ownWorkDir: string | undefined
     let dir = config.workDir

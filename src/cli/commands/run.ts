@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { KeyedStateError } from '../../errors.js'
 import { runJob, type JobEvent } from '../../runtime/job.js'
-import { FileSystemCheckpointStorage } from '../../storage/fs.js'
+import { openCheckpointStorage, s3OptionsFromEnv } from '../../storage/open.js'
 import type { BackendKind } from '../../state-backend/types.js'
 import { writeLine } from '../lib/output.js'
 
@@ -53,7 +53,7 @@ export async function runCommand(module: string, o: RunOptions): Promise<number>
     parallelism: o.parallelism,
     ...(o.maxParallelism !== undefined ? { maxParallelism: o.maxParallelism } : {}),
     backend: o.backend,
-    storage: new FileSystemCheckpointStorage(o.storage),
+    storage: openCheckpointStorage(o.storage, { s3: s3OptionsFromEnv() }),
     ...(o.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: o.checkpointIntervalMs } : {}),
     ...(o.restoreFrom !== undefined ? { restoreFrom: o.restoreFrom } : {}),
     onEvent: (e) => {
