@@ -1,7 +1,7 @@
 // keyed-state run / stop: a job started from its module on the command line,
 // stopped from another process with a savepoint, and resumed from it with
 // --restore-from at another parallelism until its bounded source ends; the
-// final state is exact.
+// savepoint matches its positions and the final state is exact.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readMetadata } from '../../src/checkpoint/metadata.js'
-import { assertExactlyOnce, countsIn, withStorage } from '../runtime/helpers.js'
+import { assertExactlyOnce, assertMatchesPositions, countsIn, ENDLESS, withStorage } from '../runtime/helpers.js'
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 const JOB = fileURLToPath(new URL('../runtime/counting-job.js', import.meta.url))
@@ -29,10 +29,12 @@ function cli(args: string[]): { done: Promise<{ code: number | null; stdout: str
 
 test('keyed-state run, stop (savepoint), run --restore-from: the job resumes and ends exact', async () => {
   await withStorage(async (storage, dir) => {
-    const params = { events: 20_000, keys: 200, rate: 10_000 }
+    // The first run reads an endless stream until stopped; the second ends it at 100 000 events, far beyond.
+    const endless = { events: ENDLESS, keys: 200, rate: 2000 }
+    const params = { events: 100_000, keys: 200 }
     const pidFile = join(dir, 'job.pid')
-    const common = ['--storage', dir, '--max-parallelism', '16', '--params', JSON.stringify(params), '--checkpoint-interval-ms', '50']
-    const first = cli(['run', JOB, ...common, '--parallelism', '2', '--pid-file', pidFile])
+    const common = ['--storage', dir, '--max-parallelism', '16', '--checkpoint-interval-ms', '50']
+    const first = cli(['run', JOB, ...common, '--params', JSON.stringify(endless), '--parallelism', '2', '--pid-file', pidFile])
     while (!existsSync(pidFile)) await sleep(20)
     await sleep(500)
     const stopped = await cli(['stop', pidFile]).done
@@ -45,7 +47,8 @@ test('keyed-state run, stop (savepoint), run --restore-from: the job resumes and
     assert.equal((await readMetadata(storage, savepointDir)).type, 'savepoint')
     assert.ok(!existsSync(pidFile), 'the pid file is removed at exit')
 
-    const second = await cli(['run', JOB, ...common, '--parallelism', '3', '--restore-from', savepointDir]).done
+    assert.ok((await assertMatchesPositions(storage, await readMetadata(storage, savepointDir), endless.keys)) > 0)
+    const second = await cli(['run', JOB, ...common, '--params', JSON.stringify(params), '--parallelism', '3', '--restore-from', savepointDir]).done
     assert.equal(second.code, 0, second.stderr)
     assert.match(second.stderr, new RegExp(`started 3 workers \\(attempt 1\\) from ${savepointDir}`))
     assert.match(second.stderr, /job FINISHED/)

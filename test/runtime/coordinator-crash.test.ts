@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { readMetadata } from '../../src/checkpoint/metadata.js'
 import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
-import { assertExactlyOnce, countsIn } from './helpers.js'
+import { assertExactlyOnce, countsIn, ENDLESS } from './helpers.js'
 
 const DRIVER = fileURLToPath(new URL('./driver.js', import.meta.url))
 
@@ -61,10 +61,11 @@ for (const what of ['the coordinator', 'everything'] as const) {
     try {
       const storageDir = join(root, 'storage')
       await mkdir(storageDir)
-      // Paced over 6 s, so that the first run is still reading when it is killed, however slow the machine.
-      const params = { events: 60_000, keys: 300, rate: 10_000 }
+      // The first run reads an endless stream (still reading when killed, however slow the machine);
+      // the second ends it at 100 000 events, far beyond what the first read.
+      const params = { events: 100_000, keys: 300 }
       const base = { storage: storageDir, localDir: join(root, 'local'), params, parallelism: 2 }
-      const first = startDriver(base)
+      const first = startDriver({ ...base, params: { events: ENDLESS, keys: params.keys, rate: 10_000 } })
       running.push(first.child)
       const { pids } = await first.next('started')
       await first.next('checkpoint')

@@ -12,7 +12,8 @@ import type { CheckpointMetadata } from '../../src/checkpoint/metadata.js'
 import { withSnapshotState } from '../../src/runtime/snapshot-backend.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
 import type { CheckpointStorage } from '../../src/storage/types.js'
-import { byTypeDescriptor, countDescriptor, expectedCounts, type CountingParams } from './counting-job.js'
+import { assignToKeyGroup } from '../../src/keygroups.js'
+import { byTypeDescriptor, countDescriptor, eventAt, expectedCounts, type CountingParams } from './counting-job.js'
 
 export type Counts = Map<string, { count: number; byType: Record<string, number> }>
 
@@ -70,3 +71,34 @@ export async function until(what: string, condition: () => boolean, timeoutMs = 
   }
 }
 
+
+/** Effectively unbounded: a job on it ends by stop(), never by the end of its stream. */
+export const ENDLESS = 1_000_000_000
+
+/**
+ * Every key's state equals what the generator's events before each key
+ * group's recorded position produce: the check for a snapshot of a job that
+ * was stopped mid-stream (each key group stopped at its own position).
+ */
+export async function assertMatchesPositions(storage: CheckpointStorage, md: CheckpointMetadata, keys: number): Promise<number> {
+  const positions = new Map<number, number>()
+  for (const inst of md.instances) {
+    for (const [start, end, position] of (inst.operatorState as { sourcePositions: [number, number, number][] }).sourcePositions) {
+      for (let kg = start; kg <= end; kg++) positions.set(kg, position)
+    }
+  }
+  const end = Math.max(...positions.values())
+  const expected: Counts = new Map()
+  for (let o = 0; o < end; o++) {
+    const e = eventAt(keys, o)
+    if (o >= positions.get(assignToKeyGroup(stringSerializer.serialize(e.key), md.maxParallelism))!) continue
+    let r = expected.get(e.key)
+    if (!r) expected.set(e.key, (r = { count: 0, byType: {} }))
+    r.count++
+    r.byType[e.type] = (r.byType[e.type] ?? 0) + 1
+  }
+  const actual = await countsIn(storage, md)
+  const sorted = (m: Counts) => [...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.count, Object.entries(v.byType).sort()])
+  assert.deepEqual(sorted(actual), sorted(expected))
+  return [...actual.values()].reduce((s, r) => s + r.count, 0)
+}

@@ -84,7 +84,7 @@ test('a worker that stops answering misses its heartbeats, is killed, and the jo
 
 test('rescale 2 → 3 → 1 while the source keeps producing: every key group resumes where its state says', async () => {
   await withStorage(async (storage) => {
-    const params = { events: 60_000, keys: 500, rate: 15_000 }
+    const params = { events: 120_000, keys: 500, rate: 15_000 }
     const started: number[] = []
     const job = await runJob(options(storage, params, { onEvent: (e) => e.type === 'started' && started.push(e.parallelism) }))
     await until('a checkpoint', () => job.latestSnapshot !== undefined)
