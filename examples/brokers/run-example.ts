@@ -105,7 +105,7 @@ export async function runBrokerExample(example: BrokerExample): Promise<number> 
       if (users !== expected.size) out.push(`${users} users have state, expected ${expected.size}`)
       return out
     })
-    console.log(`check     ${expected.size} users, ${o.events} page views: ` + (differences.length === 0 ? 'every count equals what was written' : `${differences.length} differ`))
+    console.log(`check     ${expected.size} users, ${o.events} page views: ${differences.length === 0 ? 'every count equals what was written' : `${differences.length} differ`}`)
     for (const d of differences.slice(0, 5)) console.log(`          ${d}`)
     console.log(differences.length === 0 ? 'PASS' : 'FAIL')
     return differences.length === 0 ? 0 : 1

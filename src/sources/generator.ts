@@ -90,7 +90,7 @@ class GeneratorReader<E> implements SourceReader<E> {
     const out = new Map<number, SourcePosition>()
     const { start } = this.open.keyGroupRange
     // A key group that resumed beyond nextOffset already holds the events up to its resume offset.
-    this.resumeAt.forEach((offset, i) => out.set(start + i, Math.max(offset, this.nextOffset)))
+    for (const [i, offset] of this.resumeAt.entries()) out.set(start + i, Math.max(offset, this.nextOffset))
     return out
   }
 

@@ -38,7 +38,7 @@ interface Resolved<E> {
 }
 
 function resolve<E>(o: NatsStreamOptions<E>): Resolved<E> {
-  if (!o || !o.servers) throw new KeyedStateError('INVALID_ARGUMENT', 'NATS source/producer needs servers, e.g. nats://127.0.0.1:4222')
+  if (!o?.servers) throw new KeyedStateError('INVALID_ARGUMENT', 'NATS source/producer needs servers, e.g. nats://127.0.0.1:4222')
   const stream = o.stream ?? 'events'
   return { servers: o.servers, stream, prefix: o.subjectPrefix ?? stream, codec: o.codec ?? (jsonEventCodec as EventCodec<E>) }
 }
@@ -193,7 +193,7 @@ class NatsReader<E> implements SourceReader<E> {
   positions(): Map<number, SourcePosition> {
     const out = new Map<number, SourcePosition>()
     const { start } = this.open.keyGroupRange
-    this.resumeAt.forEach((seq, i) => out.set(start + i, Math.max(seq, this.cursor)))
+    for (const [i, seq] of this.resumeAt.entries()) out.set(start + i, Math.max(seq, this.cursor))
     return out
   }
 

@@ -10,7 +10,7 @@ import { runJob } from '../../src/runtime/job.js'
 import { COUNTING_JOB } from './helpers.js'
 
 const args = JSON.parse(process.argv[2]!) as { storage: string; localDir: string; params: object; parallelism: number; restoreFrom?: 'latest' }
-const say = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n')
+const say = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`)
 let restoredFrom: number | null | undefined
 const job = await runJob({
   job: COUNTING_JOB,
