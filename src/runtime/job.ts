@@ -136,6 +136,8 @@ interface Attempt {
   stopping: boolean
   /** Its final checkpoint was asked for (once per attempt). */
   finishing?: boolean
+  /** A worker exit seen before the job was RUNNING again (still starting, restarting or rescaling): acted on once it is. */
+  unhandledExit?: KeyedStateError
 }
 
 export class Job {
@@ -230,7 +232,17 @@ export class Job {
     this.emit({ type: 'state', state })
     // Workers may have finished while the job was starting, restarting or rescaling, when their
     // news was not acted on: look again now that the job runs.
-    if (state === 'RUNNING') this.onWorkerChange(this.current)
+    if (state !== 'RUNNING') return
+    // A worker of the new attempt may also have died before then (a failure that repeats at once):
+    // without this the job would run on with a dead worker and never finish.
+    const attempt = this.current
+    const exit = attempt?.unhandledExit
+    if (attempt && exit) {
+      attempt.unhandledExit = undefined
+      this.onWorkerExit(attempt, exit)
+      return
+    }
+    this.onWorkerChange(attempt)
   }
 
   private emit(event: JobEvent): void {
@@ -354,8 +366,11 @@ export class Job {
 
   private onWorkerExit(attempt: Attempt, reason: KeyedStateError | undefined): void {
     if (attempt.stopping || attempt !== this.current || this.ended || reason === undefined) return
-    // RESCALING and STOPPING handle failures themselves; a restart is already under way otherwise.
-    if (this.stateValue !== 'RUNNING') return
+    // Not RUNNING: a restart or rescale is under way, or a stop; setState('RUNNING') acts on it if the job goes on.
+    if (this.stateValue !== 'RUNNING') {
+      attempt.unhandledExit ??= reason
+      return
+    }
     this.setState('RESTARTING')
     void this.serial(() => this.recover(reason, attempt.parallelism))
   }
