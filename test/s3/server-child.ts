@@ -59,6 +59,10 @@ server.middleware.unshift(async (ctx, next) => {
   return next()
 })
 
+// A real object store outlives a client that resets its connection mid-request; s3rver can throw from
+// a stream callback then. Log it and keep serving, so one injected fault cannot stop every later test.
+process.on('uncaughtException', (e) => process.stderr.write(`s3rver: uncaught ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`))
+
 const { port } = await server.run()
 process.stdout.write(`${JSON.stringify({ port })}\n`)
 // Stopped by the parent's signal; nothing to flush.

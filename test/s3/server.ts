@@ -33,7 +33,13 @@ export async function startS3Server(bucket = 'checkpoints'): Promise<S3TestServe
   child.stderr!.on('data', (d: Buffer) => {
     stderr += d.toString()
   })
+  let stopping = false
+  // A server that dies mid-run turns every later request into ECONNREFUSED; say why where the test output shows it.
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`S3 test server exited unexpectedly (${code ?? signal}): ${stderr}\n`)
+  })
   const stop = async (): Promise<void> => {
+    stopping = true
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGKILL')
