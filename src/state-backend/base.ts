@@ -189,8 +189,15 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
 
   getPartitionedState<N, D extends AnyStateDescriptor>(namespace: N, namespaceSerializer: Serializer<N>, descriptor: D): StateOf<D> {
     this.assertOpen()
-    const reg = this.register(descriptor, namespaceSerializer)
+    // Every argument is checked before the state is registered: a refused call changes nothing.
+    if (descriptor === null || typeof descriptor !== 'object' || typeof (descriptor as { name?: unknown }).name !== 'string') {
+      throw new KeyedStateError('INVALID_ARGUMENT', 'getPartitionedState needs a state descriptor (e.g. new ValueStateDescriptor(name, serializer))')
+    }
+    if (namespaceSerializer === null || typeof namespaceSerializer !== 'object' || typeof namespaceSerializer.serialize !== 'function' || typeof namespaceSerializer.deserialize !== 'function') {
+      throw new KeyedStateError('INVALID_ARGUMENT', `state '${descriptor.name}': the namespace serializer must be a serializer ({ id, version, serialize, deserialize }), got ${namespaceSerializer === null ? 'null' : typeof namespaceSerializer}`, { state: descriptor.name })
+    }
     const nsBytes = serializeChecked(namespaceSerializer, namespace, { role: 'namespace', state: descriptor.name })
+    const reg = this.register(descriptor, namespaceSerializer)
     const id = bytesKey(nsBytes)
     let obj = reg.objects.get(id)
     if (!obj) {

@@ -36,6 +36,22 @@ export function checkAddValue(state: string, value: unknown): void {
   if (value === undefined) throw invalidStateArgument(state, 'add(undefined)')
 }
 
+/**
+ * The argument of MapState.putAll: a Map or an iterable of [key, value] pairs,
+ * as an array of checked pairs (all are checked before any is written).
+ */
+export function checkMapEntries<K, V>(state: string, entries: Iterable<readonly [K, V]> | Map<K, V>): (readonly [K, V])[] {
+  if (entries === null || typeof entries !== 'object' || typeof (entries as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+    throw invalidStateArgument(state, `putAll expects a Map or an iterable of [key, value] pairs, got ${entries === null ? 'null' : typeof entries}`)
+  }
+  const all = [...entries]
+  for (const entry of all) {
+    if (!Array.isArray(entry) || entry.length !== 2) throw invalidStateArgument(state, 'putAll expects [key, value] pairs')
+    checkMapEntry(state, entry[0], entry[1])
+  }
+  return all
+}
+
 /** One entry of MapState.put/putAll. */
 export function checkMapEntry(state: string, key: unknown, value: unknown): void {
   checkMapKey(state, key)

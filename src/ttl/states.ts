@@ -14,7 +14,7 @@ import type { AggregateFunction } from '../state/descriptors.js'
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/types.js'
 import { isExpired, type ResolvedTtl } from './config.js'
 import { TtlValue } from './value.js'
-import { checkAddValue, checkListElement, checkListElements, checkMapEntry, checkMapValue } from '../state/argument-checks.js'
+import { checkAddValue, checkListElement, checkListElements, checkMapEntries, checkMapValue } from '../state/argument-checks.js'
 
 /** What the wrappers need from the backend. */
 export interface TtlStateContext {
@@ -199,8 +199,7 @@ export class TtlMapState<UK, UV> implements MapState<UK, UV> {
   }
 
   putAll(entries: Iterable<readonly [UK, UV]> | Map<UK, UV>): void {
-    const all = [...entries]
-    for (const [k, v] of all) checkMapEntry(this.ctx.stateName, k, v)
+    const all = checkMapEntries(this.ctx.stateName, entries)
     const now = this.ctx.now()
     this.inner.putAll(all.map(([k, v]) => [k, new TtlValue(now, v)] as const))
   }

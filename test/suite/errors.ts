@@ -38,6 +38,33 @@ export function errorTests(factory: BackendFactory): void {
         { maxParallelism: 128, keyGroupRange: { start: 0, end: 63 } },
       ))
 
+    test('MapState.putAll refuses what is not a Map or an iterable of [key, value] pairs with INVALID_ARGUMENT, writing nothing', () =>
+      withBackend(factory, (b) => {
+        const m = b.getMapState(new MapStateDescriptor('m', stringSerializer, int32Serializer))
+        b.setCurrentKey('k')
+        for (const bad of [null, undefined, 5, 'ab', { a: 1 }, [['x', 1], ['y']], [['x', 1], 'y2']]) {
+          const e = expectCodeSync(() => m.putAll(bad as never), 'INVALID_ARGUMENT')
+          assert.match(e.message, /state 'm'/)
+        }
+        assert.equal(m.isEmpty(), true, 'a refused putAll writes nothing')
+        m.putAll(new Map([['a', 1]]))
+        m.putAll([['b', 2]])
+        assert.deepEqual([...m.entries()].sort(), [['a', 1], ['b', 2]])
+      }))
+
+    test('getPartitionedState checks every argument before it registers the state', () =>
+      withBackend(factory, (b) => {
+        const d = new ValueStateDescriptor('v', int32Serializer)
+        expectCodeSync(() => b.getPartitionedState('ns', null as never, d), 'INVALID_ARGUMENT')
+        expectCodeSync(() => b.getPartitionedState('ns', stringSerializer, null as never), 'INVALID_ARGUMENT')
+        expectCodeSync(() => b.getPartitionedState(null as never, stringSerializer, d), 'INVALID_ARGUMENT')
+        // Nothing was registered by the refused calls: another namespace serializer is no conflict.
+        const s = b.getPartitionedState(7, int32Serializer, d)
+        b.setCurrentKey('k')
+        s.update(1)
+        assert.equal(s.value(), 1)
+      }))
+
     test('getCurrentKeyGroup is murmur3 of the serialized key, for the whole key-group range and part of it', async () => {
       // The heap backend computes it only when asked when it owns every key group; it must agree all the same.
       const strings = fc.sample(fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 9 })), { numRuns: 60, seed: 7 })

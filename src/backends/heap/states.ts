@@ -30,7 +30,7 @@ import type { AggregatingState, ListState, MapState, ReducingState, ValueState }
 import { ttlUserSerializer, type TtlValue } from '../../ttl/value.js'
 import type { KeyId, KeyIdPolicy } from './key-ids.js'
 import { Entry, isEntry, isImmutable, type StateTable, type Stored } from './state-table.js'
-import { checkAddValue, checkListElement, checkListElements, checkMapEntry } from '../../state/argument-checks.js'
+import { checkAddValue, checkListElement, checkListElements, checkMapEntries, checkMapEntry } from '../../state/argument-checks.js'
 
 /** What state objects read from the backend on every call. */
 export interface HeapContext {
@@ -423,7 +423,7 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
   putAll(entries: Iterable<readonly [UK, UV]> | Map<UK, UV>): void {
     this.ctx.assertCurrentKey()
     // All or nothing, as on RocksDB (one write batch): check every entry first.
-    const checked = [...entries].map(([k, v]) => [this.checkedId(k, v), v] as const)
+    const checked = checkMapEntries(this.stateName, entries).map(([k, v]) => [this.checkedId(k, v), v] as const)
     for (const [id, v] of checked) this.putChecked(id, v)
   }
 

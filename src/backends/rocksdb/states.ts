@@ -26,7 +26,7 @@ import type {
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../../state/types.js'
 import { ChunkCursor, scanChunks, SCAN_CHUNK } from './packed-chunks.js'
 import { ScratchBuffer, type ValueReader } from './reused-buffers.js'
-import { checkAddValue, checkListElement, checkMapEntry, invalidStateArgument } from '../../state/argument-checks.js'
+import { checkAddValue, checkListElement, checkMapEntries, checkMapEntry, invalidStateArgument } from '../../state/argument-checks.js'
 
 /** What state objects need from the backend. */
 export interface StateHost {
@@ -257,8 +257,7 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
   putAll(entries: Iterable<readonly [UK, UV]> | Map<UK, UV>): void {
     this.prefix()
     const batch = this.db.batch()
-    for (const [k, v] of entries) {
-      checkMapEntry(this.stateName, k, v)
+    for (const [k, v] of checkMapEntries(this.stateName, entries)) {
       const userKey = this.serializeKey(k)
       const bytes = this.serializeValue(v)
       const composite = this.prefixWith(userKey)
