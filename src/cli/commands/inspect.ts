@@ -1,27 +1,13 @@
-import { listSnapshots } from '../../checkpoint/catalog.js'
 import { filesOfHandle } from '../../checkpoint/handles.js'
 import type { CheckpointMetadata, JsonValue } from '../../checkpoint/metadata.js'
 import { isKeyedStateError } from '../../errors.js'
 import { formatRange } from '../../keygroups.js'
 import { describeSerializer, type SerializerConfig } from '../../serializers/serializer.js'
-import { openFullSnapshot } from '../../snapshot/format/open-snapshot.js'
 import type { KeyedStateHandle } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
-import { decodeMetaFile } from '../../backends/rocksdb/incremental-meta-file.js'
-import type { CheckpointStorage } from '../../storage/types.js'
+import { type InspectedFile, sharedReferences, statesOfHandle } from '../lib/inspect-snapshot.js'
 import { openSnapshotDirectory } from '../lib/open.js'
 import { formatBytes, formatTime, progress, table, writeJson, writeLine } from '../lib/output.js'
-
-export interface InspectedFile {
-  path: string
-  role: string
-  name?: string
-  sizeBytes: number
-  crc32: number
-  shared: boolean
-  /** Shared files: the complete checkpoints in the root that reference it. */
-  referencedBy?: number[]
-}
 
 /**
  * One instance in `inspect --json`. Serializers and TTL have one shape
@@ -53,42 +39,8 @@ export interface InspectedInstance {
   problem?: string
 }
 
-interface HandleContents {
-  states: StateMetaInfo[]
-  /** Undefined when the snapshot does not record it (full snapshots written before it was recorded). */
-  keySerializer: SerializerConfig | undefined
-  codec?: string
-}
-
-/** The state meta-info and key serializer of a handle, from its file's meta-info or its meta file. */
-export async function statesOfHandle(storage: CheckpointStorage, handle: KeyedStateHandle): Promise<HandleContents> {
-  if (handle.type === 'full') {
-    const reader = await openFullSnapshot(storage, handle)
-    return { states: [...reader.states], keySerializer: reader.keySerializer, codec: reader.codec }
-  }
-  const meta = decodeMetaFile(await storage.read(handle.metaFile.path), handle.metaFile.path)
-  return { states: meta.states.map((s) => s.meta), keySerializer: meta.keySerializer ?? undefined }
-}
-
 function ttlText(s: StateMetaInfo): string {
   return s.ttl === undefined ? '-' : `${s.ttl.ttlMs} ms`
-}
-
-async function sharedReferences(storage: CheckpointStorage, md: CheckpointMetadata): Promise<Map<string, number[]>> {
-  const refs = new Map<string, number[]>()
-  if (md.type !== 'checkpoint') return refs
-  for (const l of await listSnapshots(storage)) {
-    for (const inst of l.metadata?.instances ?? []) {
-      if (!inst.handle) continue
-      for (const f of filesOfHandle(inst.handle)) {
-        if (!f.shared) continue
-        const ids = refs.get(f.path) ?? []
-        if (!ids.includes(l.metadata!.checkpointId)) ids.push(l.metadata!.checkpointId)
-        refs.set(f.path, ids.sort((a, b) => a - b))
-      }
-    }
-  }
-  return refs
 }
 
 export interface InspectOptions {
