@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { CancelledError, isKeyedStateError } from '../../src/errors.js'
+import { CancelledError, isKeyedStateError, KeyedStateError } from '../../src/errors.js'
 import { unpackEntries } from '../../src/snapshot/format/packed.js'
 import { deleteLocalSnapshot, restoreFullHandles, runFullSnapshot } from '../../src/snapshot/full/index.js'
 import type { FullSnapshotHandle, SnapshotHookName, SnapshotHooks, SnapshotOptions } from '../../src/snapshot/types.js'
@@ -230,6 +230,33 @@ test('local recovery: the local copy is preferred when valid; a corrupt or missi
   result = await restoreFullHandles([h], storage, range, sink, [localHandle])
   assert.equal(result.localHandlesUsed, 0)
   assert.deepEqual(sink.flat(), expected)
+})
+
+test('local recovery: a sink that fails in the middle of a block gets its own error, no fallback, and no section twice', async () => {
+  const { localDir, storage } = await setup()
+  const model = sampleModel()
+  // Default block size: each key group is one block with a section per state (counts, then events).
+  const { handle, localHandle } = await runFullSnapshot(12, resourcesOf(model), { type: 'checkpoint', storage }, { maxParallelism: 16, localRecoveryDir: localDir }, 0).done
+  assert.ok(handle && handle.type === 'full' && localHandle)
+  // The sink fails on the second section of key group 8 with a code a damaged copy would also have
+  // (the RocksDB sink's disk filling up): it must not look like a bad local file.
+  const failure = new KeyedStateError('IO_ERROR', 'no space left on the staging disk')
+  class FailingSink extends RecordingSink {
+    calls: string[] = []
+    override restoreChunk(stateName: string, keyGroup: number, chunk: Uint8Array): void {
+      this.calls.push(`${stateName}/${keyGroup}`)
+      if (keyGroup === 8 && stateName === 'events') throw failure
+      super.restoreChunk(stateName, keyGroup, chunk)
+    }
+  }
+  const sink = new FailingSink()
+  const fallbacks: unknown[] = []
+  await assert.rejects(restoreFullHandles([handle as FullSnapshotHandle], storage, range, sink, [localHandle], { onLocalFallback: (_l, e) => fallbacks.push(e) }), (e) => e === failure)
+  assert.deepEqual(fallbacks, [], 'the local copy is intact and not reported')
+  assert.ok(sink.calls.includes('counts/8'), `the failing block had delivered a section before: ${sink.calls.join(' ')}`)
+  assert.equal(new Set(sink.calls).size, sink.calls.length, `no section delivered twice: ${sink.calls.join(' ')}`)
+  const delivered = sink.flat()
+  assert.equal(new Set(delivered).size, delivered.length, 'no entry delivered twice')
 })
 
 test('packed chunks delivered to the sink are well-formed and keep their key group prefix', async () => {

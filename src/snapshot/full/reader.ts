@@ -44,6 +44,11 @@ export interface FullRestoreResult {
 
 const YIELD_EVERY_MS = 8
 
+/** Carries an error the sink threw past the copy fallback, which is only for errors reading a copy. */
+class SinkFailure {
+  constructor(readonly error: unknown) {}
+}
+
 /** Errors after which another copy of the same file is worth trying. */
 function isCopyProblem(e: unknown): boolean {
   return isKeyedStateError(e) && ['CORRUPTION', 'CHECKSUM_MISMATCH', 'TRUNCATED', 'MISSING_FILE', 'IO_ERROR', 'PATH_ESCAPE'].includes(e.code)
@@ -220,9 +225,15 @@ export async function restoreFull(
         const range = { start: next.keyGroup, end: wanted.end }
         for await (const block of readKeyGroupBlocks(copy.src, copy.layout, range, { windowBytes: options.windowBytes, resumeOffset: next.offset, order })) {
           const states = copy.layout.meta.states
-          for (const section of block.sections) {
-            sink.restoreChunk(states[section.stateIndex]!.name, block.keyGroup, section.chunk)
-            result.entries += section.entryCount
+          try {
+            for (const section of block.sections) {
+              sink.restoreChunk(states[section.stateIndex]!.name, block.keyGroup, section.chunk)
+              result.entries += section.entryCount
+            }
+          } catch (e) {
+            // The sink's failure is never the copy's: retrying from storage would deliver this
+            // block's earlier sections twice (ListState elements doubled) and blame a good file.
+            throw new SinkFailure(e)
           }
           result.blocks++
           if (block.last) result.keyGroups++
@@ -234,6 +245,7 @@ export async function restoreFull(
         }
         break
       } catch (e) {
+        if (e instanceof SinkFailure) throw e.error
         if (!copy.local || !isCopyProblem(e)) throw e
         // The copies are byte-identical, so storage continues exactly where the local copy failed.
         result.localFallbacks++
