@@ -131,6 +131,27 @@ export async function checkpoint(
   return { result, handle: incremental(result.handle), run }
 }
 
+/** Runs `body` with fresh test directories and removes them afterwards, whatever happens. */
+export async function withTestDirs(body: (t: TestDirs) => Promise<void>): Promise<void> {
+  const t = await testDirs()
+  try {
+    await body(t)
+  } finally {
+    await t.remove()
+  }
+}
+
+/** A backend in `t.dir('a')` holding keys 0..count-1 (generation 1), checkpointed as checkpoint 1 and closed. */
+export async function checkpointedKeys(t: TestDirs, count: number, options: IncOptions = {}): ReturnType<typeof checkpoint> {
+  const b = await openIncremental(t.dir('a'), options)
+  try {
+    writeKeys(b, range(count), 1)
+    return await checkpoint(b, 1, t.storage)
+  } finally {
+    await b.close()
+  }
+}
+
 /** Every file in storage (storage-relative paths) but the checkpoint history, sorted. */
 export async function storedPaths(storage: CheckpointStorage): Promise<string[]> {
   return (await storage.list('')).map((e) => e.path).filter((p) => p !== HISTORY_FILE_NAME).sort()

@@ -13,7 +13,7 @@ import { int32Serializer } from '../../../src/serializers/primitives.js'
 import { ValueStateDescriptor } from '../../../src/state/descriptors.js'
 import { rawEntries, withRawDb } from '../helpers.js'
 import { applyOps, assertModelEqual, cloneModel, emptyModel, modelOpArb, readModel, type ModelOp, type SnapshotModel } from '../../suite/snapshot.js'
-import { checkpoint, checkKeys, openIncremental, owns, range, testDirs, writeKeys, type TestDirs } from './helpers.js'
+import { checkpoint, checkKeys, openIncremental, owns, range, testDirs, withTestDirs, writeKeys, type TestDirs } from './helpers.js'
 
 function modelInRange(model: SnapshotModel, range: KeyGroupRange, maxParallelism: number): SnapshotModel {
   const out = emptyModel()
@@ -142,64 +142,54 @@ test('rescaling incremental checkpoints: p1 → p2 → p3, union equals the mode
   assert.ok(seen.has('direct') && seen.has('ingest'), `restore modes seen: ${[...seen].join(', ')}`)
 })
 
-test('mixed full and incremental handles restore into one backend by ingestion', async () => {
-  const t = await testDirs()
-  try {
-    const ops = fc.sample(modelOpArb, { numRuns: 200, seed: 3 })
-    const model = emptyModel()
-    const handles: KeyedStateHandle[] = []
-    for (let op = 0; op < 2; op++) {
-      const keyGroupRange = keyGroupRangeForOperator(32, 2, op)
-      const b = await openIncremental(t.dir(`src${op}`), { maxParallelism: 32, keyGroupRange, checkpointMode: op === 0 ? 'full' : 'incremental' })
-      applyOps(b, ops, model)
-      const { handle } = await b.snapshot(1, { type: 'checkpoint', storage: t.storage }).done
-      assert.equal(handle?.type, op === 0 ? 'full' : 'incremental')
-      handles.push(handle!)
-      await b.close()
-    }
-    for (const [label, keyGroupRange] of [['all', { start: 0, end: 31 }], ['middle', { start: 8, end: 23 }]] as const) {
-      const r = await openIncremental(t.dir(`r-${label}`), { maxParallelism: 32, keyGroupRange, restoreFrom: handles, storage: t.storage })
-      const stats = r.incrementalRestoreStats
-      assert.equal(stats?.mode, 'ingest')
-      assert.equal(stats?.fullHandles, 1)
-      assert.equal(stats?.incrementalHandles, 1)
-      assert.equal(stats?.inPlaceHandles, 1, 'the incremental handle is the base, the full one is ingested')
-      assertModelEqual(readModel(r), modelInRange(model, keyGroupRange, 32))
-      await r.close()
-    }
-  } finally {
-    await t.remove()
+test('mixed full and incremental handles restore into one backend by ingestion', () => withTestDirs(async (t) => {
+  const ops = fc.sample(modelOpArb, { numRuns: 200, seed: 3 })
+  const model = emptyModel()
+  const handles: KeyedStateHandle[] = []
+  for (let op = 0; op < 2; op++) {
+    const keyGroupRange = keyGroupRangeForOperator(32, 2, op)
+    const b = await openIncremental(t.dir(`src${op}`), { maxParallelism: 32, keyGroupRange, checkpointMode: op === 0 ? 'full' : 'incremental' })
+    applyOps(b, ops, model)
+    const { handle } = await b.snapshot(1, { type: 'checkpoint', storage: t.storage }).done
+    assert.equal(handle?.type, op === 0 ? 'full' : 'incremental')
+    handles.push(handle!)
+    await b.close()
   }
-})
-
-test('rescaling 2 → 3: the handle with the most key groups is opened in place, the other ingested; the next checkpoint builds on the base', async () => {
-  const t = await testDirs()
-  try {
-    const handles: IncrementalSnapshotHandle[] = []
-    for (let op = 0; op < 2; op++) {
-      const b = await openIncremental(t.dir(`src${op}`), { keyGroupRange: keyGroupRangeForOperator(128, 2, op) })
-      writeKeys(b, range(3000), 1)
-      handles.push((await checkpoint(b, 1, t.storage)).handle)
-      await b.close()
-    }
-    const middle = keyGroupRangeForOperator(128, 3, 1) // 43..85: 21 key groups of the first handle, 22 of the second
-    const r = await openIncremental(t.dir('middle'), { keyGroupRange: middle, restoreFrom: handles, storage: t.storage })
+  for (const [label, keyGroupRange] of [['all', { start: 0, end: 31 }], ['middle', { start: 8, end: 23 }]] as const) {
+    const r = await openIncremental(t.dir(`r-${label}`), { maxParallelism: 32, keyGroupRange, restoreFrom: handles, storage: t.storage })
     const stats = r.incrementalRestoreStats
     assert.equal(stats?.mode, 'ingest')
-    assert.equal(stats?.inPlaceHandles, 1)
-    assert.equal(stats?.clippedKeyGroups, 64 - 22)
-    assert.ok(stats!.entries > 0, 'the first handle\'s key groups were copied')
-    assert.notEqual(r.backendId, handles[1]!.backendId)
-    checkKeys(r, 3000, () => 1)
-    writeKeys(r, range(30), 2)
-    const next = await checkpoint(r, 2, t.storage)
-    const reused = Object.entries(next.handle.sharedFiles).filter(([name, f]) => handles[1]!.sharedFiles[name]?.path === f.path)
-    assert.ok(reused.length > 0, 'the base handle\'s SSTs are referred to, not uploaded again')
+    assert.equal(stats?.fullHandles, 1)
+    assert.equal(stats?.incrementalHandles, 1)
+    assert.equal(stats?.inPlaceHandles, 1, 'the incremental handle is the base, the full one is ingested')
+    assertModelEqual(readModel(r), modelInRange(model, keyGroupRange, 32))
     await r.close()
-    const again = await openIncremental(t.dir('again'), { keyGroupRange: middle, restoreFrom: [next.handle], storage: t.storage })
-    checkKeys(again, 3000, (i) => (i < 30 ? 2 : 1))
-    await again.close()
-  } finally {
-    await t.remove()
   }
-})
+}))
+
+test('rescaling 2 → 3: the handle with the most key groups is opened in place, the other ingested; the next checkpoint builds on the base', () => withTestDirs(async (t) => {
+  const handles: IncrementalSnapshotHandle[] = []
+  for (let op = 0; op < 2; op++) {
+    const b = await openIncremental(t.dir(`src${op}`), { keyGroupRange: keyGroupRangeForOperator(128, 2, op) })
+    writeKeys(b, range(3000), 1)
+    handles.push((await checkpoint(b, 1, t.storage)).handle)
+    await b.close()
+  }
+  const middle = keyGroupRangeForOperator(128, 3, 1) // 43..85: 21 key groups of the first handle, 22 of the second
+  const r = await openIncremental(t.dir('middle'), { keyGroupRange: middle, restoreFrom: handles, storage: t.storage })
+  const stats = r.incrementalRestoreStats
+  assert.equal(stats?.mode, 'ingest')
+  assert.equal(stats?.inPlaceHandles, 1)
+  assert.equal(stats?.clippedKeyGroups, 64 - 22)
+  assert.ok(stats!.entries > 0, 'the first handle\'s key groups were copied')
+  assert.notEqual(r.backendId, handles[1]!.backendId)
+  checkKeys(r, 3000, () => 1)
+  writeKeys(r, range(30), 2)
+  const next = await checkpoint(r, 2, t.storage)
+  const reused = Object.entries(next.handle.sharedFiles).filter(([name, f]) => handles[1]!.sharedFiles[name]?.path === f.path)
+  assert.ok(reused.length > 0, 'the base handle\'s SSTs are referred to, not uploaded again')
+  await r.close()
+  const again = await openIncremental(t.dir('again'), { keyGroupRange: middle, restoreFrom: [next.handle], storage: t.storage })
+  checkKeys(again, 3000, (i) => (i < 30 ? 2 : 1))
+  await again.close()
+}))
