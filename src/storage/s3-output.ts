@@ -6,7 +6,7 @@
 // multipart upload; after commit it deletes the object.
 import { once } from 'node:events'
 import { PassThrough } from 'node:stream'
-import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { AbortMultipartUploadCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { KeyedStateError } from '../errors.js'
 import { SerialStorageOutput } from './output-base.js'
@@ -23,7 +23,10 @@ export interface UploadSettings {
 
 export class S3StorageOutput extends SerialStorageOutput implements StorageOutput {
   private readonly body: PassThrough
+  private readonly upload: Upload
   private readonly done: Promise<unknown>
+  /** interrupt() stopped the managed upload itself (its body was already complete). */
+  private uploadAborted = false
   /** commit() ended the body: from then on the object may exist under its final key. */
   private completionAttempted = false
 
@@ -36,14 +39,14 @@ export class S3StorageOutput extends SerialStorageOutput implements StorageOutpu
     super()
     // One part buffered here at most; lib-storage holds up to partConcurrency more while they upload.
     this.body = new PassThrough({ highWaterMark: settings.partSizeBytes })
-    const upload = new Upload({
+    this.upload = new Upload({
       client: settings.client,
       params: { Bucket: settings.bucket, Key: key, Body: this.body },
       partSize: settings.partSizeBytes,
       queueSize: settings.partConcurrency,
       leavePartsOnError: false,
     })
-    this.done = upload.done()
+    this.done = this.upload.done()
     // Observed by write/commit/discard; never an unhandled rejection.
     this.done.catch(() => {})
   }
@@ -92,7 +95,15 @@ export class S3StorageOutput extends SerialStorageOutput implements StorageOutpu
    * still follows to settle and clean up.
    */
   interrupt(): void {
-    if (!this.body.writableFinished) this.body.destroy(new KeyedStateError('CANCELLED', `upload of ${this.url} cancelled`, { file: this.path }))
+    if (!this.body.writableFinished) {
+      this.body.destroy(new KeyedStateError('CANCELLED', `upload of ${this.url} cancelled`, { file: this.path }))
+    } else if (this.state !== 'committed' && !this.uploadAborted) {
+      // commit() ended the body and lib-storage holds the last parts: ending the body changes
+      // nothing then, and the upload would send every part and complete the object (measured: a
+      // 12 MiB SST cancelled at its first part was uploaded whole, then deleted). Stop the upload.
+      this.uploadAborted = true
+      void this.upload.abort()
+    }
   }
 
   discard(): Promise<void> {
@@ -101,6 +112,9 @@ export class S3StorageOutput extends SerialStorageOutput implements StorageOutpu
       // Ending the body with an error makes every part uploader stop; lib-storage then aborts the multipart upload.
       this.interrupt()
       await this.done.catch(() => {})
+      // An aborted Upload settles at once and sends its own AbortMultipartUpload only after its
+      // parts in flight return: abort it here, so no open upload outlives discard().
+      if (this.uploadAborted && this.upload.uploadId !== undefined) await this.abortMultipartUpload(this.upload.uploadId)
       // Before commit nothing exists under the key (and an older object there is not ours to delete).
       if (!this.completionAttempted) return
       // After commit the object exists; after a failed completion it may (the answer can be lost): delete either way.
@@ -110,5 +124,15 @@ export class S3StorageOutput extends SerialStorageOutput implements StorageOutpu
         throw fromS3Error(e, this.path, this.url, 'deleting')
       }
     })
+  }
+
+  private async abortMultipartUpload(uploadId: string): Promise<void> {
+    try {
+      await this.settings.client.send(new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: this.key, UploadId: uploadId }))
+    } catch (e) {
+      const error = fromS3Error(e, this.path, this.url, 'aborting the multipart upload of')
+      // Already aborted (by lib-storage) or completed: nothing is left open.
+      if (error.code !== 'MISSING_FILE' && error.code !== 'NOT_FOUND') throw error
+    }
   }
 }
