@@ -24,8 +24,12 @@
 // directory renamed to `<dir>` and the parent fsynced; file deletions resume.
 // A DB opened with the WAL disabled has nothing to cut, so its barrier
 // flushes the memtables (the old, blocking behaviour) to stay exact.
+// Each call records the wall and thread-CPU time of its phases
+// (db.lastBarrierTimings()): measured under load, nearly all of a long call is
+// time off the CPU, mostly in the memtable switch (bench/RESULTS.md).
 #include <fcntl.h>
 #include <napi.h>
+#include <time.h>
 #include <rocksdb/metadata.h>
 #include <rocksdb/options.h>
 #include <rocksdb/snapshot.h>
@@ -309,9 +313,84 @@ void CompleteCheckpoint(napi_env env, napi_status status, void* data) {
   napi_delete_reference(env, work->db);
 }
 
+// The barrier's phases, for Db::BarrierTimings. Thread CPU time below the wall
+// time of a phase is time the event loop's thread was off the CPU: waiting for
+// one (a loaded machine) or blocked (a mutex, the file system).
+constexpr const char* kBarrierPhaseNames[] = {"walFlush", "capture", "memtableSwitch", "other"};
+static_assert(sizeof(kBarrierPhaseNames) / sizeof(kBarrierPhaseNames[0]) == 4, "one name per phase");
+
+double ClockMs(clockid_t clock) {
+  timespec ts{};
+  if (clock_gettime(clock, &ts) != 0) return 0;  // never on Linux/macOS for these clocks; a 0 reads as "no time"
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// Two readings (wall, thread CPU) per phase boundary; `other` is what the phases leave of the call.
+class BarrierClock {
+ public:
+  BarrierClock() : startWall_(ClockMs(CLOCK_MONOTONIC)), startCpu_(ClockMs(CLOCK_THREAD_CPUTIME_ID)) {
+    lastWall_ = startWall_;
+    lastCpu_ = startCpu_;
+  }
+  void End(int phase) {
+    const double wall = ClockMs(CLOCK_MONOTONIC);
+    const double cpu = ClockMs(CLOCK_THREAD_CPUTIME_ID);
+    wallMs_[phase] += wall - lastWall_;
+    cpuMs_[phase] += cpu - lastCpu_;
+    lastWall_ = wall;
+    lastCpu_ = cpu;
+  }
+  template <typename Timings>
+  void Store(Timings* out) {
+    const double wall = ClockMs(CLOCK_MONOTONIC) - startWall_;
+    const double cpu = ClockMs(CLOCK_THREAD_CPUTIME_ID) - startCpu_;
+    double wallKnown = 0;
+    double cpuKnown = 0;
+    for (int i = 0; i < kOther; i++) {
+      wallKnown += wallMs_[i];
+      cpuKnown += cpuMs_[i];
+    }
+    wallMs_[kOther] = wall - wallKnown;
+    cpuMs_[kOther] = cpu - cpuKnown;
+    for (int i = 0; i <= kOther; i++) {
+      out->wallMs[i] = wallMs_[i];
+      out->cpuMs[i] = cpuMs_[i];
+    }
+    out->valid = true;
+  }
+
+  static constexpr int kWalFlush = 0, kCapture = 1, kSwitch = 2, kOther = 3;
+
+ private:
+  double startWall_, startCpu_, lastWall_, lastCpu_;
+  double wallMs_[4] = {};
+  double cpuMs_[4] = {};
+};
+
 }  // namespace
 
+Napi::Value Db::LastBarrierTimings(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  OpenCore(env);
+  if (!barrier_timings_.valid) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  double wall = 0;
+  double cpu = 0;
+  for (int i = 0; i < BarrierTimings::kPhases; i++) {
+    Napi::Object phase = Napi::Object::New(env);
+    phase.Set("wallMs", barrier_timings_.wallMs[i]);
+    phase.Set("cpuMs", barrier_timings_.cpuMs[i]);
+    out.Set(kBarrierPhaseNames[i], phase);
+    wall += barrier_timings_.wallMs[i];
+    cpu += barrier_timings_.cpuMs[i];
+  }
+  out.Set("wallMs", wall);
+  out.Set("cpuMs", cpu);
+  return out;
+}
+
 Napi::Value Db::CheckpointAsync(const Napi::CallbackInfo& info) {
+  BarrierClock clock;
   Napi::Env env = info.Env();
   DbCore& core = OpenCore(env);
   std::string dir = StringValue(env, info[0], "dir");
@@ -324,7 +403,9 @@ Napi::Value Db::CheckpointAsync(const Napi::CallbackInfo& info) {
   rocksdb::LiveFilesStorageInfoOptions options;
   // With the WAL on, no flush: the WAL cut at its current size holds the memtables.
   options.wal_size_for_flush = core.writeOptions().disableWAL ? 0 : std::numeric_limits<uint64_t>::max();
+  clock.End(BarrierClock::kOther);
   if (!core.writeOptions().disableWAL) Check(env, db->FlushWAL(/*sync=*/false), what);
+  clock.End(BarrierClock::kWalFlush);
   Check(env, db->DisableFileDeletions(), what);
   std::vector<rocksdb::LiveFileStorageInfo> files;
   rocksdb::Status s = db->GetLiveFilesStorageInfo(options, &files);
@@ -332,6 +413,7 @@ Napi::Value Db::CheckpointAsync(const Napi::CallbackInfo& info) {
     db->EnableFileDeletions(/*force=*/false);  // the capture's own failure is the one to report
     ThrowStatus(env, s, what);
   }
+  clock.End(BarrierClock::kCapture);
 
   // Writes after this call go to new memtables (and a new WAL file); the old
   // ones flush in the background. A failed switch only costs the flushed capture.
@@ -346,6 +428,7 @@ Napi::Value Db::CheckpointAsync(const Napi::CallbackInfo& info) {
       barrier = nullptr;
     }
   }
+  clock.End(BarrierClock::kSwitch);
 
   auto work = std::make_unique<CheckpointWork>();
   work->capture = std::make_shared<CheckpointCapture>(shared(), dir, std::move(files), barrier);
@@ -364,6 +447,7 @@ Napi::Value Db::CheckpointAsync(const Napi::CallbackInfo& info) {
   }
   core.Track(work->capture.get());
   work.release();  // CompleteCheckpoint owns it now
+  clock.Store(&barrier_timings_);
   return Napi::Value(env, promise);
 }
 

@@ -32,6 +32,7 @@ Napi::Function Db::DefineClass(Napi::Env env) {
           InstanceMethod<&Db::GetProperty>("getProperty"),
           InstanceMethod<&Db::Checkpoint>("checkpoint"),
           InstanceMethod<&Db::CheckpointAsync>("checkpointAsync"),
+          InstanceMethod<&Db::LastBarrierTimings>("lastBarrierTimings"),
           InstanceMethod<&Db::LiveFiles>("liveFiles"),
           InstanceMethod<&Db::Ingest>("ingest"),
           InstanceMethod<&Db::IngestAll>("ingestAll"),

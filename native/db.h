@@ -61,6 +61,8 @@ class Db : public Wrapped<Db> {
   Napi::Value Checkpoint(const Napi::CallbackInfo& info);
   // checkpoint_async.cc: captures at the call, writes the directory on the thread pool.
   Napi::Value CheckpointAsync(const Napi::CallbackInfo& info);
+  // Where the last checkpointAsync call spent its time (bench/tools/checkpoint-pause.ts).
+  Napi::Value LastBarrierTimings(const Napi::CallbackInfo& info);
   Napi::Value LiveFiles(const Napi::CallbackInfo& info);
   Napi::Value Ingest(const Napi::CallbackInfo& info);
   Napi::Value IngestAll(const Napi::CallbackInfo& info);
@@ -69,6 +71,13 @@ class Db : public Wrapped<Db> {
   Napi::Value Closed(const Napi::CallbackInfo& info);
 
   std::shared_ptr<DbCore> core_;
+  // Wall and thread-CPU milliseconds of the last barrier's phases (checkpoint_async.cc), per kBarrierPhases.
+  struct BarrierTimings {
+    static constexpr int kPhases = 4;
+    double wallMs[kPhases] = {};
+    double cpuMs[kPhases] = {};
+    bool valid = false;
+  } barrier_timings_;
 };
 
 }  // namespace ks

@@ -3,21 +3,26 @@
 // the call) against the new one (db.checkpointAsync: capture at the call, the
 // rest on the thread pool), alternating in one process over two databases
 // loaded alike, so the machine's load moves both the same way.
-//   node dist/bench/tools/checkpoint-pause.js [stateMB=100] [rounds=6]
+//   node dist/bench/tools/checkpoint-pause.js [stateMB=100] [rounds=6] [columnFamilies=1]
 // Prints, per path: the call's own time (first checkpoint = full memtable,
 // then p50/p99/max of the later ones), perf_hooks.monitorEventLoopDelay over
 // the job's windows (1 % of the keys written in turns of 500 puts, the call,
 // writing on until the directory is written; p50/p99/max), and for the new
-// path whether the directory holds flushed SSTs or the WAL.
+// path whether the directory holds flushed SSTs or the WAL, and where its call
+// spent its time (db.lastBarrierTimings(): wall and thread-CPU time per phase;
+// CPU below wall is time the event loop's thread was off the CPU). The keys are
+// spread over `columnFamilies` column families (one per state in the backend):
+// the memtable switch at the barrier is one per column family with writes.
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { setImmediate as nextTick } from 'node:timers/promises'
 import { loadNative } from '../../src/backends/rocksdb/native/binding.js'
-import type { NativeDb } from '../../src/backends/rocksdb/native/types.js'
+import type { NativeBarrierTimings, NativeDb } from '../../src/backends/rocksdb/native/types.js'
 import { TempSpace } from '../lib/tmp.js'
 
-const [stateMbText = '100', roundsText = '6'] = process.argv.slice(2)
+const [stateMbText = '100', roundsText = '6', columnFamiliesText = '1'] = process.argv.slice(2)
+const COLUMN_FAMILIES = Number(columnFamiliesText)
 const VALUE_BYTES = 200
 const KEY_COUNT = Math.round((Number(stateMbText) * 1e6) / (VALUE_BYTES + 8))
 const ROUNDS = Number(roundsText)
@@ -31,10 +36,11 @@ const tmp = new TempSpace()
 const value = Buffer.alloc(VALUE_BYTES, 'v')
 const key = Buffer.alloc(8)
 
+/** Column family ids 1..COLUMN_FAMILIES (0 is RocksDB's default family). */
 function put(db: NativeDb, i: number): void {
   key.writeBigUInt64BE(BigInt(i))
   value.writeUInt32BE(i >>> 0, 0)
-  db.put(1, key, value)
+  db.put(1 + (i % COLUMN_FAMILIES), key, value)
 }
 
 let seed = 1
@@ -52,8 +58,13 @@ async function writeTurns(db: NativeDb, puts: number): Promise<void> {
 
 type Path = 'none' | 'old' | 'new'
 
+type Phase = Exclude<keyof NativeBarrierTimings, 'wallMs' | 'cpuMs'>
+const PHASES: Phase[] = ['walFlush', 'capture', 'memtableSwitch', 'other']
+
 interface PathStats {
   callMs: number[]
+  /** The new path's calls: where each spent its time. */
+  timings: NativeBarrierTimings[]
   delay: ReturnType<typeof monitorEventLoopDelay>
   outcomes: Record<string, number>
 }
@@ -78,6 +89,8 @@ async function round(db: NativeDb, dir: string, path: Path, stats: PathStats, wr
     written = db.checkpointAsync(dir)
   }
   stats.callMs.push(performance.now() - start)
+  const timings = path === 'new' ? db.lastBarrierTimings() : null
+  if (timings) stats.timings.push(timings)
   void written.finally(() => (settled = true))
   while (!settled) {
     for (let j = 0; j < PUTS_PER_TURN; j++) put(db, nextKey())
@@ -96,18 +109,20 @@ const ms = (x: number): string => (x < 10 ? x.toFixed(2) : x.toFixed(0))
 
 async function main(): Promise<void> {
   const load = loadavg()[0]!.toFixed(1)
-  const dbs = { old: native.open(join(tmp.dir('old'), 'db'), { columnFamilies: ['s'], disableWal: false }), new: native.open(join(tmp.dir('new'), 'db'), { columnFamilies: ['s'], disableWal: false }) }
+  const columnFamilies = Array.from({ length: COLUMN_FAMILIES }, (_, i) => `s${i}`)
+  const openDb = (name: string): NativeDb => native.open(join(tmp.dir(name), 'db'), { columnFamilies, disableWal: false })
+  const dbs = { old: openDb('old'), new: openDb('new') }
   for (const db of Object.values(dbs)) {
-    if (db.columnFamily('s') !== 1) throw new Error('expected column family id 1')
+    if (columnFamilies.some((n, i) => db.columnFamily(n) !== i + 1)) throw new Error('expected column family ids 1..n in order')
     for (let i = 0; i < KEY_COUNT; i++) {
       put(db, i)
       if (i % 100_000 === 0) await nextTick()
     }
   }
   const stats: Record<Path, PathStats> = {
-    none: { callMs: [], delay: monitorEventLoopDelay({ resolution: 1 }), outcomes: {} },
-    old: { callMs: [], delay: monitorEventLoopDelay({ resolution: 1 }), outcomes: {} },
-    new: { callMs: [], delay: monitorEventLoopDelay({ resolution: 1 }), outcomes: {} },
+    none: { callMs: [], timings: [], delay: monitorEventLoopDelay({ resolution: 1 }), outcomes: {} },
+    old: { callMs: [], timings: [], delay: monitorEventLoopDelay({ resolution: 1 }), outcomes: {} },
+    new: { callMs: [], timings: [], delay: monitorEventLoopDelay({ resolution: 1 }), outcomes: {} },
   }
   const cps = tmp.dir('checkpoints')
   for (let i = 0; i < ROUNDS; i++) {
@@ -115,7 +130,7 @@ async function main(): Promise<void> {
       await round(dbs[path === 'none' ? 'new' : path], join(cps, `${path}-${i}`), path, stats[path], i === 0 ? 0 : WRITES_BETWEEN)
     }
   }
-  console.log(`# ${stateMbText} MB state (${KEY_COUNT} keys of 8 + ${VALUE_BYTES} bytes), ${ROUNDS} checkpoints per path, 1 % of the keys written between checkpoints, load average ${load} at the start, ${loadavg()[0]!.toFixed(1)} at the end`)
+  console.log(`# ${stateMbText} MB state (${KEY_COUNT} keys of 8 + ${VALUE_BYTES} bytes) in ${COLUMN_FAMILIES} column families, ${ROUNDS} checkpoints per path, 1 % of the keys written between checkpoints, load average ${load} at the start, ${loadavg()[0]!.toFixed(1)} at the end`)
   console.log('| path | first call | later calls p50 / p99 / max | event-loop delay p50 / p99 / max | directory holds |')
   console.log('|---|---|---|---|---|')
   const d0 = stats.none.delay
@@ -129,6 +144,19 @@ async function main(): Promise<void> {
       `| ${label} | ${ms(s.callMs[0]!)} ms | ${ms(pct(later, 50))} / ${ms(pct(later, 99))} / ${ms(Math.max(...later))} ms | ` +
         `${ms(d.percentile(50) / 1e6)} / ${ms(d.percentile(99) / 1e6)} / ${ms(d.max / 1e6)} ms | ${Object.entries(s.outcomes).map(([k, v]) => `${k} ×${v}`).join(', ')} |`,
     )
+  }
+  const later = stats.new.timings.slice(1)
+  if (later.length > 0) {
+    console.log('\n`db.checkpointAsync` by phase, later calls (wall: the call\'s time; CPU: the thread\'s; wall - CPU: off the CPU)')
+    console.log('| phase | wall p50 / p99 / max | CPU p50 / p99 / max |')
+    console.log('|---|---|---|')
+    const row = (label: string, pick: (t: NativeBarrierTimings) => { wallMs: number; cpuMs: number }): void => {
+      const wall = later.map((t) => pick(t).wallMs)
+      const cpu = later.map((t) => pick(t).cpuMs)
+      console.log(`| ${label} | ${ms(pct(wall, 50))} / ${ms(pct(wall, 99))} / ${ms(Math.max(...wall))} ms | ${ms(pct(cpu, 50))} / ${ms(pct(cpu, 99))} / ${ms(Math.max(...cpu))} ms |`)
+    }
+    for (const phase of PHASES) row(phase, (t) => t[phase])
+    row('the call', (t) => t)
   }
   for (const db of Object.values(dbs)) db.close()
 }

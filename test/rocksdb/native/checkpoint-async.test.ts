@@ -118,6 +118,24 @@ test('checkpointAsync refuses an existing directory and a closed DB', async () =
   assert.equal(codeOf(() => db.checkpointAsync(join(tempDir(), 'cp'))), 'CLOSED')
 })
 
+test('lastBarrierTimings: null before a checkpoint, then every phase of the last call that started one; CLOSED after close', async () => {
+  const { db } = openDb({ disableWal: false })
+  assert.equal(db.lastBarrierTimings(), null)
+  db.put(0, b('k'), b('v'))
+  await db.checkpointAsync(join(tempDir(), 'cp'))
+  const t = db.lastBarrierTimings()
+  assert.ok(t)
+  const phases = [t.walFlush, t.capture, t.memtableSwitch, t.other]
+  for (const p of phases) assert.ok(Number.isFinite(p.wallMs) && Number.isFinite(p.cpuMs) && p.cpuMs >= 0, JSON.stringify(t))
+  assert.ok(Math.abs(phases.reduce((n, p) => n + p.wallMs, 0) - t.wallMs) < 1e-6, 'the phases add up to the call')
+  assert.ok(Math.abs(phases.reduce((n, p) => n + p.cpuMs, 0) - t.cpuMs) < 1e-6)
+  // A call refused before it captured anything leaves the last timings as they were.
+  assert.equal(codeOf(() => db.checkpointAsync('')), 'INVALID_ARGUMENT')
+  assert.deepEqual(db.lastBarrierTimings(), t)
+  db.close()
+  assert.equal(codeOf(() => db.lastBarrierTimings()), 'CLOSED')
+})
+
 test('checkpointAsync into a missing parent rejects and leaves nothing', async () => {
   const { db } = openDb({ disableWal: false })
   db.put(0, b('k'), b('v'))

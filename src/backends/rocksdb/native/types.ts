@@ -183,6 +183,12 @@ export interface NativeDb {
    * close() waits for a directory being written.
    */
   checkpointAsync(dir: string): Promise<'flushed' | 'wal'>
+  /**
+   * Where the last checkpointAsync call that started a checkpoint spent its time, per phase: wall and
+   * thread-CPU milliseconds (CPU below wall: the thread waited for a CPU or was
+   * blocked). null before the first call. For bench/tools/checkpoint-pause.ts.
+   */
+  lastBarrierTimings(): NativeBarrierTimings | null
   liveFiles(): NativeLiveFile[]
   /** Ingests external SST files into `cf`. move=true hard-links/moves instead of copying. */
   ingest(cf: number, files: string[], options?: { move?: boolean }): void
@@ -241,4 +247,19 @@ export interface NativeBinding {
 export interface NativeBenchBinding extends NativeBinding {
   /** Raw C++ loop for benchmarks: n put+get ops on `cf`, returns elapsed nanoseconds. */
   benchRawLoop(db: NativeDb, cf: number, n: number, valueBytes: number): number
+}
+
+export interface NativeBarrierPhase {
+  wallMs: number
+  cpuMs: number
+}
+
+/** db.lastBarrierTimings(): the WAL buffer write, the live-file capture, the memtable switch, the rest (arguments, the thread-pool work). */
+export interface NativeBarrierTimings {
+  walFlush: NativeBarrierPhase
+  capture: NativeBarrierPhase
+  memtableSwitch: NativeBarrierPhase
+  other: NativeBarrierPhase
+  wallMs: number
+  cpuMs: number
 }
