@@ -121,6 +121,11 @@ export abstract class AbstractKeyedStateBackend<K> implements KeyedStateBackend<
     if (this.usable !== true) throw new ClosedError(`${this.kind} keyed-state backend`)
   }
 
+  /** For state objects: throws CLOSED once the backend is closing (lazy iterations check it per entry). */
+  assertUsable(): void {
+    this.assertOpen()
+  }
+
   setCurrentKey(key: K): void {
     this.assertOpen()
     // Object.is, not ===: -0 and 0 are different keys for serializers that write them differently (float64).

@@ -37,16 +37,17 @@ export async function expectCode(fn: () => unknown, code: ErrorCode, messageIncl
   return thrown
 }
 
-export function expectCodeSync(fn: () => unknown, code: ErrorCode, messageIncludes?: string): KeyedStateError {
+/** `what` names the call in the failure message (for tests that loop over calls). */
+export function expectCodeSync(fn: () => unknown, code: ErrorCode, messageIncludes?: string, what = 'the call'): KeyedStateError {
   try {
     fn()
   } catch (e) {
-    assert.ok(isKeyedStateError(e), `expected a KeyedStateError with code ${code}, got ${String(e)}`)
-    assert.equal(e.code, code, `expected code ${code}, got ${e.code}: ${e.message}`)
-    if (messageIncludes !== undefined) assert.ok(e.message.includes(messageIncludes), `message should mention ${messageIncludes}: ${e.message}`)
+    assert.ok(isKeyedStateError(e), `${what}: expected a KeyedStateError with code ${code}, got ${String(e)}`)
+    assert.equal(e.code, code, `${what}: expected code ${code}, got ${e.code}: ${e.message}`)
+    if (messageIncludes !== undefined) assert.ok(e.message.includes(messageIncludes), `${what}: message should mention ${messageIncludes}: ${e.message}`)
     return e
   }
-  assert.fail(`expected an error with code ${code}, nothing was thrown`)
+  assert.fail(`${what}: expected an error with code ${code}, nothing was thrown`)
 }
 
 /** `count` string keys whose key groups lie inside (or, with inside=false, outside) `range`. */

@@ -69,21 +69,41 @@ export function lifecycleTests(factory: BackendFactory): void {
       expectCodeSync(() => b.snapshot(1, { type: 'checkpoint', storage }), 'CLOSED')
     })
 
-    test('an iteration interrupted by close() fails with CLOSED', async () => {
+    test('every iteration refuses after close() with CLOSED: map entries/keys/values and backend keys(), started, not started and empty', async () => {
       const b = await factory.open({ keySerializer: stringSerializer })
       const m = b.getMapState(new MapStateDescriptor('m', stringSerializer, int32Serializer))
+      const ttl = b.getMapState(new MapStateDescriptor('ttl-m', stringSerializer, int32Serializer).enableTimeToLive({ ttlMs: 3_600_000 }))
+      const empty = b.getMapState(new MapStateDescriptor('empty', stringSerializer, int32Serializer))
       b.setCurrentKey('a')
-      for (let i = 0; i < 10; i++) m.put(`k${i}`, i)
-      const it = m.entries()
-      it.next()
-      await b.close()
-      // The heap backend may still hand out entries it already holds; it must not crash either way.
-      try {
-        for (const _ of it) {
-          // drain
+      for (let i = 0; i < 10; i++) {
+        m.put(`k${i}`, i)
+        ttl.put(`k${i}`, i)
+      }
+      b.setCurrentKey('b')
+      m.put('x', 1)
+      b.setCurrentKey('a')
+      const iterations: Array<[string, Iterator<unknown>, boolean]> = []
+      for (const started of [false, true]) {
+        for (const [name, make] of [
+          ['entries()', () => m.entries()],
+          ['keys()', () => m.keys()],
+          ['values()', () => m.values()],
+          ['entries() of a TTL state', () => ttl.entries()],
+          ['keys() of a TTL state', () => ttl.keys()],
+          ['values() of a TTL state', () => ttl.values()],
+          ['backend keys()', () => b.keys('m')[Symbol.iterator]()],
+          ['entries() of an empty map', () => empty.entries()],
+        ] as const) {
+          const it = make() as Iterator<unknown>
+          // An empty map has nothing to start on.
+          if (started && name.includes('empty')) continue
+          if (started) assert.equal(it.next().done, false, name)
+          iterations.push([name, it, started])
         }
-      } catch (e) {
-        assert.equal((e as { code?: string }).code, 'CLOSED')
+      }
+      await b.close()
+      for (const [name, it, started] of iterations) {
+        expectCodeSync(() => it.next(), 'CLOSED', undefined, `${name}${started ? ', started before close()' : ''}`)
       }
     })
   })

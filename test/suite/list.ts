@@ -98,5 +98,28 @@ export function listStateTests(factory: BackendFactory): void {
         expectCodeSync(() => l.update([undefined as never]), 'INVALID_ARGUMENT')
         assert.deepEqual(l.get(), [1])
       }))
+
+    test('an element of the wrong type is refused by add, addAll and update, whether or not the key has elements, with and without TTL', () =>
+      withBackend(factory, (b) => {
+        const plain = b.getListState(new ListStateDescriptor('ints', int32Serializer))
+        const ttl = b.getListState(new ListStateDescriptor('ttl-ints', int32Serializer).enableTimeToLive({ ttlMs: 3_600_000 }))
+        for (const when of ['empty', 'with elements']) {
+          b.setCurrentKey(when)
+          if (when === 'with elements') for (const l of [plain, ttl]) l.add(1)
+          const before = [plain.get(), ttl.get()]
+          for (const l of [plain, ttl]) {
+            for (const bad of ['1', 1.5, null, 1n, {}, [1], 2 ** 31]) {
+              expectCodeSync(() => l.add(bad as never), 'INVALID_ARGUMENT', undefined, `${when}: add(${String(bad)})`)
+              expectCodeSync(() => l.addAll([2, bad] as never), 'INVALID_ARGUMENT', undefined, `${when}: addAll([2, ${String(bad)}])`)
+              expectCodeSync(() => l.update([2, bad] as never), 'INVALID_ARGUMENT', undefined, `${when}: update([2, ${String(bad)}])`)
+            }
+            for (const notArray of [5, null, 'ab', { length: 1, 0: 1 }]) {
+              expectCodeSync(() => l.addAll(notArray as never), 'INVALID_ARGUMENT', undefined, `${when}: addAll(${String(notArray)})`)
+              expectCodeSync(() => l.update(notArray as never), 'INVALID_ARGUMENT', undefined, `${when}: update(${String(notArray)})`)
+            }
+          }
+          assert.deepEqual([plain.get(), ttl.get()], before, `${when}: the refused calls changed nothing`)
+        }
+      }))
   })
 }

@@ -209,5 +209,44 @@ export function mapStateTests(factory: BackendFactory): void {
         expectCodeSync(() => m.putAll([['ok', 1], ['bad', undefined as never]]), 'INVALID_ARGUMENT')
         assert.equal(m.isEmpty(), true)
       }))
+
+    test('a user key or value of the wrong type is refused by every method, whether or not the key has entries, with and without TTL', () =>
+      withBackend(factory, (b) => {
+        const plain = b.getMapState(new MapStateDescriptor<string, number>('m', stringSerializer, int32Serializer))
+        const ttl = b.getMapState(new MapStateDescriptor<string, number>('ttl-m', stringSerializer, int32Serializer).enableTimeToLive({ ttlMs: 3_600_000 }))
+        const ints = b.getMapState(new MapStateDescriptor<number, bigint>('int-keys', int32Serializer, int64Serializer))
+        const wrongKeys: ReadonlyArray<[typeof plain | typeof ints, unknown[]]> = [
+          [plain, [5, null, {}, 2n, true]],
+          [ttl, [5, null, {}, 2n, true]],
+          [ints, ['5', 1.5, null, {}, 2n, 2 ** 31]],
+        ]
+        const goodKey = (m: unknown) => (m === ints ? 1 : 'a')
+        const goodValue = (m: unknown) => (m === ints ? 1n : 1)
+        const wrongValues = (m: unknown) => (m === ints ? [1, '1', null, 2n ** 64n] : ['1', 1.5, null, 1n])
+        // 'empty': the current key has no entry in any map (heap answered get and contains without checking the key).
+        for (const when of ['empty', 'with entries']) {
+          b.setCurrentKey(when)
+          if (when === 'with entries') for (const [m] of wrongKeys) m.put(goodKey(m) as never, goodValue(m) as never)
+          const before = wrongKeys.map(([m]) => [...m.entries()])
+          for (const [m, keys] of wrongKeys) {
+            for (const key of keys) {
+              for (const [name, call] of [
+                ['get', () => m.get(key as never)],
+                ['contains', () => m.contains(key as never)],
+                ['remove', () => m.remove(key as never)],
+                ['put', () => m.put(key as never, goodValue(m) as never)],
+                ['putAll', () => m.putAll([[goodKey(m), goodValue(m)], [key, goodValue(m)]] as never)],
+              ] as const) {
+                expectCodeSync(call, 'INVALID_ARGUMENT', undefined, `${when}: ${name}(${String(key)})`)
+              }
+            }
+            for (const value of wrongValues(m)) {
+              expectCodeSync(() => m.put(goodKey(m) as never, value as never), 'INVALID_ARGUMENT', undefined, `${when}: put(_, ${String(value)})`)
+              expectCodeSync(() => m.putAll(new Map([[goodKey(m), value]]) as never), 'INVALID_ARGUMENT', undefined, `${when}: putAll(_, ${String(value)})`)
+            }
+          }
+          assert.deepEqual(wrongKeys.map(([m]) => [...m.entries()]), before, `${when}: the refused calls changed nothing`)
+        }
+      }))
   })
 }

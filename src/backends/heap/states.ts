@@ -36,6 +36,8 @@ import { checkAddValue, checkListElement, checkListElements, checkMapEntries, ch
 export interface HeapContext {
   /** Throws CLOSED or NO_CURRENT_KEY. */
   assertCurrentKey(): void
+  /** Throws CLOSED once the backend is closing: iterations check it per entry, as RocksDB's iterators refuse after close. */
+  assertUsable(): void
   readonly keyId: KeyId
   /** Whether keyId is the key itself (then primitive values are stored without an Entry). */
   readonly keyDirect: boolean
@@ -408,9 +410,10 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
 
   get(key: UK): UV | undefined {
     this.ctx.assertCurrentKey()
+    // The id first, also for an empty map: a key the serializer refuses is refused whatever is stored, as on RocksDB.
+    const id = this.userKeys.idOf(key)
     const m = this.readMap()
     if (m === undefined) return undefined
-    const id = this.userKeys.idOf(key)
     const v = m.get(id)
     return isObject(v) ? this.ownedMap().get(id) : v
   }
@@ -465,7 +468,8 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
 
   contains(key: UK): boolean {
     this.ctx.assertCurrentKey()
-    return this.readMap()?.has(this.userKeys.idOf(key)) === true
+    const id = this.userKeys.idOf(key)
+    return this.readMap()?.has(id) === true
   }
 
   isEmpty(): boolean {
@@ -476,15 +480,15 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
   // The map is chosen when the method is called, not on the first next(): the
   // current key may change before the caller starts iterating.
   entries(): IterableIterator<[UK, UV]> {
-    return mapEntries(this.iterationMap(), this.userKeys)
+    return mapEntries(this.iterationMap(), this.userKeys, this.ctx)
   }
 
   keys(): IterableIterator<UK> {
-    return mapKeys(this.iterationMap(), this.userKeys)
+    return mapKeys(this.iterationMap(), this.userKeys, this.ctx)
   }
 
   values(): IterableIterator<UV> {
-    return this.iterationMap().values()
+    return mapValues(this.iterationMap(), this.ctx)
   }
 
   /** The map to iterate: owned (values may be mutated by the caller) or empty; from now on changed only by copying. */
@@ -499,10 +503,28 @@ export class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> 
   }
 }
 
-function* mapEntries<UK, UV>(m: Map<KeyId, UV>, userKeys: KeyIdPolicy<UK>): IterableIterator<[UK, UV]> {
-  for (const [id, v] of m) yield [userKeys.keyOf(id), v]
+// Each checks that the backend is open when it starts and before every entry: an iteration that starts or goes
+// on after close() fails, as on RocksDB.
+function* mapEntries<UK, UV>(m: Map<KeyId, UV>, userKeys: KeyIdPolicy<UK>, ctx: HeapContext): IterableIterator<[UK, UV]> {
+  ctx.assertUsable()
+  for (const [id, v] of m) {
+    ctx.assertUsable()
+    yield [userKeys.keyOf(id), v]
+  }
 }
 
-function* mapKeys<UK>(m: Map<KeyId, unknown>, userKeys: KeyIdPolicy<UK>): IterableIterator<UK> {
-  for (const id of m.keys()) yield userKeys.keyOf(id)
+function* mapKeys<UK>(m: Map<KeyId, unknown>, userKeys: KeyIdPolicy<UK>, ctx: HeapContext): IterableIterator<UK> {
+  ctx.assertUsable()
+  for (const id of m.keys()) {
+    ctx.assertUsable()
+    yield userKeys.keyOf(id)
+  }
+}
+
+function* mapValues<UV>(m: Map<KeyId, UV>, ctx: HeapContext): IterableIterator<UV> {
+  ctx.assertUsable()
+  for (const v of m.values()) {
+    ctx.assertUsable()
+    yield v
+  }
 }

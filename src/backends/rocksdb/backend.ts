@@ -370,11 +370,6 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     return this.currentKeyGroup
   }
 
-  /** @internal StateHost. */
-  assertUsable(): void {
-    this.assertOpen()
-  }
-
   /**
    * Keys with an entry in the state (in `namespaceBytes`, when given), each
    * once, in key-group then key-byte order. Entries of one key are adjacent
