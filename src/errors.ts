@@ -1,30 +1,34 @@
 // One error family for the whole library. Callers branch on `code`, never on
 // the message; the message names the state, file or offset involved.
 
-export type ErrorCode =
-  | 'NOT_FOUND'
-  | 'CORRUPTION'
-  | 'IO_ERROR'
-  | 'INVALID_ARGUMENT'
-  | 'NOT_SUPPORTED'
-  | 'BUSY'
-  | 'ABORTED'
-  | 'CLOSED'
-  | 'KEY_GROUP_RANGE'
-  | 'NO_CURRENT_KEY'
-  | 'STATE_CONFLICT'
-  | 'SERIALIZER_MISMATCH'
-  | 'UNKNOWN_STATE'
-  | 'CHECKSUM_MISMATCH'
-  | 'TRUNCATED'
-  | 'MISSING_FILE'
-  | 'PATH_ESCAPE'
-  | 'CANCELLED'
-  | 'DISK_FULL'
-  | 'STORAGE_UNAVAILABLE'
-  | 'ACCESS_DENIED'
-  | 'NATIVE_UNAVAILABLE'
-  | 'INTERNAL'
+/** Every code, at run time too (the README's error table lists each one; a test checks it). */
+export const ERROR_CODES = [
+  'NOT_FOUND',
+  'CORRUPTION',
+  'IO_ERROR',
+  'INVALID_ARGUMENT',
+  'NOT_SUPPORTED',
+  'BUSY',
+  'ABORTED',
+  'CLOSED',
+  'KEY_GROUP_RANGE',
+  'NO_CURRENT_KEY',
+  'STATE_CONFLICT',
+  'SERIALIZER_MISMATCH',
+  'UNKNOWN_STATE',
+  'CHECKSUM_MISMATCH',
+  'TRUNCATED',
+  'MISSING_FILE',
+  'PATH_ESCAPE',
+  'CANCELLED',
+  'DISK_FULL',
+  'STORAGE_UNAVAILABLE',
+  'ACCESS_DENIED',
+  'NATIVE_UNAVAILABLE',
+  'INTERNAL',
+] as const
+
+export type ErrorCode = (typeof ERROR_CODES)[number]
 
 export interface ErrorDetails {
   state?: string
