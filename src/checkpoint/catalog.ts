@@ -16,6 +16,8 @@ export interface SnapshotListing {
   /** Known only when the metadata is valid (a `chk-*` directory is a checkpoint). */
   type: SnapshotType | undefined
   complete: boolean
+  /** Whether it has a `_metadata` file at all (valid or not). */
+  hasMetadata: boolean
   /** Why it is incomplete. */
   problem?: string
   metadata?: CheckpointMetadata
@@ -73,6 +75,7 @@ export async function listSnapshots(storage: CheckpointStorage, entries?: readon
       checkpointId: parseCheckpointDirName(dir),
       type: undefined,
       complete: false,
+      hasMetadata: g.hasMetadata,
       fileCount: g.files.length,
       storedBytes: g.files.reduce((n, f) => n + f.sizeBytes, 0),
       newestMtimeMs: g.files.reduce((t, f) => Math.max(t, f.mtimeMs), 0),

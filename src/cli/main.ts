@@ -60,8 +60,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command('list')
     .description('list the checkpoints and savepoints under a checkpoint root: id, time, size, complete or not, incremental bytes')
     .argument('<root>', 'checkpoint storage root: a directory or s3://bucket/prefix')
+    .option('--all', 'also the checkpoints retention removed (their _metadata deleted) whose files are still in storage, marked REMOVED')
     .addOption(json)
-    .action(run((root: string, opts: { json?: boolean }) => listCommand(root, opts)))
+    .action(run((root: string, opts: { json?: boolean; all?: boolean }) => listCommand(root, opts)))
 
   const dirArgument = 'a chk-<id> or savepoint directory (or its _metadata file), local or s3://...; or a checkpoint root followed by [which]'
   const whichArgument = `with a checkpoint root as <dir>: '${LATEST}' (the newest complete checkpoint or savepoint) or a checkpoint id`

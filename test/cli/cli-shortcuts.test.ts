@@ -3,7 +3,7 @@
 // shortcuts. Each runs the CLI as users do: a child process on real files.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openKeyedStateBackend } from '../../src/backends/open.js'
 import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js'
@@ -117,6 +117,60 @@ test('`<root> latest` and `<root> <id>` name a checkpoint for inspect, dump and 
       const missing = await cli('inspect', s.root, '7')
       assert.equal(missing.code, 1)
       assert.match(missing.stderr, /no complete checkpoint or savepoint 7.*\[MISSING_FILE\]/)
+    },
+  )
+})
+
+test('list --all shows the checkpoints retention removed whose files are still in storage, marked REMOVED; plain list leaves them out and says so', async () => {
+  await withCheckpoints(
+    'ks-cli-list-all-',
+    (backend) => {
+      backend.setCurrentKey('a')
+      backend.getState(new ValueStateDescriptor('n', int32Serializer)).update(1)
+    },
+    async (s, c) => {
+      // Five checkpoints, three retained: retention removed chk-1 and chk-2 (_metadata first, then the files).
+      for (let i = 0; i < 5; i++) await c.triggerCheckpoint()
+      // What a failed or interrupted deletion leaves of chk-1 (the cleaner deleted its _metadata first);
+      // chk-8 never completed, which the history does not record as completed either.
+      await mkdir(join(s.root, 'chk-1'), { recursive: true })
+      await writeFile(join(s.root, 'chk-1', 'left-behind'), 'x'.repeat(12))
+      await mkdir(join(s.root, 'chk-8'), { recursive: true })
+      await writeFile(join(s.root, 'chk-8', 'partial'), 'y')
+      const plain = JSON.parse((await cli('list', s.root, '--json')).stdout)
+      assert.deepEqual(plain.snapshots.map((r: any) => [r.dir, r.complete, r.removedByRetention]), [
+        ['chk-3', true, false],
+        ['chk-4', true, false],
+        ['chk-5', true, false],
+        ['chk-8', false, false],
+      ])
+      assert.equal(plain.removedByRetentionHidden, 1)
+      const text = await cli('list', s.root)
+      assert.equal(text.code, 0, text.stderr)
+      assert.match(text.stdout, /8\s+-\s+INCOMPLETE/)
+      assert.match(text.stdout, /1 checkpoint\(s\) removed by retention still have files in storage: 'list --all' shows them/)
+
+      const all = JSON.parse((await cli('list', s.root, '--all', '--json')).stdout)
+      assert.deepEqual(all.snapshots.map((r: any) => [r.dir, r.complete, r.removedByRetention]), [
+        ['chk-1', false, true],
+        ['chk-3', true, false],
+        ['chk-4', true, false],
+        ['chk-5', true, false],
+        ['chk-8', false, false],
+      ])
+      const removed = all.snapshots[0]
+      assert.deepEqual([removed.checkpointId, removed.type, removed.fileCount, removed.sizeBytes], [1, 'checkpoint', 1, 12])
+      assert.equal(typeof removed.completedAtMs, 'number', 'when it completed, from the history')
+      assert.match(removed.problem, /removed by retention/)
+      assert.equal(all.removedByRetentionHidden, undefined)
+      const allText = await cli('list', s.root, '--all')
+      assert.match(allText.stdout, /\n1\s+checkpoint\s+REMOVED\s/)
+      assert.match(allText.stdout, /chk-1 {2}\(removed by retention/)
+      assert.match(allText.stdout, /8\s+-\s+INCOMPLETE.*never completed/)
+      // The removed checkpoint is never `latest` nor found by its id.
+      const one = await cli('inspect', s.root, '1')
+      assert.equal(one.code, 1)
+      assert.match(one.stderr, /no complete checkpoint or savepoint 1/)
     },
   )
 })
