@@ -5,10 +5,9 @@
 // details as `keyed-state inspect --json` gives them.
 import { listSnapshots } from '../checkpoint/catalog.js'
 import { historyEntryOfCompleted, readCheckpointHistory, type CheckpointHistoryEntry } from '../checkpoint/history.js'
-import type { JsonValue } from '../checkpoint/metadata.js'
 import { KeyedStateError } from '../errors.js'
 import type { CheckpointStorage } from '../storage/types.js'
-import { inspectSnapshot, type InspectedSnapshot } from '../cli/lib/inspect-snapshot.js'
+import { inspectReport, type InspectReport } from '../cli/lib/inspect-snapshot.js'
 
 export interface OverviewRow extends CheckpointHistoryEntry {
   /** Its `_metadata` is still in storage (it can be restored and inspected). */
@@ -38,40 +37,9 @@ export async function overview(storage: CheckpointStorage): Promise<Overview> {
   return { location: storage.location, generatedAtMs: Date.now(), rows, problems }
 }
 
-export interface SnapshotDetails extends InspectedSnapshot {
-  checkpointId: number
-  type: string
-  dir: string
-  maxParallelism: number
-  parallelism: number
-  triggeredAtMs: number
-  completedAtMs: number
-  sizeBytes: number
-  incrementalSizeBytes: number
-  restoredFrom?: JsonValue
-  /** Each instance's committed operator state (e.g. source offsets), by instance index. */
-  operatorState: { index: number; operatorState: JsonValue | null }[]
-}
-
-/** One retained snapshot; `dir` must be one storage lists (nothing else is read). */
-export async function snapshotDetails(storage: CheckpointStorage, dir: string): Promise<SnapshotDetails> {
+/** One retained snapshot, as `keyed-state inspect --json` reports it; `dir` must be one storage lists (nothing else is read). */
+export async function snapshotDetails(storage: CheckpointStorage, dir: string): Promise<InspectReport> {
   const listing = (await listSnapshots(storage)).find((l) => l.dir === dir && l.metadata)
   if (!listing?.metadata) throw new KeyedStateError('NOT_FOUND', `no complete checkpoint or savepoint in ${storage.location} at ${JSON.stringify(dir)}`)
-  const md = listing.metadata
-  const inspected = await inspectSnapshot(storage, md)
-  const out: SnapshotDetails = {
-    checkpointId: md.checkpointId,
-    type: md.type,
-    dir: md.dir,
-    maxParallelism: md.maxParallelism,
-    parallelism: md.parallelism,
-    triggeredAtMs: md.triggeredAtMs,
-    completedAtMs: md.completedAtMs,
-    sizeBytes: md.sizeBytes,
-    incrementalSizeBytes: md.incrementalSizeBytes,
-    ...inspected,
-    operatorState: md.instances.map((i) => ({ index: i.index, operatorState: i.operatorState ?? null })),
-  }
-  if (md.restoredFrom) out.restoredFrom = md.restoredFrom as unknown as JsonValue
-  return out
+  return inspectReport(storage, listing.metadata)
 }

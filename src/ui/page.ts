@@ -88,6 +88,8 @@ export const CHECKPOINT_PAGE_HTML = `<!doctype html>
   }
   function time(t) { var d = new Date(t); return d.toLocaleDateString() + ' ' + d.toLocaleTimeString(); }
   function range(r) { return r.start + '..' + r.end; }
+  // A recorded serializer config as inspect prints it: id@version, and its config when it has one.
+  function serializer(c) { return c.id + '@' + c.version + (c.config === undefined ? '' : JSON.stringify(c.config)); }
   function badge(text, cls) { return el('span', { cls: 'badge ' + cls, text: text }); }
 
   function drawCards(rows) {
@@ -175,14 +177,13 @@ export const CHECKPOINT_PAGE_HTML = `<!doctype html>
     fetch('/api/snapshot?dir=' + encodeURIComponent(r.dir)).then(function (res) { return res.json(); }).then(function (d) {
       if (d.error) { box.replaceChildren(el('p', { cls: 'problems', text: d.error })); return; }
       var states = el('table', {}, [el('thead', {}, [el('tr', {}, ['State', 'Kind', 'Value', 'Namespace', 'TTL'].map(function (h) { return el('th', { text: h }); }))]),
-        el('tbody', {}, d.states.map(function (s) { return el('tr', {}, [s.name, s.kind, s.valueSerializer, s.namespaceSerializer, s.ttlMs === undefined ? '-' : ms(s.ttlMs)].map(function (c) { return el('td', { text: c }); })); }))]);
+        el('tbody', {}, d.states.map(function (s) { return el('tr', {}, [s.name, s.kind, serializer(s.valueSerializer), serializer(s.namespaceSerializer), s.ttl ? ms(s.ttl.ttlMs) : '-'].map(function (c) { return el('td', { text: c }); })); }))]);
       var inst = el('table', {}, [el('thead', {}, [el('tr', {}, ['Instance', 'Key groups', 'Handle', 'Shared', 'Exclusive', 'Files', 'Operator state'].map(function (h) { return el('th', { text: h }); }))]),
         el('tbody', {}, d.instances.map(function (i) {
-          var op = d.operatorState.find(function (o) { return o.index === i.index; });
           return el('tr', {}, [
             el('td', { text: String(i.index) }), el('td', { text: range(i.keyGroupRange) }), el('td', { text: i.handleType || 'no state' }),
-            el('td', { text: bytes(i.sharedBytes) }), el('td', { text: bytes(i.exclusiveBytes) }), el('td', { text: String(i.files.length) }),
-            el('td', { cls: 'mono', text: op && op.operatorState !== null ? JSON.stringify(op.operatorState) : '-' }),
+            el('td', { text: bytes(i.sharedBytes) }), el('td', { text: bytes(i.exclusiveBytes) }), el('td', { text: String(i.fileCount) }),
+            el('td', { cls: 'mono', text: i.operatorState !== undefined ? JSON.stringify(i.operatorState) : '-' }),
           ]);
         }))]);
       box.replaceChildren(el('div', { cls: 'details' }, [

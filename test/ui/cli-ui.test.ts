@@ -35,6 +35,12 @@ test('keyed-state ui serves the history of a storage on 127.0.0.1 until SIGTERM'
     assert.match(await page.text(), /<title>Checkpoints/)
     assert.equal((await fetch(new URL('assets/uPlot.iife.min.js', url))).status, 200)
     assert.equal((await fetch(new URL('api/snapshot?dir=../etc', url))).status, 404)
+    // The page shows what `inspect --json` prints: one reader, one shape.
+    const details = await (await fetch(new URL('api/snapshot?dir=chk-3', url))).json()
+    const inspected = spawnSync(process.execPath, [cli, 'inspect', join(root, 'chk-3'), '--json'], { encoding: 'utf8' })
+    assert.equal(inspected.status, 0, inspected.stderr)
+    assert.deepEqual(details, JSON.parse(inspected.stdout))
+    assert.equal(details.instances.length, 2)
     const exited = once(child, 'exit')
     child.kill('SIGTERM')
     const [code] = (await exited) as [number | null]

@@ -1,43 +1,12 @@
-import { filesOfHandle } from '../../checkpoint/handles.js'
+// `keyed-state inspect <dir> [which] [--files] [--json]`: the report of
+// cli/lib/inspect-snapshot.ts as text (a summary, every file with --files) or JSON.
 import type { CheckpointMetadata, JsonValue } from '../../checkpoint/metadata.js'
-import { isKeyedStateError } from '../../errors.js'
 import { formatRange } from '../../keygroups.js'
-import { describeSerializer, type SerializerConfig } from '../../serializers/serializer.js'
-import type { KeyedStateHandle } from '../../snapshot/types.js'
+import { describeSerializer } from '../../serializers/serializer.js'
 import type { StateMetaInfo } from '../../state/meta.js'
-import { type InspectedFile, sharedReferences, statesOfHandle } from '../lib/inspect-snapshot.js'
+import { type InspectedInstance, type InspectReport, inspectReport } from '../lib/inspect-snapshot.js'
 import { openSnapshotDirectory } from '../lib/open.js'
 import { formatBytes, formatTime, progress, table, writeJson, writeLine } from '../lib/output.js'
-
-/**
- * One instance in `inspect --json`. Serializers and TTL have one shape
- * everywhere in the report: a serializer is its recorded config
- * ({ id, version, config? }), TTL is { ttlMs }, as in the snapshot's meta-info.
- */
-export interface InspectedInstance {
-  index: number
-  keyGroupRange: { start: number; end: number }
-  handleType: KeyedStateHandle['type'] | null
-  formatVersion?: number
-  codec?: string
-  keyGroupsWithData?: number
-  sizeBytes: number
-  incrementalSizeBytes: number
-  sharedBytes: number
-  exclusiveBytes: number
-  fileCount: number
-  syncDurationMs: number
-  asyncDurationMs: number
-  /** The names of the states this instance's snapshot holds (the report's `states` describes them). */
-  states: string[]
-  /** The key serializer the snapshot recorded, null when it records none. */
-  keySerializer?: SerializerConfig | null
-  /** The instance's non-keyed state at the barrier (e.g. committed source positions), when it gave one. */
-  operatorState?: JsonValue
-  /** With --files only. */
-  files?: InspectedFile[]
-  problem?: string
-}
 
 function ttlText(s: StateMetaInfo): string {
   return s.ttl === undefined ? '-' : `${s.ttl.ttlMs} ms`
@@ -57,64 +26,19 @@ function operatorStateText(v: JsonValue, maxChars = 160): string {
 
 export async function inspectCommand(path: string, options: InspectOptions): Promise<number> {
   const { storage, metadata: md, directory } = await openSnapshotDirectory(path)
-  const refs = options.files ? await sharedReferences(storage, md) : new Map<string, number[]>()
   const bar = progress('reading', md.instances.length, 'instances')
-  const instances: InspectedInstance[] = []
-  const states = new Map<string, StateMetaInfo>()
+  let report: InspectReport
   try {
-    for (const inst of md.instances) {
-      const h = inst.handle
-      const handleFiles = h ? filesOfHandle(h) : []
-      const row: InspectedInstance = {
-        index: inst.index,
-        keyGroupRange: inst.keyGroupRange,
-        handleType: h?.type ?? null,
-        sizeBytes: inst.sizeBytes,
-        incrementalSizeBytes: inst.incrementalSizeBytes,
-        sharedBytes: handleFiles.filter((f) => f.shared).reduce((n, f) => n + f.sizeBytes, 0),
-        exclusiveBytes: handleFiles.filter((f) => !f.shared).reduce((n, f) => n + f.sizeBytes, 0),
-        fileCount: handleFiles.length,
-        syncDurationMs: inst.syncDurationMs,
-        asyncDurationMs: inst.asyncDurationMs,
-        states: [],
-      }
-      if (inst.operatorState !== undefined) row.operatorState = inst.operatorState
-      if (options.files) {
-        row.files = handleFiles.map((f) => {
-          const out: InspectedFile = { path: f.path, role: f.role, sizeBytes: f.sizeBytes, crc32: f.crc32, shared: f.shared }
-          if (f.name !== undefined) out.name = f.name
-          if (f.shared) out.referencedBy = refs.get(f.path) ?? [md.checkpointId]
-          return out
-        })
-      }
-      if (h) {
-        row.formatVersion = h.formatVersion
-        if (h.type === 'full') row.keyGroupsWithData = h.keyGroupOffsets.filter((o) => o >= 0).length
-        try {
-          const { states: found, keySerializer, codec } = await statesOfHandle(storage, h)
-          row.states = found.map((s) => s.name)
-          row.keySerializer = keySerializer ?? null
-          if (codec) row.codec = codec
-          for (const s of found) if (!states.has(s.name)) states.set(s.name, s)
-        } catch (e) {
-          row.problem = isKeyedStateError(e) || e instanceof Error ? e.message : String(e)
-        }
-      }
-      instances.push(row)
-      bar.increment()
-    }
+    report = await inspectReport(storage, md, { directory, files: options.files ?? false, onInstance: () => bar.increment() })
   } finally {
     bar.stop()
   }
-
-  const { instances: _omit, ...summary } = md
-  const report = { directory, root: storage.location, ...summary, states: [...states.values()], instances }
   if (options.json) {
     await writeJson(report)
     return 0
   }
-  await writeLine(inspectText(md, directory, storage.location, [...states.values()], instances, options.files ?? false))
-  return instances.some((i) => i.problem) ? 1 : 0
+  await writeLine(inspectText(md, directory, storage.location, report.states, report.instances, options.files ?? false))
+  return report.instances.some((i) => i.problem) ? 1 : 0
 }
 
 function inspectText(
