@@ -57,6 +57,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("benchRawLoop", Napi::Function::New<BenchRawLoop>(env, "benchRawLoop"));
 #endif
   exports.Set("setColumnFamilyTtl", Napi::Function::New<SetColumnFamilyTtl>(env, "setColumnFamilyTtl"));
+  exports.Set("ttlCleanedEntries", Napi::Function::New<TtlCleanedEntries>(env, "ttlCleanedEntries"));
   exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
   exports.Set("closeAll", Napi::Function::New<CloseAll>(env, "closeAll"));
   exports.Set("rocksdbVersion", Napi::String::New(env, rocksdb::GetRocksVersionAsString(true)));

@@ -30,6 +30,7 @@ Napi::Function Db::DefineClass(Napi::Env env) {
           InstanceMethod<&Db::Flush>("flush"),
           InstanceMethod<&Db::CompactRange>("compactRange"),
           InstanceMethod<&Db::GetProperty>("getProperty"),
+          InstanceMethod<&Db::Tickers>("tickers"),
           InstanceMethod<&Db::Checkpoint>("checkpoint"),
           InstanceMethod<&Db::CheckpointAsync>("checkpointAsync"),
           InstanceMethod<&Db::LastBarrierTimings>("lastBarrierTimings"),

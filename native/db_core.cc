@@ -26,6 +26,9 @@ DbCore::DbCore(std::string path, const OpenConfig& config, SharedMemory memory,
   // Every family gets the factory; it creates a filter only for TTL'd states.
   ttlFilters_ = std::make_shared<TtlFilterFactory>();
   cfOptions_.compaction_filter_factory = ttlFilters_;
+  // Per DB, even when the block cache is shared: the hit ratio is this DB's.
+  statistics_ = rocksdb::CreateDBStatistics();
+  statistics_->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
 }
 
 DbCore::~DbCore() { Close(); }
@@ -40,6 +43,7 @@ rocksdb::Status DbCore::Open(const std::string& path, const OpenConfig& config,
   std::shared_ptr<DbCore> core(new DbCore(path, config, memory, registry));
   rocksdb::DBOptions dbOptions = MakeDbOptions(config);
   dbOptions.write_buffer_manager = memory.writeBuffers;
+  dbOptions.statistics = core->statistics_;
 
   const bool exists = HasCurrentFile(path);
   if (!exists && !config.createIfMissing) {

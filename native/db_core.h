@@ -6,6 +6,7 @@
 #pragma once
 
 #include <rocksdb/db.h>
+#include <rocksdb/statistics.h>
 
 #include <memory>
 #include <string>
@@ -42,6 +43,9 @@ class DbCore {
   const rocksdb::WriteOptions& writeOptions() const { return writeOptions_; }
   // TTL compaction filter settings per column family (ttl_compaction_filter.h).
   TtlFilterFactory* ttlFilters() const { return ttlFilters_.get(); }
+  // This DB's tickers (block cache hits and misses, stall time), for metrics.
+  // Tickers only: histograms and timers cost time on every operation.
+  const rocksdb::Statistics& statistics() const { return *statistics_; }
 
   // Handle by column family id (RocksDB's own ids, stable across reopen), or
   // nullptr when no such family is open.
@@ -83,6 +87,7 @@ class DbCore {
   SharedMemory memory_;
   rocksdb::ColumnFamilyOptions cfOptions_;
   std::shared_ptr<TtlFilterFactory> ttlFilters_;
+  std::shared_ptr<rocksdb::Statistics> statistics_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // index = column family id
   std::vector<rocksdb::ColumnFamilyHandle*> openHandles_;
   std::unordered_map<std::string, int64_t> idsByName_;  // open families only

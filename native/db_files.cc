@@ -43,6 +43,20 @@ Napi::Value Db::GetProperty(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, value);
 }
 
+Napi::Value Db::Tickers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const rocksdb::Statistics& stats = OpenCore(env).statistics();
+  Napi::Object out = Napi::Object::New(env);
+  // Doubles: exact up to 2^53, far beyond what a DB counts in its life.
+  auto set = [&](const char* name, rocksdb::Tickers ticker) {
+    out.Set(name, Napi::Number::New(env, static_cast<double>(stats.getTickerCount(ticker))));
+  };
+  set("blockCacheHits", rocksdb::BLOCK_CACHE_HIT);
+  set("blockCacheMisses", rocksdb::BLOCK_CACHE_MISS);
+  set("stallMicros", rocksdb::STALL_MICROS);
+  return out;
+}
+
 Napi::Value Db::Checkpoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbCore& core = OpenCore(env);

@@ -2,6 +2,7 @@
 
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "args.h"
 #include "db.h"
@@ -29,7 +30,8 @@ uint32_t ReadU32be(const char* p) {
 
 class TtlCompactionFilter : public rocksdb::CompactionFilter {
  public:
-  explicit TtlCompactionFilter(const TtlFilterConfig& config) : config_(config) {}
+  TtlCompactionFilter(const TtlFilterConfig& config, std::shared_ptr<std::atomic<uint64_t>> cleaned)
+      : config_(config), cleaned_(std::move(cleaned)) {}
 
   // Never throws into RocksDB (it is not exception-safe): anything unexpected
   // keeps the entry as it is. Malformed bytes are kept too; reading them is the
@@ -46,7 +48,9 @@ class TtlCompactionFilter : public rocksdb::CompactionFilter {
       }
       if (type != ValueType::kValue) return Decision::kKeep;
       if (value.size() < kTimestampBytes) return Decision::kKeep;
-      return Expired(ReadI64be(value.data())) ? Decision::kRemove : Decision::kKeep;
+      if (!Expired(ReadI64be(value.data()))) return Decision::kKeep;
+      Count(1);
+      return Decision::kRemove;
     } catch (...) {
       return Decision::kKeep;
     }
@@ -77,6 +81,7 @@ class TtlCompactionFilter : public rocksdb::CompactionFilter {
       pos += length;
     }
     if (expired == 0) return Decision::kKeep;
+    Count(expired);
     if (expired == elements) return Decision::kRemove;
     newValue->clear();
     newValue->reserve(size);
@@ -89,7 +94,11 @@ class TtlCompactionFilter : public rocksdb::CompactionFilter {
     return Decision::kChangeValue;
   }
 
+  // Relaxed: a metric read later, nothing is ordered by it.
+  void Count(uint64_t entries) const { cleaned_->fetch_add(entries, std::memory_order_relaxed); }
+
   const TtlFilterConfig config_;
+  const std::shared_ptr<std::atomic<uint64_t>> cleaned_;
 };
 
 TtlLayout ParseLayout(Napi::Env env, const std::string& kind) {
@@ -104,6 +113,8 @@ TtlLayout ParseLayout(Napi::Env env, const std::string& kind) {
 void TtlFilterFactory::Set(uint32_t cfId, const TtlFilterConfig& config) {
   std::lock_guard<std::mutex> lock(mutex_);
   configs_[cfId] = config;
+  auto& counter = cleaned_[cfId];
+  if (counter == nullptr) counter = std::make_shared<std::atomic<uint64_t>>(0);
 }
 
 void TtlFilterFactory::Clear(uint32_t cfId) {
@@ -111,18 +122,26 @@ void TtlFilterFactory::Clear(uint32_t cfId) {
   configs_.erase(cfId);
 }
 
+uint64_t TtlFilterFactory::Cleaned(uint32_t cfId) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = cleaned_.find(cfId);
+  return it == cleaned_.end() ? 0 : it->second->load(std::memory_order_relaxed);
+}
+
 std::unique_ptr<rocksdb::CompactionFilter> TtlFilterFactory::CreateCompactionFilter(
     const rocksdb::CompactionFilter::Context& context) {
   TtlFilterConfig config;
+  std::shared_ptr<std::atomic<uint64_t>> cleaned;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = configs_.find(context.column_family_id);
     if (it == configs_.end()) return nullptr;
     config = it->second;
+    cleaned = cleaned_[context.column_family_id];  // made by Set
   }
   // One compaction uses one time: the latest JS sent when it started.
-  if (!config.hasTime || config.ttlMs <= 0) return nullptr;
-  return std::make_unique<TtlCompactionFilter>(config);
+  if (!config.hasTime || config.ttlMs <= 0 || cleaned == nullptr) return nullptr;
+  return std::make_unique<TtlCompactionFilter>(config, std::move(cleaned));
 }
 
 Napi::Value SetColumnFamilyTtl(const Napi::CallbackInfo& info) {
@@ -147,6 +166,14 @@ Napi::Value SetColumnFamilyTtl(const Napi::CallbackInfo& info) {
   }
   core.ttlFilters()->Set(cfId, config);
   return env.Undefined();
+}
+
+Napi::Value TtlCleanedEntries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Db* db = Db::FromArg(info[0], "db");
+  DbCore& core = db->OpenCore(env);
+  rocksdb::ColumnFamilyHandle* cf = CfArg(env, core, info[1]);
+  return Napi::Number::New(env, static_cast<double>(core.ttlFilters()->Cleaned(cf->GetID())));
 }
 
 }  // namespace ks

@@ -8,11 +8,15 @@
 // so JS pushes each column family's layout, TTL and current time (per state,
 // because every state has its own clock) with setColumnFamilyTtl. A stale time
 // only keeps more: it is never later than the state's clock.
+//
+// Each column family counts what its filters dropped (values and map entries
+// removed, list elements cut out), for the TTL metrics.
 #pragma once
 
 #include <napi.h>
 #include <rocksdb/compaction_filter.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -41,6 +45,8 @@ class TtlFilterFactory : public rocksdb::CompactionFilterFactory {
  public:
   void Set(uint32_t cfId, const TtlFilterConfig& config);
   void Clear(uint32_t cfId);
+  // Entries the filters of family `cfId` dropped since the DB opened.
+  uint64_t Cleaned(uint32_t cfId);
 
   std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
       const rocksdb::CompactionFilter::Context& context) override;
@@ -50,9 +56,14 @@ class TtlFilterFactory : public rocksdb::CompactionFilterFactory {
  private:
   std::mutex mutex_;
   std::unordered_map<uint32_t, TtlFilterConfig> configs_;
+  // Kept when a family's config is cleared: a counter never goes back. One per
+  // family that ever had TTL, so bounded by the families.
+  std::unordered_map<uint32_t, std::shared_ptr<std::atomic<uint64_t>>> cleaned_;
 };
 
 // setColumnFamilyTtl(db, cf, { kind: 'value' | 'list' | 'map', ttlMs, nowMs? } | null)
 Napi::Value SetColumnFamilyTtl(const Napi::CallbackInfo& info);
+// ttlCleanedEntries(db, cf): entries the TTL filter dropped from the family since the DB opened.
+Napi::Value TtlCleanedEntries(const Napi::CallbackInfo& info);
 
 }  // namespace ks

@@ -5,9 +5,8 @@
 // counters end in _total, and labels are bounded (snapshot type and outcome;
 // never a key, key group or checkpoint id).
 //
-// Hook for a job runtime (events per second per worker, source lag per
-// partition, restarts): register its own metrics in the same `registry`,
-// labelled by worker index or partition, never by key.
+// A job runtime (job-metrics.ts) makes one set and attaches each new
+// coordinator of a restart or rescale to it.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { CheckpointCoordinator, CheckpointEvent } from '../checkpoint/coordinator.js'
 
@@ -24,6 +23,8 @@ export interface CheckpointMetricsOptions {
 
 export interface CheckpointMetrics {
   readonly registry: Registry
+  /** Listens to `coordinator` from now on instead of the one before (a job's restart or rescale makes a new one). */
+  attach(coordinator: CheckpointCoordinator): void
   /** Records how long a restore (or a restore at another parallelism: rescale) took. */
   recordRestore(durationMs: number, rescale: boolean): void
   /** Stops listening to the coordinator (the metrics stay registered). */
@@ -32,7 +33,8 @@ export interface CheckpointMetrics {
 
 const DEFAULT_DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
 
-export function checkpointMetrics(coordinator: CheckpointCoordinator, options: CheckpointMetricsOptions = {}): CheckpointMetrics {
+/** Metrics fed by `coordinator` (or, when undefined, by the first one attached). */
+export function checkpointMetrics(coordinator: CheckpointCoordinator | undefined, options: CheckpointMetricsOptions = {}): CheckpointMetrics {
   const registry = options.registry ?? new Registry()
   const p = options.prefix ?? 'keyed_state_'
   const buckets = options.durationBucketsSeconds ?? DEFAULT_DURATION_BUCKETS_SECONDS
@@ -75,10 +77,17 @@ export function checkpointMetrics(coordinator: CheckpointCoordinator, options: C
     writtenBytes.inc({ type }, md.incrementalSizeBytes)
     if (type === 'checkpoint') last = { id: md.checkpointId, completedAtMs: md.completedAtMs }
   }
-  const detach = coordinator.subscribe(onEvent)
+  let detach = coordinator?.subscribe(onEvent)
   return {
     registry,
+    attach(next) {
+      detach?.()
+      detach = next.subscribe(onEvent)
+    },
     recordRestore: (durationMs, rescale) => restore.observe({ kind: rescale ? 'rescale' : 'restore' }, Math.max(0, durationMs) / 1000),
-    detach,
+    detach() {
+      detach?.()
+      detach = undefined
+    },
   }
 }

@@ -14,6 +14,7 @@
 //   RUNNING    → STOPPED     job.stop() (with a savepoint when asked)
 // Control operations run one at a time; a failure seen during one is handled
 // by it (rescale restarts at the new parallelism from the latest checkpoint).
+// `job.metrics` is a prom-client Registry of the job (metrics/job-metrics.ts).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,6 +29,8 @@ import { checkMaxParallelism, DEFAULT_MAX_PARALLELISM, keyGroupRangeForOperator 
 import { checkKnownOptions } from '../option-checks.js'
 import { FileSystemCheckpointStorage } from '../storage/fs.js'
 import type { CheckpointStorage } from '../storage/types.js'
+import { jobMetrics, type JobMetrics, type RestartCause, type WorkerSample } from '../metrics/job-metrics.js'
+import type { Registry } from 'prom-client'
 import { ChildProcessWorker } from './child-worker.js'
 import type { WorkerHandle } from './worker-handle.js'
 import { RemoteWorkerPool, type RemoteWorkersOptions } from './remote-pool.js'
@@ -137,7 +140,17 @@ interface Attempt {
   /** Its final checkpoint was asked for (once per attempt). */
   finishing?: boolean
   /** A worker exit seen before the job was RUNNING again (still starting, restarting or rescaling): acted on once it is. */
-  unhandledExit?: KeyedStateError
+  unhandledExit?: { reason: KeyedStateError; cause: RestartCause }
+  /** Workers the job killed for missing heartbeats (the cause of their exit). */
+  silenced: Set<WorkerHandle>
+  /** Its workers' event counts were added to the job's totals (it stopped). */
+  counted?: boolean
+}
+
+/** Why a worker of `attempt` went away, for the restart metrics. */
+function exitCause(attempt: Attempt, w: WorkerHandle): RestartCause {
+  if (attempt.silenced.has(w)) return 'heartbeat-timeout'
+  return w.reportedFailure ? 'worker-error' : 'worker-exit'
 }
 
 export class Job {
@@ -161,6 +174,9 @@ export class Job {
   private readonly strategy: RestartStrategy
   private readonly storageSpec: StorageSpec
   private readonly jobModule: string
+  private readonly metricsFeed: JobMetrics
+  /** Events processed by the stopped attempts' workers, by worker index. */
+  private readonly processedBefore = new Map<number, number>()
 
   private constructor(private readonly options: RunJobOptions) {
     this.done = new Promise((resolve, reject) => {
@@ -177,6 +193,33 @@ export class Job {
           ? { kind: 'location', location: options.storage.location }
           : { kind: 'job' }
     this.jobModule = jobModuleUrl(options.job)
+    this.metricsFeed = jobMetrics(() => this.workerSamples())
+  }
+
+  /**
+   * The job's Prometheus metrics (events and source lag per worker, restarts,
+   * checkpoints, restores, the workers' state metrics): merge it into your
+   * registry (Registry.merge) or serve it (serveMetrics).
+   */
+  get metrics(): Registry {
+    return this.metricsFeed.registry
+  }
+
+  private workerSamples(): WorkerSample[] {
+    const samples = new Map<number, WorkerSample>()
+    for (const [worker, processed] of this.processedBefore) samples.set(worker, { worker, processed })
+    const attempt = this.current
+    if (attempt && !attempt.counted) {
+      for (const [worker, w] of attempt.workers.entries()) {
+        const sample: WorkerSample = { worker, processed: (this.processedBefore.get(worker) ?? 0) + w.progress.processed }
+        if (w.alive && !attempt.stopping) {
+          if (w.progress.lagRecords !== undefined) sample.lagRecords = w.progress.lagRecords
+          if (w.progress.stats) sample.stats = w.progress.stats
+        }
+        samples.set(worker, sample)
+      }
+    }
+    return [...samples.values()].sort((a, b) => a.worker - b.worker)
   }
 
   static async run(options: RunJobOptions): Promise<Job> {
@@ -239,7 +282,7 @@ export class Job {
     const exit = attempt?.unhandledExit
     if (attempt && exit) {
       attempt.unhandledExit = undefined
-      this.onWorkerExit(attempt, exit)
+      this.onWorkerExit(attempt, exit.reason, exit.cause)
       return
     }
     this.onWorkerChange(attempt)
@@ -263,7 +306,8 @@ export class Job {
     return run
   }
 
-  private async startAttempt(parallelism: number): Promise<void> {
+  /** `rescale`: at a parallelism chosen by rescale() (for the restore metrics). */
+  private async startAttempt(parallelism: number, rescale = false): Promise<void> {
     const number = ++this.attempts
     const maxParallelism = this.options.maxParallelism ?? DEFAULT_MAX_PARALLELISM
     const from = this.latest
@@ -320,6 +364,7 @@ export class Job {
       throw e
     }
     const heartbeatTimeoutMs = this.options.heartbeatTimeoutMs ?? 10_000
+    const silenced = new Set<WorkerHandle>()
     const attempt: Attempt = {
       number,
       parallelism,
@@ -327,15 +372,25 @@ export class Job {
       coordinator,
       workDirs,
       stopping: false,
+      silenced,
       // A worker that stops answering (hung, or its host gone) is killed; its exit restarts the job.
       heartbeatTimer: setInterval(() => {
-        for (const w of workers) if (w.alive && performance.now() - w.lastHeardMs > heartbeatTimeoutMs) w.kill()
+        for (const w of workers) {
+          if (!w.alive || performance.now() - w.lastHeardMs <= heartbeatTimeoutMs) continue
+          silenced.add(w)
+          w.kill()
+        }
       }, Math.min(heartbeatTimeoutMs, 1000)),
     }
     attemptRef.a = attempt
     this.current = attempt
-    for (const w of workers) void w.exited.then((reason) => this.onWorkerExit(attempt, reason))
-    this.emit({ type: 'started', attempt: number, parallelism, restoredFrom: from, startMs: performance.now() - startedMs })
+    this.metricsFeed.attach(coordinator)
+    for (const w of workers) {
+      void w.exited.then((reason) => this.onWorkerExit(attempt, reason, exitCause(attempt, w)))
+    }
+    const startMs = performance.now() - startedMs
+    if (from) this.metricsFeed.recordRestore(startMs, rescale)
+    this.emit({ type: 'started', attempt: number, parallelism, restoredFrom: from, startMs })
     this.onWorkerChange(attempt)
   }
 
@@ -361,22 +416,25 @@ export class Job {
     clearInterval(attempt.heartbeatTimer)
     await attempt.coordinator.close()
     await Promise.all(attempt.workers.map((w) => w.close()))
+    // Their last heartbeats' counts (a worker that died counts what it reported).
+    for (const [worker, w] of attempt.workers.entries()) this.processedBefore.set(worker, (this.processedBefore.get(worker) ?? 0) + w.progress.processed)
+    attempt.counted = true
     await Promise.all(attempt.workDirs.map((d) => rm(d, { recursive: true, force: true })))
   }
 
-  private onWorkerExit(attempt: Attempt, reason: KeyedStateError | undefined): void {
+  private onWorkerExit(attempt: Attempt, reason: KeyedStateError | undefined, cause: RestartCause): void {
     if (attempt.stopping || attempt !== this.current || this.ended || reason === undefined) return
     // Not RUNNING: a restart or rescale is under way, or a stop; setState('RUNNING') acts on it if the job goes on.
     if (this.stateValue !== 'RUNNING') {
-      attempt.unhandledExit ??= reason
+      attempt.unhandledExit ??= { reason, cause }
       return
     }
     this.setState('RESTARTING')
-    void this.serial(() => this.recover(reason, attempt.parallelism))
+    void this.serial(() => this.recover(reason, attempt.parallelism, cause))
   }
 
   /** Restarts at `parallelism` from the latest snapshot, as often as the restart strategy allows. */
-  private async recover(reason: KeyedStateError, parallelism: number): Promise<void> {
+  private async recover(reason: KeyedStateError, parallelism: number, cause: RestartCause): Promise<void> {
     for (;;) {
       if (this.ended) return
       this.restarts++
@@ -393,6 +451,7 @@ export class Job {
         ))
         return
       }
+      this.metricsFeed.recordRestart(cause)
       await sleep(delayMs)
       try {
         await this.startAttempt(parallelism)
@@ -400,6 +459,7 @@ export class Job {
         return
       } catch (e) {
         reason = isKeyedStateError(e) ? e : new KeyedStateError('INTERNAL', String(e), { cause: e })
+        cause = 'start-failed'
       }
     }
   }
@@ -419,7 +479,8 @@ export class Job {
       // The final checkpoint failed with every worker still there: a failure like any other (restart, which finishes again).
       const reason = isKeyedStateError(e) ? e : new KeyedStateError('INTERNAL', String(e), { cause: e })
       this.setState('RESTARTING')
-      void this.serial(() => this.recover(new KeyedStateError(reason.code, `the final checkpoint failed: ${reason.message}`, { cause: reason }), attempt.parallelism))
+      void this.serial(() =>
+        this.recover(new KeyedStateError(reason.code, `the final checkpoint failed: ${reason.message}`, { cause: reason }), attempt.parallelism, 'final-checkpoint-failed'))
     })
   }
 
@@ -455,10 +516,10 @@ export class Job {
       if (attempt && !attempt.stopping) await this.checkpointOf(attempt).catch(() => undefined)
       await this.stopAttempt(attempt)
       try {
-        await this.startAttempt(parallelism)
+        await this.startAttempt(parallelism, true)
         this.setState('RUNNING')
       } catch (e) {
-        await this.recover(isKeyedStateError(e) ? e : new KeyedStateError('INTERNAL', String(e)), parallelism)
+        await this.recover(isKeyedStateError(e) ? e : new KeyedStateError('INTERNAL', String(e)), parallelism, 'start-failed')
       }
     })
   }
@@ -491,7 +552,7 @@ export class Job {
           // The job goes on (restarting if a worker died meanwhile); the caller may stop again.
           this.setState('RUNNING')
           const dead = attempt?.workers.find((w) => !w.alive)
-          if (attempt && dead) this.onWorkerExit(attempt, new KeyedStateError('ABORTED', `${dead.name} died during the savepoint`))
+          if (attempt && dead) this.onWorkerExit(attempt, new KeyedStateError('ABORTED', `${dead.name} died during the savepoint`), exitCause(attempt, dead))
           throw e
         }
       }

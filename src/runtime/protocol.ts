@@ -1,7 +1,7 @@
 // Messages between a job's coordinator and its workers. Everything is plain
 // data (handles, positions, errors as code + message), so the same messages
 // travel over IPC to a child process or over NATS to a worker on another host.
-import type { BackendKind } from '../state-backend/types.js'
+import type { BackendKind, BackendStats } from '../state-backend/types.js'
 import type { InstanceAck, InstanceSnapshotRequest } from '../checkpoint/instance.js'
 import type { JsonValue } from '../checkpoint/metadata.js'
 import type { KeyGroupRange } from '../keygroups.js'
@@ -59,6 +59,10 @@ export interface WorkerProgress {
   processed: number
   /** A bounded source ended for this worker and its final watermark fired. */
   finished: boolean
+  /** Records its source reader has still to read, as last measured (sources that can tell: SourceReader.lag). */
+  lagRecords?: number
+  /** Its backend's stats at the heartbeat, for the job's metrics. */
+  stats?: BackendStats
 }
 
 export type FromWorker =

@@ -54,6 +54,13 @@ export interface SourceReader<E> {
    * not count). Called at checkpoint barriers, between two polls' records.
    */
   positions(): Map<number, SourcePosition>
+  /**
+   * Optional, for the job's metrics: how many records this reader has still
+   * to read to be caught up now (including records of other workers' key
+   * groups it reads past), or undefined when it cannot tell (e.g. an unbounded
+   * unpaced generator). Called at most once per heartbeat, never concurrently.
+   */
+  lag?(): Promise<number | undefined>
   /** Bounded sources: true once every partition is read to its end. */
   readonly finished: boolean
   close(): Promise<void>

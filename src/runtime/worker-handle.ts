@@ -16,6 +16,8 @@ export interface WorkerHandle extends OperatorInstance {
   /** Settles when the worker is gone, with why (undefined after a requested close). */
   readonly exited: Promise<KeyedStateError | undefined>
   readonly alive: boolean
+  /** The worker reported a failure of its own (it threw) before it went away. */
+  readonly reportedFailure: boolean
   /** When the worker was last heard from (performance.now()). */
   readonly lastHeardMs: number
   /** Resolves once a poll that started after the call found nothing new. */
@@ -38,6 +40,7 @@ export function errorFromWorker(name: string, error: ErrorInfo): KeyedStateError
 export abstract class MessageWorker implements WorkerHandle {
   readonly progress: WorkerProgress = { processed: 0, finished: false }
   lastHeardMs = performance.now()
+  reportedFailure = false
   /** Why the worker is gone, once it is. */
   protected gone: KeyedStateError | undefined
   private nextRequestId = 1
@@ -106,6 +109,8 @@ export abstract class MessageWorker implements WorkerHandle {
   /** Handles the messages every transport shares (heartbeats, replies); false for the others. */
   protected receiveCommon(m: FromWorker): boolean {
     this.lastHeardMs = performance.now()
+    // Also handled by the transport (how the worker ends differs).
+    if (m.type === 'failed') this.reportedFailure = true
     if (m.type === 'heartbeat') {
       const finishedNow = m.progress.finished && !this.progress.finished
       Object.assign(this.progress, m.progress)

@@ -21,7 +21,7 @@ import type { Timer, TimerService } from '../timers/types.js'
 import { loadJob } from './job-module.js'
 import type { JobDefinition, KeyedOperator, OperatorContext } from './operator.js'
 import { positionRuns, checkPositionsCover, type WorkerOperatorState } from './positions.js'
-import type { ErrorInfo, FromWorker, ToWorker, WorkerConfig } from './protocol.js'
+import type { ErrorInfo, FromWorker, ToWorker, WorkerConfig, WorkerProgress } from './protocol.js'
 import type { Serializer } from '../serializers/serializer.js'
 import type { SourceReader } from './source.js'
 
@@ -46,6 +46,8 @@ export class Worker<E, K> {
   private caughtUpWaiters: { requestId: number; afterPoll: number }[] = []
   private pollsStarted = 0
   private heartbeat: NodeJS.Timeout | undefined
+  private lagRecords: number | undefined
+  private lagInFlight = false
   private readonly ctx: OperatorContext<K>
 
   private constructor(
@@ -115,7 +117,27 @@ export class Worker<E, K> {
   }
 
   private sendHeartbeat(): void {
-    this.send({ type: 'heartbeat', progress: { processed: this.processed, finished: this.finished } })
+    this.measureLag()
+    const progress: WorkerProgress = { processed: this.processed, finished: this.finished, stats: this.backend.stats() }
+    if (this.lagRecords !== undefined) progress.lagRecords = this.lagRecords
+    this.send({ type: 'heartbeat', progress })
+  }
+
+  /** Starts a lag measurement unless one runs; the heartbeat carries the last result (a broker answers later). */
+  private measureLag(): void {
+    const reader = this.reader
+    if (!reader?.lag || this.lagInFlight || this.stopped) return
+    this.lagInFlight = true
+    reader.lag().then(
+      (v) => {
+        this.lagRecords = v
+        this.lagInFlight = false
+      },
+      // A broker that does not answer now leaves the last value; reading records reports real failures.
+      () => {
+        this.lagInFlight = false
+      },
+    )
   }
 
   /** Reads and processes until closed; a bounded source's end fires the final watermark once. */

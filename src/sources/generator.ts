@@ -62,12 +62,22 @@ class GeneratorReader<E> implements SourceReader<E> {
     return this.nextOffset >= this.options.events
   }
 
+  /** Offsets produced so far: all of them, or as many as the rate allows by now. */
+  private available(): number {
+    const { events, ratePerSecond } = this.options
+    if (ratePerSecond === undefined) return events
+    return Math.min(events, this.startOffset + Math.floor(((performance.now() - this.startedMs) / 1000) * ratePerSecond))
+  }
+
+  /** Offsets produced and not scanned yet (every reader scans every offset); unknown for an endless unpaced source. */
+  async lag(): Promise<number | undefined> {
+    const available = this.available()
+    return available === Infinity ? undefined : Math.max(0, available - this.nextOffset)
+  }
+
   async poll(maxRecords: number): Promise<SourceRecord<E>[]> {
-    const { events, eventAt, ratePerSecond } = this.options
-    let limit = events
-    if (ratePerSecond !== undefined) {
-      limit = Math.min(limit, this.startOffset + Math.floor(((performance.now() - this.startedMs) / 1000) * ratePerSecond))
-    }
+    const { eventAt } = this.options
+    const limit = this.available()
     const out: SourceRecord<E>[] = []
     const { keyGroupRange: range, keyGroupOf } = this.open
     // Scans on past other workers' events until it has some of ours: [] means nothing is available yet.

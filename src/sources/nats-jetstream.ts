@@ -160,6 +160,12 @@ class NatsReader<E> implements SourceReader<E> {
     }
   }
 
+  /** Messages the consumer has not delivered yet, plus those delivered and not yet polled. */
+  async lag(): Promise<number> {
+    const info = await this.consumerInfo()
+    return info.num_pending + this.buffer.length
+  }
+
   private waitForMessage(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms)

@@ -138,6 +138,13 @@ export interface StateStats {
   memtableBytes?: number
   /** RocksDB: bytes compaction estimates it still has to rewrite. */
   pendingCompactionBytes?: number
+  /**
+   * States with TTL: expired entries (values, list elements, map entries) the
+   * backend's cleanup dropped since it opened — heap incremental cleanup, the
+   * RocksDB compaction filter. Not counted: expired values a read removes, and
+   * what full snapshots leave out (the state keeps those).
+   */
+  ttlCleanedEntries?: number
 }
 
 export interface BackendStats {
@@ -150,6 +157,11 @@ export interface BackendStats {
     writeStopped: boolean
     /** Bytes per second writes are slowed to; 0 when they are not slowed. */
     delayedWriteRateBytesPerSecond: number
+    /** Block reads the block cache answered / did not answer, since the DB opened (its own counts, also with a shared cache). */
+    blockCacheHits: number
+    blockCacheMisses: number
+    /** Microseconds writes were stalled or slowed since the DB opened. */
+    writeStallMicros: number
   }
 }
 

@@ -12,7 +12,7 @@
 // them after the call without calling the state again.
 import { performance } from 'node:perf_hooks'
 import { AbstractKeyedStateBackend, type RegisteredState } from '../../state-backend/base.js'
-import type { BackendStats, KeyedStateBackend, KeyedStateBackendOptions } from '../../state-backend/types.js'
+import type { BackendStats, KeyedStateBackend, StateStats, KeyedStateBackendOptions } from '../../state-backend/types.js'
 import { KeyedStateError, KeyGroupRangeError } from '../../errors.js'
 import { keyGroupOf, formatRange, rangeSize } from '../../keygroups.js'
 import { int32Serializer, stringSerializer } from '../../serializers/primitives.js'
@@ -241,8 +241,11 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> imple
   protected statsOf(stateNames: string[]): BackendStats {
     const states = stateNames.map((state) => {
       let entries = 0
-      for (const nt of this.data.get(state)?.table.namespaces.values() ?? []) entries += nt.entries.size - nt.removed
-      return { state, estimatedEntries: entries }
+      const data = this.data.get(state)
+      for (const nt of data?.table.namespaces.values() ?? []) entries += nt.entries.size - nt.removed
+      const out: StateStats = { state, estimatedEntries: entries }
+      if (this.states.get(state)?.ttl !== undefined) out.ttlCleanedEntries = data?.ttlCleanup?.cleanedEntries ?? 0
+      return out
     })
     return { kind: this.kind, states }
   }

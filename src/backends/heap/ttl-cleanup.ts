@@ -28,6 +28,8 @@ const enum Layout {
 }
 
 export class HeapTtlCleanup {
+  /** Expired values, list elements and map entries dropped so far (a metric). */
+  cleanedEntries = 0
   /** No timestamp in the state is below this (-Infinity: unknown). */
   private oldestMs: number
   /** The same bound for what the current pass of the walk has seen so far, and the times it ran at. */
@@ -139,9 +141,22 @@ export class HeapTtlCleanup {
     const value = valueOf(stored)
     const live = this.liveValue(value, nowMs, ttlMs)
     if (live === value) return
+    this.cleanedEntries += this.entriesOf(value) - (live === undefined ? 0 : this.entriesOf(live))
     if (live === undefined) table.remove(nt!, keyId)
     // Only lists and maps lose part of their value, and those are always in an Entry.
     else table.put(nt!, keyId, new Entry((stored as Entry).key, live, table.epoch))
+  }
+
+  /** Entries in a stored value: 1 for a value, its elements for a list, its entries for a map. */
+  private entriesOf(value: unknown): number {
+    switch (this.layout) {
+      case Layout.Value:
+        return 1
+      case Layout.List:
+        return (value as unknown[]).length
+      case Layout.Map:
+        return (value as Map<unknown, unknown>).size
+    }
   }
 
   /** The value without its expired parts: the same object when nothing expired, undefined when everything did. */

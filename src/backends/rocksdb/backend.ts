@@ -398,10 +398,12 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       if (live !== undefined) out.liveSstBytes = live
       if (mem !== undefined) out.memtableBytes = mem
       if (pending !== undefined) out.pendingCompactionBytes = pending
+      if (this.states.get(state)?.ttl !== undefined) out.ttlCleanedEntries = this.native.ttlCleanedEntries(this.db, cf)
       return out
     })
     const meta = this.db.columnFamily(META_COLUMN_FAMILY)
     const blockCache = this.numericProperty(meta, 'rocksdb.block-cache-usage')
+    const tickers = this.db.tickers()
     return {
       kind: this.kind,
       states,
@@ -409,6 +411,9 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
         ...(blockCache !== undefined ? { blockCacheUsageBytes: blockCache } : {}),
         writeStopped: this.numericProperty(meta, 'rocksdb.is-write-stopped') === 1,
         delayedWriteRateBytesPerSecond: this.numericProperty(meta, 'rocksdb.actual-delayed-write-rate') ?? 0,
+        blockCacheHits: tickers.blockCacheHits,
+        blockCacheMisses: tickers.blockCacheMisses,
+        writeStallMicros: tickers.stallMicros,
       },
     }
   }

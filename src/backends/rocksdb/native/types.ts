@@ -169,6 +169,8 @@ export interface NativeDb {
   flush(): void
   compactRange(cf: number, start?: Uint8Array, end?: Uint8Array): void
   getProperty(cf: number, name: string): string | undefined
+  /** RocksDB statistics tickers of this DB, counted since it opened. */
+  tickers(): NativeTickers
   /** Native checkpoint (hard links) into `dir`, which must not exist. Flushes memtables first. */
   checkpoint(dir: string): void
   /**
@@ -232,10 +234,21 @@ export interface NativeTtlConfig {
   nowMs?: number
 }
 
+export interface NativeTickers {
+  /** Block reads answered by the block cache (BLOCK_CACHE_HIT). */
+  blockCacheHits: number
+  /** Block reads the cache did not hold (BLOCK_CACHE_MISS). */
+  blockCacheMisses: number
+  /** Microseconds writes were stalled or slowed (STALL_MICROS). */
+  stallMicros: number
+}
+
 export interface NativeBinding {
   open(path: string, options?: NativeOpenOptions): NativeDb
   /** Sets (or with null removes) the TTL compaction filter of column family `cf`. */
   setColumnFamilyTtl(db: NativeDb, cf: number, config: NativeTtlConfig | null): void
+  /** Entries (values, map entries, list elements) the TTL compaction filter dropped from column family `cf` since the DB opened. */
+  ttlCleanedEntries(db: NativeDb, cf: number): number
   sstWriter(path: string): NativeSstWriter
   /** Removes a DB directory (RocksDB DestroyDB). */
   destroy(path: string): void
