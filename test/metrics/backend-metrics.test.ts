@@ -1,6 +1,7 @@
 // Scrapes the state metrics of a RocksDB and a heap backend and checks them
 // against what was written: entries per state, RocksDB memtable and SST bytes
-// after a flush, no write stall; closed backends drop out of the scrape.
+// after a flush, block cache hits and misses of reads from the SST files, no
+// write stall; closed backends drop out of the scrape.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -49,11 +50,28 @@ test('state metrics: entries per state on both backends, RocksDB bytes and stall
     assert.equal(sample(text, 'keyed_state_rocksdb_write_stopped{instance="0"}'), 0)
     assert.equal(sample(text, 'keyed_state_rocksdb_write_stopped{instance="1"}'), undefined, 'the heap backend has no RocksDB metrics')
 
+
     // After a flush the bytes are in SST files; the scrape reads them then, not when metrics were made.
     rocks.db.flush()
     text = await metrics.registry.metrics()
     assert.ok(sample(text, 'keyed_state_rocksdb_live_sst_bytes{instance="0",kind="rocksdb",state="count"}')! > 0)
     assert.equal(sample(text, 'keyed_state_state_entries{instance="0",kind="rocksdb",state="count"}'), 400)
+
+    // Reads from the SST files: the first read of a block misses the block cache, the next ones hit it.
+    const count = rocks.getState(new ValueStateDescriptor('count', int32Serializer, 0))
+    for (let round = 0; round < 2; round++) {
+      for (let k = 0; k < 400; k++) {
+        rocks.setCurrentKey(`user-${k}`)
+        assert.equal(count.value(), k)
+      }
+    }
+    text = await metrics.registry.metrics()
+    const hits = sample(text, 'keyed_state_rocksdb_block_cache_hits_total{instance="0"}')!
+    const misses = sample(text, 'keyed_state_rocksdb_block_cache_misses_total{instance="0"}')!
+    assert.ok(misses >= 1 && hits >= 400, `${hits} hits, ${misses} misses`)
+    assert.equal(sample(text, 'keyed_state_rocksdb_block_cache_hit_ratio{instance="0"}'), hits / (hits + misses))
+    assert.ok(sample(text, 'keyed_state_rocksdb_block_cache_usage_bytes{instance="0"}')! > 0)
+    assert.equal(sample(text, 'keyed_state_rocksdb_write_stall_seconds_total{instance="0"}'), 0)
 
     await heap.close()
     text = await metrics.registry.metrics()

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { isKeyedStateError } from '../../src/errors.js'
 import { runJob, type Job, type JobEvent } from '../../src/runtime/job.js'
 import { assertExactlyOnce, countsIn, options, until, withStorage } from './helpers.js'
+import { sample, sumOf } from '../metrics/scrape.js'
 
 test('SIGKILL of a worker: the job restarts from the latest checkpoint and every count is exact', async () => {
   await withStorage(async (storage) => {
@@ -48,6 +49,10 @@ test('a failure that repeats: the restart strategy gives up with a clear error, 
     })
     assert.equal(job.state, 'FAILED')
     assert.equal(job.restarts, 3)
+    // Two restarts happened (the third failure ended the job), each after the worker reported its error.
+    const text = await job.metrics.metrics()
+    assert.equal(sample(text, 'keyed_state_job_restarts_total{cause="worker-error"}'), 2)
+    assert.equal(sumOf(text, 'keyed_state_job_restarts_total'), 2)
     assert.deepEqual(states, ['RUNNING', 'RESTARTING', 'RUNNING', 'RESTARTING', 'RUNNING', 'RESTARTING', 'FAILED'])
     for (const pid of seen) assert.throws(() => process.kill(pid, 0), 'worker process is gone')
   })
@@ -78,6 +83,9 @@ test('a worker that stops answering misses its heartbeats, is killed, and the jo
     assert.ok(existsSync(params.hangMarker), 'a worker hung')
     assert.equal(job.restarts, 1)
     assert.match(failures[0]!, /SIGKILL/)
+    const text = await job.metrics.metrics()
+    assert.equal(sample(text, 'keyed_state_job_restarts_total{cause="heartbeat-timeout"}'), 1)
+    assert.equal(sumOf(text, 'keyed_state_job_restarts_total'), 1)
     assertExactlyOnce(await countsIn(storage, result.snapshot!), params)
   })
 })

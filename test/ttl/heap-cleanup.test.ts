@@ -1,6 +1,6 @@
 // Incremental TTL cleanup on the heap backend: accesses of a TTL'd state walk
-// its entries a few at a time and drop what expired, without touching what a
-// snapshot in flight captured.
+// its entries a few at a time and drop what expired (and count it for the
+// metrics), without touching what a snapshot in flight captured.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { HeapKeyedStateBackend } from '../../src/backends/heap/backend.js'
@@ -71,6 +71,8 @@ test('accessing a TTL state removes expired entries of other keys a few at a tim
     assert.deepEqual([...b.keys('l')].sort(), KEYS.slice(0, 10).sort())
     assert.deepEqual([...b.keys('m')].sort(), KEYS.slice(0, 10).sort())
     assert.deepEqual(entriesIn(b), [0, 10, 10])
+    // Counted for the metrics: every value, every old list element and map entry, by the cleanup (not by reads).
+    assert.deepEqual(Object.fromEntries(b.stats().states.map((s) => [s.state, s.ttlCleanedEntries])), { v: 100, l: 100, m: 100 })
     // The live parts are intact.
     for (const key of KEYS.slice(0, 10)) {
       b.setCurrentKey(key)
