@@ -26,3 +26,14 @@ export function sumOf(text: string, name: string, match: Record<string, string> 
     .filter((s) => Object.entries(match).every(([k, v]) => s.labels[k] === v))
     .reduce((sum, s) => sum + s.value, 0)
 }
+
+/** Scrapes `registry` until `ok` holds for the text (heartbeats carry what workers report), or fails after `timeoutMs`. */
+export async function scrapeUntil(registry: { metrics(): Promise<string> }, what: string, ok: (text: string) => boolean, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const text = await registry.metrics()
+    if (ok(text)) return text
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last scrape:\n${text}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}

@@ -2,7 +2,8 @@
 // started by the test on 127.0.0.1 at an ephemeral port: while a producer
 // keeps writing, a worker gets SIGKILL, the job rescales 2 → 3 → 1, and (in a
 // coordinator process) the coordinator alone and then everything gets
-// SIGKILL. At the end every key's state equals what the producer wrote.
+// SIGKILL. At the end every key's state equals what the producer wrote (and
+// the job's metrics count the restart and rescales; NATS's lag drains to 0).
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -21,6 +22,7 @@ import { FileSystemCheckpointStorage } from '../../src/storage/fs.js'
 import { isInstalled, startNatsServer, startRedisServer, type LocalServer } from '../../examples/brokers/local-servers.js'
 import { eventAt, type CountEvent, type CountingParams } from './counting-job.js'
 import { assertExactlyOnce, countsIn, options, until, withStorage } from './helpers.js'
+import { sample, scrapeUntil } from '../metrics/scrape.js'
 
 const DRIVER = fileURLToPath(new URL('./driver.js', import.meta.url))
 /** SOAK=1 writes ten times as much, so that more checkpoints, kills and rescales overlap the writing. */
@@ -101,6 +103,13 @@ for (const b of BROKERS) {
           await job.rescale(1)
           await producing
           await job.waitUntilCaughtUp()
+          // The job's metrics tell the same story: NATS reports its lag (none left once caught up), Redis cannot.
+          const lag = 'keyed_state_source_lag_records{worker="0"}'
+          const text = await scrapeUntil(job.metrics, 'no lag left', (text) => b.kind !== 'nats' || sample(text, lag) === 0)
+          if (b.kind === 'redis') assert.equal(sample(text, lag), undefined)
+          assert.equal(sample(text, 'keyed_state_job_restarts_total{cause="worker-exit"}'), 1)
+          assert.equal(sample(text, 'keyed_state_restore_duration_seconds_count{kind="restore"}'), 1)
+          assert.equal(sample(text, 'keyed_state_restore_duration_seconds_count{kind="rescale"}'), 2)
           const { snapshot } = await job.stop({ savepoint: true })
           assert.equal(snapshot!.parallelism, 1)
           assertExactlyOnce(await countsIn(storage, snapshot!), params)
