@@ -131,6 +131,7 @@ export type {
 
 export { checkpointMetrics } from './metrics/checkpoint-metrics.js'
 export type { CheckpointMetrics, CheckpointMetricsOptions } from './metrics/checkpoint-metrics.js'
+export type { RestartCause } from './metrics/job-metrics.js'
 export { backendMetrics } from './metrics/backend-metrics.js'
 export type { BackendMetrics, BackendMetricsOptions } from './metrics/backend-metrics.js'
 export { serveMetrics } from './metrics/server.js'

@@ -128,6 +128,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--restore-from <dir>', "'latest', or a checkpoint or savepoint directory in the storage")
     .option('--pid-file <path>', 'write the pid here while running (for keyed-state stop)')
     .option('--no-savepoint', 'stop without a savepoint')
+    .option('--metrics-port <port>', "serve the job's Prometheus metrics on http://<host>:<port>/metrics (0: any free port; the URL is logged)", nonNegativeInteger)
+    .option('--metrics-host <address>', 'address the metrics server binds', '127.0.0.1')
     .action(run((module: string, opts: RunOptions) => runCommand(module, opts)))
 
   program

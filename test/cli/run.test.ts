@@ -1,7 +1,8 @@
 // keyed-state run / stop: a job started from its module on the command line,
 // stopped from another process with a savepoint, and resumed from it with
 // --restore-from at another parallelism until its bounded source ends; the
-// savepoint matches its positions and the final state is exact.
+// savepoint matches its positions and the final state is exact; --metrics-port
+// serves the running job's metrics.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -11,20 +12,24 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readMetadata } from '../../src/checkpoint/metadata.js'
 import { assertExactlyOnce, assertMatchesPositions, countsIn, ENDLESS, withStorage } from '../runtime/helpers.js'
+import { scrapeUntil, seriesOf, sumOf } from '../metrics/scrape.js'
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 const JOB = fileURLToPath(new URL('../runtime/counting-job.js', import.meta.url))
 
-function cli(args: string[]): { done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+function cli(args: string[]): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; stderr: () => string } {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
-  return { done: new Promise((resolve, reject) => {
-    child.once('error', reject)
-    child.once('exit', (code) => resolve({ code, stdout, stderr }))
-  }) }
+  return {
+    done: new Promise((resolve, reject) => {
+      child.once('error', reject)
+      child.once('exit', (code) => resolve({ code, stdout, stderr }))
+    }),
+    stderr: () => stderr,
+  }
 }
 
 test('keyed-state run, stop (savepoint), run --restore-from: the job resumes and ends exact', async () => {
@@ -34,9 +39,15 @@ test('keyed-state run, stop (savepoint), run --restore-from: the job resumes and
     const params = { events: 100_000, keys: 200 }
     const pidFile = join(dir, 'job.pid')
     const common = ['--storage', dir, '--max-parallelism', '16', '--checkpoint-interval-ms', '50']
-    const first = cli(['run', JOB, ...common, '--params', JSON.stringify(endless), '--parallelism', '2', '--pid-file', pidFile])
+    const first = cli(['run', JOB, ...common, '--params', JSON.stringify(endless), '--parallelism', '2', '--pid-file', pidFile, '--metrics-port', '0'])
     while (!existsSync(pidFile)) await sleep(20)
     await sleep(500)
+    // --metrics-port serves the running job's metrics: both workers count events.
+    const url = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(first.stderr())?.[1]
+    assert.ok(url, first.stderr())
+    const text = await scrapeUntil({ metrics: async () => (await fetch(url)).text() }, 'events of both workers', (t) =>
+      seriesOf(t, 'keyed_state_events_total').filter((s) => s.value > 0).length === 2)
+    assert.equal(sumOf(text, 'keyed_state_job_restarts_total'), 0)
     const stopped = await cli(['stop', pidFile]).done
     assert.equal(stopped.code, 0, stopped.stderr)
     const r1 = await first.done

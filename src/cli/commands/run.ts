@@ -2,7 +2,8 @@
 // job from its module in the foreground (what happened goes to stderr, one
 // line per event), and stop it from another terminal. A stop (SIGTERM or
 // SIGINT) takes a savepoint and prints its directory on stdout, so
-// `keyed-state run ... --restore-from <that directory>` resumes it.
+// `keyed-state run ... --restore-from <that directory>` resumes it. With
+// --metrics-port the job's Prometheus metrics are served on /metrics.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { KeyedStateError } from '../../errors.js'
@@ -10,6 +11,7 @@ import { runJob, type JobEvent } from '../../runtime/job.js'
 import { openCheckpointStorage, s3OptionsFromEnv } from '../../storage/open.js'
 import type { BackendKind } from '../../state-backend/types.js'
 import { writeLine } from '../lib/output.js'
+import { serveMetrics, type MetricsServer } from '../../metrics/server.js'
 
 export interface RunOptions {
   storage: string
@@ -21,6 +23,9 @@ export interface RunOptions {
   restoreFrom?: string
   pidFile?: string
   savepoint: boolean
+  /** Serve job.metrics on this port (0: any free one); not served when absent. */
+  metricsPort?: number
+  metricsHost?: string
 }
 
 function describe(e: JobEvent): string | undefined {
@@ -61,6 +66,16 @@ export async function runCommand(module: string, o: RunOptions): Promise<number>
       if (line) process.stderr.write(`${new Date().toISOString()} ${line}\n`)
     },
   })
+  let metrics: MetricsServer | undefined
+  if (o.metricsPort !== undefined) {
+    try {
+      metrics = await serveMetrics(job.metrics, { port: o.metricsPort, host: o.metricsHost ?? '127.0.0.1' })
+    } catch (e) {
+      await job.stop().catch(() => {})
+      throw new KeyedStateError('INVALID_ARGUMENT', `cannot serve metrics on ${o.metricsHost ?? '127.0.0.1'}:${o.metricsPort}: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    process.stderr.write(`${new Date().toISOString()} metrics at ${metrics.url}\n`)
+  }
   if (o.pidFile) writeFileSync(o.pidFile, `${process.pid}\n`)
   const stop = (): void => {
     void job.stop({ savepoint: o.savepoint }).catch((e: unknown) => {
@@ -80,6 +95,7 @@ export async function runCommand(module: string, o: RunOptions): Promise<number>
     process.off('SIGTERM', stop)
     process.off('SIGINT', stop)
     if (o.pidFile) rmSync(o.pidFile, { force: true })
+    await metrics?.close()
   }
 }
 
