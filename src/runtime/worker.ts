@@ -118,8 +118,13 @@ export class Worker<E, K> {
 
   private sendHeartbeat(): void {
     this.measureLag()
-    const progress: WorkerProgress = { processed: this.processed, finished: this.finished, stats: this.backend.stats() }
+    const progress: WorkerProgress = { processed: this.processed, finished: this.finished }
     if (this.lagRecords !== undefined) progress.lagRecords = this.lagRecords
+    try {
+      progress.stats = this.backend.stats()
+    } catch {
+      // Metrics must not fail a worker: the heartbeat goes without them (the state's own use reports real faults).
+    }
     this.send({ type: 'heartbeat', progress })
   }
 

@@ -163,7 +163,7 @@ test('the filter never drops what the state clock has not expired, and keeps byt
   }
 })
 
-test('setColumnFamilyTtl checks its arguments and refuses a closed database', async () => {
+test('setColumnFamilyTtl, ttlCleanedEntries and tickers check their arguments and refuse a closed database', async () => {
   const b = await open()
   const { native, db } = b
   const cf = db.columnFamily('_meta')
@@ -182,6 +182,13 @@ test('setColumnFamilyTtl checks its arguments and refuses a closed database', as
   assert.equal(code(() => native.setColumnFamilyTtl({} as never, cf, null)), 'INVALID_ARGUMENT')
   assert.equal(code(() => native.setColumnFamilyTtl(db, cf, { kind: 'list', ttlMs: 5, nowMs: -5 })), undefined)
   assert.equal(code(() => native.setColumnFamilyTtl(db, cf, null)), undefined)
+  // The counter of a family whose TTL config was removed stays readable (a counter never goes back).
+  assert.equal(native.ttlCleanedEntries(db, cf), 0)
+  assert.equal(code(() => native.ttlCleanedEntries(db, 9999)), 'INVALID_ARGUMENT')
+  assert.equal(code(() => native.ttlCleanedEntries({} as never, cf)), 'INVALID_ARGUMENT')
+  assert.deepEqual(Object.keys(db.tickers()).sort(), ['blockCacheHits', 'blockCacheMisses', 'stallMicros'])
   await b.close()
   assert.equal(code(() => native.setColumnFamilyTtl(db, cf, null)), 'CLOSED')
+  assert.equal(code(() => native.ttlCleanedEntries(db, cf)), 'CLOSED')
+  assert.equal(code(() => db.tickers()), 'CLOSED')
 })
