@@ -58,7 +58,8 @@ class Db : public Wrapped<Db> {
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value CompactRange(const Napi::CallbackInfo& info);
   Napi::Value GetProperty(const Napi::CallbackInfo& info);
-  // { blockCacheHits, blockCacheMisses, stallMicros }: counts since the DB opened.
+  // { blockCacheHits, blockCacheMisses, stallMicros }: counts since the DB
+  // opened; undefined when it was opened without `statistics`.
   Napi::Value Tickers(const Napi::CallbackInfo& info);
   Napi::Value Checkpoint(const Napi::CallbackInfo& info);
   // checkpoint_async.cc: captures at the call, writes the directory on the thread pool.

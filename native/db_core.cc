@@ -26,9 +26,11 @@ DbCore::DbCore(std::string path, const OpenConfig& config, SharedMemory memory,
   // Every family gets the factory; it creates a filter only for TTL'd states.
   ttlFilters_ = std::make_shared<TtlFilterFactory>();
   cfOptions_.compaction_filter_factory = ttlFilters_;
-  // Per DB, even when the block cache is shared: the hit ratio is this DB's.
-  statistics_ = rocksdb::CreateDBStatistics();
-  statistics_->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
+  if (config.statistics) {
+    // Per DB, even when the block cache is shared: the hit ratio is this DB's.
+    statistics_ = rocksdb::CreateDBStatistics();
+    statistics_->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
+  }
 }
 
 DbCore::~DbCore() { Close(); }

@@ -43,9 +43,10 @@ class DbCore {
   const rocksdb::WriteOptions& writeOptions() const { return writeOptions_; }
   // TTL compaction filter settings per column family (ttl_compaction_filter.h).
   TtlFilterFactory* ttlFilters() const { return ttlFilters_.get(); }
-  // This DB's tickers (block cache hits and misses, stall time), for metrics.
-  // Tickers only: histograms and timers cost time on every operation.
-  const rocksdb::Statistics& statistics() const { return *statistics_; }
+  // This DB's tickers (block cache hits and misses, stall time), for metrics;
+  // null unless opened with `statistics`. Tickers only: histograms and timers
+  // cost time on every operation.
+  const rocksdb::Statistics* statistics() const { return statistics_.get(); }
 
   // Handle by column family id (RocksDB's own ids, stable across reopen), or
   // nullptr when no such family is open.

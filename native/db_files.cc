@@ -45,11 +45,12 @@ Napi::Value Db::GetProperty(const Napi::CallbackInfo& info) {
 
 Napi::Value Db::Tickers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const rocksdb::Statistics& stats = OpenCore(env).statistics();
+  const rocksdb::Statistics* stats = OpenCore(env).statistics();
+  if (stats == nullptr) return env.Undefined();
   Napi::Object out = Napi::Object::New(env);
   // Doubles: exact up to 2^53, far beyond what a DB counts in its life.
   auto set = [&](const char* name, rocksdb::Tickers ticker) {
-    out.Set(name, Napi::Number::New(env, static_cast<double>(stats.getTickerCount(ticker))));
+    out.Set(name, Napi::Number::New(env, static_cast<double>(stats->getTickerCount(ticker))));
   };
   set("blockCacheHits", rocksdb::BLOCK_CACHE_HIT);
   set("blockCacheMisses", rocksdb::BLOCK_CACHE_MISS);

@@ -131,7 +131,8 @@ OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value value) {
                   "disableWal", "compression", "compactionStyle", "disableAutoCompactions",
                   "level0FileNumCompactionTrigger", "level0SlowdownWritesTrigger", "level0StopWritesTrigger",
                   "targetFileSizeBytes", "universalSizeRatio", "universalMinMergeWidth", "universalMaxMergeWidth",
-                  "universalMaxSizeAmplificationPercent", "universalStopStyle"});
+                  "universalMaxSizeAmplificationPercent", "universalStopStyle", "statistics"});
+  config.statistics = OptionalBool(env, options, "statistics", false);
   config.createIfMissing = OptionalBool(env, options, "createIfMissing", config.createIfMissing);
   config.disableWal = OptionalBool(env, options, "disableWal", config.disableWal);
   config.disableAutoCompactions =

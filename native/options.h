@@ -49,6 +49,11 @@ struct OpenConfig {
   int universalMaxMergeWidth = -1;
   int universalMaxSizeAmplificationPercent = -1;
   bool universalStopStyleSimilarSize = false;
+  // Keep statistics tickers (block cache hits and misses, stall time) for
+  // metrics. Off by default, as in Flink: recording them costs about 6% of the
+  // CPU time of a state read from SST files, 1% of an update
+  // (bench/notes/metrics-statistics.md).
+  bool statistics = false;
 };
 
 // Reads the JS options object of open(); throws INVALID_ARGUMENT on unknown keys,

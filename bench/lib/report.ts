@@ -96,10 +96,10 @@ export function renderResultsMarkdown(r: RunReport, profileNotesFile: string): s
   if (existsSync(profileNotesFile)) {
     out.push(readFileSync(profileNotesFile, 'utf8').trim(), '')
   }
-  // The job runtime's measure is its own script (bench/runtime.ts); its last result stays in the report.
-  const runtimeNotes = join(dirname(profileNotesFile), 'runtime.md')
-  if (existsSync(runtimeNotes)) {
-    out.push(readFileSync(runtimeNotes, 'utf8').trim(), '')
+  // Measures with scripts of their own (bench/runtime.ts, bench/statistics-cost.ts): their last results stay in the report.
+  for (const notes of ['runtime.md', 'metrics-statistics.md']) {
+    const file = join(dirname(profileNotesFile), notes)
+    if (existsSync(file)) out.push(readFileSync(file, 'utf8').trim(), '')
   }
   if (r.failures.length) {
     out.push('## Failures during this run', '', '```', ...r.failures.map((f) => f.split('\n').slice(0, 6).join('\n')), '```', '')

@@ -130,6 +130,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--no-savepoint', 'stop without a savepoint')
     .option('--metrics-port <port>', "serve the job's Prometheus metrics on http://<host>:<port>/metrics (0: any free port; the URL is logged)", nonNegativeInteger)
     .option('--metrics-host <address>', 'address the metrics server binds', '127.0.0.1')
+    .option('--rocksdb-statistics', 'keep RocksDB statistics in the workers for the block cache and write stall metrics (about 6% of the CPU time of a state read)')
     .action(run((module: string, opts: RunOptions) => runCommand(module, opts)))
 
   program

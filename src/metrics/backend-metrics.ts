@@ -93,9 +93,9 @@ export function backendStatsMetrics(read: () => readonly InstanceStats[], option
   perDb('counter', `${p}rocksdb_block_cache_hits_total`, 'Block reads the block cache answered, since the instance opened', (r) => r.blockCacheHits)
   perDb('counter', `${p}rocksdb_block_cache_misses_total`, 'Block reads the block cache did not answer (read from the file), since the instance opened', (r) => r.blockCacheMisses)
   perDb('gauge', `${p}rocksdb_block_cache_hit_ratio`, 'Hits / (hits + misses) of the instance since it opened; absent before its first block read',
-    (r) => (r.blockCacheHits + r.blockCacheMisses > 0 ? r.blockCacheHits / (r.blockCacheHits + r.blockCacheMisses) : undefined))
+    ({ blockCacheHits: hits, blockCacheMisses: misses }) => (hits !== undefined && misses !== undefined && hits + misses > 0 ? hits / (hits + misses) : undefined))
   perDb('gauge', `${p}rocksdb_write_stopped`, '1 while RocksDB stops writes (too many sorted runs or pending compaction bytes)', (r) => (r.writeStopped ? 1 : 0))
   perDb('gauge', `${p}rocksdb_delayed_write_rate_bytes`, 'Bytes per second writes are slowed to; 0 when not slowed', (r) => r.delayedWriteRateBytesPerSecond)
-  perDb('counter', `${p}rocksdb_write_stall_seconds_total`, 'Time writes were stalled or slowed by RocksDB since the instance opened', (r) => r.writeStallMicros / 1e6)
+  perDb('counter', `${p}rocksdb_write_stall_seconds_total`, 'Time writes were stalled or slowed by RocksDB since the instance opened', (r) => (r.writeStallMicros === undefined ? undefined : r.writeStallMicros / 1e6))
   return { registry }
 }

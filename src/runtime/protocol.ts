@@ -25,6 +25,8 @@ export interface WorkerConfig {
   workerIndex: number
   parallelism: number
   backend: BackendKind
+  /** RocksDB statistics tickers for the metrics (RunJobOptions.rocksdbStatistics). */
+  rocksdbStatistics?: boolean
   maxParallelism: number
   keyGroupRange: KeyGroupRange
   storage: StorageSpec

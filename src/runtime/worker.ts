@@ -99,6 +99,7 @@ export class Worker<E, K> {
       storage,
       ...(config.restoreFrom ? { restoreFrom: config.restoreFrom, knownEmptyRanges: config.knownEmptyRanges ?? [] } : {}),
       ...(dir !== undefined ? { dir } : {}),
+      ...(config.rocksdbStatistics ? { rocksdbStatistics: true } : {}),
     })
     const operator = job.operator(config.params)
     const worker = new Worker<E, K>(config, job, backend, storage, operator, send, ownWorkDir)

@@ -39,7 +39,7 @@ test('keyed-state run, stop (savepoint), run --restore-from: the job resumes and
     const params = { events: 100_000, keys: 200 }
     const pidFile = join(dir, 'job.pid')
     const common = ['--storage', dir, '--max-parallelism', '16', '--checkpoint-interval-ms', '50']
-    const first = cli(['run', JOB, ...common, '--params', JSON.stringify(endless), '--parallelism', '2', '--pid-file', pidFile, '--metrics-port', '0'])
+    const first = cli(['run', JOB, ...common, '--params', JSON.stringify(endless), '--parallelism', '2', '--pid-file', pidFile, '--metrics-port', '0', '--rocksdb-statistics'])
     while (!existsSync(pidFile)) await sleep(20)
     await sleep(500)
     // --metrics-port serves the running job's metrics: both workers count events.
@@ -48,6 +48,7 @@ test('keyed-state run, stop (savepoint), run --restore-from: the job resumes and
     const text = await scrapeUntil({ metrics: async () => (await fetch(url)).text() }, 'events of both workers', (t) =>
       seriesOf(t, 'keyed_state_events_total').filter((s) => s.value > 0).length === 2)
     assert.equal(sumOf(text, 'keyed_state_job_restarts_total'), 0)
+    assert.equal(seriesOf(text, 'keyed_state_rocksdb_block_cache_misses_total').length, 2, '--rocksdb-statistics reaches both workers')
     const stopped = await cli(['stop', pidFile]).done
     assert.equal(stopped.code, 0, stopped.stderr)
     const r1 = await first.done

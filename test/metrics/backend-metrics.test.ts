@@ -1,7 +1,8 @@
 // Scrapes the state metrics of a RocksDB and a heap backend and checks them
 // against what was written: entries per state, RocksDB memtable and SST bytes
-// after a flush, block cache hits and misses of reads from the SST files, no
-// write stall; closed backends drop out of the scrape.
+// after a flush, block cache hits and misses of reads from the SST files (with
+// rocksdbStatistics; none without), no write stall; closed backends drop out
+// of the scrape.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -33,7 +34,9 @@ function fill(b: KeyedStateBackend<string>, keys: number): void {
 test('state metrics: entries per state on both backends, RocksDB bytes and stalls, read on scrape', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ks-metrics-'))
   const range = keyGroupRangeForOperator(16, 1, 0)
-  const rocks = (await openKeyedStateBackend({ kind: 'rocksdb', dir: join(dir, 'db'), keySerializer: stringSerializer, maxParallelism: 16, keyGroupRange: range })) as RocksDBKeyedStateBackend<string>
+  const rocks = (await openKeyedStateBackend({
+    kind: 'rocksdb', dir: join(dir, 'db'), keySerializer: stringSerializer, maxParallelism: 16, keyGroupRange: range, rocksdbStatistics: true,
+  })) as RocksDBKeyedStateBackend<string>
   const heap = await openKeyedStateBackend({ kind: 'heap', keySerializer: stringSerializer, maxParallelism: 16, keyGroupRange: range })
   try {
     fill(rocks, 400)
@@ -72,6 +75,7 @@ test('state metrics: entries per state on both backends, RocksDB bytes and stall
     assert.equal(sample(text, 'keyed_state_rocksdb_block_cache_hit_ratio{instance="0"}'), hits / (hits + misses))
     assert.ok(sample(text, 'keyed_state_rocksdb_block_cache_usage_bytes{instance="0"}')! > 0)
     assert.equal(sample(text, 'keyed_state_rocksdb_write_stall_seconds_total{instance="0"}'), 0)
+    assert.deepEqual(Object.keys(rocks.db.tickers()!).sort(), ['blockCacheHits', 'blockCacheMisses', 'stallMicros'])
 
     await heap.close()
     text = await metrics.registry.metrics()
@@ -80,6 +84,29 @@ test('state metrics: entries per state on both backends, RocksDB bytes and stall
   } finally {
     await rocks.close()
     if (!heap.closed) await heap.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('without rocksdbStatistics a RocksDB backend has no ticker metrics, and a wrong value is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ks-metrics-'))
+  try {
+    const open = (rocksdbStatistics?: unknown) =>
+      openKeyedStateBackend({ kind: 'rocksdb', dir: join(dir, 'db'), keySerializer: stringSerializer, ...(rocksdbStatistics === undefined ? {} : { rocksdbStatistics }) } as never)
+    await assert.rejects(open('yes'), /rocksdbStatistics must be a boolean, got "yes"/)
+    const rocks = (await open()) as RocksDBKeyedStateBackend<string>
+    try {
+      fill(rocks, 10)
+      const text = await backendMetrics([rocks]).registry.metrics()
+      assert.equal(sample(text, 'keyed_state_state_entries{instance="0",kind="rocksdb",state="count"}'), 10)
+      assert.equal(sample(text, 'keyed_state_rocksdb_write_stopped{instance="0"}'), 0)
+      for (const name of ['block_cache_hits_total', 'block_cache_misses_total', 'block_cache_hit_ratio', 'write_stall_seconds_total']) {
+        assert.doesNotMatch(text, new RegExp(`^keyed_state_rocksdb_${name}\\{`, 'm'), name)
+      }
+    } finally {
+      await rocks.close()
+    }
+  } finally {
     await rm(dir, { recursive: true, force: true })
   }
 })

@@ -22,7 +22,7 @@ test('a running job\'s metrics: events per worker, source lag and state from hea
   await withStorage(async (storage) => {
     const params = { events: 20_000, keys: 200, rate: 10_000 }
     const events: JobEvent[] = []
-    const job = await runJob(options(storage, params, { heartbeatIntervalMs: 50, onEvent: (e) => events.push(e) }))
+    const job = await runJob(options(storage, params, { heartbeatIntervalMs: 50, rocksdbStatistics: true, onEvent: (e) => events.push(e) }))
     const server = await serveMetrics(job.metrics)
     try {
       // While it runs: both workers report, the source has records left, the states hold keys.
@@ -37,7 +37,7 @@ test('a running job\'s metrics: events per worker, source lag and state from hea
       }
       assert.deepEqual(seriesOf(text, 'keyed_state_source_lag_records').map((s) => s.labels.worker).sort(), ['0', '1'])
       assert.ok(sample(text, 'keyed_state_rocksdb_write_stopped{instance="0"}') === 0)
-      assert.ok(sample(text, 'keyed_state_rocksdb_block_cache_hits_total{instance="1"}')! >= 0)
+      assert.ok(sample(text, 'keyed_state_rocksdb_block_cache_hits_total{instance="1"}')! >= 0, 'rocksdbStatistics reaches the workers')
       const running = sumOf(text, 'keyed_state_events_total')
       assert.ok(running > 0 && running <= params.events, `${running} events counted while running`)
 

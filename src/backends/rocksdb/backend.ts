@@ -87,6 +87,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   readonly checkpointMode: 'incremental' | 'full'
   private readonly compaction: ReturnType<typeof compactionOpenOptions>
   private readonly memory: ReturnType<typeof memoryOpenOptions>
+  /** Statistics tickers for the metrics (KeyedStateBackendOptions.rocksdbStatistics). */
+  private readonly statistics: boolean
 
   constructor(options: KeyedStateBackendOptions<K>, native: NativeBinding) {
     super(options)
@@ -100,6 +102,9 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     this.checkpointMode = mode
     this.compaction = compactionOpenOptions(options.rocksdb, mode)
     this.memory = memoryOpenOptions(options.memory)
+    const { rocksdbStatistics = false } = options
+    if (typeof rocksdbStatistics !== 'boolean') throw new KeyedStateError('INVALID_ARGUMENT', `rocksdbStatistics must be a boolean, got ${JSON.stringify(rocksdbStatistics)}`)
+    this.statistics = rocksdbStatistics
   }
 
   /** Lineage id of this working directory (created once; new after a restore). */
@@ -147,6 +152,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       ...this.compaction,
       // The process's shared block cache and write-buffer budget (memory-budget.ts).
       ...this.memory,
+      statistics: this.statistics,
     })
     this.reader = new ValueReader(this.db)
     this.families = new StateColumnFamilies(this.db)
@@ -411,9 +417,9 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
         ...(blockCache !== undefined ? { blockCacheUsageBytes: blockCache } : {}),
         writeStopped: this.numericProperty(meta, 'rocksdb.is-write-stopped') === 1,
         delayedWriteRateBytesPerSecond: this.numericProperty(meta, 'rocksdb.actual-delayed-write-rate') ?? 0,
-        blockCacheHits: tickers.blockCacheHits,
-        blockCacheMisses: tickers.blockCacheMisses,
-        writeStallMicros: tickers.stallMicros,
+        ...(tickers
+          ? { blockCacheHits: tickers.blockCacheHits, blockCacheMisses: tickers.blockCacheMisses, writeStallMicros: tickers.stallMicros }
+          : {}),
       },
     }
   }

@@ -26,6 +26,7 @@ export interface RunOptions {
   /** Serve job.metrics on this port (0: any free one); not served when absent. */
   metricsPort?: number
   metricsHost?: string
+  rocksdbStatistics?: boolean
 }
 
 function describe(e: JobEvent): string | undefined {
@@ -58,6 +59,7 @@ export async function runCommand(module: string, o: RunOptions): Promise<number>
     parallelism: o.parallelism,
     ...(o.maxParallelism !== undefined ? { maxParallelism: o.maxParallelism } : {}),
     backend: o.backend,
+    ...(o.rocksdbStatistics ? { rocksdbStatistics: true } : {}),
     storage: openCheckpointStorage(o.storage, { s3: s3OptionsFromEnv() }),
     ...(o.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: o.checkpointIntervalMs } : {}),
     ...(o.restoreFrom !== undefined ? { restoreFrom: o.restoreFrom } : {}),
