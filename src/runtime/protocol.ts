@@ -63,7 +63,7 @@ export interface WorkerProgress {
   finished: boolean
   /** Records its source reader has still to read, as last measured (sources that can tell: SourceReader.lag). */
   lagRecords?: number
-  /** Its backend's stats at the heartbeat, for the job's metrics. */
+  /** Its backend's stats at the heartbeat, for the job's metrics (not in every heartbeat when reading them takes long: worker.ts). */
   stats?: BackendStats
 }
 
