@@ -2,7 +2,8 @@
 // over NATS (a real nats-server started by the test) instead of being forked
 // by it. One gets SIGKILL: the coordinator notices the missed heartbeats,
 // the survivor ends its assignment and offers itself again, a replacement
-// joins, and the job restarts from its latest checkpoint; counts are exact.
+// joins, and the job restarts from its latest checkpoint; counts are exact,
+// and the job's metrics (fed by heartbeats over NATS) show the restart's cause.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -11,6 +12,7 @@ import { isKeyedStateError } from '../../src/errors.js'
 import { runJob, type JobEvent } from '../../src/runtime/job.js'
 import { isInstalled, startNatsServer } from '../../examples/brokers/local-servers.js'
 import { assertExactlyOnce, COUNTING_JOB, countsIn, options, until, withStorage } from './helpers.js'
+import { sample, scrapeUntil, seriesOf, sumOf } from '../metrics/scrape.js'
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 
@@ -34,12 +36,17 @@ test('remote workers over NATS: SIGKILL of one, a replacement joins, the job res
         onEvent: (e) => events.push(e),
       }))
       await until('a checkpoint', () => job.latestSnapshot !== undefined)
+      // Heartbeats over NATS carry what the job's metrics show: both remote workers' state and event counts.
+      await scrapeUntil(job.metrics, 'both workers\' states', (text) => seriesOf(text, 'keyed_state_state_entries').filter((s) => s.labels.state === 'count').length === 2)
       workers[0]!.kill('SIGKILL')
       workers.push(startWorker(server.url, 'counting'))
       const result = await job.done
       assert.equal(result.state, 'FINISHED')
       assert.equal(job.restarts, 1)
       assert.ok(events.some((e) => e.type === 'failure' && /stopped answering/.test(e.error.message)))
+      const text = await job.metrics.metrics()
+      assert.equal(sample(text, 'keyed_state_job_restarts_total{cause="heartbeat-timeout"}'), 1)
+      assert.equal(sumOf(text, 'keyed_state_job_restarts_total'), 1)
       assertExactlyOnce(await countsIn(storage, result.snapshot!), params)
     })
   } finally {
