@@ -8,6 +8,7 @@ import fc from 'fast-check'
 import { CheckpointCoordinator, type CheckpointEvent } from '../../src/checkpoint/coordinator.js'
 import { findLatestCompleteCheckpoint, listSnapshots, missingFiles } from '../../src/checkpoint/catalog.js'
 import type { HookName } from '../../src/checkpoint/hooks.js'
+import { metadataPathOf } from '../../src/checkpoint/layout.js'
 import { isKeyedStateError } from '../../src/errors.js'
 import { assertStorageExact, FakeInstance, storedPaths, tempStorage, until } from './helpers.js'
 import { storageKinds, type StorageKind } from '../s3/server.js'
@@ -468,7 +469,13 @@ test('model: concurrent checkpoints never lose a file another checkpoint needs',
             await settle()
           }
           for (const l of await listSnapshots(storage)) {
-            if (l.metadata) assert.deepEqual(await missingFiles(storage, l.metadata), [], `checkpoint ${l.checkpointId} misses files`)
+            if (!l.metadata) continue
+            const missing = await missingFiles(storage, l.metadata)
+            // The coordinator runs on while this looks: one it discarded meanwhile lost its
+            // `_metadata` before any file, so it is no longer complete. A file missing while
+            // `_metadata` is still there afterwards is a lost file.
+            if (missing.length > 0 && !(await storage.exists(metadataPathOf(l.dir)))) continue
+            assert.deepEqual(missing, [], `checkpoint ${l.checkpointId} misses files`)
           }
         }
         // Answer everything still held, then everything must be exact.
