@@ -12,21 +12,22 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
 import { FileSystemCheckpointStorage, openKeyedStateBackend, runJob, stringSerializer, type OperatorContext } from '../src/index.js'
-import { BenchCounter, benchEventAt } from './runtime-job.js'
+import { Counter, eventAt } from '../examples/counting-job.js'
 
-const JOB = new URL('./runtime-job.js', import.meta.url)
+/** The shared counting job (the broker examples and the runtime tests run it too). */
+const JOB = new URL('../examples/counting-job.js', import.meta.url)
 const NOTES = fileURLToPath(new URL('../../bench/notes/runtime.md', import.meta.url))
 
 async function plainLoop(events: number, keys: number): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'ks-bench-plain-'))
   const backend = await openKeyedStateBackend({ kind: 'rocksdb', dir, keySerializer: stringSerializer })
   try {
-    const op = new BenchCounter()
+    const op = new Counter()
     const ctx = { backend } as unknown as OperatorContext<string>
     op.open(ctx)
     const t0 = performance.now()
     for (let o = 0; o < events; o++) {
-      const e = benchEventAt(keys, o)
+      const e = eventAt(keys, o)
       backend.setCurrentKey(e.key)
       op.processElement(e)
     }

@@ -3,13 +3,13 @@
 // Without --url it installs (Debian, as root) and starts a local nats-server with JetStream.
 import { natsJetStreamProducer, stringSerializer } from '../src/index.js'
 import { startNatsServer } from './brokers/local-servers.js'
-import type { PageView } from './brokers/page-views-job.js'
 import { main } from './brokers/run-example.js'
+import type { CountEvent } from './counting-job.js'
 
 main({
   name: 'nats',
   defaultUrlHint: 'nats://host:4222, JetStream enabled',
   startServer: startNatsServer,
-  params: (url) => ({ broker: 'nats', url, stream: 'page-views' }),
-  producer: (url) => natsJetStreamProducer<PageView, string>({ servers: url, stream: 'page-views', keyOf: (v) => v.user, keySerializer: stringSerializer }),
+  broker: (url) => ({ kind: 'nats', url, stream: 'counts' }),
+  producer: (url) => natsJetStreamProducer<CountEvent, string>({ servers: url, stream: 'counts', keyOf: (e) => e.key, keySerializer: stringSerializer }),
 })

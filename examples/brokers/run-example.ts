@@ -1,8 +1,8 @@
 // The broker examples' driver (nats-job.ts, redis-job.ts): starts a local
-// server unless --url is given, writes page views with the producer while the
-// job runs on 2 workers, kills a worker, rescales to 3, stops with a
-// savepoint once everything written was read, reads the state back and
-// compares it with what was written: PASS or FAIL.
+// server unless --url is given, writes events with the producer while the
+// counting job (examples/counting-job.ts) runs on 2 workers, kills a worker,
+// rescales to 3, stops with a savepoint once everything written was read,
+// reads the state back and compares it with what was written: PASS or FAIL.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,17 +10,15 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Command, InvalidArgumentError } from 'commander'
 import { FileSystemCheckpointStorage, runJob, stringSerializer, withSnapshotState, type Job } from '../../src/index.js'
 import type { LocalServer } from './local-servers.js'
-import { viewsByPageDescriptor, viewsDescriptor, type PageView, type PageViewsParams } from './page-views-job.js'
+import { byTypeDescriptor, countDescriptor, eventAt, expectedCounts, type BrokerParams, type CountEvent } from '../counting-job.js'
 
 export interface BrokerExample {
   name: string
   defaultUrlHint: string
   startServer(): Promise<LocalServer>
-  params(url: string): PageViewsParams
-  producer(url: string): Promise<{ send(view: PageView): Promise<unknown>; close(): Promise<void> }>
+  broker(url: string): BrokerParams
+  producer(url: string): Promise<{ send(event: CountEvent): Promise<unknown>; close(): Promise<void> }>
 }
-
-const PAGES = ['/', '/pricing', '/docs', '/blog', '/signup']
 
 function positiveInteger(text: string): number {
   const v = Number(text)
@@ -38,12 +36,12 @@ async function until(job: Job, condition: () => boolean): Promise<void> {
 export async function runBrokerExample(example: BrokerExample): Promise<number> {
   const o = new Command()
     .name(`${example.name}-job`)
-    .description(`Counts page views from ${example.name} on 2 → 3 workers, through a worker crash; checks every count.`)
+    .description(`Counts events per key from ${example.name} on 2 → 3 workers, through a worker crash; checks every count.`)
     .option('--url <url>', `a running server (${example.defaultUrlHint}); default: start a local one`)
-    .option('--events <n>', 'page views to write', positiveInteger, 20_000)
-    .option('--users <n>', 'distinct users', positiveInteger, 500)
+    .option('--events <n>', 'events to write', positiveInteger, 20_000)
+    .option('--keys <n>', 'distinct keys', positiveInteger, 500)
     .parse(process.argv)
-    .opts<{ url?: string; events: number; users: number }>()
+    .opts<{ url?: string; events: number; keys: number }>()
   const server = o.url ? undefined : await example.startServer()
   const url = o.url ?? server!.url
   console.log(`${example.name} at ${url}${server ? ` (started here, pid ${server.pid})` : ''}`)
@@ -52,25 +50,15 @@ export async function runBrokerExample(example: BrokerExample): Promise<number> 
   const producer = await example.producer(url)
   let job: Job | undefined
   try {
-    const expected = new Map<string, Map<string, number>>()
     const producing = (async () => {
       for (let i = 0; i < o.events; i += 50) {
-        const batch = Array.from({ length: Math.min(50, o.events - i) }, (_, j): PageView => {
-          const n = i + j
-          return { user: `user-${(n * 7919) % o.users}`, page: PAGES[(n * 31) % PAGES.length]! }
-        })
-        await Promise.all(batch.map((v) => producer.send(v)))
-        for (const v of batch) {
-          const pages = expected.get(v.user) ?? new Map<string, number>()
-          pages.set(v.page, (pages.get(v.page) ?? 0) + 1)
-          expected.set(v.user, pages)
-        }
+        await Promise.all(Array.from({ length: Math.min(50, o.events - i) }, (_, j) => producer.send(eventAt(o.keys, i + j))))
         await sleep(5)
       }
     })()
     job = await runJob({
-      job: new URL('./page-views-job.js', import.meta.url),
-      params: example.params(url),
+      job: new URL('../counting-job.js', import.meta.url),
+      params: { events: o.events, keys: o.keys, broker: example.broker(url) },
       parallelism: 2,
       storage,
       checkpointIntervalMs: 200,
@@ -91,21 +79,21 @@ export async function runBrokerExample(example: BrokerExample): Promise<number> 
     await job.waitUntilCaughtUp()
     const { snapshot } = await job.stop({ savepoint: true })
     console.log(`savepoint ${snapshot!.dir} (${snapshot!.parallelism} workers)`)
+    const expected = expectedCounts(o)
     const differences = await withSnapshotState(storage, snapshot!, stringSerializer, (backend) => {
-      const views = backend.getState(viewsDescriptor)
-      const byPage = backend.getMapState(viewsByPageDescriptor)
+      const count = backend.getState(countDescriptor)
+      const byType = backend.getMapState(byTypeDescriptor)
       const out: string[] = []
-      for (const [user, pages] of expected) {
-        backend.setCurrentKey(user)
-        const want = [...pages.values()].reduce((a, b) => a + b, 0)
-        if (views.value() !== want) out.push(`${user}: ${views.value()} views, expected ${want}`)
-        for (const [page, n] of pages) if (byPage.get(page) !== n) out.push(`${user} ${page}: ${byPage.get(page)} views, expected ${n}`)
+      for (const [key, want] of expected) {
+        backend.setCurrentKey(key)
+        if (count.value() !== want.count) out.push(`${key}: ${count.value()} events, expected ${want.count}`)
+        for (const [type, n] of Object.entries(want.byType)) if (byType.get(type) !== n) out.push(`${key} ${type}: ${byType.get(type)} events, expected ${n}`)
       }
-      const users = [...backend.keys('views')].length
-      if (users !== expected.size) out.push(`${users} users have state, expected ${expected.size}`)
+      const keys = [...backend.keys(countDescriptor.name)].length
+      if (keys !== expected.size) out.push(`${keys} keys have state, expected ${expected.size}`)
       return out
     })
-    console.log(`check     ${expected.size} users, ${o.events} page views: ${differences.length === 0 ? 'every count equals what was written' : `${differences.length} differ`}`)
+    console.log(`check     ${expected.size} keys, ${o.events} events: ${differences.length === 0 ? 'every count equals what was written' : `${differences.length} differ`}`)
     for (const d of differences.slice(0, 5)) console.log(`          ${d}`)
     console.log(differences.length === 0 ? 'PASS' : 'FAIL')
     return differences.length === 0 ? 0 : 1

@@ -15,7 +15,7 @@ import { assertExactlyOnce, assertMatchesPositions, countsIn, ENDLESS, withStora
 import { scrapeUntil, seriesOf, sumOf } from '../metrics/scrape.js'
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
-const JOB = fileURLToPath(new URL('../runtime/counting-job.js', import.meta.url))
+const JOB = fileURLToPath(new URL('../../examples/counting-job.js', import.meta.url))
 
 function cli(args: string[]): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; stderr: () => string } {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })

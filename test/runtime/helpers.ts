@@ -13,9 +13,10 @@ import { withSnapshotState } from '../../src/runtime/snapshot-backend.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
 import type { CheckpointStorage } from '../../src/storage/types.js'
 import { assignToKeyGroup } from '../../src/keygroups.js'
-import { byTypeDescriptor, countDescriptor, eventAt, expectedCounts, type CountingParams } from './counting-job.js'
+import { addEvent, byTypeDescriptor, countDescriptor, eventAt, expectedCounts, type Counts } from '../../examples/counting-job.js'
+import type { FaultyCountingParams } from './counting-job.js'
 
-export type Counts = Map<string, { count: number; byType: Record<string, number> }>
+export type { Counts }
 
 export async function countsIn(storage: CheckpointStorage, md: CheckpointMetadata): Promise<Counts> {
   return withSnapshotState(storage, md, stringSerializer, (backend) => {
@@ -32,10 +33,14 @@ export async function countsIn(storage: CheckpointStorage, md: CheckpointMetadat
 
 /** Every key's state equals what `events` events produce: nothing lost, nothing counted twice. */
 export function assertExactlyOnce(actual: Counts, params: { events: number; keys: number }): void {
-  const expected = expectedCounts(params)
+  assertSameCounts(actual, expectedCounts(params))
+}
+
+export const totalCount = (m: Counts): number => [...m.values()].reduce((s, r) => s + r.count, 0)
+
+export function assertSameCounts(actual: Counts, expected: Counts): void {
   const sorted = (m: Counts) => [...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.count, Object.entries(v.byType).sort()])
-  const total = (m: Counts) => [...m.values()].reduce((s, r) => s + r.count, 0)
-  assert.deepEqual(sorted(actual), sorted(expected), `${total(actual)} events counted for ${actual.size} keys, expected ${total(expected)} for ${expected.size}`)
+  assert.deepEqual(sorted(actual), sorted(expected), `${totalCount(actual)} events counted for ${actual.size} keys, expected ${totalCount(expected)} for ${expected.size}`)
 }
 
 export const COUNTING_JOB = new URL('./counting-job.js', import.meta.url)
@@ -49,7 +54,7 @@ export async function withStorage(fn: (storage: FileSystemCheckpointStorage, dir
   }
 }
 
-export function options(storage: FileSystemCheckpointStorage, params: CountingParams, more: Partial<RunJobOptions> = {}): RunJobOptions {
+export function options(storage: FileSystemCheckpointStorage, params: FaultyCountingParams, more: Partial<RunJobOptions> = {}): RunJobOptions {
   return {
     job: COUNTING_JOB,
     params: { ...params },
@@ -75,30 +80,37 @@ export async function until(what: string, condition: () => boolean, timeoutMs = 
 /** Effectively unbounded: a job on it ends by stop(), never by the end of its stream. */
 export const ENDLESS = 1_000_000_000
 
-/**
- * Every key's state equals what the generator's events before each key
- * group's recorded position produce: the check for a snapshot of a job that
- * was stopped mid-stream (each key group stopped at its own position).
- */
-export async function assertMatchesPositions(storage: CheckpointStorage, md: CheckpointMetadata, keys: number): Promise<number> {
+/** Each key group's generator offset recorded in a checkpoint or savepoint (where its state ends). */
+export function generatorPositions(md: CheckpointMetadata): Map<number, number> {
   const positions = new Map<number, number>()
   for (const inst of md.instances) {
     for (const [start, end, position] of (inst.operatorState as { sourcePositions: [number, number, number][] }).sourcePositions) {
       for (let kg = start; kg <= end; kg++) positions.set(kg, position)
     }
   }
+  return positions
+}
+
+/** Every key group of `later` is past where it was in `earlier`: every worker that took `later` read on. */
+export function everyKeyGroupMovedOn(earlier: CheckpointMetadata, later: CheckpointMetadata): boolean {
+  const before = generatorPositions(earlier)
+  return [...generatorPositions(later)].every(([kg, p]) => p > before.get(kg)!)
+}
+
+/**
+ * Every key's state equals what the generator's events before each key
+ * group's recorded position produce: the check for a snapshot of a job that
+ * was stopped mid-stream (each key group stopped at its own position).
+ */
+export async function assertMatchesPositions(storage: CheckpointStorage, md: CheckpointMetadata, keys: number): Promise<number> {
+  const positions = generatorPositions(md)
   const end = Math.max(...positions.values())
   const expected: Counts = new Map()
   for (let o = 0; o < end; o++) {
     const e = eventAt(keys, o)
-    if (o >= positions.get(assignToKeyGroup(stringSerializer.serialize(e.key), md.maxParallelism))!) continue
-    let r = expected.get(e.key)
-    if (!r) expected.set(e.key, (r = { count: 0, byType: {} }))
-    r.count++
-    r.byType[e.type] = (r.byType[e.type] ?? 0) + 1
+    if (o < positions.get(assignToKeyGroup(stringSerializer.serialize(e.key), md.maxParallelism))!) addEvent(expected, e)
   }
   const actual = await countsIn(storage, md)
-  const sorted = (m: Counts) => [...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.count, Object.entries(v.byType).sort()])
-  assert.deepEqual(sorted(actual), sorted(expected))
-  return [...actual.values()].reduce((s, r) => s + r.count, 0)
+  assertSameCounts(actual, expected)
+  return totalCount(actual)
 }
