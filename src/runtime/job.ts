@@ -340,6 +340,7 @@ export class Job {
         ...(assignments ? { restoreFrom: assignments[index]!.restoreFrom, knownEmptyRanges: assignments[index]!.knownEmptyRanges } : {}),
         positions: [...resumePositions(from, keyGroupRange)].map(([kg, p]) => [kg, p ?? null]),
         heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 500,
+        heartbeatTimeoutMs: this.options.heartbeatTimeoutMs ?? 10_000,
       }
     })
     const onChange = (): void => this.onWorkerChange(attemptRef.a)

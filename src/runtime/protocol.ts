@@ -38,6 +38,13 @@ export interface WorkerConfig {
   /** [key group, position or null for the start of the partition], one per key group of the range. */
   positions: [number, SourcePosition | null][]
   heartbeatIntervalMs: number
+  /**
+   * The job's heartbeat timeout, which holds both ways: a remote worker that
+   * hears nothing from its coordinator (pings every heartbeatIntervalMs) for
+   * this long takes it for dead and ends its assignment. Absent from older
+   * coordinators (10 s then).
+   */
+  heartbeatTimeoutMs?: number
 }
 
 export type ToWorker =

@@ -13,8 +13,6 @@ import { errorFromWorker, MessageWorker } from './worker-handle.js'
 /** An offer older than this is stale (the worker offers every REGISTER_INTERVAL_MS while idle). */
 const OFFER_FRESH_MS = 3 * REGISTER_INTERVAL_MS
 const CLOSE_TIMEOUT_MS = 10_000
-/** The coordinator pings each remote worker this often; a worker ends an assignment after COORDINATOR_SILENCE_MS without a message. */
-export const PING_INTERVAL_MS = 1000
 
 export interface RemoteWorkersOptions {
   /** e.g. nats://host:4222 */
@@ -115,7 +113,8 @@ export class RemoteWorker extends MessageWorker {
     this.exited = new Promise((resolve) => {
       this.resolveExited = resolve
     })
-    this.pinger = setInterval(() => this.send({ type: 'ping' }), PING_INTERVAL_MS)
+    // Heartbeats both ways: the worker ends its assignment when these stop for the job's heartbeat timeout.
+    this.pinger = setInterval(() => this.send({ type: 'ping' }), config.heartbeatIntervalMs)
     this.sub = nc.subscribe(subjects.from(jobId, workerId), {
       callback: (err, msg) => {
         if (!err) this.receive(decodeMessage<FromWorker>(msg.data))

@@ -4,16 +4,22 @@
 // failure), and offers itself again afterwards, so that restarts and
 // rescales reuse it. Its RocksDB working directory is local and temporary;
 // checkpoint storage is what the job definition's storage() opens.
+// It outlives its coordinator, as a Flink TaskManager outlives its
+// JobManager: when the coordinator's pings stop for the job's heartbeat
+// timeout, the worker drops its assignment and its local state (the latest
+// checkpoint holds what counts) and offers itself to whichever coordinator of
+// the job comes next (e.g. one started with restoreFrom: 'latest').
 import { randomBytes } from 'node:crypto'
 import type { NatsConnection, Subscription } from '@nats-io/nats-core'
 import { jobModuleUrl } from './job-module.js'
 import { checkToken, decodeMessage, encodeMessage, REGISTER_INTERVAL_MS, subjects } from './nats-subjects.js'
 import type { FromWorker, ToWorker } from './protocol.js'
-import { PING_INTERVAL_MS } from './remote-pool.js'
 import { WorkerSession } from './worker-session.js'
 
-/** Silence from the coordinator that ends an assignment: several missed pings. */
-const COORDINATOR_SILENCE_MS = 10 * PING_INTERVAL_MS
+/** Silence from the coordinator that ends an assignment when the coordinator did not say (an older one). */
+const DEFAULT_COORDINATOR_SILENCE_MS = 10_000
+/** How often the silence is checked. */
+const WATCHDOG_INTERVAL_MS = 100
 
 export interface RemoteWorkerOptions {
   /** The job module on this host (its default export is the job definition). */
@@ -42,15 +48,22 @@ export async function serveRemoteWorker(options: RemoteWorkerOptions): Promise<R
   const from = subjects.from(options.jobId, workerId)
   const send = (m: FromWorker): void => nc.publish(from, encodeMessage(m))
   let session: WorkerSession | undefined
+  let assignment = ''
+  let silenceMs = DEFAULT_COORDINATOR_SILENCE_MS
+  /** The session being ended because its coordinator went silent (said once). */
+  let abandoned: WorkerSession | undefined
   let closed = false
   let lastFromCoordinatorMs = performance.now()
-  // A coordinator that went silent (its process died) leaves the assignment to nobody: end it and offer again.
+  // A coordinator that went silent (its process or host died) leaves the assignment to nobody: end it,
+  // which drops the local state, and offer again to the next coordinator.
   const watchdog = setInterval(() => {
-    if (session && performance.now() - lastFromCoordinatorMs > COORDINATOR_SILENCE_MS) {
-      log(`worker ${workerId}: no word from the coordinator for ${COORDINATOR_SILENCE_MS} ms, ending the assignment`)
+    if (session && session !== abandoned && performance.now() - lastFromCoordinatorMs > silenceMs) {
+      abandoned = session
+      log(`worker ${workerId}: no word from the coordinator of job ${options.jobId} for ${silenceMs} ms (its heartbeat timeout): ` +
+        `taking it for dead, dropping ${assignment} and its local state, then waiting for a new coordinator`)
       session.deliver({ type: 'close' })
     }
-  }, 1000)
+  }, WATCHDOG_INTERVAL_MS)
 
   const offer = async (): Promise<void> => {
     while (!closed && !session) {
@@ -70,6 +83,8 @@ export async function serveRemoteWorker(options: RemoteWorkerOptions): Promise<R
       const m = decodeMessage<ToWorker>(msg.data)
       if (m.type === 'open') {
         if (session) return // already assigned; the coordinator will time this open out
+        assignment = m.config.name
+        silenceMs = m.config.heartbeatTimeoutMs ?? DEFAULT_COORDINATOR_SILENCE_MS
         log(`worker ${workerId}: ${m.config.name}, key groups ${m.config.keyGroupRange.start}..${m.config.keyGroupRange.end}`)
         session = new WorkerSession(send, (failed) => {
           log(`worker ${workerId}: assignment ${failed ? 'failed' : 'closed'}`)

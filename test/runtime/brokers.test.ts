@@ -30,7 +30,7 @@ import { sample, sumOf } from '../metrics/scrape.js'
 
 const KEYS = 300
 /** Events per second the producer writes (SOAK=1: more, so that more checkpoints, kills and rescales overlap the writing). */
-const PRODUCE_RATE = process.env.SOAK ? 10_000 : 3000
+const PRODUCE_RATE = process.env.SOAK ? 10_000 : 1000
 
 interface Producer {
   send(e: CountEvent): Promise<unknown>
