@@ -22,7 +22,7 @@ function run(script: string, args: string[]): Promise<{ code: number | null; std
 for (const [script, binary] of [['nats-job.js', 'nats-server'], ['redis-job.js', 'redis-server']] as const) {
   test(`example ${script}: starts its server, survives a worker kill and a rescale, PASS`, async (t) => {
     if (!isInstalled(binary) && !process.env.CI) return t.skip(`${binary} is not installed`)
-    const r = await run(script, ['--events', '3000', '--users', '100'])
+    const r = await run(script, ['--events', '3000', '--keys', '100'])
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`)
     assert.match(r.stdout, /started here, pid \d+/)
     assert.match(r.stdout, /SIGKILL/)
