@@ -10,8 +10,9 @@ import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { findLatestCompleteCheckpoint } from '../../src/checkpoint/catalog.js'
 import { readMetadata } from '../../src/checkpoint/metadata.js'
-import { assertExactlyOnce, assertMatchesPositions, countsIn, ENDLESS, withStorage } from '../runtime/helpers.js'
+import { assertExactlyOnce, assertMatchesPositions, countsIn, ENDLESS, generatorPositions, withStorage } from '../runtime/helpers.js'
 import { scrapeUntil, seriesOf, sumOf } from '../metrics/scrape.js'
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
@@ -41,7 +42,6 @@ test('keyed-state run, stop (savepoint), run --restore-from: the job resumes and
     const common = ['--storage', dir, '--max-parallelism', '16', '--checkpoint-interval-ms', '50']
     const first = cli(['run', JOB, ...common, '--params', JSON.stringify(endless), '--parallelism', '2', '--pid-file', pidFile, '--metrics-port', '0', '--rocksdb-statistics'])
     while (!existsSync(pidFile)) await sleep(20)
-    await sleep(500)
     // --metrics-port serves the running job's metrics: both workers count events.
     const url = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(first.stderr())?.[1]
     assert.ok(url, first.stderr())
@@ -49,6 +49,12 @@ test('keyed-state run, stop (savepoint), run --restore-from: the job resumes and
       seriesOf(t, 'keyed_state_events_total').filter((s) => s.value > 0).length === 2)
     assert.equal(sumOf(text, 'keyed_state_job_restarts_total'), 0)
     assert.equal(seriesOf(text, 'keyed_state_rocksdb_block_cache_misses_total').length, 2, '--rocksdb-statistics reaches both workers')
+    // Stopped once a checkpoint holds some events (not after a time: the machine may be slow).
+    for (;;) {
+      const latest = await findLatestCompleteCheckpoint(storage)
+      if (latest && [...generatorPositions(latest).values()].some((p) => p > 0)) break
+      await sleep(20)
+    }
     const stopped = await cli(['stop', pidFile]).done
     assert.equal(stopped.code, 0, stopped.stderr)
     const r1 = await first.done
