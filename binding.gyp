@@ -24,6 +24,7 @@
       'native/options.cc',
       'native/snapshot.cc',
       'native/sst_writer.cc',
+      'native/sst_writer_async.cc',
       'native/status.cc',
       'native/ttl_compaction_filter.cc',
     ],

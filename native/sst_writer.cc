@@ -18,17 +18,117 @@ uint32_t ReadU32le(const char* p) {
 
 }  // namespace
 
+// ---- SstFile (any thread, one at a time) ----
+
+bool SstFile::Fail(const rocksdb::Status& status, const std::string& what, SstFailure* failure) {
+  failure->code = ErrorCodeOf(status);
+  failure->status = status.ToString();
+  failure->hasStatus = true;
+  failure->message = what + " " + path_ + ": " + failure->status;
+  return false;
+}
+
+bool SstFile::Add(const rocksdb::Slice& key, const rocksdb::Slice& value, SstFailure* failure) {
+  if (finished_) {
+    failure->code = ErrorCode::kClosed;
+    failure->message = "sst writer is finished";
+    return false;
+  }
+  if (writer_ == nullptr) {
+    // Keep written pages cached: the file is usually ingested right away.
+    auto writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), options_, nullptr,
+                                                           /*invalidate_page_cache=*/false);
+    rocksdb::Status s = writer->Open(path_);
+    if (!s.ok()) return Fail(s, "sstWriter.open", failure);
+    writer_ = std::move(writer);
+  }
+  rocksdb::Status s = writer_->Put(key, value);
+  if (!s.ok()) return Fail(s, "sstWriter.put", failure);
+  entries_++;
+  return true;
+}
+
+bool SstFile::AddPacked(const char* p, size_t size, size_t base, const KeyGroupBounds& bounds, SstFailure* failure) {
+  size_t offset = 0;
+  // Each entry's framing (and key group) is checked before it is added, so a
+  // bad chunk fails at the offset where it breaks.
+  auto bad = [&](size_t at, const std::string& why) {
+    failure->code = ErrorCode::kInvalidArgument;
+    failure->message = "sstWriter: packed entry at offset " + std::to_string(base + at) + " " + why;
+    return false;
+  };
+  while (offset < size) {
+    const size_t entryStart = offset;
+    if (size - offset < 4) return bad(entryStart, "is truncated");
+    const size_t keyLength = ReadU32le(p + offset);
+    offset += 4;
+    if (size - offset < 4 || size - offset - 4 < keyLength) return bad(entryStart, "is truncated");
+    rocksdb::Slice key(p + offset, keyLength);
+    offset += keyLength;
+    const size_t valueLength = ReadU32le(p + offset);
+    offset += 4;
+    if (size - offset < valueLength) return bad(entryStart, "is truncated");
+    rocksdb::Slice value(p + offset, valueLength);
+    offset += valueLength;
+    if (bounds.check) {
+      if (keyLength < 2) return bad(entryStart, "has a key without a key-group prefix");
+      const auto* k = reinterpret_cast<const unsigned char*>(key.data());
+      const uint32_t keyGroup = static_cast<uint32_t>(k[0]) << 8 | k[1];
+      if (keyGroup < bounds.min || keyGroup > bounds.max) {
+        return bad(entryStart, "has key group " + std::to_string(keyGroup) + ", outside " + std::to_string(bounds.min) +
+                                   ".." + std::to_string(bounds.max));
+      }
+    }
+    if (!Add(key, value, failure)) {
+      failure->message = "packed entry at offset " + std::to_string(base + entryStart) + ": " + failure->message;
+      return false;
+    }
+  }
+  return true;
+}
+
+bool SstFile::Finish(uint64_t* fileSize, SstFailure* failure) {
+  if (finished_) {
+    failure->code = ErrorCode::kClosed;
+    failure->message = "sst writer is finished";
+    return false;
+  }
+  finished_ = true;
+  *fileSize = 0;
+  if (writer_ == nullptr) return true;
+  rocksdb::ExternalSstFileInfo file;
+  rocksdb::Status s = writer_->Finish(&file);
+  writer_.reset();
+  if (!s.ok()) return Fail(s, "sstWriter.finish", failure);
+  *fileSize = file.file_size;
+  return true;
+}
+
+void SstFile::Abandon() {
+  finished_ = true;
+  writer_.reset();  // SstFileWriter's destructor abandons an unfinished table
+}
+
+Napi::Error SstFailureError(Napi::Env env, const SstFailure& failure) {
+  return MakeError(env, failure.code, failure.message, failure.hasStatus ? &failure.status : nullptr);
+}
+
+// ---- the JS class ----
+
 Napi::Function SstWriter::DefineClass(Napi::Env env) {
   return Napi::ObjectWrap<SstWriter>::DefineClass(env, kClassName,
                                                   {
                                                       InstanceMethod<&SstWriter::Put>("put"),
                                                       InstanceMethod<&SstWriter::PutChunk>("putChunk"),
+                                                      InstanceMethod<&SstWriter::PutChunksAsync>("putChunksAsync"),
                                                       InstanceMethod<&SstWriter::Finish>("finish"),
+                                                      InstanceMethod<&SstWriter::FinishAsync>("finishAsync"),
+                                                      InstanceMethod<&SstWriter::Abort>("abort"),
                                                       InstanceAccessor<&SstWriter::Entries>("entries"),
                                                   });
 }
 
-// Made by `new` from JS: no path, behaves as finished.
+// Made by `new` from JS: no file, behaves as finished.
 SstWriter::SstWriter(const Napi::CallbackInfo& info) : Wrapped<SstWriter>(info) {}
 
 Napi::Value SstWriter::Create(const Napi::CallbackInfo& info) {
@@ -36,76 +136,56 @@ Napi::Value SstWriter::Create(const Napi::CallbackInfo& info) {
   std::string path = StringValue(env, info[0], "path");
   if (path.empty()) Throw(env, ErrorCode::kInvalidArgument, "path must not be empty");
   Napi::Object object = AddonData::Of(env)->sstWriterClass.New({});
-  SstWriter* writer = Unwrap(object);
-  writer->path_ = std::move(path);
-  writer->options_ = MakeSstWriterOptions();
-  writer->finished_ = false;
+  Unwrap(object)->file_ = std::make_shared<SstFile>(std::move(path), MakeSstWriterOptions());
   return object;
 }
 
-void SstWriter::Add(Napi::Env env, const rocksdb::Slice& key, const rocksdb::Slice& value) {
-  if (finished_) Throw(env, ErrorCode::kClosed, "sst writer is finished");
-  if (writer_ == nullptr) {
-    // Keep written pages cached: the file is usually ingested right away.
-    auto writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), options_, nullptr,
-                                                           /*invalidate_page_cache=*/false);
-    Check(env, writer->Open(path_), "sstWriter.open " + path_);
-    writer_ = std::move(writer);
+SstFile& SstWriter::Usable(Napi::Env env, const char* what) {
+  if (file_ != nullptr && file_->busy()) {
+    Throw(env, ErrorCode::kBusy, std::string(what) + ": an async call is in flight on this sst writer; await it first");
   }
-  Check(env, writer_->Put(key, value), "sstWriter.put " + path_);
-  entries_++;
+  if (file_ == nullptr || file_->finished()) Throw(env, ErrorCode::kClosed, "sst writer is finished");
+  return *file_;
 }
 
 Napi::Value SstWriter::Put(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Add(env, Bytes(env, info[0], "key"), Bytes(env, info[1], "value"));
+  SstFile& file = Usable(env, "sstWriter.put");
+  SstFailure failure;
+  if (!file.Add(Bytes(env, info[0], "key"), Bytes(env, info[1], "value"), &failure)) throw SstFailureError(env, failure);
   return env.Undefined();
 }
 
 Napi::Value SstWriter::PutChunk(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  SstFile& file = Usable(env, "sstWriter.putChunk");
   rocksdb::Slice chunk = Bytes(env, info[0], "chunk");
-  const char* p = chunk.data();
-  const size_t size = chunk.size();
-  size_t offset = 0;
-  // Validate an entry's framing before adding it, so a truncated chunk fails
-  // at the offset where it breaks.
-  auto truncated = [&](size_t at) {
-    Throw(env, ErrorCode::kInvalidArgument,
-          "sstWriter.putChunk: packed chunk truncated at offset " + std::to_string(at));
-  };
-  while (offset < size) {
-    const size_t entryStart = offset;
-    if (size - offset < 4) truncated(entryStart);
-    const size_t keyLength = ReadU32le(p + offset);
-    offset += 4;
-    if (size - offset < keyLength + 4) truncated(entryStart);
-    rocksdb::Slice key(p + offset, keyLength);
-    offset += keyLength;
-    const size_t valueLength = ReadU32le(p + offset);
-    offset += 4;
-    if (size - offset < valueLength) truncated(entryStart);
-    rocksdb::Slice value(p + offset, valueLength);
-    offset += valueLength;
-    Add(env, key, value);
-  }
+  SstFailure failure;
+  if (!file.AddPacked(chunk.data(), chunk.size(), 0, KeyGroupBounds{}, &failure)) throw SstFailureError(env, failure);
   return env.Undefined();
 }
 
 Napi::Value SstWriter::Finish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (finished_) Throw(env, ErrorCode::kClosed, "sst writer is finished");
-  finished_ = true;
-  if (writer_ == nullptr) return Napi::Number::New(env, 0);
-  rocksdb::ExternalSstFileInfo file;
-  rocksdb::Status s = writer_->Finish(&file);
-  writer_.reset();
-  Check(env, s, "sstWriter.finish " + path_);
-  return Napi::Number::New(env, static_cast<double>(file.file_size));
+  SstFile& file = Usable(env, "sstWriter.finish");
+  uint64_t size = 0;
+  SstFailure failure;
+  if (!file.Finish(&size, &failure)) throw SstFailureError(env, failure);
+  return Napi::Number::New(env, static_cast<double>(size));
+}
+
+// Idempotent: drops an unfinished file's writer (a failed restore); refused while an async call is in flight.
+Napi::Value SstWriter::Abort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (file_ != nullptr && file_->busy()) {
+    Throw(env, ErrorCode::kBusy, "sstWriter.abort: an async call is in flight on this sst writer; await it first");
+  }
+  if (file_ != nullptr) file_->Abandon();
+  return env.Undefined();
 }
 
 Napi::Value SstWriter::Entries(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(entries_));
+  return Napi::Number::New(info.Env(), static_cast<double>(file_ == nullptr ? 0 : file_->entries()));
 }
 
 }  // namespace ks

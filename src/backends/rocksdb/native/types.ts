@@ -219,6 +219,17 @@ export interface NativeSstWriter {
   putChunk(chunk: Uint8Array): void
   /** Finishes the file; returns its size, 0 when no entry was added (then no file exists). */
   finish(): number
+  /**
+   * Copies the packed chunks and adds their entries on the thread pool; with
+   * key-group bounds, an entry whose key's u16be key group is outside them is
+   * refused (INVALID_ARGUMENT naming its offset). Every other call on this
+   * writer is refused (BUSY) until the promise settles.
+   */
+  putChunksAsync(chunks: readonly Uint8Array[], minKeyGroup?: number, maxKeyGroup?: number): Promise<void>
+  /** finish() on the thread pool. */
+  finishAsync(): Promise<number>
+  /** Drops an unfinished file's writer (the caller removes the file); idempotent. */
+  abort(): void
   readonly entries: number
 }
 
