@@ -1,6 +1,9 @@
-// The thread-pool half of the sst writer: putChunksAsync copies the packed
-// chunks it is given (the caller may reuse or drop them at once) and adds them
-// on the thread pool, checking each entry's framing and key group;
+// The thread-pool half of the sst writer: putChunksAsync adds the packed
+// chunks it is given on the thread pool, checking each entry's framing and key
+// group. It holds the chunks (references, no copy: copying a restore's
+// gigabytes cost the event loop more than reading them) until it settles, so
+// the caller must not change them meanwhile — the restore reader never reuses
+// a chunk it handed over;
 // finishAsync finishes the file (block flush, index, fsync) there. A restore
 // runs several writers at once this way, while the event loop reads and
 // verifies the next blocks. Raw Node-API for the reasons iterator.cc gives.
@@ -8,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "args.h"
 #include "sst_writer.h"
@@ -22,7 +26,8 @@ struct SstWork {
   napi_ref writer = nullptr;  // keeps the JS object alive until the work settles
   std::shared_ptr<SstFile> file;
   bool finish = false;
-  std::string bytes;  // the chunks, concatenated
+  std::vector<napi_ref> held;         // the chunks' JS objects, alive until the work settles
+  std::vector<rocksdb::Slice> chunks;  // their bytes
   KeyGroupBounds bounds;
   uint64_t fileSize = 0;
   SstFailure failure;
@@ -31,15 +36,31 @@ struct SstWork {
 
 void ExecuteSstWork(napi_env, void* data) {
   auto* work = static_cast<SstWork*>(data);
-  work->ok = work->finish ? work->file->Finish(&work->fileSize, &work->failure)
-                          : work->file->AddPacked(work->bytes.data(), work->bytes.size(), 0, work->bounds, &work->failure);
-  std::string().swap(work->bytes);  // free the copy on the pool, not on the JS thread
+  if (work->finish) {
+    work->ok = work->file->Finish(&work->fileSize, &work->failure);
+    return;
+  }
+  work->ok = true;
+  size_t base = 0;
+  for (const rocksdb::Slice& chunk : work->chunks) {
+    if (!work->file->AddPacked(chunk.data(), chunk.size(), base, work->bounds, &work->failure)) {
+      work->ok = false;
+      return;
+    }
+    base += chunk.size();
+  }
+}
+
+void ReleaseHeld(napi_env env, SstWork* work) {
+  for (napi_ref ref : work->held) napi_delete_reference(env, ref);
+  work->held.clear();
 }
 
 void CompleteSstWork(napi_env env, napi_status status, void* data) {
   std::unique_ptr<SstWork> work(static_cast<SstWork*>(data));
   work->file->set_busy(false);
   napi_delete_async_work(env, work->work);
+  ReleaseHeld(env, work.get());
   if (status == napi_ok) {
     napi_value value = nullptr;
     try {
@@ -69,6 +90,7 @@ Napi::Value Queue(Napi::Env env, napi_value self, std::unique_ptr<SstWork> work,
       napi_queue_async_work(env, work->work) != napi_ok) {
     if (work->writer != nullptr) napi_delete_reference(env, work->writer);
     if (work->work != nullptr) napi_delete_async_work(env, work->work);
+    ReleaseHeld(env, work.get());
     // The promise (if made) is never settled: nobody receives it.
     Throw(env, ErrorCode::kInternal, std::string(what) + ": cannot queue the work");
   }
@@ -83,7 +105,7 @@ Napi::Value Queue(Napi::Env env, napi_value self, std::unique_ptr<SstWork> work,
 // must start with a u16be key group in [min, max] when they are given.
 Napi::Value SstWriter::PutChunksAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SstFile& file = Usable(env, "sstWriter.putChunksAsync");
+  Usable(env, "sstWriter.putChunksAsync");
   if (!info[0].IsArray()) Throw(env, ErrorCode::kInvalidArgument, "chunks must be an array of Uint8Array");
   Napi::Array chunks = info[0].As<Napi::Array>();
   auto work = std::make_unique<SstWork>();
@@ -94,13 +116,24 @@ Napi::Value SstWriter::PutChunksAsync(const Napi::CallbackInfo& info) {
     if (work->bounds.min > work->bounds.max) Throw(env, ErrorCode::kInvalidArgument, "minKeyGroup > maxKeyGroup");
   }
   const uint32_t n = chunks.Length();
-  size_t total = 0;
-  for (uint32_t i = 0; i < n; i++) total += Bytes(env, chunks.Get(i), "chunk").size();
-  work->bytes.reserve(total);
-  // Each view is copied before the next Get (which could run a getter); the sizing above is only a hint.
+  work->held.reserve(n);
+  work->chunks.reserve(n);
+  // Every chunk checked before any is held, so a bad one leaves no reference behind.
+  std::vector<Napi::Value> values;
+  values.reserve(n);
   for (uint32_t i = 0; i < n; i++) {
-    rocksdb::Slice chunk = Bytes(env, chunks.Get(i), "chunk");
-    work->bytes.append(chunk.data(), chunk.size());
+    values.push_back(chunks.Get(i));
+    Bytes(env, values.back(), "chunk");
+  }
+  for (const Napi::Value& chunk : values) {
+    rocksdb::Slice bytes = Bytes(env, chunk, "chunk");
+    napi_ref ref = nullptr;
+    if (napi_create_reference(env, chunk, 1, &ref) != napi_ok) {
+      ReleaseHeld(env, work.get());
+      Throw(env, ErrorCode::kInternal, "sstWriter.putChunksAsync: cannot hold a chunk");
+    }
+    work->held.push_back(ref);
+    work->chunks.push_back(bytes);
   }
   work->file = file_;
   return Queue(env, info.This(), std::move(work), "keyed-state:sstWriter.putChunksAsync");

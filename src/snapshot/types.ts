@@ -163,8 +163,14 @@ export interface FullSnapshotResources {
 export interface RestoreSink {
   /** Registers the restored states (called once, before any entries). */
   restoreMetaInfos(metaInfos: readonly StateMetaInfo[]): void
-  /** Entries of one state in one key group, packed as in FullSnapshotResources. */
-  restoreChunk(stateName: string, keyGroup: number, chunk: Uint8Array): void
+  /**
+   * Entries of one state in one key group, packed as in FullSnapshotResources.
+   * `lane` (0 when the reader reads one stream) names the reader's stream: a
+   * reader with several streams (FullRestoreOptions.readLanes) delivers the
+   * key groups of one lane in ascending order, the lanes interleaved. A
+   * promise asks the reader to wait before the next chunk (the sink is behind).
+   */
+  restoreChunk(stateName: string, keyGroup: number, chunk: Uint8Array, lane?: number): void | Promise<void>
   /** Called after the last chunk of a handle. */
   flushRestore?(): Promise<void> | void
 }

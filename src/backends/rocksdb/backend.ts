@@ -39,7 +39,7 @@ import {
   WORKING_DIR_FORMAT_VERSION,
   type BackendRecord,
 } from './meta-store.js'
-import { IngestingRestoreSink, type RestoreTarget } from './full-restore.js'
+import { IngestingRestoreSink, RESTORE_READ_LANES, type RestoreTarget } from './full-restore.js'
 import { ScratchBuffer, ValueReader } from './reused-buffers.js'
 import type { RocksDBSnapshotContext, SnapshotStrategy, StateColumnFamily } from './snapshot-strategy.js'
 import {
@@ -225,9 +225,10 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
         maxParallelism: this.maxParallelism,
         keySerializer: this.keySerializer as Serializer<unknown>,
         onLocalFallback: fullLocalFallback(localFallbackReporter(options.onLocalFallback)),
+        readLanes: RESTORE_READ_LANES,
         ...(options.knownEmptyRanges ? { knownEmptyRanges: options.knownEmptyRanges } : {}),
       })
-      sink.flushRestore()
+      await sink.flushRestore()
     } catch (e) {
       this.db.close()
       await discardDatabase(this.workingDir)

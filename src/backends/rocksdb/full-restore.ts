@@ -1,19 +1,25 @@
-// Restore from full (canonical) snapshots. The reader hands over chunks per
-// (key group, state), each sorted, in the same packed layout the native
-// iterators produce; entries are already composite keys and canonical values.
-// They are written into SST files per state and ingested, rather than
-// re-inserted through write batches: measured on 1M entries of 100-byte values
-// (122 MB), ingest restored 0.9-1.7M entries/s and batches 0.25-0.37M entries/s
-// (one batch.put N-API call per entry plus memtable flushes and compactions).
+// Restore from full (canonical) snapshots into RocksDB. The reader hands over
+// verified chunks per (key group, state), each sorted, in the packed layout the
+// native iterators produce; entries are already composite keys and canonical
+// values, and the canonical order (u16be key group first, then unsigned bytes)
+// is RocksDB's bytewise key order, for every state kind (timers included), so
+// no state needs sorting. They are written straight into SST files and
+// ingested, rather than re-inserted through write batches.
+//
+// Files are built on the thread pool (SstWriter.putChunksAsync), one per
+// (state, reader lane): the reader reads a big handle in several lanes
+// (contiguous key-group runs, FullRestoreOptions.readLanes), so several files
+// are built at once while the event loop reads and verifies the next blocks.
+// Files of one state never overlap (a lane's key groups are its own), so all
+// of them are ingested by one IngestExternalFile call per handle.
 import { mkdirSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { KeyedStateError } from '../../errors.js'
+import { isKeyedStateError, KeyedStateError } from '../../errors.js'
 import type { KeyGroupRange } from '../../keygroups.js'
 import type { NativeBinding, NativeDb, NativeSstWriter } from './native/types.js'
 import type { RestoreSink } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
-import { ChunkCursor, compareBytes } from './packed-chunks.js'
 
 /** What the sink needs from the backend being restored. */
 export interface RestoreTarget {
@@ -28,48 +34,43 @@ export interface RestoreTarget {
   columnFamilyHandle(stateName: string): number
 }
 
+/** Lanes a handle is read in at once: work for the thread pool's threads (libuv has 4 by default). */
+export const RESTORE_READ_LANES = 4
 /** Roll over to a new SST file past this size, so no single staged file grows without bound. */
 const SST_FILE_TARGET_BYTES = 256 * 1024 * 1024
+/** A lane's chunks go to its writer in batches of about this size (one thread-pool job each). */
+const BATCH_BYTES = 1024 * 1024
+/** Chunks held by lanes and not yet handed over, all lanes: past it every lane hands its batch over. */
+const QUEUED_BYTES_MAX = 32 * 1024 * 1024
+/** Bytes handed to writers and not yet written, all lanes: past it the reader waits. */
+const IN_FLIGHT_BYTES_MAX = 64 * 1024 * 1024
 
-interface OpenFile {
-  readonly writer: NativeSstWriter
-  readonly path: string
-  writtenBytes: number
-  /** Copy of the last key written, to detect chunks that would break ascending order. */
-  lastKey: Uint8Array | undefined
-}
-
-interface StateFiles {
+/** The file a (state, lane) is writing, and the work queued for it. */
+interface Lane {
+  readonly stateName: string
+  readonly index: number
   readonly cf: number
-  open: OpenFile | undefined
-  /** Finished, non-overlapping files waiting for one ingest call. */
-  finished: string[]
-}
-
-/** Checks every entry of a chunk belongs to `keyGroup`; returns where its first and last keys start (-1 when empty). */
-function checkChunk(chunk: Uint8Array, stateName: string, keyGroup: number, cursor: ChunkCursor): { first: number; last: number } {
-  cursor.reset(chunk)
-  let first = -1
-  let last = -1
-  while (cursor.next()) {
-    if (cursor.keyEnd - cursor.keyStart < 2 || cursor.keyGroup() !== keyGroup) {
-      throw new KeyedStateError(
-        'CORRUPTION',
-        `restore of state '${stateName}': an entry of key group ${keyGroup} has a key of another key group`,
-        { state: stateName, keyGroup },
-      )
-    }
-    if (first < 0) first = cursor.keyStart
-    last = cursor.keyStart
-  }
-  return { first, last }
+  file: { writer: NativeSstWriter; path: string } | undefined
+  writtenBytes: number
+  lastKeyGroup: number
+  queued: Uint8Array[]
+  queuedBytes: number
+  /** The lane's thread-pool work, in order; never rejects (failures land in `error`). */
+  tail: Promise<void>
+  busy: boolean
+  error: unknown
 }
 
 export class IngestingRestoreSink implements RestoreSink {
-  private readonly states = new Map<string, StateFiles>()
-  private readonly cursor = new ChunkCursor(new Uint8Array(0))
+  private readonly lanes = new Map<string, Lane>()
+  /** Column family → finished files, in key order per lane. */
+  private readonly finished = new Map<number, string[]>()
+  /** Every writer made, so a failed restore aborts those still open. */
+  private readonly writers: NativeSstWriter[] = []
   private fileSeq = 0
   private stagingReady = false
+  private queuedBytes = 0
+  private inFlightBytes = 0
   /** Entries written, for reporting and tests. */
   entries = 0
 
@@ -79,94 +80,178 @@ export class IngestingRestoreSink implements RestoreSink {
     this.target.registerRestoredStates(metaInfos)
   }
 
-  restoreChunk(stateName: string, keyGroup: number, chunk: Uint8Array): void {
+  restoreChunk(stateName: string, keyGroup: number, chunk: Uint8Array, laneIndex = 0): void | Promise<void> {
     const range = this.target.keyGroupRange
     // The reader only reads the target range; skip strays rather than restore foreign key groups.
     if (keyGroup < range.start || keyGroup > range.end || chunk.length === 0) return
-    const bounds = checkChunk(chunk, stateName, keyGroup, this.cursor)
-    if (bounds.first < 0) return
-    const files = this.filesOf(stateName)
-    const firstKey = this.keyAt(chunk, bounds.first)
-    const open = files.open
-    if (open?.lastKey && compareBytes(firstKey, 0, firstKey.length, open.lastKey, 0, open.lastKey.length) <= 0) {
-      // Chunks out of order (handles given in no particular order): finish this
-      // file and ingest what we have, so files of one ingest never overlap.
-      this.finishOpen(files)
-      this.ingestFinished(files)
+    const lane = this.laneOf(stateName, laneIndex)
+    if (lane.error !== undefined) throw lane.error
+    if (keyGroup < lane.lastKeyGroup) {
+      // Out of key-group order for this lane (a caller that does not keep lanes ordered):
+      // ingest what the state has so far, so the files of one ingest never overlap.
+      return this.ingestStateThenAdd(lane, keyGroup, chunk)
     }
-    const file = files.open ?? this.openFile(files)
-    try {
-      file.writer.putChunk(chunk)
-    } catch (e) {
-      throw new KeyedStateError('CORRUPTION', `restore of state '${stateName}', key group ${keyGroup}: ${(e as Error).message}`, {
-        state: stateName,
-        keyGroup,
-        cause: e,
-      })
-    }
-    file.lastKey = Uint8Array.prototype.slice.call(this.keyAt(chunk, bounds.last))
-    file.writtenBytes += chunk.length
-    if (file.writtenBytes >= SST_FILE_TARGET_BYTES) this.finishOpen(files)
+    lane.lastKeyGroup = keyGroup
+    lane.queued.push(chunk)
+    lane.queuedBytes += chunk.length
+    this.queuedBytes += chunk.length
+    if (lane.queuedBytes >= BATCH_BYTES) this.handOver(lane)
+    if (this.queuedBytes >= QUEUED_BYTES_MAX) for (const l of this.lanes.values()) this.handOver(l)
+    if (this.inFlightBytes >= IN_FLIGHT_BYTES_MAX) return this.waitForRoom()
   }
 
   /**
-   * Ingests every state's remaining files with one native call: RocksDB then
+   * Finishes every file and ingests them with one native call: RocksDB then
    * writes its MANIFEST once, not once per state (a restore of 1,000 states
    * made 1,000 ingest calls, issue 14).
    */
-  flushRestore(): void {
-    const groups: Array<{ cf: number; files: string[] }> = []
-    for (const files of this.states.values()) {
-      this.finishOpen(files)
-      if (files.finished.length > 0) groups.push({ cf: files.cf, files: files.finished })
-      files.finished = []
-    }
-    // move: hard-link the staged files into the DB instead of copying them.
-    if (groups.length > 0) this.target.db.ingestAll(groups, { move: true })
+  async flushRestore(): Promise<void> {
+    for (const lane of this.lanes.values()) this.finishFile(lane)
+    await this.settleAll()
+    this.ingest([...this.finished.keys()])
   }
 
-  /** Removes staged files left by a failed restore. */
+  /** Waits for work in flight, drops open writers and removes staged files (after a failed restore, or always at the end). */
   async discard(): Promise<void> {
+    await this.settleAll(false)
+    for (const w of this.writers) w.abort()
     await rm(this.target.stagingDir, { recursive: true, force: true })
   }
 
-  private keyAt(chunk: Uint8Array, keyStart: number): Uint8Array {
-    const len = chunk[keyStart - 4]! | (chunk[keyStart - 3]! << 8) | (chunk[keyStart - 2]! << 16) | (chunk[keyStart - 1]! << 24)
-    return chunk.subarray(keyStart, keyStart + (len >>> 0))
-  }
-
-  private filesOf(stateName: string): StateFiles {
-    let files = this.states.get(stateName)
-    if (!files) {
-      files = { cf: this.target.columnFamilyHandle(stateName), open: undefined, finished: [] }
-      this.states.set(stateName, files)
+  private laneOf(stateName: string, laneIndex: number): Lane {
+    const key = `${laneIndex}\u0000${stateName}`
+    let lane = this.lanes.get(key)
+    if (!lane) {
+      const cf = this.target.columnFamilyHandle(stateName)
+      lane = { stateName, index: laneIndex, cf, file: undefined, writtenBytes: 0, lastKeyGroup: -1, queued: [], queuedBytes: 0, tail: Promise.resolve(), busy: false, error: undefined }
+      this.lanes.set(key, lane)
     }
-    return files
+    return lane
   }
 
-  private openFile(files: StateFiles): OpenFile {
+  /** Hands the lane's queued chunks to its writer, after the lane's earlier work. */
+  private handOver(lane: Lane): void {
+    if (lane.queuedBytes === 0) return
+    const batch = lane.queued
+    const bytes = lane.queuedBytes
+    lane.queued = []
+    lane.queuedBytes = 0
+    this.queuedBytes -= bytes
+    const { writer } = (lane.file ??= this.newFile())
+    const { start, end } = this.target.keyGroupRange
+    this.inFlightBytes += bytes
+    this.chain(lane, () => writer.putChunksAsync(batch, start, end), () => {
+      this.inFlightBytes -= bytes
+    })
+    lane.writtenBytes += bytes
+    if (lane.writtenBytes >= SST_FILE_TARGET_BYTES) this.finishFile(lane)
+  }
+
+  /** Hands over what is queued and finishes the lane's file; its path joins the finished files of the state. */
+  private finishFile(lane: Lane): void {
+    this.handOver(lane)
+    if (!lane.file) return
+    const { writer, path } = lane.file
+    lane.file = undefined
+    lane.writtenBytes = 0
+    let files = this.finished.get(lane.cf)
+    if (!files) this.finished.set(lane.cf, (files = []))
+    // The slot keeps the file's place in key order; an empty file (no entries) leaves it empty.
+    const slot = files.push('') - 1
+    this.chain(
+      lane,
+      async () => {
+        this.entries += writer.entries
+        if ((await writer.finishAsync()) > 0) files[slot] = path
+      },
+      () => {},
+    )
+  }
+
+  /** Runs `work` after the lane's earlier work; a failure is kept in lane.error and stops the lane's later work. */
+  private chain(lane: Lane, work: () => Promise<unknown>, after: () => void): void {
+    lane.busy = true
+    const run = async (): Promise<void> => {
+      try {
+        if (lane.error === undefined) await work()
+      } catch (e) {
+        lane.error ??= this.restoreError(lane, e)
+      } finally {
+        after()
+      }
+    }
+    const tail = lane.tail.then(run)
+    lane.tail = tail
+    void tail.then(() => {
+      if (lane.tail === tail) lane.busy = false
+    })
+  }
+
+  /** Waits until the writers caught up enough; rethrows a lane's failure. */
+  private async waitForRoom(): Promise<void> {
+    while (this.inFlightBytes >= IN_FLIGHT_BYTES_MAX) {
+      const busy = [...this.lanes.values()].filter((l) => l.busy).map((l) => l.tail)
+      if (busy.length === 0) break
+      await Promise.race(busy)
+    }
+    this.throwLaneError()
+  }
+
+  /** Waits for every lane's work; rethrows the first failure unless `rethrow` is false. */
+  private async settleAll(rethrow = true): Promise<void> {
+    for (;;) {
+      const tails = [...this.lanes.values()].map((l) => l.tail)
+      await Promise.all(tails)
+      // Work queued while waiting (none in flight now) has settled too once the tails stop changing.
+      if ([...this.lanes.values()].every((l, i) => l.tail === tails[i])) break
+    }
+    if (rethrow) this.throwLaneError()
+  }
+
+  private throwLaneError(): void {
+    for (const lane of this.lanes.values()) if (lane.error !== undefined) throw lane.error
+  }
+
+  private async ingestStateThenAdd(lane: Lane, keyGroup: number, chunk: Uint8Array): Promise<void> {
+    for (const l of this.lanes.values()) if (l.cf === lane.cf) this.finishFile(l)
+    await this.settleAll()
+    this.ingest([lane.cf])
+    for (const l of this.lanes.values()) if (l.cf === lane.cf) l.lastKeyGroup = -1
+    await this.restoreChunk(lane.stateName, keyGroup, chunk, lane.index)
+  }
+
+  /** Ingests the finished files of `cfs` in one native call; move: hard-links them into the DB instead of copying. */
+  private ingest(cfs: readonly number[]): void {
+    const groups: Array<{ cf: number; files: string[] }> = []
+    for (const cf of cfs) {
+      const files = (this.finished.get(cf) ?? []).filter((f) => f !== '')
+      this.finished.delete(cf)
+      if (files.length > 0) groups.push({ cf, files })
+    }
+    if (groups.length > 0) this.target.db.ingestAll(groups, { move: true })
+  }
+
+  private newFile(): { writer: NativeSstWriter; path: string } {
     if (!this.stagingReady) {
       mkdirSync(this.target.stagingDir, { recursive: true })
       this.stagingReady = true
     }
     const path = join(this.target.stagingDir, `restore-${String(++this.fileSeq).padStart(6, '0')}.sst`)
-    files.open = { writer: this.target.native.sstWriter(path), path, writtenBytes: 0, lastKey: undefined }
-    return files.open
+    const writer = this.target.native.sstWriter(path)
+    this.writers.push(writer)
+    return { writer, path }
   }
 
-  private finishOpen(files: StateFiles): void {
-    const open = files.open
-    if (!open) return
-    files.open = undefined
-    this.entries += open.writer.entries
-    if (open.writer.finish() > 0) files.finished.push(open.path)
-  }
-
-  private ingestFinished(files: StateFiles): void {
-    if (files.finished.length === 0) return
-    const paths = files.finished
-    files.finished = []
-    // move: hard-link the staged files into the DB instead of copying them.
-    this.target.db.ingest(files.cf, paths, { move: true })
+  /**
+   * A writer's failure as the restore's error: entries the writer refuses
+   * (framing, a key group outside the target, keys out of order) mean the
+   * input is corrupt; I/O and other failures keep their code.
+   */
+  private restoreError(lane: Lane, e: unknown): unknown {
+    if (isKeyedStateError(e) && e.code !== 'INVALID_ARGUMENT') return e
+    return new KeyedStateError('CORRUPTION', `restore of state '${lane.stateName}': ${(e as Error)?.message ?? String(e)}`, {
+      state: lane.stateName,
+      cause: e,
+    })
   }
 }

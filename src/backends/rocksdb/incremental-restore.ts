@@ -17,7 +17,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { columnFamilyOf } from './meta-store.js'
 import type { RestoreTarget } from './full-restore.js'
-import { IngestingRestoreSink } from './full-restore.js'
+import { IngestingRestoreSink, RESTORE_READ_LANES } from './full-restore.js'
 import type { WorkingDir } from './working-dir.js'
 import { keyGroupPrefix } from '../../encoding.js'
 import { isKeyedStateError, KeyedStateError, StateConflictError } from '../../errors.js'
@@ -354,7 +354,7 @@ async function ingestFullHandles(
       }
       sink.restoreMetaInfos(metaInfos)
     },
-    restoreChunk: (stateName, keyGroup, chunk) => sink.restoreChunk(stateName, keyGroup, chunk),
+    restoreChunk: (stateName, keyGroup, chunk, lane) => sink.restoreChunk(stateName, keyGroup, chunk, lane),
     flushRestore: () => sink.flushRestore(),
   }
   try {
@@ -365,8 +365,9 @@ async function ingestFullHandles(
       onLocalFallback: fullLocalFallback(target.reportLocalFallback),
       keySerializer: target.keySerializer,
       knownEmptyRanges: coveredElsewhere,
+      readLanes: RESTORE_READ_LANES,
     })
-    sink.flushRestore()
+    await sink.flushRestore()
   } finally {
     await sink.discard()
   }

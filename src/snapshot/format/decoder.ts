@@ -9,7 +9,7 @@ import { MAX_PARALLELISM_LIMIT, rangeIntersection, rangeSize, type KeyGroupRange
 import { assertValidMetaInfo } from '../../state/meta.js'
 import type { CheckpointStorage } from '../../storage/types.js'
 import type { CompressionCodec } from '../types.js'
-import { decompressBlock } from './codec.js'
+import { decompressBlockAsync } from './codec.js'
 import {
   BLOCK_FLAG_LAST,
   BLOCK_HEADER_BYTES,
@@ -311,7 +311,7 @@ export async function decodeBlock(
   if (crc32(stored) !== header.readUInt32LE(12)) throw corruptSnapshot('CHECKSUM_MISMATCH', file, 'block payload checksum mismatch', where)
   let raw: Uint8Array
   try {
-    raw = decompressBlock(layout.codec, stored, rawLength)
+    raw = await decompressBlockAsync(layout.codec, stored, rawLength)
   } catch (e) {
     throw corruptSnapshot('CORRUPTION', file, `block does not decompress: ${(e as Error).message}`, where)
   }

@@ -30,6 +30,13 @@ export interface FullRestoreOptions {
   knownEmptyRanges?: readonly KeyGroupRange[]
   /** Told when a local copy was unusable and storage is read instead. */
   onLocalFallback?: (local: LocalStateHandle, error: unknown) => void
+  /**
+   * Most streams a handle is read in at once, each a contiguous run of its key
+   * groups with about the same bytes (default 1). A sink that works off the
+   * event loop (RocksDB builds SST files on the thread pool) gets work for
+   * several threads; each lane reads at least READ_LANE_MIN_BYTES.
+   */
+  readLanes?: number
 }
 
 export interface FullRestoreResult {
@@ -43,6 +50,45 @@ export interface FullRestoreResult {
 }
 
 const YIELD_EVERY_MS = 8
+/** A handle is read in more than one lane only when each gets at least this many bytes. */
+export const READ_LANE_MIN_BYTES = 16 * 1024 * 1024
+
+/**
+ * Splits the key groups of `wanted` (inside handle `h`) into at most `lanes`
+ * contiguous ranges of about the same stored bytes (the key-group offsets give
+ * each key group's bytes); key groups without data go with their neighbours.
+ */
+export function splitIntoLanes(h: FullSnapshotHandle, layout: SnapshotLayout, wanted: KeyGroupRange, lanes: number): KeyGroupRange[] {
+  const offsets = layout.keyGroupOffsets
+  const first = h.keyGroupRange.start
+  // Start of each wanted key group's data, and where the last one's data ends.
+  const starts: number[] = []
+  let end = layout.indexOffset
+  for (let kg = wanted.end + 1; kg <= h.keyGroupRange.end; kg++) {
+    if (offsets[kg - first]! >= 0) {
+      end = offsets[kg - first]!
+      break
+    }
+  }
+  for (let kg = wanted.start; kg <= wanted.end; kg++) starts.push(offsets[kg - first]!)
+  let from = -1
+  for (const o of starts) if (o >= 0) from = from < 0 ? o : from
+  const total = from < 0 ? 0 : end - from
+  const n = Math.max(1, Math.min(lanes, rangeSize(wanted), Math.floor(total / READ_LANE_MIN_BYTES)))
+  if (n === 1) return [wanted]
+  const ranges: KeyGroupRange[] = []
+  let laneStart = wanted.start
+  for (let kg = wanted.start; kg <= wanted.end && ranges.length < n - 1; kg++) {
+    const o = starts[kg - wanted.start]!
+    // Cut before the first key group that starts past the lane's share of the bytes.
+    if (o >= 0 && kg > laneStart && o - from >= (total * (ranges.length + 1)) / n) {
+      ranges.push({ start: laneStart, end: kg - 1 })
+      laneStart = kg
+    }
+  }
+  ranges.push({ start: laneStart, end: wanted.end })
+  return ranges
+}
 
 /** Carries an error the sink threw past the copy fallback, which is only for errors reading a copy. */
 class SinkFailure {
@@ -209,25 +255,67 @@ export async function restoreFull(
   }
   sink.restoreMetaInfos([...union.values()])
 
-  let lastYield = performance.now()
+  const yielder = { last: performance.now() }
   for (let i = 0; i < relevant.length; i++) {
     const h = relevant[i]!
-    let copy = opened[i]!
+    const opening = opened[i]!
     result.handlesRead++
-    if (copy.local) result.localHandlesUsed++
+    if (opening.local) result.localHandlesUsed++
     const wanted = rangeIntersection(h.keyGroupRange, targetRange)
-    // Where to continue after a fallback: the next key group, or the next block inside one.
-    let next: { keyGroup: number; offset?: number } = { keyGroup: wanted.start }
-    // One key order per handle: a resume on the storage copy continues the order checks of the local one.
-    const order = new KeyOrder()
+    const lanes = splitIntoLanes(h, opening.layout, wanted, options.readLanes ?? 1)
+    // One storage copy per handle, opened by the first lane whose local copy fails.
+    let storageCopy: Promise<OpenedCopy> | undefined
+    const fallBack = (local: LocalStateHandle, e: unknown): Promise<OpenedCopy> => {
+      if (!storageCopy) {
+        result.localFallbacks++
+        options.onLocalFallback?.(local, e)
+        storageCopy = openStorageCopy(h, storage)
+      }
+      return storageCopy
+    }
+    const stop = { failed: false }
+    const settled = await Promise.allSettled(
+      lanes.map((range, lane) => readLane(opening, range, lane, sink, result, fallBack, stop, yielder, options.windowBytes)),
+    )
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failure) throw failure.reason
+    await sink.flushRestore?.()
+  }
+  return result
+}
+
+/**
+ * Reads the key groups of `range` of one handle into the sink, switching to
+ * the storage copy where the local one fails (the copies are byte-identical,
+ * so storage continues exactly there). Stops early once another lane failed.
+ */
+async function readLane(
+  opening: OpenedCopy,
+  range: KeyGroupRange,
+  lane: number,
+  sink: RestoreSink,
+  result: FullRestoreResult,
+  fallBack: (local: LocalStateHandle, e: unknown) => Promise<OpenedCopy>,
+  stop: { failed: boolean },
+  yielder: { last: number },
+  windowBytes: number | undefined,
+): Promise<void> {
+  let copy = opening
+  // Where to continue after a fallback: the next key group, or the next block inside one.
+  let next: { keyGroup: number; offset?: number } = { keyGroup: range.start }
+  // One key order per lane: a resume on the storage copy continues the order checks of the local one.
+  const order = new KeyOrder()
+  try {
     for (;;) {
       try {
-        const range = { start: next.keyGroup, end: wanted.end }
-        for await (const block of readKeyGroupBlocks(copy.src, copy.layout, range, { windowBytes: options.windowBytes, resumeOffset: next.offset, order })) {
+        const rest = { start: next.keyGroup, end: range.end }
+        for await (const block of readKeyGroupBlocks(copy.src, copy.layout, rest, { windowBytes, resumeOffset: next.offset, order })) {
+          if (stop.failed) return
           const states = copy.layout.meta.states
           try {
             for (const section of block.sections) {
-              sink.restoreChunk(states[section.stateIndex]!.name, block.keyGroup, section.chunk)
+              const wait = sink.restoreChunk(states[section.stateIndex]!.name, block.keyGroup, section.chunk, lane)
+              if (wait) await wait
               result.entries += section.entryCount
             }
           } catch (e) {
@@ -238,22 +326,20 @@ export async function restoreFull(
           result.blocks++
           if (block.last) result.keyGroups++
           next = block.last ? { keyGroup: block.keyGroup + 1 } : { keyGroup: block.keyGroup, offset: block.nextOffset }
-          if (performance.now() - lastYield > YIELD_EVERY_MS) {
+          if (performance.now() - yielder.last > YIELD_EVERY_MS) {
             await yieldToEventLoop()
-            lastYield = performance.now()
+            yielder.last = performance.now()
           }
         }
-        break
+        return
       } catch (e) {
         if (e instanceof SinkFailure) throw e.error
         if (!copy.local || !isCopyProblem(e)) throw e
-        // The copies are byte-identical, so storage continues exactly where the local copy failed.
-        result.localFallbacks++
-        options.onLocalFallback?.(copy.local, e)
-        copy = await openStorageCopy(h, storage)
+        copy = await fallBack(copy.local, e)
       }
     }
-    await sink.flushRestore?.()
+  } catch (e) {
+    stop.failed = true
+    throw e
   }
-  return result
 }

@@ -220,7 +220,8 @@ export interface NativeSstWriter {
   /** Finishes the file; returns its size, 0 when no entry was added (then no file exists). */
   finish(): number
   /**
-   * Copies the packed chunks and adds their entries on the thread pool; with
+   * Adds the entries of the packed chunks on the thread pool, holding the
+   * chunks (not copied: they must not change until the promise settles); with
    * key-group bounds, an entry whose key's u16be key group is outside them is
    * refused (INVALID_ARGUMENT naming its offset). Every other call on this
    * writer is refused (BUSY) until the promise settles.
