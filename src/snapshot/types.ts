@@ -56,6 +56,12 @@ export interface RestoreHooks {
    * recovery copy, or from storage when undefined) and RocksDB has not opened them yet.
    */
   afterPlaced?: (dir: string, local: LocalStateHandle | undefined) => void | Promise<void>
+  /**
+   * RocksDB restore of full handles: the fewest stored bytes a read lane gets
+   * (default READ_LANE_MIN_BYTES, 16 MiB), so tests read small handles in
+   * several lanes at once.
+   */
+  readLaneMinBytes?: number
 }
 
 /** A file in checkpoint storage, by path relative to the storage root. */

@@ -226,6 +226,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
         keySerializer: this.keySerializer as Serializer<unknown>,
         onLocalFallback: fullLocalFallback(localFallbackReporter(options.onLocalFallback)),
         readLanes: RESTORE_READ_LANES,
+        ...(options.restoreHooks?.readLaneMinBytes !== undefined ? { readLaneMinBytes: options.restoreHooks.readLaneMinBytes } : {}),
         ...(options.knownEmptyRanges ? { knownEmptyRanges: options.knownEmptyRanges } : {}),
       })
       await sink.flushRestore()

@@ -34,9 +34,11 @@ export interface FullRestoreOptions {
    * Most streams a handle is read in at once, each a contiguous run of its key
    * groups with about the same bytes (default 1). A sink that works off the
    * event loop (RocksDB builds SST files on the thread pool) gets work for
-   * several threads; each lane reads at least READ_LANE_MIN_BYTES.
+   * several threads; each lane reads at least `readLaneMinBytes`.
    */
   readLanes?: number
+  /** The fewest stored bytes a read lane gets; default READ_LANE_MIN_BYTES. */
+  readLaneMinBytes?: number
 }
 
 export interface FullRestoreResult {
@@ -58,7 +60,7 @@ export const READ_LANE_MIN_BYTES = 16 * 1024 * 1024
  * contiguous ranges of about the same stored bytes (the key-group offsets give
  * each key group's bytes); key groups without data go with their neighbours.
  */
-export function splitIntoLanes(h: FullSnapshotHandle, layout: SnapshotLayout, wanted: KeyGroupRange, lanes: number): KeyGroupRange[] {
+export function splitIntoLanes(h: FullSnapshotHandle, layout: SnapshotLayout, wanted: KeyGroupRange, lanes: number, minBytes = READ_LANE_MIN_BYTES): KeyGroupRange[] {
   const offsets = layout.keyGroupOffsets
   const first = h.keyGroupRange.start
   // Start of each wanted key group's data, and where the last one's data ends.
@@ -74,7 +76,7 @@ export function splitIntoLanes(h: FullSnapshotHandle, layout: SnapshotLayout, wa
   let from = -1
   for (const o of starts) if (o >= 0) from = from < 0 ? o : from
   const total = from < 0 ? 0 : end - from
-  const n = Math.max(1, Math.min(lanes, rangeSize(wanted), Math.floor(total / READ_LANE_MIN_BYTES)))
+  const n = Math.max(1, Math.min(lanes, rangeSize(wanted), Math.floor(total / Math.max(1, minBytes))))
   if (n === 1) return [wanted]
   const ranges: KeyGroupRange[] = []
   let laneStart = wanted.start
@@ -262,7 +264,7 @@ export async function restoreFull(
     result.handlesRead++
     if (opening.local) result.localHandlesUsed++
     const wanted = rangeIntersection(h.keyGroupRange, targetRange)
-    const lanes = splitIntoLanes(h, opening.layout, wanted, options.readLanes ?? 1)
+    const lanes = splitIntoLanes(h, opening.layout, wanted, options.readLanes ?? 1, options.readLaneMinBytes)
     // One storage copy per handle, opened by the first lane whose local copy fails.
     let storageCopy: Promise<OpenedCopy> | undefined
     const fallBack = (local: LocalStateHandle, e: unknown): Promise<OpenedCopy> => {
