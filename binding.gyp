@@ -23,6 +23,7 @@
       'native/merge_operator.cc',
       'native/options.cc',
       'native/snapshot.cc',
+      'native/block_codec.cc',
       'native/sst_writer.cc',
       'native/sst_writer_async.cc',
       'native/status.cc',
@@ -55,6 +56,8 @@
     ],
     'libraries': [
       "<!@(pkg-config --libs rocksdb 2>/dev/null || echo -lrocksdb)",
+      # block_codec.cc: Debian's librocksdb-dev depends on libsnappy-dev and zlib1g-dev.
+      '-lsnappy', '-lz',
     ],
     'xcode_settings': {
       'GCC_ENABLE_CPP_EXCEPTIONS': 'YES',

@@ -9,6 +9,7 @@
 #include "db.h"
 #include "iterator.h"
 #include "snapshot.h"
+#include "block_codec.h"
 #include "sst_writer.h"
 #include "ttl_compaction_filter.h"
 
@@ -53,6 +54,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New<Db::Open>(env, "open"));
   exports.Set("destroy", Napi::Function::New<Db::Destroy>(env, "destroy"));
   exports.Set("sstWriter", Napi::Function::New<SstWriter::Create>(env, "sstWriter"));
+  exports.Set("snappyUncompress", Napi::Function::New<SnappyUncompress>(env, "snappyUncompress"));
+  exports.Set("snappyUncompressAsync", Napi::Function::New<SnappyUncompressAsync>(env, "snappyUncompressAsync"));
+  exports.Set("crc32Async", Napi::Function::New<Crc32Async>(env, "crc32Async"));
 #ifdef KS_BENCH_LOOP
   exports.Set("benchRawLoop", Napi::Function::New<BenchRawLoop>(env, "benchRawLoop"));
 #endif

@@ -39,7 +39,7 @@ import {
   WORKING_DIR_FORMAT_VERSION,
   type BackendRecord,
 } from './meta-store.js'
-import { IngestingRestoreSink, RESTORE_READ_LANES, type RestoreTarget } from './full-restore.js'
+import { IngestingRestoreSink, nativeBlockWork, RESTORE_READ_LANES, type RestoreTarget } from './full-restore.js'
 import { ScratchBuffer, ValueReader } from './reused-buffers.js'
 import type { RocksDBSnapshotContext, SnapshotStrategy, StateColumnFamily } from './snapshot-strategy.js'
 import {
@@ -226,6 +226,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
         keySerializer: this.keySerializer as Serializer<unknown>,
         onLocalFallback: fullLocalFallback(localFallbackReporter(options.onLocalFallback)),
         readLanes: RESTORE_READ_LANES,
+        blockWork: nativeBlockWork(this.native),
         ...(options.restoreHooks?.readLaneMinBytes !== undefined ? { readLaneMinBytes: options.restoreHooks.readLaneMinBytes } : {}),
         ...(options.knownEmptyRanges ? { knownEmptyRanges: options.knownEmptyRanges } : {}),
       })

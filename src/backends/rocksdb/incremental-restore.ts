@@ -17,7 +17,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { columnFamilyOf } from './meta-store.js'
 import type { RestoreTarget } from './full-restore.js'
-import { IngestingRestoreSink, RESTORE_READ_LANES } from './full-restore.js'
+import { IngestingRestoreSink, nativeBlockWork, RESTORE_READ_LANES } from './full-restore.js'
 import type { WorkingDir } from './working-dir.js'
 import { keyGroupPrefix } from '../../encoding.js'
 import { isKeyedStateError, KeyedStateError, StateConflictError } from '../../errors.js'
@@ -366,6 +366,7 @@ async function ingestFullHandles(
       keySerializer: target.keySerializer,
       knownEmptyRanges: coveredElsewhere,
       readLanes: RESTORE_READ_LANES,
+      blockWork: nativeBlockWork(db.native),
     })
     await sink.flushRestore()
   } finally {

@@ -9,7 +9,7 @@ import { MAX_PARALLELISM_LIMIT, rangeIntersection, rangeSize, type KeyGroupRange
 import { assertValidMetaInfo } from '../../state/meta.js'
 import type { CheckpointStorage } from '../../storage/types.js'
 import type { CompressionCodec } from '../types.js'
-import { decompressBlockAsync } from './codec.js'
+import { decompressBlockAsync, type BlockWork } from './codec.js'
 import {
   BLOCK_FLAG_LAST,
   BLOCK_HEADER_BYTES,
@@ -290,6 +290,7 @@ export async function decodeBlock(
   offset: number,
   expectedKeyGroup?: number,
   order: KeyOrder = new KeyOrder(),
+  work?: BlockWork,
 ): Promise<DecodedBlock> {
   const file = reader.file
   const header = await reader.take(offset, BLOCK_HEADER_BYTES, { keyGroup: expectedKeyGroup })
@@ -308,10 +309,10 @@ export async function decodeBlock(
   const rawLength = header.readUInt32LE(8)
   if (rawLength > BLOCK_RAW_BYTES_LIMIT) throw corruptSnapshot('CORRUPTION', file, `block claims ${rawLength} raw bytes, over the limit`, where)
   const stored = await reader.take(offset + BLOCK_HEADER_BYTES, storedLength, { keyGroup })
-  if (crc32(stored) !== header.readUInt32LE(12)) throw corruptSnapshot('CHECKSUM_MISMATCH', file, 'block payload checksum mismatch', where)
+  if ((work ? await work.crc32(stored) : crc32(stored)) !== header.readUInt32LE(12)) throw corruptSnapshot('CHECKSUM_MISMATCH', file, 'block payload checksum mismatch', where)
   let raw: Uint8Array
   try {
-    raw = await decompressBlockAsync(layout.codec, stored, rawLength)
+    raw = await decompressBlockAsync(layout.codec, stored, rawLength, work)
   } catch (e) {
     throw corruptSnapshot('CORRUPTION', file, `block does not decompress: ${(e as Error).message}`, where)
   }
@@ -391,6 +392,8 @@ export interface BlockReadOptions {
   resumeOffset?: number
   /** Key order carried over from the blocks read before a resume (the same object across copies of one file). */
   order?: KeyOrder
+  /** Checksums and decompression done elsewhere (see BlockWork). */
+  blockWork?: BlockWork
 }
 
 /**
@@ -422,7 +425,7 @@ export async function* readKeyGroupBlocks(src: ByteSource, layout: SnapshotLayou
     }
     let pos = kg === r.start && options.resumeOffset !== undefined ? options.resumeOffset : start
     for (;;) {
-      const block = await decodeBlock(reader, layout, pos, kg, order)
+      const block = await decodeBlock(reader, layout, pos, kg, order, options.blockWork)
       yield block
       pos = block.nextOffset
       if (block.last) break

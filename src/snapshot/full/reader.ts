@@ -11,6 +11,7 @@ import type { StateMetaInfo } from '../../state/meta.js'
 import { FileSystemCheckpointStorage } from '../../storage/fs.js'
 import type { CheckpointStorage } from '../../storage/types.js'
 import { corruptSnapshot, readKeyGroupBlocks, readLayout, storageByteSource, type ByteSource, type SnapshotLayout } from '../format/decoder.js'
+import type { BlockWork } from '../format/codec.js'
 import { KeyOrder } from '../format/entry-rules.js'
 import type { FullSnapshotHandle, LocalStateHandle, RestoreSink } from '../types.js'
 import { checkHandleMaxParallelism } from '../argument-checks.js'
@@ -39,6 +40,8 @@ export interface FullRestoreOptions {
   readLanes?: number
   /** The fewest stored bytes a read lane gets; default READ_LANE_MIN_BYTES. */
   readLaneMinBytes?: number
+  /** Checksums and decompression done elsewhere (the RocksDB backend gives its addon's, on the thread pool). */
+  blockWork?: BlockWork
 }
 
 export interface FullRestoreResult {
@@ -277,7 +280,7 @@ export async function restoreFull(
     }
     const stop = { failed: false }
     const settled = await Promise.allSettled(
-      lanes.map((range, lane) => readLane(opening, range, lane, sink, result, fallBack, stop, yielder, options.windowBytes)),
+      lanes.map((range, lane) => readLane(opening, range, lane, sink, result, fallBack, stop, yielder, options)),
     )
     const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failure) throw failure.reason
@@ -300,7 +303,7 @@ async function readLane(
   fallBack: (local: LocalStateHandle, e: unknown) => Promise<OpenedCopy>,
   stop: { failed: boolean },
   yielder: { last: number },
-  windowBytes: number | undefined,
+  options: FullRestoreOptions,
 ): Promise<void> {
   let copy = opening
   // Where to continue after a fallback: the next key group, or the next block inside one.
@@ -311,7 +314,7 @@ async function readLane(
     for (;;) {
       try {
         const rest = { start: next.keyGroup, end: range.end }
-        for await (const block of readKeyGroupBlocks(copy.src, copy.layout, rest, { windowBytes, resumeOffset: next.offset, order })) {
+        for await (const block of readKeyGroupBlocks(copy.src, copy.layout, rest, { windowBytes: options.windowBytes, resumeOffset: next.offset, order, blockWork: options.blockWork })) {
           if (stop.failed) return
           const states = copy.layout.meta.states
           try {

@@ -264,6 +264,15 @@ export interface NativeBinding {
   /** Entries (values, map entries, list elements) the TTL compaction filter dropped from column family `cf` since the DB opened. */
   ttlCleanedEntries(db: NativeDb, cf: number): number
   sstWriter(path: string): NativeSstWriter
+  /**
+   * Decompresses a raw snappy block that must announce `rawLength` bytes
+   * (CORRUPTION otherwise, or when it does not decompress) into a new Buffer.
+   */
+  snappyUncompress(stored: Uint8Array, rawLength: number): Buffer
+  /** snappyUncompress on the thread pool; `stored` must not change until it settles. */
+  snappyUncompressAsync(stored: Uint8Array, rawLength: number): Promise<Buffer>
+  /** zlib's CRC-32 of `bytes` on the thread pool; `bytes` must not change until it settles. */
+  crc32Async(bytes: Uint8Array): Promise<number>
   /** Removes a DB directory (RocksDB DestroyDB). */
   destroy(path: string): void
   /** RocksDB version string. */
