@@ -107,14 +107,25 @@ Napi::Value Queue(Napi::Env env, napi_value input, napi_value output, std::uniqu
   return Napi::Value(env, promise);
 }
 
-}  // namespace
+// The arguments (stored, rawLength) checked, and the Buffer the block decompresses into.
+struct UncompressArgs {
+  rocksdb::Slice stored;
+  Napi::Buffer<char> raw;
+};
 
-Napi::Value SnappyUncompress(const Napi::CallbackInfo& info) {
+UncompressArgs UncompressArgsOf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::Slice stored = Bytes(env, info[0], "stored");
   const size_t rawLength = static_cast<size_t>(Integer(env, info[1], "rawLength", 0, kRawBytesMax));
   CheckAnnounced(env, stored, rawLength);
-  Napi::Buffer<char> raw = Napi::Buffer<char>::New(env, rawLength);
+  return {stored, Napi::Buffer<char>::New(env, rawLength)};
+}
+
+}  // namespace
+
+Napi::Value SnappyUncompress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto [stored, raw] = UncompressArgsOf(info);
   if (!snappy::RawUncompress(stored.data(), stored.size(), raw.Data())) {
     Throw(env, ErrorCode::kCorruption, "snappy block does not decompress");
   }
@@ -123,10 +134,7 @@ Napi::Value SnappyUncompress(const Napi::CallbackInfo& info) {
 
 Napi::Value SnappyUncompressAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  rocksdb::Slice stored = Bytes(env, info[0], "stored");
-  const size_t rawLength = static_cast<size_t>(Integer(env, info[1], "rawLength", 0, kRawBytesMax));
-  CheckAnnounced(env, stored, rawLength);
-  Napi::Buffer<char> raw = Napi::Buffer<char>::New(env, rawLength);
+  auto [stored, raw] = UncompressArgsOf(info);
   auto work = std::make_unique<BlockWork>();
   work->data = stored.data();
   work->size = stored.size();

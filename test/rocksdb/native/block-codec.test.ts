@@ -7,16 +7,7 @@ import assert from 'node:assert/strict'
 import { crc32 } from 'node:zlib'
 import fc from 'fast-check'
 import { compressSync } from 'snappy'
-import { codeOf, native } from './helpers.js'
-
-async function rejectionCode(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p
-  } catch (e) {
-    return (e as { code?: string }).code
-  }
-  return undefined
-}
+import { codeOf, native, rejectionCode } from './helpers.js'
 
 test('crc32Async equals node:zlib crc32; snappyUncompress(Async) returns what the snappy package compressed', async () => {
   await fc.assert(

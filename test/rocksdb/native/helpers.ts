@@ -103,3 +103,13 @@ export function codeOf(fn: () => unknown): string | undefined {
   }
   return undefined
 }
+
+/** The code a promise rejects with (undefined when it resolves). */
+export async function rejectionCode(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p
+  } catch (e) {
+    return (e as { code?: string }).code
+  }
+  return undefined
+}

@@ -6,20 +6,11 @@ import assert from 'node:assert/strict'
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { b, codeOf, encodeChunk, native, openDb, scan, tempDir } from './helpers.js'
+import { b, codeOf, encodeChunk, native, openDb, rejectionCode, scan, tempDir } from './helpers.js'
 
 /** A key with the u16be key-group prefix the restore writes. */
 function kgKey(keyGroup: number, rest: string): Buffer {
   return Buffer.concat([Buffer.from([keyGroup >> 8, keyGroup & 0xff]), b(rest)])
-}
-
-async function rejectionCode(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p
-  } catch (e) {
-    return (e as { code?: string }).code
-  }
-  return undefined
 }
 
 test('putChunksAsync + finishAsync write the file the synchronous calls write, for any split into chunks and batches', async () => {

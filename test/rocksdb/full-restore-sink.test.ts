@@ -1,0 +1,70 @@
+// The RocksDB restore sink on its own (src/backends/rocksdb/full-restore.ts),
+// fed the way a reader with lanes feeds it: interleaved lanes, key groups
+// given out of order within a lane, strays outside the target range, and a
+// chunk the writer refuses (nothing of it is ingested, no file is left).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { IngestingRestoreSink, type RestoreTarget } from '../../src/backends/rocksdb/full-restore.js'
+import { isKeyedStateError } from '../../src/errors.js'
+import { b, encodeChunk, native, openDb, scan, tempDir } from './native/helpers.js'
+
+function key(keyGroup: number, rest: string): Buffer {
+  return Buffer.concat([Buffer.from([keyGroup >> 8, keyGroup & 0xff]), b(rest)])
+}
+
+function targetOf(range: { start: number; end: number }): { target: RestoreTarget; cf: (name: string) => number; stagingDir: string } {
+  const { db } = openDb({ columnFamilies: ['a', 'b'] })
+  const stagingDir = join(tempDir(), 'staging')
+  const target: RestoreTarget = {
+    native,
+    db,
+    keyGroupRange: range,
+    stagingDir,
+    registerRestoredStates: () => {},
+    columnFamilyHandle: (name) => db.columnFamily(name),
+  }
+  return { target, cf: (name) => db.columnFamily(name), stagingDir }
+}
+
+test('interleaved lanes, out-of-order key groups and strays: every entry of the range is ingested once, in order', async () => {
+  const { target, cf, stagingDir } = targetOf({ start: 0, end: 9 })
+  const sink = new IngestingRestoreSink(target)
+  const chunk = (kg: number, ...names: string[]) => encodeChunk(names.map((n): [Buffer, Buffer] => [key(kg, n), b(`${kg}:${n}`)]))
+  await sink.restoreChunk('a', 1, chunk(1, 'x', 'y'), 0)
+  await sink.restoreChunk('a', 6, chunk(6, 'x'), 1)
+  await sink.restoreChunk('b', 2, chunk(2, 'z'), 0)
+  await sink.restoreChunk('a', 7, chunk(7, 'x'), 1)
+  // Lane 0 goes back to key group 0: what state 'a' has so far is ingested first.
+  await sink.restoreChunk('a', 0, chunk(0, 'w'), 0)
+  await sink.restoreChunk('a', 12, chunk(12, 'stray'), 0)
+  await sink.restoreChunk('a', 3, new Uint8Array(0), 0)
+  await sink.flushRestore()
+  await sink.discard()
+  assert.deepEqual(
+    scan(target.db, cf('a')).map(([, v]) => v),
+    ['0:w', '1:x', '1:y', '6:x', '7:x'],
+  )
+  assert.deepEqual(scan(target.db, cf('b')).map(([, v]) => v), ['2:z'])
+  assert.equal(sink.entries, 6)
+  assert.equal(existsSync(stagingDir), false)
+})
+
+test('a chunk the writer refuses fails the restore with CORRUPTION naming the state; discard leaves no file', async () => {
+  const { target, cf, stagingDir } = targetOf({ start: 0, end: 3 })
+  const sink = new IngestingRestoreSink(target)
+  const big = encodeChunk(Array.from({ length: 3000 }, (_, i): [Buffer, Buffer] => [key(1, `k${String(i).padStart(5, '0')}`), b('v'.repeat(400))]))
+  await sink.restoreChunk('a', 1, big, 0)
+  // Same key group, keys not after the last one: the writer refuses them on the thread pool.
+  await sink.restoreChunk('a', 1, encodeChunk([[key(1, 'a-too-early'), b('x')]]), 0)
+  await assert.rejects(sink.flushRestore(), (e) => {
+    assert.ok(isKeyedStateError(e, 'CORRUPTION'), String(e))
+    assert.equal(e.state, 'a')
+    assert.match(e.message, /ascending order/)
+    return true
+  })
+  await sink.discard()
+  assert.deepEqual(scan(target.db, cf('a')), [], 'nothing ingested')
+  assert.equal(existsSync(stagingDir), false, 'staged files removed')
+})
