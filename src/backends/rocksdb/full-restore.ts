@@ -234,7 +234,8 @@ export class IngestingRestoreSink implements RestoreSink {
     for (const l of this.lanes.values()) if (l.cf === lane.cf) this.finishFile(l)
     await this.settleAll()
     this.ingest([lane.cf])
-    for (const l of this.lanes.values()) if (l.cf === lane.cf) l.lastKeyGroup = -1
+    // Lanes that opened a new file meanwhile keep their order.
+    for (const l of this.lanes.values()) if (l.cf === lane.cf && !l.file) l.lastKeyGroup = -1
     await this.restoreChunk(lane.stateName, keyGroup, chunk, lane.index)
   }
 
