@@ -11,7 +11,7 @@ import fc from 'fast-check'
 import { compressSync, uncompress, uncompressSync } from 'snappy'
 import { isKeyedStateError } from '../../src/errors.js'
 import { compositeKey } from '../../src/encoding.js'
-import { savesEnough, snappyLiteralHead } from '../../src/snapshot/format/codec.js'
+import { decompressBlockAsync, savesEnough, snappyLiteralBody, snappyLiteralHead } from '../../src/snapshot/format/codec.js'
 import { crc32Combine } from '../../src/snapshot/format/crc.js'
 import { FullSnapshotEncoder, type SnapshotMeta } from '../../src/snapshot/format/encoder.js'
 import { BLOCK_HEADER_BYTES } from '../../src/snapshot/format/constants.js'
@@ -114,7 +114,27 @@ test('a snappy block of one literal reads back with both snappy decompressors, a
     const block = snappyLiteralBlock(raw)
     assert.ok((uncompressSync(block, { asBuffer: true }) as Buffer).equals(raw), `${n} bytes (sync)`)
     assert.ok(((await uncompress(block, { asBuffer: true })) as Buffer).equals(raw), `${n} bytes (thread pool)`)
+    const view = snappyLiteralBody(block, n)
+    assert.ok(view && Buffer.from(view).equals(raw) && view.buffer === block.buffer, `${n} bytes (read in place, no copy)`)
+    assert.ok(Buffer.from(await decompressBlockAsync('snappy', block, n)).equals(raw), `${n} bytes (the reader)`)
   }
+})
+
+test('only a block of exactly one literal of the announced length is read in place; every snappy block reads back the same', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 3000 }), fc.boolean(), async (bytes, repetitive) => {
+      const raw = Buffer.from(repetitive ? Buffer.concat([bytes, bytes, bytes]) : bytes)
+      const compressed = compressSync(raw)
+      const body = snappyLiteralBody(compressed, raw.length)
+      if (body) assert.ok(Buffer.from(body).equals(raw))
+      assert.ok(Buffer.from(await decompressBlockAsync('snappy', compressed, raw.length)).equals(raw))
+      const literal = snappyLiteralBlock(raw)
+      // A literal followed by anything, or one that does not fill the block, is decompressed instead.
+      assert.equal(snappyLiteralBody(Buffer.concat([literal, Buffer.from([0])]), raw.length), undefined)
+      assert.equal(snappyLiteralBody(literal.subarray(0, literal.length - 1), raw.length), undefined)
+    }),
+    { numRuns: runs(100) },
+  )
 })
 
 test('blocks that do not compress by an eighth are stored as literals, the others as snappy makes them', async () => {

@@ -114,6 +114,9 @@ const ASYNC_DECOMPRESS_BYTES = 64 * 1024
  */
 export async function decompressBlockAsync(codec: CompressionCodec, stored: Uint8Array, rawLength: number, work?: BlockWork): Promise<Uint8Array> {
   if (!checkStoredBlock(codec, stored, rawLength)) return stored
+  // A block that did not compress is one literal: its bytes are the block, no copy needed.
+  const literal = snappyLiteralBody(stored, rawLength)
+  if (literal) return literal
   if (work) return checkDecompressed(await work.snappyUncompress(stored, rawLength), rawLength)
   if (stored.length < ASYNC_DECOMPRESS_BYTES) return checkDecompressed(uncompressSync(stored, { asBuffer: true }) as Buffer, rawLength)
   return checkDecompressed((await uncompress(stored, { asBuffer: true })) as Buffer, rawLength)
@@ -130,6 +133,35 @@ export interface BlockWork {
   crc32(bytes: Uint8Array): number | Promise<number>
   /** A raw snappy block whose preamble announced `rawLength` bytes, decompressed into a new buffer that is never reused. */
   snappyUncompress(stored: Uint8Array, rawLength: number): Uint8Array | Promise<Uint8Array>
+}
+
+/**
+ * The bytes of a raw snappy block made of one literal of `rawLength` bytes
+ * that fills it (what the writer stores for a block that does not compress:
+ * snappyLiteralHead), as a view of `stored`; undefined for any other block.
+ * The preamble was checked to announce `rawLength`.
+ */
+export function snappyLiteralBody(stored: Uint8Array, rawLength: number): Uint8Array | undefined {
+  let pos = 0
+  while (pos < stored.length && (stored[pos]! & 0x80) !== 0) pos++
+  pos++
+  if (pos >= stored.length) return undefined
+  const tag = stored[pos]!
+  if ((tag & 3) !== 0) return undefined // not a literal
+  const lengthCode = tag >>> 2
+  let length: number
+  if (lengthCode < 60) {
+    length = lengthCode + 1
+    pos += 1
+  } else {
+    const lengthBytes = lengthCode - 59
+    if (pos + 1 + lengthBytes > stored.length) return undefined
+    let m = 0
+    for (let i = 0; i < lengthBytes; i++) m += stored[pos + 1 + i]! * 2 ** (8 * i)
+    length = m + 1
+    pos += 1 + lengthBytes
+  }
+  return length === rawLength && pos + length === stored.length ? stored.subarray(pos) : undefined
 }
 
 /** Throws unless the stored block can decompress to `rawLength` bytes; false for an uncompressed block (the stored bytes are the block). */
