@@ -232,6 +232,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       })
       await sink.flushRestore()
     } catch (e) {
+      // SST files may still be written on the thread pool: they settle before anything is removed.
+      await sink.discard()
       this.db.close()
       await discardDatabase(this.workingDir)
       throw e
