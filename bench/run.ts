@@ -19,12 +19,13 @@ import { TempSpace } from './lib/tmp.js'
 import { checkpointsGroup } from './groups/checkpoints.js'
 import { durabilityGroup } from './groups/durability.js'
 import { growthGroup } from './groups/growth.js'
+import { hotPathGroup } from './groups/hot-path.js'
 import { manyStatesGroup } from './groups/many-states.js'
 import { restoreGroup } from './groups/restore.js'
 import { stateAccessGroup } from './groups/state-access.js'
 import { ttlTimersGroup } from './groups/ttl-timers.js'
 
-const GROUPS: BenchGroup[] = [stateAccessGroup, checkpointsGroup, durabilityGroup, restoreGroup, growthGroup, ttlTimersGroup, manyStatesGroup]
+const GROUPS: BenchGroup[] = [stateAccessGroup, hotPathGroup, checkpointsGroup, durabilityGroup, restoreGroup, growthGroup, ttlTimersGroup, manyStatesGroup]
 
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url))
 const RESULTS_FILE = `${BENCH_DIR}RESULTS.md`
@@ -39,6 +40,7 @@ interface CliOptions {
   json: boolean
   only?: string
   sizes?: string
+  hotKeys?: string
   writeResults: boolean
   renderOnly: boolean
   progress: boolean
@@ -52,6 +54,7 @@ function parseArgs(argv: string[]): CliOptions {
     .option('--json', 'print the results as JSON on stdout (no tables)', false)
     .addOption(new Option('--only <groups>', `comma-separated groups: ${GROUPS.map((g) => g.id).join(', ')}`))
     .option('--sizes <list>', 'state sizes for the size-dependent groups, e.g. 10MB,100MB,1GB')
+    .option('--hot-keys <n>', 'distinct keys in the hot-path group (default 1000000, 50000 with --quick)')
     .option('--write-results', 'rewrite bench/RESULTS.md and the chart (default for full runs of every group)', false)
     .option('--render-only', 'measure nothing: rewrite RESULTS.md and the chart from bench/results.json (e.g. after editing bench/notes/)', false)
     .option('--no-progress', 'no progress bar on stderr')
@@ -73,6 +76,7 @@ function selectGroups(only: string | undefined): BenchGroup[] {
 
 function configFor(opts: CliOptions): BenchConfig {
   const config = defaultConfig(opts.quick)
+  if (opts.hotKeys !== undefined) config.hotPathKeys = Number(opts.hotKeys)
   if (opts.sizes) config.sizes = opts.sizes.split(',').map(parseSize).sort((a, b) => a - b)
   return config
 }

@@ -59,6 +59,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32Async", Napi::Function::New<Crc32Async>(env, "crc32Async"));
 #ifdef KS_BENCH_LOOP
   exports.Set("benchRawLoop", Napi::Function::New<BenchRawLoop>(env, "benchRawLoop"));
+  exports.Set("benchRawOps", Napi::Function::New<BenchRawOps>(env, "benchRawOps"));
 #endif
   exports.Set("setColumnFamilyTtl", Napi::Function::New<SetColumnFamilyTtl>(env, "setColumnFamilyTtl"));
   exports.Set("ttlCleanedEntries", Napi::Function::New<TtlCleanedEntries>(env, "ttlCleanedEntries"));

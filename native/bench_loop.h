@@ -5,5 +5,6 @@
 namespace ks {
 
 Napi::Value BenchRawLoop(const Napi::CallbackInfo& info);
+Napi::Value BenchRawOps(const Napi::CallbackInfo& info);
 
 }  // namespace ks

@@ -1,4 +1,4 @@
-// The goals of issues 3, 4 and 6, judged on ratios measured in the same run.
+// The goals of issues 3, 4, 6 and 17, judged on ratios measured in the same run.
 
 export type Direction = 'atLeast' | 'atMost'
 
@@ -58,6 +58,41 @@ export const GOALS = {
     id: 'checkpoint-vs-sqlite-backup',
     text: 'checkpoint of the largest state (default mode: incremental, 1 % of keys changed) ≥ 10× faster than better-sqlite3 online backup + fsync',
     target: 10,
+    direction: 'atLeast',
+    display: 'x',
+  },
+  hotUpdateVsBinding: {
+    id: 'hot-update-vs-raw-binding',
+    text: 'RocksDB ValueState update ≥ 0.7× raw binding put loop (string and integer keys)',
+    target: 0.7,
+    direction: 'atLeast',
+    display: 'x',
+  },
+  hotUpdateVsCpp: {
+    id: 'hot-update-vs-raw-cpp',
+    text: 'RocksDB ValueState update ≥ 0.5× raw C++ puts (string and integer keys)',
+    target: 0.5,
+    direction: 'atLeast',
+    display: 'x',
+  },
+  hotValueVsCpp: {
+    id: 'hot-value-vs-raw-cpp',
+    text: 'RocksDB random ValueState value() ≥ 0.8× raw C++ gets (string and integer keys)',
+    target: 0.8,
+    direction: 'atLeast',
+    display: 'x',
+  },
+  hotListAddVsMerge: {
+    id: 'hot-list-add-vs-raw-merge',
+    text: 'RocksDB ListState add ≥ 0.7× raw binding merge (string and integer keys)',
+    target: 0.7,
+    direction: 'atLeast',
+    display: 'x',
+  },
+  hotMapVsBinding: {
+    id: 'hot-map-vs-raw-binding',
+    text: 'RocksDB MapState get and put ≥ 0.7× raw binding (string and integer keys)',
+    target: 0.7,
     direction: 'atLeast',
     display: 'x',
   },

@@ -2,6 +2,7 @@
 // dir, fill ValueState, change a fraction of keys, copy key by key, count.
 import { openKeyedStateBackend } from '../../src/backends/open.js'
 import { compactionOpenOptions } from '../../src/backends/rocksdb/compaction-options.js'
+import { memoryOpenOptions } from '../../src/backends/rocksdb/memory-budget.js'
 import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../src/state-backend/types.js'
 import type { NativeOpenOptions } from '../../src/backends/rocksdb/native/types.js'
 import { assignToKeyGroup, type KeyGroupRange } from '../../src/keygroups.js'
@@ -132,6 +133,13 @@ export function randomReadsPerSec(backend: Backend, data: Dataset, ops: number, 
 
 /**
  * The RocksDB options the backend opens its DB with (src/backends/rocksdb/backend.ts,
- * default incremental mode), for the raw references: the same engine settings, no state layer.
+ * default incremental mode: the WAL on, universal compaction, the process's default
+ * memory budget, whose block cache the raw DB then shares), for the raw references:
+ * the same engine settings, no state layer.
  */
-export const BACKEND_LIKE_OPTIONS: NativeOpenOptions = { createIfMissing: true, disableWal: true, ...compactionOpenOptions(undefined, 'incremental') }
+export const BACKEND_LIKE_OPTIONS: NativeOpenOptions = {
+  createIfMissing: true,
+  disableWal: false,
+  ...compactionOpenOptions(undefined, 'incremental'),
+  ...memoryOpenOptions(undefined),
+}

@@ -283,6 +283,11 @@ export interface NativeBinding {
 export interface NativeBenchBinding extends NativeBinding {
   /** Raw C++ loop for benchmarks: n put+get ops on `cf`, returns elapsed nanoseconds. */
   benchRawLoop(db: NativeDb, cf: number, n: number, valueBytes: number): number
+  /**
+   * Raw C++ loop over the caller's keys: n ops (0 put, 1 get, 2 merge of `value`) on the keys packed in
+   * `keys` (key i ends at keyEnds[i]), visited in `order` (cycled); returns elapsed nanoseconds.
+   */
+  benchRawOps(db: NativeDb, cf: number, op: 0 | 1 | 2, keys: Uint8Array, keyEnds: Uint32Array, order: Uint32Array, value: Uint8Array, n: number): number
 }
 
 export interface NativeBarrierPhase {
