@@ -82,6 +82,40 @@ export function serializeChecked<T>(serializer: Serializer<T>, value: T, use: Se
 }
 
 /**
+ * The fast path of a built-in serializer that can write straight into the
+ * caller's buffer (the string serializer): writes the bytes of `value` at `pos`
+ * and returns where they end, or a negative number −(1 + n) when `out` may be too
+ * small, n being a number of bytes at `pos` that always fits. Throws what
+ * `serialize` throws. Only this library's serializers have one.
+ */
+export type SerializeInto<T> = (value: T, out: Uint8Array, pos: number) => number
+
+const intoPaths = new WeakMap<Serializer<any>, SerializeInto<any>>()
+
+/** Gives a built-in serializer its write-into-a-buffer path. */
+export function withSerializeInto<T>(s: Serializer<T>, into: SerializeInto<T>): Serializer<T> {
+  builtIns.add(s)
+  intoPaths.set(s, into)
+  return s
+}
+
+/**
+ * `serializer`'s write-into-a-buffer path for one use (errors typed and naming
+ * the use, as serializeFnOf's), or undefined when it has none.
+ */
+export function serializeIntoFnOf<T>(serializer: Serializer<T>, use: SerializerUse): SerializeInto<T> | undefined {
+  const into = intoPaths.get(serializer) as SerializeInto<T> | undefined
+  if (into === undefined) return undefined
+  return (value, out, pos) => {
+    try {
+      return into(value, out, pos)
+    } catch (e) {
+      throw serializeError(e, serializer, use)
+    }
+  }
+}
+
+/**
  * serializeChecked bound to one serializer and use, made once per state
  * object: a built-in serializer's output skips the check.
  */

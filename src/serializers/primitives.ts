@@ -1,9 +1,9 @@
 // The built-in serializers of single values. Each checks the type of what it
 // is given and refuses (INVALID_ARGUMENT) what it cannot write without loss.
 import { KeyedStateError } from '../errors.js'
-import { builtInSerializer } from './output.js'
+import { builtInSerializer, withSerializeInto } from './output.js'
 import type { Serializer } from './serializer.js'
-import { decodeWtf8, encodeWtf8 } from './wtf8.js'
+import { decodeWtf8, encodeWtf8, encodeWtf8Into, WTF8_MAX_BYTES_PER_UNIT } from './wtf8.js'
 
 const encoder = new TextEncoder()
 // ignoreBOM: a leading U+FEFF is a character of the text, not a marker to drop.
@@ -50,19 +50,31 @@ function view(bytes: Uint8Array): DataView {
  * point, so every JavaScript string round-trips and different strings have
  * different bytes.
  */
-export const stringSerializer: Serializer<string> = builtInSerializer({
-  id: 'string',
-  version: 1,
-  serialize: (v) => {
-    if (typeof v !== 'string') throw new KeyedStateError('INVALID_ARGUMENT', `string serializer expects a string, got ${describeValue(v)}`)
-    return encodeWtf8(v)
+function expectString(v: unknown): asserts v is string {
+  if (typeof v !== 'string') throw new KeyedStateError('INVALID_ARGUMENT', `string serializer expects a string, got ${describeValue(v)}`)
+}
+
+export const stringSerializer: Serializer<string> = withSerializeInto(
+  {
+    id: 'string',
+    version: 1,
+    serialize: (v) => {
+      expectString(v)
+      return encodeWtf8(v)
+    },
+    deserialize: (b) => {
+      const s = decodeWtf8(b)
+      if (s === undefined) throw new KeyedStateError('SERIALIZER_MISMATCH', `string serializer: ${b.length} bytes are not UTF-8 (WTF-8)`)
+      return s
+    },
   },
-  deserialize: (b) => {
-    const s = decodeWtf8(b)
-    if (s === undefined) throw new KeyedStateError('SERIALIZER_MISMATCH', `string serializer: ${b.length} bytes are not UTF-8 (WTF-8)`)
-    return s
+  // The RocksDB hot path writes values straight into its reused buffers (no array per call).
+  (v, out, pos) => {
+    expectString(v)
+    const end = encodeWtf8Into(v, out, pos)
+    return end >= 0 ? end : -1 - v.length * WTF8_MAX_BYTES_PER_UNIT
   },
-})
+)
 
 export const int32Serializer: Serializer<number> = builtInSerializer({
   id: 'int32',
@@ -71,8 +83,12 @@ export const int32Serializer: Serializer<number> = builtInSerializer({
     if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
       throw new KeyedStateError('INVALID_ARGUMENT', `int32 serializer expects an integer number from -2147483648 to 2147483647, got ${describeValue(v)}`)
     }
+    // Byte by byte rather than through a DataView: no second object per key on the hot path.
     const out = new Uint8Array(4)
-    view(out).setInt32(0, v, false)
+    out[0] = v >>> 24
+    out[1] = v >>> 16
+    out[2] = v >>> 8
+    out[3] = v
     return out
   },
   deserialize: (b) => {

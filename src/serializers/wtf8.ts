@@ -23,9 +23,59 @@ const encoder = new TextEncoder()
 // ignoreBOM: a leading U+FEFF is part of the string, not a marker to drop ('\uFEFFa' is not 'a').
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
+/**
+ * Strings up to this length are tried as ASCII in a JS loop first: keys and
+ * short values are mostly ASCII, and the loop needs no call into the platform's
+ * encoder, whose result is a new off-heap ArrayBuffer (an allocation and a GC
+ * sweep each); a Uint8Array this small lives on the V8 heap. (bench/notes/profiles.md, hot path)
+ */
+const ASCII_LOOP_MAX_CHARS = 64
+/** encodeWtf8Into tries ASCII in a JS loop up to this length, then the platform's encodeInto. */
+const ASCII_INTO_MAX_CHARS = 512
+/** The most bytes WTF-8 writes for one UTF-16 code unit (a pair of units writes 4 bytes for 2). */
+export const WTF8_MAX_BYTES_PER_UNIT = 3
+
 /** The WTF-8 bytes of `s` (its UTF-8 bytes when `s` is well-formed). */
 export function encodeWtf8(s: string): Uint8Array {
+  const n = s.length
+  if (n <= ASCII_LOOP_MAX_CHARS) {
+    const out = new Uint8Array(n)
+    let i = 0
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) break
+      out[i] = c
+    }
+    if (i === n) return out
+  }
   return s.isWellFormed() ? encoder.encode(s) : encodeWithLoneSurrogates(s)
+}
+
+/**
+ * Writes the WTF-8 bytes of `s` into `out` at `pos` and returns where they end,
+ * or -1 when they may not fit: the caller then makes room for
+ * WTF8_MAX_BYTES_PER_UNIT × s.length bytes at `pos`, which always fits, and calls
+ * again. What was written past `pos` by a call that returned -1 is garbage.
+ */
+export function encodeWtf8Into(s: string, out: Uint8Array, pos: number): number {
+  const n = s.length
+  if (pos + n > out.length) return -1
+  if (n <= ASCII_INTO_MAX_CHARS) {
+    let i = 0
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) break
+      out[pos + i] = c
+    }
+    if (i === n) return pos + n
+  }
+  if (pos + n * WTF8_MAX_BYTES_PER_UNIT > out.length) return -1
+  if (!s.isWellFormed()) {
+    const bytes = encodeWithLoneSurrogates(s)
+    out.set(bytes, pos)
+    return pos + bytes.length
+  }
+  return pos + encoder.encodeInto(s, out.subarray(pos)).written
 }
 
 function encodeWithLoneSurrogates(s: string): Uint8Array {

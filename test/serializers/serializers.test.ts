@@ -22,6 +22,7 @@ import {
 } from '../../src/index.js'
 import { isJsonWritableQuick, jsonText } from '../../src/serializers/primitives.js'
 import { serializerCanRead, serializerConfig } from '../../src/serializers/serializer.js'
+import { serializeIntoFnOf } from '../../src/serializers/output.js'
 
 function roundTrip<T>(s: Serializer<T>, v: T): T {
   const bytes = s.serialize(v)
@@ -213,6 +214,36 @@ test('truncated or extended composite bytes never decode to a wrong value silent
       }
     }),
   )
+})
+
+test('the string serializer writing in place (the RocksDB hot path) writes exactly the bytes serialize returns, or asks for room it then fits in', () => {
+  const into = serializeIntoFnOf(stringSerializer, { role: 'value' })!
+  // Short and long (both sides of the ASCII loops' limits), ASCII-only and any code unit, lone surrogates included.
+  const strings = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 80, size: 'max' }),
+    fc.string({ unit: fc.constantFrom('a', 'Z', '0', '-', 'é', '\u20ac', '\uD83D\uDE00', '\uD800'), maxLength: 700, size: 'max' }),
+    fc.string({ maxLength: 700, size: 'max' }),
+  )
+  fc.assert(
+    fc.property(strings, fc.nat(8), fc.nat(2100), (s, pos, room) => {
+      const expected = stringSerializer.serialize(s)
+      const out = new Uint8Array(pos + room).fill(0xaa)
+      let end = into(s, out, pos)
+      let buffer = out
+      if (end < 0) {
+        const need = -1 - end
+        assert.ok(need >= expected.length, `asked for ${need} bytes, needs ${expected.length}`)
+        buffer = new Uint8Array(pos + need).fill(0xaa)
+        end = into(s, buffer, pos)
+        assert.ok(end >= 0, 'the room it asked for must be enough')
+      }
+      assert.equal(hex(buffer.subarray(pos, end)), hex(expected))
+      // Nothing before pos is touched.
+      assert.ok(buffer.subarray(0, pos).every((b) => b === 0xaa))
+    }),
+  )
+  expectError(() => into(5 as unknown as string, new Uint8Array(8), 0), ['INVALID_ARGUMENT'])
+  assert.equal(serializeIntoFnOf(int32Serializer, { role: 'value' }), undefined)
 })
 
 test('strings are WTF-8: every string round-trips, well-formed ones as their UTF-8, different strings as different bytes', () => {

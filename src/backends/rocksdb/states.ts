@@ -13,7 +13,7 @@
 import { encodeListElements, decodeListElements, prefixUpperBound, varintLength, writeVarint } from '../../encoding.js'
 import { KeyedStateError, isKeyedStateError } from '../../errors.js'
 import type { NativeDb } from './native/types.js'
-import { serializeFnOf } from '../../serializers/output.js'
+import { serializeFnOf, serializeIntoFnOf, type SerializeInto } from '../../serializers/output.js'
 import type { Serializer } from '../../serializers/serializer.js'
 import { valueRoleOf } from '../../state/descriptors.js'
 import type {
@@ -32,7 +32,7 @@ import { checkAddValue, checkListElement, checkMapEntries, checkMapEntry, invali
 export interface StateHost {
   readonly db: NativeDb
   readonly reader: ValueReader
-  /** Shared scratch for list element frames. */
+  /** Shared scratch for the value bytes of one write (list element frames, values serialized in place). */
   readonly frameScratch: ScratchBuffer
   /** A number that changes whenever the current key may have changed; throws CLOSED / NO_CURRENT_KEY. */
   currentKeyVersionOrThrow(): number
@@ -101,19 +101,54 @@ abstract class RocksDBState {
     pos = writeVarint(out, pos + key.length, ns.length)
     out.set(ns, pos)
     this.prefixLength = pos + ns.length
-    this.prefixView = out.subarray(0, this.prefixLength)
+    // The view is an object: keep it while the buffer and the length stay (keys of one length, the common case).
+    if (this.prefixView.length !== this.prefixLength || this.prefixView.buffer !== out.buffer || this.prefixView.byteOffset !== out.byteOffset) {
+      this.prefixView = out.subarray(0, this.prefixLength)
+    }
   }
 
   /** prefix + user key (map state), in the same buffer. */
   protected prefixWith(userKey: Uint8Array): Buffer {
     this.prefix()
     const size = this.prefixLength + userKey.length
+    const out = this.growKeyBuffer(size)
+    out.set(userKey, this.prefixLength)
+    return this.keyBuffer.view(size)
+  }
+
+  /**
+   * prefix + the user key `key` serialized in place after it with the
+   * serializer's write-into path; undefined when it has none or the key is too
+   * large for it (the caller then uses prefixWith).
+   */
+  protected prefixWithInPlace<UK>(into: SerializeInto<UK> | undefined, key: UK): Buffer | undefined {
+    if (into === undefined) return undefined
+    this.prefix()
     const before = this.keyBuffer.bytes
-    const out = this.keyBuffer.ensure(size, this.prefixLength)
+    const end = this.keyBuffer.writeWith(into, key, this.prefixLength)
+    if (this.keyBuffer.bytes !== before) this.prefixView = this.keyBuffer.bytes.subarray(0, this.prefixLength)
+    return end < 0 ? undefined : this.keyBuffer.view(end)
+  }
+
+  private growKeyBuffer(sizeBytes: number): Buffer {
+    const before = this.keyBuffer.bytes
+    const out = this.keyBuffer.ensure(sizeBytes, this.prefixLength)
     // Growing moved the prefix into a new buffer; the cached view must follow it.
     if (out !== before) this.prefixView = out.subarray(0, this.prefixLength)
-    out.set(userKey, this.prefixLength)
-    return out.subarray(0, size)
+    return out
+  }
+
+  /**
+   * The bytes of `value`, serialized in place into the host's shared scratch
+   * when the serializer can (a view valid until the next write of any state),
+   * else by `serialize`.
+   */
+  protected valueBytes<V>(value: V, serialize: (value: V) => Uint8Array, into: SerializeInto<V> | undefined): Uint8Array {
+    if (into !== undefined) {
+      const end = this.host.frameScratch.writeWith(into, value, 0)
+      if (end >= 0) return this.host.frameScratch.view(end)
+    }
+    return serialize(value)
   }
 
   protected read(key: Uint8Array): Uint8Array | undefined {
@@ -137,6 +172,7 @@ abstract class RocksDBState {
 export class RocksDBValueState<T> extends RocksDBState implements ValueState<T> {
   private readonly serializer: Serializer<T>
   private readonly serialize: (value: T) => Uint8Array
+  private readonly serializeInto: SerializeInto<T> | undefined
   private readonly defaultValue: T | undefined
   private readonly defaultBytes: Uint8Array | undefined
 
@@ -144,6 +180,7 @@ export class RocksDBValueState<T> extends RocksDBState implements ValueState<T> 
     super(host, cf, d.name, ns)
     this.serializer = d.serializer
     this.serialize = serializeFnOf(d.serializer, { role: valueRoleOf(d.kind), state: d.name })
+    this.serializeInto = serializeIntoFnOf(d.serializer, { role: valueRoleOf(d.kind), state: d.name })
     this.defaultValue = d.defaultValue
     // A mutable default (object) is handed out as a fresh copy so callers cannot change it for everyone.
     if (d.defaultValue !== null && typeof d.defaultValue === 'object') this.defaultBytes = this.serialize(d.defaultValue)
@@ -159,7 +196,7 @@ export class RocksDBValueState<T> extends RocksDBState implements ValueState<T> 
 
   update(value: T | undefined): void {
     if (value === undefined) return this.clear()
-    const bytes = this.serialize(value)
+    const bytes = this.valueBytes(value, this.serialize, this.serializeInto)
     const key = this.prefix()
     this.db.put(this.cf, key, bytes)
   }
@@ -168,11 +205,13 @@ export class RocksDBValueState<T> extends RocksDBState implements ValueState<T> 
 export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
   private readonly serializer: Serializer<T>
   private readonly serialize: (element: T) => Uint8Array
+  private readonly serializeInto: SerializeInto<T> | undefined
 
   constructor(host: StateHost, cf: number, d: ListStateDescriptor<T>, ns: Uint8Array) {
     super(host, cf, d.name, ns)
     this.serializer = d.elementSerializer
     this.serialize = serializeFnOf(d.elementSerializer, { role: valueRoleOf(d.kind), state: d.name })
+    this.serializeInto = serializeIntoFnOf(d.elementSerializer, { role: valueRoleOf(d.kind), state: d.name })
   }
 
   get(): T[] {
@@ -192,12 +231,24 @@ export class RocksDBListState<T> extends RocksDBState implements ListState<T> {
   /** Appends with the addon's concatenation merge operator: no read of the existing list. */
   add(value: T): void {
     checkListElement(this.stateName, value)
+    const frame = this.frame(value)
+    const key = this.prefix()
+    this.db.merge(this.cf, key, frame)
+  }
+
+  /** One element frame (u32be length | element) in the host's scratch, the element serialized in place when it can be. */
+  private frame(value: T): Uint8Array {
+    const scratch = this.host.frameScratch
+    const end = this.serializeInto === undefined ? -1 : scratch.writeWith(this.serializeInto, value, 4)
+    if (end >= 0) {
+      scratch.bytes.writeUInt32BE(end - 4, 0)
+      return scratch.view(end)
+    }
     const bytes = this.serialize(value)
-    const frame = this.host.frameScratch.ensure(4 + bytes.length)
+    const frame = scratch.ensure(4 + bytes.length)
     frame.writeUInt32BE(bytes.length, 0)
     frame.set(bytes, 4)
-    const key = this.prefix()
-    this.db.merge(this.cf, key, frame.subarray(0, 4 + bytes.length))
+    return scratch.view(4 + bytes.length)
   }
 
   addAll(values: readonly T[]): void {
@@ -232,6 +283,8 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
   private readonly valueSerializer: Serializer<UV>
   private readonly serializeKey: (key: UK) => Uint8Array
   private readonly serializeValue: (value: UV) => Uint8Array
+  private readonly serializeKeyInto: SerializeInto<UK> | undefined
+  private readonly serializeValueInto: SerializeInto<UV> | undefined
 
   constructor(host: StateHost, cf: number, d: MapStateDescriptor<UK, UV>, ns: Uint8Array) {
     super(host, cf, d.name, ns)
@@ -239,18 +292,24 @@ export class RocksDBMapState<UK, UV> extends RocksDBState implements MapState<UK
     this.valueSerializer = d.userValueSerializer
     this.serializeKey = serializeFnOf(d.userKeySerializer, { role: 'user key', state: d.name })
     this.serializeValue = serializeFnOf(d.userValueSerializer, { role: valueRoleOf(d.kind), state: d.name })
+    this.serializeKeyInto = serializeIntoFnOf(d.userKeySerializer, { role: 'user key', state: d.name })
+    this.serializeValueInto = serializeIntoFnOf(d.userValueSerializer, { role: valueRoleOf(d.kind), state: d.name })
+  }
+
+  /** The composite key of user key `key` under the current key, its bytes written in place when they can be. */
+  private entryKey(key: UK): Buffer {
+    return this.prefixWithInPlace(this.serializeKeyInto, key) ?? this.prefixWith(this.serializeKey(key))
   }
 
   get(key: UK): UV | undefined {
-    const raw = this.read(this.prefixWith(this.serializeKey(key)))
+    const raw = this.read(this.entryKey(key))
     return raw === undefined ? undefined : this.decode(this.valueSerializer, raw)
   }
 
   put(key: UK, value: UV): void {
     checkMapEntry(this.stateName, key, value)
-    const userKey = this.serializeKey(key)
-    const bytes = this.serializeValue(value)
-    const composite = this.prefixWith(userKey)
+    const composite = this.entryKey(key)
+    const bytes = this.valueBytes(value, this.serializeValue, this.serializeValueInto)
     this.db.put(this.cf, composite, bytes)
   }
 
