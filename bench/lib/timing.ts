@@ -68,6 +68,21 @@ export async function interleavedMedians(
   options: ThroughputOptions,
   beforeRound?: (round: number) => void,
 ): Promise<Array<number | { error: unknown }>> {
+  const results = await interleavedRounds(tasks, rounds, options, beforeRound)
+  return results.map((r) => (Array.isArray(r) ? median(r) : r))
+}
+
+/**
+ * interleavedMedians without the median: each task's rate in every round, so
+ * that a ratio of two tasks can be taken round by round (the rounds of two tasks
+ * ran seconds apart, under the same load) and its spread shown.
+ */
+export async function interleavedRounds(
+  tasks: readonly ThroughputTask[],
+  rounds: number,
+  options: ThroughputOptions,
+  beforeRound?: (round: number) => void,
+): Promise<Array<number[] | { error: unknown }>> {
   const samples: number[][] = tasks.map(() => [])
   const errors: Array<{ error: unknown } | undefined> = tasks.map(() => undefined)
   const perRound = { ...options, timeMs: options.timeMs / rounds }
@@ -82,5 +97,11 @@ export async function interleavedMedians(
       }
     }
   }
-  return tasks.map((_, i) => errors[i] ?? median(samples[i]!))
+  return tasks.map((_, i) => errors[i] ?? samples[i]!)
+}
+
+/** Median and range of the round-by-round ratios a[i] / b[i]. */
+export function ratioSpread(a: readonly number[], b: readonly number[]): { median: number; min: number; max: number; rounds: number } {
+  const ratios = a.slice(0, b.length).map((x, i) => x / b[i]!)
+  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), rounds: ratios.length }
 }
