@@ -13,6 +13,7 @@ import { openKeyedStateBackend } from '../../../src/backends/open.js'
 import { permutation } from '../data.js'
 import { BACKEND_LIKE_OPTIONS, MAX_PARALLELISM } from '../keyed.js'
 import type { TempSpace } from '../tmp.js'
+import { scratchReader } from './raw-native.js'
 import { blackhole, cursor, type OpRunner } from './types.js'
 
 export type KeyKind = 'string' | 'int'
@@ -54,6 +55,14 @@ export function hotWorkload(kind: KeyKind, count: number, values: string[]): Hot
 
 export type HotRunners = Partial<Record<HotOp, OpRunner>>
 
+/** A runner of n operations: `body` of the next index of `order` (cycled), n times. */
+function loop(order: Uint32Array, body: (i: number) => void): OpRunner {
+  const next = cursor(order)
+  return (n) => {
+    for (let j = 0; j < n; j++) body(next())
+  }
+}
+
 export interface HotSubject {
   ops: HotRunners
   close(): Promise<void>
@@ -75,12 +84,6 @@ export async function apiSubject<K>(tmp: TempSpace, w: HotWorkload<K>): Promise<
   for (const i of w.mapOrder) {
     backend.setCurrentKey(keys[i]!)
     for (let j = 0; j < USER_KEYS.length; j++) mapGet.put(USER_KEYS[j]!, values[(i + j) % values.length]!)
-  }
-  const loop = (order: Uint32Array, body: (i: number) => void): OpRunner => {
-    const next = cursor(order)
-    return (n) => {
-      for (let j = 0; j < n; j++) body(next())
-    }
   }
   let u = 0
   const ops: HotRunners = {
@@ -174,21 +177,7 @@ export function openRawHotDb<K>(native: NativeBenchBinding, tmp: TempSpace, w: H
 /** A JS loop over the binding: prebuilt keys and values, one native call per operation. */
 export function bindingRunners<K>(r: RawHotDb, w: HotWorkload<K>): HotRunners {
   const { db, cf, raw } = r
-  let scratch = new Uint8Array(64 * 1024)
-  const read = (family: number, key: Uint8Array): number => {
-    let n = db.getInto(family, key, scratch)
-    if (n < -1) {
-      scratch = new Uint8Array(-n - 2)
-      n = db.getInto(family, key, scratch)
-    }
-    return n
-  }
-  const loop = (order: Uint32Array, body: (i: number) => void): OpRunner => {
-    const next = cursor(order)
-    return (n) => {
-      for (let j = 0; j < n; j++) body(next())
-    }
-  }
+  const read = scratchReader(db)
   let u = 0
   return {
     update: loop(w.order, (i) => db.put(cf.value, raw.keys[i]!, raw.values[i]!)),

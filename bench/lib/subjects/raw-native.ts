@@ -3,7 +3,7 @@
 // everything else), and the addon's C++ loop (what crossing N-API costs).
 import { compositeKey, encodeListElements, prefixUpperBound } from '../../../src/encoding.js'
 import { assignToKeyGroup } from '../../../src/keygroups.js'
-import type { NativeBenchBinding, NativeBinding } from '../../../src/backends/rocksdb/native/types.js'
+import type { NativeBenchBinding, NativeBinding, NativeDb } from '../../../src/backends/rocksdb/native/types.js'
 import { BACKEND_LIKE_OPTIONS, MAX_PARALLELISM } from '../keyed.js'
 import type { TempSpace } from '../tmp.js'
 import { blackhole, cursor, type AccessSubject, type AccessWorkload } from './types.js'
@@ -16,6 +16,19 @@ function entryKey(key: string, userKey?: string): Uint8Array {
   const keyBytes = Buffer.from(key)
   const kg = assignToKeyGroup(keyBytes, MAX_PARALLELISM)
   return compositeKey(kg, keyBytes, NO_NAMESPACE, userKey === undefined ? undefined : Buffer.from(userKey))
+}
+
+/** getInto into one scratch buffer, growing it when a value does not fit (as the backend must); returns getInto's length. */
+export function scratchReader(db: NativeDb): (family: number, key: Uint8Array) => number {
+  let scratch = new Uint8Array(64 * 1024)
+  return (family, key) => {
+    let n = db.getInto(family, key, scratch)
+    if (n < -1) {
+      scratch = new Uint8Array(-n - 2)
+      n = db.getInto(family, key, scratch)
+    }
+    return n
+  }
 }
 
 export function rawBindingSubject(native: NativeBinding, tmp: TempSpace, w: AccessWorkload): AccessSubject {
@@ -35,16 +48,7 @@ export function rawBindingSubject(native: NativeBinding, tmp: TempSpace, w: Acce
     for (let j = 0; j < w.mapEntries; j++) db.put(cf['map-get']!, mapKeys[i]![j]!, values[(i + j) % values.length]!)
   }
 
-  let scratch = new Uint8Array(64 * 1024)
-  /** getInto, growing the scratch buffer when a value does not fit (as the backend must). */
-  const read = (family: number, key: Uint8Array): number => {
-    let n = db.getInto(family, key, scratch)
-    if (n < -1) {
-      scratch = new Uint8Array(-n - 2)
-      n = db.getInto(family, key, scratch)
-    }
-    return n
-  }
+  const read = scratchReader(db)
 
   const ops: AccessSubject['ops'] = {
     value: (() => {
