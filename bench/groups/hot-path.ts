@@ -16,6 +16,7 @@ import {
   HOT_OPS,
   hotWorkload,
   openRawHotDb,
+  settleDb,
   type HotOp,
   type HotRunners,
   type HotWorkload,
@@ -27,6 +28,8 @@ const KINDS: ReadonlyArray<{ kind: KeyKind; label: string }> = [
   { kind: 'int', label: 'integer keys (int32)' },
 ]
 const OPS_PER_CALL = 1000
+const READ_OPS: readonly HotOp[] = ['value', 'map-get']
+const WRITE_OPS: readonly HotOp[] = ['update', 'list-add', 'map-put']
 
 type Rates = Record<'api' | 'binding' | 'cpp', Partial<Record<HotOp, number | string>>>
 
@@ -38,26 +41,31 @@ async function measureKind<K>(ctx: RunContext, w: HotWorkload<K>): Promise<Rates
   const raw = openRawHotDb(native, ctx.tmp, w)
   try {
     const runners: Record<keyof Rates, HotRunners> = { api: api.ops, binding: bindingRunners(raw, w), cpp: cppRunners(native, raw, w) }
-    const tasks: Array<{ who: keyof Rates; op: HotOp; task: ThroughputTask }> = []
-    for (const { op } of HOT_OPS) {
-      for (const who of ['api', 'binding', 'cpp'] as const) {
-        const run = runners[who][op]
-        if (run) tasks.push({ who, op, task: { name: `${w.kind} ${who} ${op}`, fn: () => run(OPS_PER_CALL), opsPerCall: OPS_PER_CALL, selfTimed: who === 'cpp' } })
-      }
-    }
-    const results = await interleavedMedians(
-      tasks.map((t) => t.task),
-      ctx.config.rounds,
-      { timeMs: ctx.config.benchTimeMs, warmupMs: ctx.config.benchWarmupMs },
-      (round) => ctx.progress.step(`hot path (${w.kind} keys): round ${round}/${ctx.config.rounds}`),
-    )
     const rates: Rates = { api: {}, binding: {}, cpp: {} }
-    for (const [i, r] of results.entries()) {
-      const { who, op, task } = tasks[i]!
-      if (typeof r === 'number') rates[who][op] = r
-      else {
-        ctx.recordFailure(`hot path: ${task.name}`, r.error)
-        rates[who][op] = r.error instanceof Error ? r.error.message : String(r.error)
+    // Reads first, on DBs settled to one sorted run each (settleDb), then the writes.
+    api.settle()
+    settleDb(raw.db)
+    for (const [phase, ops] of [['reads', READ_OPS], ['writes', WRITE_OPS]] as const) {
+      const tasks: Array<{ who: keyof Rates; op: HotOp; task: ThroughputTask }> = []
+      for (const op of ops) {
+        for (const who of ['api', 'binding', 'cpp'] as const) {
+          const run = runners[who][op]
+          if (run) tasks.push({ who, op, task: { name: `${w.kind} ${who} ${op}`, fn: () => run(OPS_PER_CALL), opsPerCall: OPS_PER_CALL, selfTimed: who === 'cpp' } })
+        }
+      }
+      const results = await interleavedMedians(
+        tasks.map((t) => t.task),
+        ctx.config.rounds,
+        { timeMs: ctx.config.benchTimeMs, warmupMs: ctx.config.benchWarmupMs },
+        (round) => ctx.progress.step(`hot path (${w.kind} keys, ${phase}): round ${round}/${ctx.config.rounds}`),
+      )
+      for (const [i, r] of results.entries()) {
+        const { who, op, task } = tasks[i]!
+        if (typeof r === 'number') rates[who][op] = r
+        else {
+          ctx.recordFailure(`hot path: ${task.name}`, r.error)
+          rates[who][op] = r.error instanceof Error ? r.error.message : String(r.error)
+        }
       }
     }
     return rates
@@ -85,8 +93,9 @@ export const hotPathGroup: BenchGroup = {
     '(db.put / getInto / merge with the composite keys and value bytes prebuilt) and the addon\'s C++ loop (benchRawOps: ' +
     'the same composite keys, packed, in the same random order). All three open RocksDB with the backend\'s options ' +
     '(WAL on with manual flush, universal compaction, the default memory budget). Every state is filled with all keys ' +
-    'first, so reads hit. Interleaved rounds, median per cell.',
-  steps: (config) => KINDS.length * (1 + config.rounds),
+    'first, so reads hit; both DBs are then flushed and compacted to one sorted run each, the reads measured, then the ' +
+    'writes. Interleaved rounds, median per cell.',
+  steps: (config) => KINDS.length * (1 + 2 * config.rounds),
 
   async run(ctx: RunContext): Promise<GroupResult> {
     const result = emptyResult()
