@@ -4,7 +4,8 @@
 //   perf record -g node --perf-basic-prof dist/bench/tools/hot-path-loop.js api int value 5
 //   node dist/bench/tools/hot-path-loop.js api/cpp string value 10 100000
 // Subjects: api (the public state API), binding (raw binding loop), cpp (the
-// addon's C++ loop). Ops: update, value, list-add, map-put, map-get.
+// addon's C++ loop). Ops: update, value, list-add, map-put, map-get. At 1 M keys give node
+// --max-old-space-size=8192: the raw subjects prebuild 16 M composite map keys.
 import { benchNativeBinding, isUnavailable } from '../lib/pieces.js'
 import { dataset } from '../lib/data.js'
 import { median } from '../lib/timing.js'
