@@ -42,11 +42,19 @@ export interface CountingParams {
   broker?: BrokerParams
 }
 
-/** The event at `offset`: a cheap well-mixed hash, so keys and types look random but replay exactly. */
-export function eventAt(keys: number, offset: number): CountEvent {
+/** A cheap well-mixed hash of an offset, so keys and types look random but replay exactly. */
+function mixOffset(offset: number): number {
   let h = Math.imul(offset ^ 0x5bd1e995, 0x9e3779b1) >>> 0
   h ^= h >>> 15
-  h = Math.imul(h, 0x85ebca6b) >>> 0
+  return Math.imul(h, 0x85ebca6b) >>> 0
+}
+
+/** The key index of the event at an offset (its key is `k<index>`): lets a worker skip other workers' events. */
+export const keyIndexAt = (keys: number, offset: number): number => mixOffset(offset) % keys
+
+/** The event at `offset`. */
+export function eventAt(keys: number, offset: number): CountEvent {
+  const h = mixOffset(offset)
   return { offset, key: `k${h % keys}`, type: TYPES[(h >>> 8) % TYPES.length]! }
 }
 
@@ -77,7 +85,12 @@ export const countingJob = defineJob<CountEvent, string, CountingParams>({
   source: (p) => {
     if (p.broker?.kind === 'nats') return natsJetStreamSource<CountEvent>({ servers: p.broker.url, stream: p.broker.stream })
     if (p.broker?.kind === 'redis') return redisStreamsSource<CountEvent>({ url: p.broker.url, prefix: p.broker.prefix })
-    return generatorSource({ events: p.events, eventAt: (o) => eventAt(p.keys, o), ...(p.rate ? { ratePerSecond: p.rate } : {}) })
+    return generatorSource({
+      events: p.events,
+      eventAt: (o) => eventAt(p.keys, o),
+      keys: { count: p.keys, indexAt: (o) => keyIndexAt(p.keys, o) },
+      ...(p.rate ? { ratePerSecond: p.rate } : {}),
+    })
   },
 })
 

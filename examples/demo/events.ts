@@ -53,14 +53,19 @@ function unit(seed: number, offset: number, salt: number): number {
   return mix(seed, offset, salt) / 4294967296
 }
 
-export function eventAt(stream: StreamConfig, offset: number): DemoEvent {
+/** The user (0 .. keys - 1) of the event at an offset: cheap, so a reader can skip other workers' users without making their events. */
+export function userAt(stream: StreamConfig, offset: number): number {
   // Users come and go: about a quarter of them are active at any time, and the active group drifts
   // through the user ids over the stream, so early users have gone quiet by the end (their TTL'd
   // state expires) while late ones are still active. Squaring makes some users busier than others.
   const activeUsers = Math.ceil(stream.keys / 4)
   const firstActive = Math.floor((offset / stream.events) * (stream.keys - activeUsers + 1))
   const u = unit(stream.seed, offset, 1)
-  const key = `user-${firstActive + Math.floor(u * u * activeUsers)}`
+  return firstActive + Math.floor(u * u * activeUsers)
+}
+
+export function eventAt(stream: StreamConfig, offset: number): DemoEvent {
+  const key = `user-${userAt(stream, offset)}`
   const type = EVENT_TYPES[Math.floor(unit(stream.seed, offset, 2) * EVENT_TYPES.length)]!
   const timeMs = streamTimeAt(offset) + Math.floor(unit(stream.seed, offset, 3) * MAX_OUT_OF_ORDER_MS)
   return { offset, key, type, timeMs }

@@ -2,7 +2,7 @@
 // every worker process how to build the operator, its source and its key.
 // Parameters (the stream's seed, size and pace) come from demo-job.ts.
 import { defineJob, generatorSource, stringSerializer } from '../../src/index.js'
-import { eventAt, MAX_OUT_OF_ORDER_MS, type DemoEvent, type StreamConfig } from './events.js'
+import { eventAt, MAX_OUT_OF_ORDER_MS, userAt, type DemoEvent, type StreamConfig } from './events.js'
 import { EventCounter } from './operator.js'
 
 export interface DemoJobParams {
@@ -16,7 +16,14 @@ export default defineJob<DemoEvent, string, DemoJobParams>({
   keySerializer: stringSerializer,
   keyOf: (event) => event.key,
   operator: ({ stream }) => new EventCounter(stream.events),
-  source: ({ stream, ratePerSecond }) => generatorSource({ events: stream.events, eventAt: (offset) => eventAt(stream, offset), ratePerSecond }),
+  source: ({ stream, ratePerSecond }) =>
+    generatorSource({
+      events: stream.events,
+      eventAt: (offset) => eventAt(stream, offset),
+      // The users: each worker makes only its own users' events.
+      keys: { count: stream.keys, indexAt: (offset) => userAt(stream, offset) },
+      ratePerSecond,
+    }),
   // No event is later than this behind the largest event time read, so the windows' counts are exact.
   watermarks: { eventTimeOf: (event) => event.timeMs, maxOutOfOrdernessMs: MAX_OUT_OF_ORDER_MS },
 })

@@ -11,6 +11,7 @@
 // partition k is key group k and the position is the partition offset
 // (seek with consumer.seek, read with assign() instead of a consumer group).
 import type { JsonValue } from '../checkpoint/metadata.js'
+import { KeyedStateError } from '../errors.js'
 import type { KeyGroupRange } from '../keygroups.js'
 
 /** A partition's position: where to read next. Plain JSON (it is written into `_metadata`). */
@@ -64,4 +65,14 @@ export interface SourceReader<E> {
   /** Bounded sources: true once every partition is read to its end. */
   readonly finished: boolean
   close(): Promise<void>
+}
+
+/** A record read from partition `keyGroup` whose key hashes elsewhere: a producer with another hash or maxParallelism. */
+export function misroutedError(where: string, keyGroup: number, actual: number): KeyedStateError {
+  return new KeyedStateError(
+    'CORRUPTION',
+    `${where}: the event's key belongs to key group ${actual}, not to key group ${keyGroup} it was read from ` +
+      '(was it written by a producer with another maxParallelism or key hash?)',
+    { keyGroup },
+  )
 }

@@ -11,7 +11,7 @@ import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:time
 import { openKeyedStateBackend } from '../backends/open.js'
 import type { KeyedStateBackend } from '../state-backend/types.js'
 import type { InstanceAck, InstanceSnapshotRequest } from '../checkpoint/instance.js'
-import { isKeyedStateError, KeyedStateError } from '../errors.js'
+import { isKeyedStateError, KeyGroupRangeError, KeyedStateError } from '../errors.js'
 import { assignToKeyGroup } from '../keygroups.js'
 import type { SnapshotOptions, SnapshotRun } from '../snapshot/types.js'
 import { FileSystemCheckpointStorage } from '../storage/fs.js'
@@ -23,7 +23,7 @@ import type { JobDefinition, KeyedOperator, OperatorContext } from './operator.j
 import { positionRuns, checkPositionsCover, type WorkerOperatorState } from './positions.js'
 import type { ErrorInfo, FromWorker, ToWorker, WorkerConfig, WorkerProgress } from './protocol.js'
 import type { Serializer } from '../serializers/serializer.js'
-import type { SourceReader } from './source.js'
+import { misroutedError, type SourceReader, type SourceRecord } from './source.js'
 
 /** Work between two yields to the event loop: longer delays barriers and checkpoint I/O, shorter costs throughput. */
 const BATCH_TIME_MS = 2
@@ -58,6 +58,8 @@ export class Worker<E, K> {
   /** performance.now() from which a heartbeat reads backend stats again (STATS_TIME_SHARE). */
   private statsDueMs = 0
   private lagInFlight = false
+  /** For the error of a record whose key is not of the key group it was read from. */
+  private sourceDescription = ''
   private readonly ctx: OperatorContext<K>
 
   private constructor(
@@ -116,7 +118,9 @@ export class Worker<E, K> {
     await operator.open(worker.ctx)
     const { keySerializer, keyOf } = job
     const maxParallelism = config.maxParallelism
-    worker.reader = await job.source(config.params).open({
+    const source = job.source(config.params)
+    worker.sourceDescription = source.description
+    worker.reader = await source.open({
       keyGroupRange: config.keyGroupRange,
       maxParallelism,
       positions: new Map(config.positions.map(([kg, p]) => [kg, p ?? undefined])),
@@ -164,8 +168,8 @@ export class Worker<E, K> {
   /** Reads and processes until closed; a bounded source's end fires the final watermark once. */
   async run(): Promise<void> {
     const reader = this.reader!
-    const { keyOf, watermarks } = this.job
-    const { backend, operator, ctx } = this
+    const { watermarks } = this.job
+    const { operator, ctx } = this
     while (!this.stopped) {
       const deadline = performance.now() + BATCH_TIME_MS
       let empty = false
@@ -174,7 +178,7 @@ export class Worker<E, K> {
         const records = await reader.poll(RECORDS_PER_POLL)
         if (this.stopped) return
         for (const r of records) {
-          backend.setCurrentKey(keyOf(r.event))
+          this.setKeyOf(r)
           operator.processElement(r.event, ctx)
           if (watermarks) {
             const t = watermarks.eventTimeOf(r.event)
@@ -197,6 +201,19 @@ export class Worker<E, K> {
       if (empty) await sleep(this.finished ? 50 : IDLE_POLL_MS)
       else await yieldToEventLoop()
     }
+  }
+
+  /** Sets the record's key as current, checking it is of the key group the source read it from. */
+  private setKeyOf(record: SourceRecord<E>): void {
+    const { backend } = this
+    try {
+      backend.setCurrentKey(this.job.keyOf(record.event))
+    } catch (e) {
+      if (record.keyGroup >= 0 && e instanceof KeyGroupRangeError) throw misroutedError(this.sourceDescription, record.keyGroup, e.keyGroup ?? -1)
+      throw e
+    }
+    // A record of another key group of this range would be processed right but its position kept with the wrong key group.
+    if (record.keyGroup >= 0 && backend.getCurrentKeyGroup() !== record.keyGroup) throw misroutedError(this.sourceDescription, record.keyGroup, backend.getCurrentKeyGroup())
   }
 
   private advanceTime(watermark: number): void {

@@ -2,7 +2,6 @@
 // and which key group (partition) an event's key belongs to: the same murmur3
 // hash as the backend, so a producer writes each event where the worker that
 // owns its key reads.
-import { KeyedStateError } from '../errors.js'
 import { assignToKeyGroup, checkMaxParallelism, DEFAULT_MAX_PARALLELISM } from '../keygroups.js'
 import type { Serializer } from '../serializers/serializer.js'
 
@@ -29,14 +28,4 @@ export function keyGroupRouter<E, K>(routing: KeyRouting<E, K>): (event: E) => n
   const maxParallelism = routing.maxParallelism ?? DEFAULT_MAX_PARALLELISM
   checkMaxParallelism(maxParallelism)
   return (event) => assignToKeyGroup(routing.keySerializer.serialize(routing.keyOf(event)), maxParallelism)
-}
-
-/** A record read from partition `keyGroup` whose key hashes elsewhere: a producer with another hash or maxParallelism. */
-export function misroutedError(where: string, keyGroup: number, actual: number): KeyedStateError {
-  return new KeyedStateError(
-    'CORRUPTION',
-    `${where}: the event's key belongs to key group ${actual}, not to key group ${keyGroup} it was read from ` +
-      '(was it written by a producer with another maxParallelism or key hash?)',
-    { keyGroup },
-  )
 }

@@ -1,18 +1,39 @@
 // A replayable generator source: event `offset` is a pure function of the
 // offset (like a record at an offset of a log), for tests, benchmarks and the
 // demo. Partition k is the subsequence of events whose key is in key group k;
-// its position is the next offset to look at. A reader owning a range scans
-// the offsets once from the smallest position of its key groups and keeps the
-// events of its key groups at or after their positions, so every key group
-// resumes exactly where its state says, whatever the parallelism was.
+// its position is the next offset of the stream to look at for k. A reader
+// owning a range walks the offsets once from the smallest position of its key
+// groups and keeps the events of its key groups at or after their positions,
+// so every key group resumes exactly where its state says, whatever the
+// parallelism was, and the workers together see the single-reader stream.
+//
+// With `keys` (the key space and each offset's key index, a cheap integer
+// function) the reader skips other key groups' offsets without generating
+// their events: it learns each key index's key group once (from the first
+// event with that index) and afterwards generates only its own events, so a
+// worker at parallelism p does about 1/p of the generating and hashing.
+// Without `keys` it must generate and hash every event to find its key group.
 import { KeyedStateError } from '../errors.js'
-import { rangeContains, rangeSize } from '../keygroups.js'
+import { rangeSize } from '../keygroups.js'
 import type { Source, SourceOpenOptions, SourcePosition, SourceReader, SourceRecord } from '../runtime/source.js'
+
+export interface GeneratorKeySpace {
+  /** Keys are numbered 0 .. count-1. */
+  count: number
+  /**
+   * The key index of the event at `offset`: a pure function, cheap next to
+   * eventAt. Events with the same key index must have the same key (the reader
+   * takes an index's key group from the first such event).
+   */
+  indexAt(offset: number): number
+}
 
 export interface GeneratorSourceOptions<E> {
   /** Offsets 0 .. events-1; Infinity for an unbounded source. */
   events: number
   eventAt(offset: number): E
+  /** The key space: lets a reader skip other key groups' events without generating them. */
+  keys?: GeneratorKeySpace
   /**
    * Offsets per second at most (default unlimited): a paced source keeps a
    * job running long enough for a test to kill or rescale it.
@@ -20,13 +41,19 @@ export interface GeneratorSourceOptions<E> {
   ratePerSecond?: number
 }
 
+/** Offsets a poll may walk past (other key groups' events) once it has some records: bounds one poll's time. */
+const SCAN_BUDGET = 16_384
+
 export function generatorSource<E>(options: GeneratorSourceOptions<E>): Source<E> {
-  const { events } = options
+  const { events, keys } = options
   if (!(events === Infinity || (Number.isSafeInteger(events) && events >= 0))) {
     throw new KeyedStateError('INVALID_ARGUMENT', `generatorSource: events must be a non-negative integer or Infinity, got ${String(events)}`)
   }
+  if (keys !== undefined && !(Number.isSafeInteger(keys.count) && keys.count > 0 && keys.count <= 2 ** 30 && typeof keys.indexAt === 'function')) {
+    throw new KeyedStateError('INVALID_ARGUMENT', `generatorSource: keys must be { count: a positive integer, indexAt(offset) }, got count ${String(keys?.count)}`)
+  }
   return {
-    description: `generator of ${events} events`,
+    description: `generator of ${events} events${keys ? ` over ${keys.count} keys` : ''}`,
     open: async (o) => new GeneratorReader(options, o),
   }
 }
@@ -40,10 +67,13 @@ function offsetOf(p: SourcePosition | undefined, keyGroup: number): number {
 }
 
 class GeneratorReader<E> implements SourceReader<E> {
+  /** Per key group of the range (indexed from its start): the first offset not yet returned for it. */
   private readonly resumeAt: number[]
   private nextOffset: number
   /** When every key group resumes at the same offset and the range is all key groups, no event needs its key group. */
   private readonly keepsEverything: boolean
+  /** With a key space: the key group of each key index, -1 until an event with that index was generated. */
+  private readonly keyGroupOfIndex: Int32Array | undefined
   private readonly startedMs = performance.now()
   private readonly startOffset: number
 
@@ -56,6 +86,7 @@ class GeneratorReader<E> implements SourceReader<E> {
     for (let kg = range.start; kg <= range.end; kg++) this.resumeAt.push(offsetOf(open.positions.get(kg), kg))
     this.nextOffset = this.startOffset = Math.min(...this.resumeAt)
     this.keepsEverything = rangeSize(range) === open.maxParallelism && this.resumeAt.every((o) => o === this.startOffset)
+    this.keyGroupOfIndex = options.keys && !this.keepsEverything ? new Int32Array(options.keys.count).fill(-1) : undefined
   }
 
   get finished(): boolean {
@@ -78,21 +109,59 @@ class GeneratorReader<E> implements SourceReader<E> {
   async poll(maxRecords: number): Promise<SourceRecord<E>[]> {
     const { eventAt } = this.options
     const limit = this.available()
-    const out: SourceRecord<E>[] = []
-    const { keyGroupRange: range, keyGroupOf } = this.open
-    // Scans on past other workers' events until it has some of ours: [] means nothing is available yet.
-    while (out.length === 0 && this.nextOffset < limit) {
+    if (this.keepsEverything) {
+      const out: SourceRecord<E>[] = []
       const end = Math.min(limit, this.nextOffset + maxRecords)
-      for (; this.nextOffset < end; this.nextOffset++) {
-        const event = eventAt(this.nextOffset)
-        if (this.keepsEverything) {
-          out.push({ keyGroup: -1, event })
-          continue
-        }
-        const kg = keyGroupOf(event)
-        if (rangeContains(range, kg) && this.nextOffset >= this.resumeAt[kg - range.start]!) out.push({ keyGroup: kg, event })
-      }
+      for (; this.nextOffset < end; this.nextOffset++) out.push({ keyGroup: -1, event: eventAt(this.nextOffset) })
+      return out
     }
+    return this.keyGroupOfIndex ? this.pollByKeyIndex(maxRecords, limit, this.keyGroupOfIndex) : this.pollByEvent(maxRecords, limit)
+  }
+
+  /** Walks past other key groups' offsets until it has `maxRecords` (or a scan budget's worth, or none are available yet: []). */
+  private pollByKeyIndex(maxRecords: number, limit: number, table: Int32Array): SourceRecord<E>[] {
+    const { eventAt, keys } = this.options
+    const { indexAt } = keys!
+    const { keyGroupRange: range, keyGroupOf } = this.open
+    const { start, end } = range
+    const resumeAt = this.resumeAt
+    const out: SourceRecord<E>[] = []
+    // A throw (from indexAt or eventAt) leaves nextOffset where it was: nothing of this poll counts as read.
+    let offset = this.nextOffset
+    const budgetEnd = offset + SCAN_BUDGET
+    for (; offset < limit && out.length < maxRecords && (out.length === 0 || offset < budgetEnd); offset++) {
+      const index = indexAt(offset)
+      let kg = table[index]
+      if (kg === undefined) {
+        throw new KeyedStateError('INVALID_ARGUMENT', `generator source: keys.indexAt(${offset}) is ${String(index)}, not a key index 0 .. ${table.length - 1}`)
+      }
+      if (kg === -1) {
+        // First event with this key index: its key group holds for every later one (the worker checks each record's).
+        const event = eventAt(offset)
+        kg = table[index] = keyGroupOf(event)
+        if (kg >= start && kg <= end && offset >= resumeAt[kg - start]!) out.push({ keyGroup: kg, event })
+        continue
+      }
+      if (kg >= start && kg <= end && offset >= resumeAt[kg - start]!) out.push({ keyGroup: kg, event: eventAt(offset) })
+    }
+    this.nextOffset = offset
+    return out
+  }
+
+  /** Without a key space: generates and hashes every event to find its key group. */
+  private pollByEvent(maxRecords: number, limit: number): SourceRecord<E>[] {
+    const { eventAt } = this.options
+    const { keyGroupRange: range, keyGroupOf } = this.open
+    const { start, end } = range
+    const out: SourceRecord<E>[] = []
+    let offset = this.nextOffset
+    const budgetEnd = offset + SCAN_BUDGET
+    for (; offset < limit && out.length < maxRecords && (out.length === 0 || offset < budgetEnd); offset++) {
+      const event = eventAt(offset)
+      const kg = keyGroupOf(event)
+      if (kg >= start && kg <= end && offset >= this.resumeAt[kg - start]!) out.push({ keyGroup: kg, event })
+    }
+    this.nextOffset = offset
     return out
   }
 

@@ -15,8 +15,8 @@
 // NATS source or producer is opened.
 import { KeyedStateError } from '../errors.js'
 import { rangeContains } from '../keygroups.js'
-import type { Source, SourceOpenOptions, SourcePosition, SourceReader, SourceRecord } from '../runtime/source.js'
-import { jsonEventCodec, keyGroupRouter, misroutedError, type EventCodec, type KeyRouting } from './codec.js'
+import { misroutedError, type Source, type SourceOpenOptions, type SourcePosition, type SourceReader, type SourceRecord } from '../runtime/source.js'
+import { jsonEventCodec, keyGroupRouter, type EventCodec, type KeyRouting } from './codec.js'
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream'
 

@@ -10,8 +10,8 @@
 //
 // The client (ioredis) loads only when a Redis source or producer is opened.
 import { KeyedStateError } from '../errors.js'
-import type { Source, SourceOpenOptions, SourcePosition, SourceReader, SourceRecord } from '../runtime/source.js'
-import { jsonEventCodec, keyGroupRouter, misroutedError, type EventCodec, type KeyRouting } from './codec.js'
+import { misroutedError, type Source, type SourceOpenOptions, type SourcePosition, type SourceReader, type SourceRecord } from '../runtime/source.js'
+import { jsonEventCodec, keyGroupRouter, type EventCodec, type KeyRouting } from './codec.js'
 import type { Redis } from 'ioredis'
 
 export interface RedisStreamOptions<E> {

@@ -1,9 +1,9 @@
 // The job the runtime tests run: the shared counting job
 // (examples/counting-job.ts) with failures planted on purpose for the restart
-// tests (throw at an offset, hang once).
+// tests (throw at an offset, hang once, a wrong key space).
 import { existsSync, writeFileSync } from 'node:fs'
-import { defineJob } from '../../src/index.js'
-import { Counter, countingJob, type CountEvent, type CountingParams } from '../../examples/counting-job.js'
+import { defineJob, generatorSource } from '../../src/index.js'
+import { Counter, countingJob, eventAt, type CountEvent, type CountingParams } from '../../examples/counting-job.js'
 
 export interface FaultyCountingParams extends CountingParams {
   /** Every worker that reads this offset throws (a deterministic bug: restarts cannot help). */
@@ -11,6 +11,8 @@ export interface FaultyCountingParams extends CountingParams {
   /** The first worker that reads this offset stops answering (busy loop) — once: it creates `hangMarker`. */
   hangAtOffset?: number
   hangMarker?: string
+  /** The generator's keys.indexAt says key 0 for every offset (a wrong key space: the worker must refuse the records). */
+  wrongKeyIndex?: boolean
 }
 
 class FaultyCounter extends Counter {
@@ -30,4 +32,11 @@ class FaultyCounter extends Counter {
   }
 }
 
-export default defineJob<CountEvent, string, FaultyCountingParams>({ ...countingJob, operator: (p) => new FaultyCounter(p) })
+export default defineJob<CountEvent, string, FaultyCountingParams>({
+  ...countingJob,
+  operator: (p) => new FaultyCounter(p),
+  source: (p) =>
+    p.wrongKeyIndex
+      ? generatorSource({ events: p.events, eventAt: (o) => eventAt(p.keys, o), keys: { count: p.keys, indexAt: () => 0 } })
+      : countingJob.source(p),
+})
