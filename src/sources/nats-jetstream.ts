@@ -3,13 +3,15 @@
 // Mapping: one stream (default name 'events'), one subject per key group,
 // `<subjectPrefix>.<keyGroup>` (the stream binds `<subjectPrefix>.*`). The
 // position of key group k is the stream sequence from which k's messages are
-// not yet in the state. A worker reads its key groups with one ordered
-// consumer over `<subjectPrefix>.*` from the smallest position of its range and
-// keeps the messages of its key groups at or after their positions (one
-// consumer per worker works on nats-server 2.9, which has no multi-subject
-// filters; the cost is that each worker also receives, and drops, the other
-// workers' messages). The stream should hold only these subjects: the source
-// creates it so when it is missing.
+// not yet in the state. A worker reads each key group of its range with its
+// own ordered consumer filtered to that key group's subject, from that key
+// group's position, so it never receives another worker's messages
+// (nats-server 2.9 has no multi-subject filters, hence one consumer per
+// subject). A worker owning every key group reads the whole stream with one
+// consumer from the smallest position instead. Key groups are read
+// independently, like Kafka partitions: events of different key groups may
+// arrive out of stream order. The stream should hold only these subjects: the
+// source creates it so when it is missing.
 //
 // The clients (@nats-io/transport-node, @nats-io/jetstream) load only when a
 // NATS source or producer is opened.
@@ -18,7 +20,7 @@ import { rangeContains } from '../keygroups.js'
 import { misroutedError, type Source, type SourceOpenOptions, type SourcePosition, type SourceReader, type SourceRecord } from '../runtime/source.js'
 import { jsonEventCodec, keyGroupRouter, type EventCodec, type KeyRouting } from './codec.js'
 import type { NatsConnection } from '@nats-io/nats-core'
-import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream'
+import type { ConsumerMessages, JetStreamClient, JsMsg, OrderedConsumerOptions } from '@nats-io/jetstream'
 
 export interface NatsStreamOptions<E> {
   /** e.g. 'nats://127.0.0.1:4222' */
@@ -73,7 +75,7 @@ function sequenceOf(p: SourcePosition | undefined, keyGroup: number): number {
   return p
 }
 
-/** Messages buffered ahead of poll per worker; the consumer pauses beyond it. */
+/** Messages buffered ahead of poll per worker; the consumers pause beyond it. */
 const BUFFER_MAX = 4096
 /** How long an empty poll waits for messages before answering []. */
 const EMPTY_POLL_WAIT_MS = 20
@@ -86,11 +88,18 @@ export function natsJetStreamSource<E>(options: NatsStreamOptions<E>): Source<E>
   }
 }
 
+/** One ordered consumer of the reader: one key group's subject, or the whole stream. */
+interface Feed {
+  messages: ConsumerMessages
+  /** Messages of this consumer's filter not yet delivered to us, as of the last message (or the consumer's creation). */
+  pending: number
+}
+
 class NatsReader<E> implements SourceReader<E> {
   readonly finished = false
   private readonly buffer: JsMsg[] = []
-  /** Every message below this stream sequence was returned by poll (or was not ours). */
-  private cursor: number
+  /** Per key group of the range (indexed from its start): the stream sequence from which it is not yet returned by poll. */
+  private readonly next: number[]
   private wake: (() => void) | undefined
   private failure: unknown
   private closed = false
@@ -99,52 +108,64 @@ class NatsReader<E> implements SourceReader<E> {
     private readonly r: Resolved<E>,
     private readonly open: SourceOpenOptions<E>,
     private readonly nc: NatsConnection,
-    private readonly messages: ConsumerMessages,
-    private readonly resumeAt: number[],
-    private readonly consumerInfo: () => Promise<{ num_pending: number; delivered: { stream_seq: number } }>,
+    private readonly feeds: Feed[],
+    resumeAt: number[],
   ) {
-    this.cursor = Math.min(...resumeAt)
-    void this.pump()
+    this.next = resumeAt
+    for (const feed of feeds) void this.pump(feed)
   }
 
   static async open<E>(r: Resolved<E>, o: SourceOpenOptions<E>): Promise<NatsReader<E>> {
+    const { start, end } = o.keyGroupRange
     const resumeAt: number[] = []
-    for (let kg = o.keyGroupRange.start; kg <= o.keyGroupRange.end; kg++) resumeAt.push(sequenceOf(o.positions.get(kg), kg))
+    for (let kg = start; kg <= end; kg++) resumeAt.push(sequenceOf(o.positions.get(kg), kg))
     const { nc, js } = await connectJetStream(r as Resolved<unknown>)
+    const feeds: Feed[] = []
     try {
-      const startSeq = Math.min(...resumeAt)
-      // No subject filter: the stream binds only `<prefix>.*` (subjects outside the mapping are skipped in
-      // take()), and nats-server 2.9 delivers a wildcard-filtered consumer that starts at a sequence at
-      // about 650 messages/s here, against 20 000+/s unfiltered (measured reading 7 350 of 20 000 messages).
-      const consumer = await js.consumers.get(r.stream, {
-        ...(startSeq > 1 ? { deliver_policy: 'by_start_sequence' as const, opt_start_seq: startSeq } : { deliver_policy: 'all' as const }),
-      })
-      const messages = await consumer.consume({ max_messages: 1000 })
-      return new NatsReader(r, o, nc, messages, resumeAt, () => consumer.info(false))
+      const from = (seq: number) => (seq > 1 ? { deliver_policy: 'by_start_sequence' as const, opt_start_seq: seq } : { deliver_policy: 'all' as const })
+      if (end - start + 1 === o.maxParallelism) {
+        // Every key group: one consumer over the whole stream from the smallest position (take() skips
+        // what a key group already holds). The stream binds only `<prefix>.*`; other subjects are skipped.
+        feeds.push(await openFeed(js, r.stream, { ...from(Math.min(...resumeAt)) }, BUFFER_MAX))
+      } else {
+        // One consumer per key group, filtered to its subject, so no other worker's message reaches this one.
+        // nats-server 2.9 has no multi-subject filter; each filtered consumer costs the server a scan of the
+        // stream (bench/notes/nats-key-groups.md), still less in all than every worker receiving everything
+        // once a worker owns a quarter of the key groups or fewer.
+        const perFeed = Math.max(64, Math.ceil(BUFFER_MAX / (end - start + 1)))
+        const opened = await Promise.allSettled(
+          resumeAt.map((seq, i) => openFeed(js, r.stream, { filter_subjects: `${r.prefix}.${start + i}`, ...from(seq) }, perFeed)),
+        )
+        for (const f of opened) if (f.status === 'fulfilled') feeds.push(f.value)
+        const failed = opened.find((f) => f.status === 'rejected')
+        if (failed) throw failed.reason
+      }
+      return new NatsReader(r, o, nc, feeds, resumeAt)
     } catch (e) {
+      await Promise.all(feeds.map((f) => f.messages.close().catch(() => {})))
       await nc.close()
       throw e
     }
   }
 
-  /** Moves messages from the consumer into the buffer, pausing while the buffer is full. */
-  private async pump(): Promise<void> {
+  /** Moves one consumer's messages into the buffer, pausing while the buffer is full. */
+  private async pump(feed: Feed): Promise<void> {
     try {
-      for await (const m of this.messages) {
+      for await (const m of feed.messages) {
+        feed.pending = m.info.pending
         this.buffer.push(m)
         this.wake?.()
-        while (this.buffer.length >= BUFFER_MAX) await new Promise((resolve) => setTimeout(resolve, 5))
+        while (this.buffer.length >= BUFFER_MAX && !this.closed) await new Promise((resolve) => setTimeout(resolve, 5))
       }
     } catch (e) {
-      this.failure = e
+      this.failure ??= e
       this.wake?.()
     }
   }
 
   async poll(maxRecords: number): Promise<SourceRecord<E>[]> {
-    // An empty answer means caught up (the worker's caught-up requests rely on it): a batch of
-    // other workers' messages is skipped, and with nothing buffered the server is asked whether
-    // messages are still pending or on their way to us.
+    // An empty answer means caught up (the worker's caught-up requests rely on it): every consumer's last
+    // message (or its creation) said nothing more was pending, and nothing is buffered.
     for (;;) {
       if (this.failure) throw this.failure
       if (this.buffer.length > 0) {
@@ -153,10 +174,9 @@ class NatsReader<E> implements SourceReader<E> {
         continue
       }
       if (this.closed) return []
+      const caughtUp = this.feeds.every((f) => f.pending === 0)
       await this.waitForMessage(EMPTY_POLL_WAIT_MS)
-      if (this.buffer.length > 0) continue
-      const info = await this.consumerInfo()
-      if (this.buffer.length === 0 && info.num_pending === 0 && info.delivered.stream_seq < this.cursor) return []
+      if (this.buffer.length === 0 && caughtUp) return []
     }
   }
 
@@ -185,13 +205,13 @@ class NatsReader<E> implements SourceReader<E> {
     const batch = this.buffer.splice(0, maxRecords)
     for (const m of batch) {
       const kg = keyGroupOfSubject(m.subject, this.r.prefix)
-      if (rangeContains(range, kg) && m.seq >= this.resumeAt[kg - range.start]!) {
-        const event = this.r.codec.decode(m.data)
-        const actual = keyGroupOf(event)
-        if (actual !== kg) throw misroutedError(`NATS stream ${this.r.stream} sequence ${m.seq} (${m.subject})`, kg, actual)
-        out.push({ keyGroup: kg, event })
-      }
-      this.cursor = m.seq + 1
+      // A whole-stream consumer also delivers what a key group already holds (below its position).
+      if (!rangeContains(range, kg) || m.seq < this.next[kg - range.start]!) continue
+      const event = this.r.codec.decode(m.data)
+      const actual = keyGroupOf(event)
+      if (actual !== kg) throw misroutedError(`NATS stream ${this.r.stream} sequence ${m.seq} (${m.subject})`, kg, actual)
+      out.push({ keyGroup: kg, event })
+      this.next[kg - range.start] = m.seq + 1
     }
     return out
   }
@@ -199,16 +219,22 @@ class NatsReader<E> implements SourceReader<E> {
   positions(): Map<number, SourcePosition> {
     const out = new Map<number, SourcePosition>()
     const { start } = this.open.keyGroupRange
-    for (const [i, seq] of this.resumeAt.entries()) out.set(start + i, Math.max(seq, this.cursor))
+    for (const [i, seq] of this.next.entries()) out.set(start + i, seq)
     return out
   }
 
   async close(): Promise<void> {
     this.closed = true
     this.wake?.()
-    await this.messages.close().catch(() => {})
+    await Promise.all(this.feeds.map((f) => f.messages.close().catch(() => {})))
     await this.nc.close().catch(() => {})
   }
+}
+
+async function openFeed(js: JetStreamClient, stream: string, options: Partial<OrderedConsumerOptions>, maxMessages: number): Promise<Feed> {
+  const consumer = await js.consumers.get(stream, options)
+  const { num_pending: pending } = await consumer.info(true)
+  return { messages: await consumer.consume({ max_messages: maxMessages }), pending }
 }
 
 export interface NatsProducer<E> {

@@ -1,0 +1,82 @@
+// The NATS JetStream source against a real nats-server (started by the test on
+// 127.0.0.1): a worker owning some key groups reads them through one consumer
+// per key-group subject, from each key group's own position (a stream
+// sequence), and the server delivers it no message of another key group.
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { assignToKeyGroup } from '../../src/keygroups.js'
+import { stringSerializer } from '../../src/serializers/primitives.js'
+import type { SourcePosition, SourceRecord } from '../../src/runtime/source.js'
+import { natsJetStreamProducer, natsJetStreamSource } from '../../src/sources/nats-jetstream.js'
+import { isInstalled, startNatsServer } from '../../examples/brokers/local-servers.js'
+import { eventAt, type CountEvent } from '../runtime/counting-job.js'
+
+const MAX_PARALLELISM = 16
+const EVENTS = 1500
+const KEYS = 200
+const keyGroupOf = (e: CountEvent) => assignToKeyGroup(stringSerializer.serialize(e.key), MAX_PARALLELISM)
+
+function skipWithout(t: TestContext): boolean {
+  if (isInstalled('nats-server') || process.env.CI) return false
+  t.skip('nats-server is not installed (scripts/setup.mjs installs it as root on Debian)')
+  return true
+}
+
+test('a worker receives only its key groups\' messages, each from its own position', async (t) => {
+  if (skipWithout(t)) return
+  const server = await startNatsServer()
+  try {
+    const producer = await natsJetStreamProducer<CountEvent, string>({ servers: server.url, stream: 'kg', keyOf: (e) => e.key, keySerializer: stringSerializer, maxParallelism: MAX_PARALLELISM })
+    const published: { seq: number; event: CountEvent }[] = []
+    for (let o = 0; o < EVENTS; o++) published.push({ seq: await producer.send(eventAt(KEYS, o)), event: eventAt(KEYS, o) })
+    await producer.close()
+
+    // Key groups 4..9; 5 and 8 resume from a checkpointed sequence, the others from the start.
+    const range = { start: 4, end: 9 }
+    const positions = new Map<number, SourcePosition | undefined>([...Array(6).keys()].map((i) => [4 + i, undefined]))
+    positions.set(5, 400)
+    positions.set(8, 1200)
+    const reader = await natsJetStreamSource<CountEvent>({ servers: server.url, stream: 'kg' }).open({ keyGroupRange: range, maxParallelism: MAX_PARALLELISM, positions, keyGroupOf })
+    const nc = await connect({ servers: server.url })
+    try {
+      const read: SourceRecord<CountEvent>[] = []
+      for (;;) {
+        const batch = await reader.poll(100)
+        if (batch.length === 0) break
+        read.push(...batch)
+      }
+      const expected = published.filter(({ seq, event }) => {
+        const kg = keyGroupOf(event)
+        return kg >= range.start && kg <= range.end && seq >= ((positions.get(kg) as number | undefined) ?? 1)
+      })
+      const byKeyGroup = (rs: { keyGroup: number; offset: number }[]) => rs.sort((a, b) => a.keyGroup - b.keyGroup || a.offset - b.offset)
+      // Exactly the key groups' events from their positions, each key group's in stream order.
+      assert.deepEqual(
+        byKeyGroup(read.map((r) => ({ keyGroup: r.keyGroup, offset: r.event.offset }))),
+        byKeyGroup(expected.map(({ event }) => ({ keyGroup: keyGroupOf(event), offset: event.offset }))),
+      )
+      for (let kg = range.start; kg <= range.end; kg++) {
+        const offsets = read.filter((r) => r.keyGroup === kg).map((r) => r.event.offset)
+        assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), `key group ${kg} in stream order`)
+      }
+      // The server's side: one consumer per key group of the range, filtered to its subject, and
+      // together they delivered exactly the messages read — none of another key group.
+      const consumers = await (await jetstreamManager(nc)).consumers.list('kg').next()
+      assert.deepEqual(consumers.map((c) => c.config.filter_subject).sort(), ['kg.4', 'kg.5', 'kg.6', 'kg.7', 'kg.8', 'kg.9'])
+      assert.equal(consumers.reduce((n, c) => n + c.delivered.consumer_seq, 0), read.length)
+      // Positions: after the last message read of each key group.
+      const after = reader.positions()
+      for (let kg = range.start; kg <= range.end; kg++) {
+        const last = expected.filter(({ event }) => keyGroupOf(event) === kg).at(-1)
+        assert.equal(after.get(kg), last ? last.seq + 1 : ((positions.get(kg) as number | undefined) ?? 1), `position of key group ${kg}`)
+      }
+    } finally {
+      await reader.close()
+      await nc.close()
+    }
+  } finally {
+    await server.stop()
+  }
+})
