@@ -162,7 +162,7 @@ export type {
 export { generatorSource } from './sources/generator.js'
 export type { GeneratorSourceOptions } from './sources/generator.js'
 export { natsJetStreamSource, natsJetStreamProducer } from './sources/nats-jetstream.js'
-export type { NatsStreamOptions, NatsProducer } from './sources/nats-jetstream.js'
+export type { NatsSourceOptions, NatsStreamOptions, NatsProducer } from './sources/nats-jetstream.js'
 export { redisStreamsSource, redisStreamsProducer } from './sources/redis-streams.js'
 export type { RedisStreamOptions, RedisProducer } from './sources/redis-streams.js'
 export { jsonEventCodec } from './sources/codec.js'

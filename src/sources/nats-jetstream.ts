@@ -3,12 +3,14 @@
 // Mapping: one stream (default name 'events'), one subject per key group,
 // `<subjectPrefix>.<keyGroup>` (the stream binds `<subjectPrefix>.*`). The
 // position of key group k is the stream sequence from which k's messages are
-// not yet in the state. A worker reads each key group of its range with its
-// own ordered consumer filtered to that key group's subject, from that key
-// group's position, so it never receives another worker's messages
-// (nats-server 2.9 has no multi-subject filters, hence one consumer per
-// subject). A worker owning every key group reads the whole stream with one
-// consumer from the smallest position instead. Key groups are read
+// not yet in the state. A worker owning a quarter of the key groups or fewer
+// reads each of them with its own ordered consumer filtered to that key
+// group's subject, from that key group's position, so it never receives
+// another worker's messages (nats-server 2.9 has no multi-subject filters,
+// hence one consumer per subject). A worker owning more reads the whole stream
+// with one consumer from the smallest position of its range and drops the
+// rest, which costs the server less there (perKeyGroupConsumers chooses
+// either way; bench/notes/nats-key-groups.md). Key groups are read
 // independently, like Kafka partitions: events of different key groups may
 // arrive out of stream order. The stream should hold only these subjects: the
 // source creates it so when it is missing.
@@ -20,7 +22,7 @@ import { rangeContains } from '../keygroups.js'
 import { misroutedError, type Source, type SourceOpenOptions, type SourcePosition, type SourceReader, type SourceRecord } from '../runtime/source.js'
 import { jsonEventCodec, keyGroupRouter, type EventCodec, type KeyRouting } from './codec.js'
 import type { NatsConnection } from '@nats-io/nats-core'
-import type { ConsumerMessages, JetStreamClient, JsMsg, OrderedConsumerOptions } from '@nats-io/jetstream'
+import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, OrderedConsumerOptions } from '@nats-io/jetstream'
 
 export interface NatsStreamOptions<E> {
   /** e.g. 'nats://127.0.0.1:4222' */
@@ -32,9 +34,21 @@ export interface NatsStreamOptions<E> {
   codec?: EventCodec<E>
 }
 
+export interface NatsSourceOptions<E> extends NatsStreamOptions<E> {
+  /**
+   * true: a worker reads each of its key groups with a consumer filtered to that key group's subject, so it
+   * receives no other worker's message; false: one consumer over the whole stream, dropping other key
+   * groups' messages. Default: per key group when a worker owns at most a quarter of the key groups
+   * (parallelism ≥ 4), where that costs reader and server less (nats-server 2.9 scans the stream once per
+   * filtered consumer).
+   */
+  perKeyGroupConsumers?: boolean
+}
+
 interface Resolved<E> {
   servers: string | string[]
   stream: string
+  perKeyGroupConsumers?: boolean
   prefix: string
   codec: EventCodec<E>
 }
@@ -45,7 +59,7 @@ function resolve<E>(o: NatsStreamOptions<E>): Resolved<E> {
   return { servers: o.servers, stream, prefix: o.subjectPrefix ?? stream, codec: o.codec ?? (jsonEventCodec as EventCodec<E>) }
 }
 
-async function connectJetStream(r: Resolved<unknown>): Promise<{ nc: NatsConnection; js: JetStreamClient }> {
+async function connectJetStream(r: Resolved<unknown>): Promise<{ nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager }> {
   const { connect } = await import('@nats-io/transport-node')
   const { jetstream, jetstreamManager } = await import('@nats-io/jetstream')
   const nc = await connect({ servers: r.servers })
@@ -55,7 +69,7 @@ async function connectJetStream(r: Resolved<unknown>): Promise<{ nc: NatsConnect
     await jsm.streams.info(r.stream).catch(async () => {
       await jsm.streams.add({ name: r.stream, subjects: [`${r.prefix}.*`] })
     })
-    return { nc, js: jetstream(nc) }
+    return { nc, js: jetstream(nc), jsm }
   } catch (e) {
     await nc.close()
     throw e
@@ -75,13 +89,26 @@ function sequenceOf(p: SourcePosition | undefined, keyGroup: number): number {
   return p
 }
 
+/**
+ * By default a worker owning at most 1/PER_KEY_GROUP_SHARE of the key groups reads them with one consumer
+ * each. nats-server 2.9 has no multi-subject filter, and each filtered consumer costs the server a scan of
+ * the stream: with 128 key groups, per-key-group consumers cost reader + server less CPU than receiving the
+ * whole stream from 32 key groups down, and more at 64 (bench/notes/nats-key-groups.md).
+ */
+const PER_KEY_GROUP_SHARE = 4
 /** Messages buffered ahead of poll per worker; the consumers pause beyond it. */
 const BUFFER_MAX = 4096
 /** How long an empty poll waits for messages before answering []. */
 const EMPTY_POLL_WAIT_MS = 20
 
-export function natsJetStreamSource<E>(options: NatsStreamOptions<E>): Source<E> {
+export function natsJetStreamSource<E>(options: NatsSourceOptions<E>): Source<E> {
   const r = resolve(options)
+  if (options.perKeyGroupConsumers !== undefined) {
+    if (typeof options.perKeyGroupConsumers !== 'boolean') {
+      throw new KeyedStateError('INVALID_ARGUMENT', `NATS source: perKeyGroupConsumers must be true or false, got ${JSON.stringify(options.perKeyGroupConsumers)}`)
+    }
+    r.perKeyGroupConsumers = options.perKeyGroupConsumers
+  }
   return {
     description: `NATS JetStream stream ${r.stream} (subjects ${r.prefix}.<key group>) at ${String(r.servers)}`,
     open: async (o) => NatsReader.open(r, o),
@@ -90,6 +117,7 @@ export function natsJetStreamSource<E>(options: NatsStreamOptions<E>): Source<E>
 
 /** One ordered consumer of the reader: one key group's subject, or the whole stream. */
 interface Feed {
+  consumer: Consumer
   messages: ConsumerMessages
   /** Messages of this consumer's filter not yet delivered to us, as of the last message (or the consumer's creation). */
   pending: number
@@ -108,6 +136,7 @@ class NatsReader<E> implements SourceReader<E> {
     private readonly r: Resolved<E>,
     private readonly open: SourceOpenOptions<E>,
     private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
     private readonly feeds: Feed[],
     resumeAt: number[],
   ) {
@@ -119,19 +148,17 @@ class NatsReader<E> implements SourceReader<E> {
     const { start, end } = o.keyGroupRange
     const resumeAt: number[] = []
     for (let kg = start; kg <= end; kg++) resumeAt.push(sequenceOf(o.positions.get(kg), kg))
-    const { nc, js } = await connectJetStream(r as Resolved<unknown>)
+    const { nc, js, jsm } = await connectJetStream(r as Resolved<unknown>)
     const feeds: Feed[] = []
     try {
       const from = (seq: number) => (seq > 1 ? { deliver_policy: 'by_start_sequence' as const, opt_start_seq: seq } : { deliver_policy: 'all' as const })
-      if (end - start + 1 === o.maxParallelism) {
-        // Every key group: one consumer over the whole stream from the smallest position (take() skips
-        // what a key group already holds). The stream binds only `<prefix>.*`; other subjects are skipped.
+      const owned = end - start + 1
+      if (!(r.perKeyGroupConsumers ?? owned * PER_KEY_GROUP_SHARE <= o.maxParallelism)) {
+        // One consumer over the whole stream from the smallest position; take() drops other key groups and
+        // what a key group already holds. The stream binds only `<prefix>.*`; other subjects are dropped too.
         feeds.push(await openFeed(js, r.stream, { ...from(Math.min(...resumeAt)) }, BUFFER_MAX))
       } else {
         // One consumer per key group, filtered to its subject, so no other worker's message reaches this one.
-        // nats-server 2.9 has no multi-subject filter; each filtered consumer costs the server a scan of the
-        // stream (bench/notes/nats-key-groups.md), still less in all than every worker receiving everything
-        // once a worker owns a quarter of the key groups or fewer.
         const perFeed = Math.max(64, Math.ceil(BUFFER_MAX / (end - start + 1)))
         const opened = await Promise.allSettled(
           resumeAt.map((seq, i) => openFeed(js, r.stream, { filter_subjects: `${r.prefix}.${start + i}`, ...from(seq) }, perFeed)),
@@ -140,9 +167,9 @@ class NatsReader<E> implements SourceReader<E> {
         const failed = opened.find((f) => f.status === 'rejected')
         if (failed) throw failed.reason
       }
-      return new NatsReader(r, o, nc, feeds, resumeAt)
+      return new NatsReader(r, o, nc, jsm, feeds, resumeAt)
     } catch (e) {
-      await Promise.all(feeds.map((f) => f.messages.close().catch(() => {})))
+      await closeFeeds(jsm, r.stream, feeds)
       await nc.close()
       throw e
     }
@@ -226,15 +253,30 @@ class NatsReader<E> implements SourceReader<E> {
   async close(): Promise<void> {
     this.closed = true
     this.wake?.()
-    await Promise.all(this.feeds.map((f) => f.messages.close().catch(() => {})))
+    await closeFeeds(this.jsm, this.r.stream, this.feeds)
     await this.nc.close().catch(() => {})
   }
+}
+
+/**
+ * Stops the consumers and deletes them on the server: an ordered consumer would otherwise stay there for its
+ * inactivity threshold (5 minutes), and a worker leaves one per key group at every restart or rescale.
+ */
+async function closeFeeds(jsm: JetStreamManager, stream: string, feeds: Feed[]): Promise<void> {
+  await Promise.all(
+    feeds.map(async (f) => {
+      await f.messages.close().catch(() => {})
+      // The name of the consumer now: an ordered consumer recreates itself (under a new name) after a gap.
+      const { name } = await f.consumer.info(true)
+      await jsm.consumers.delete(stream, name).catch(() => {})
+    }),
+  )
 }
 
 async function openFeed(js: JetStreamClient, stream: string, options: Partial<OrderedConsumerOptions>, maxMessages: number): Promise<Feed> {
   const consumer = await js.consumers.get(stream, options)
   const { num_pending: pending } = await consumer.info(true)
-  return { messages: await consumer.consume({ max_messages: maxMessages }), pending }
+  return { consumer, messages: await consumer.consume({ max_messages: maxMessages }), pending }
 }
 
 export interface NatsProducer<E> {
