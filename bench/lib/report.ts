@@ -96,10 +96,10 @@ export function renderResultsMarkdown(r: RunReport, profileNotesFile: string): s
   if (existsSync(profileNotesFile)) {
     out.push(readFileSync(profileNotesFile, 'utf8').trim(), '')
   }
-  // Measures with scripts of their own (bench/runtime.ts, bench/statistics-cost.ts): their last results stay in the report.
-  for (const notes of ['runtime.md', 'metrics-statistics.md']) {
-    const file = join(dirname(profileNotesFile), notes)
-    if (existsSync(file)) out.push(readFileSync(file, 'utf8').trim(), '')
+  // Measures with scripts of their own (bench/runtime.ts, bench/nats-key-groups.ts, bench/statistics-cost.ts): their last results stay in the report.
+  for (const name of ['runtime.md', 'nats-key-groups.md', 'metrics-statistics.md']) {
+    const notes = join(dirname(profileNotesFile), name)
+    if (existsSync(notes)) out.push(readFileSync(notes, 'utf8').trim(), '')
   }
   if (r.failures.length) {
     out.push('## Failures during this run', '', '```', ...r.failures.map((f) => f.split('\n').slice(0, 6).join('\n')), '```', '')

@@ -9,8 +9,9 @@
 // another worker's messages (nats-server 2.9 has no multi-subject filters,
 // hence one consumer per subject). A worker owning more reads the whole stream
 // with one consumer from the smallest position of its range and drops the
-// rest, which costs the server less there (perKeyGroupConsumers chooses
-// either way; bench/notes/nats-key-groups.md). Key groups are read
+// rest: there per-key-group consumers save the worker nothing and cost the
+// server 4x (perKeyGroupConsumers chooses either way;
+// bench/notes/nats-key-groups.md). Key groups are read
 // independently, like Kafka partitions: events of different key groups may
 // arrive out of stream order. The stream should hold only these subjects: the
 // source creates it so when it is missing.
@@ -39,8 +40,8 @@ export interface NatsSourceOptions<E> extends NatsStreamOptions<E> {
    * true: a worker reads each of its key groups with a consumer filtered to that key group's subject, so it
    * receives no other worker's message; false: one consumer over the whole stream, dropping other key
    * groups' messages. Default: per key group when a worker owns at most a quarter of the key groups
-   * (parallelism ≥ 4), where that costs reader and server less (nats-server 2.9 scans the stream once per
-   * filtered consumer).
+   * (parallelism ≥ 4), where that halves the worker's reading CPU or better; above, it saves the worker
+   * nothing and nats-server 2.9, which scans the stream once per filtered consumer, spends 4x.
    */
   perKeyGroupConsumers?: boolean
 }
@@ -92,8 +93,9 @@ function sequenceOf(p: SourcePosition | undefined, keyGroup: number): number {
 /**
  * By default a worker owning at most 1/PER_KEY_GROUP_SHARE of the key groups reads them with one consumer
  * each. nats-server 2.9 has no multi-subject filter, and each filtered consumer costs the server a scan of
- * the stream: with 128 key groups, per-key-group consumers cost reader + server less CPU than receiving the
- * whole stream from 32 key groups down, and more at 64 (bench/notes/nats-key-groups.md).
+ * the stream. Measured with 128 key groups (bench/notes/nats-key-groups.md): at 64 the reader saves nothing
+ * and the server spends 4x; at 32 the reader's CPU halves (the server's grows more); from 16 down both
+ * fall. The reader is the worker, whose CPU is the job's throughput; the server usually has its own host.
  */
 const PER_KEY_GROUP_SHARE = 4
 /** Messages buffered ahead of poll per worker; the consumers pause beyond it. */
