@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     'Per key group, the reader receives only its messages, so its CPU falls with its share; the server pays a scan of the stream per ' +
       'filtered consumer (2.9 walks the message blocks for the subject). At half the key groups (parallelism 2) the reader gains nothing and ' +
       'the server spends about 4× more: one whole-stream consumer stays. At a quarter (parallelism 4) the reader\'s CPU halves while the ' +
-      'server\'s grows by more than that; from an eighth down per key group is cheaper in total too. The source reads per key group from a ' +
+      'server\'s grows by about as much; from an eighth down per key group is cheaper in total too. The source reads per key group from a ' +
       'quarter down by default: the reader is the worker, whose CPU is the job\'s throughput, while the server usually has its own host ' +
       '(`perKeyGroupConsumers` chooses either way).',
     '',
