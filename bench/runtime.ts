@@ -4,15 +4,15 @@
 // process (same generator, same RocksDB backend). Writes bench/notes/runtime.md,
 // which bench/RESULTS.md includes (and full `npm run bench` runs keep).
 //
-// Two measures per worker: wall clock (events a worker processed / the job's
-// time), which on a machine with fewer free cores than workers + coordinator
-// also counts the time a worker waits for a core; and CPU (events per second
-// of the worker process's own CPU time, from /proc), which is what a worker
-// costs whatever else runs. The plain loop is measured both ways too.
+// Each worker measures itself, from its first event to the end of its input
+// (bench/runtime-job.ts). Two measures per worker: wall clock (its events /
+// that time), which on a machine with fewer free cores than workers +
+// coordinator also counts the time a worker waits for a core; and CPU (its
+// events / its process's CPU time), which is what a worker costs whatever
+// else runs. The plain loop is measured both ways too.
 //
 //   node dist/bench/runtime.js [--events 600000] [--keys 10000] [--rounds 3]
-import { readFileSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -20,17 +20,11 @@ import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
 import { FileSystemCheckpointStorage, openKeyedStateBackend, runJob, stringSerializer, type OperatorContext } from '../src/index.js'
 import { Counter, eventAt } from '../examples/counting-job.js'
+import type { BenchParams, WorkerMeasure } from './runtime-job.js'
 
-/** The shared counting job (the broker examples and the runtime tests run it too). */
-const JOB = new URL('../examples/counting-job.js', import.meta.url)
+/** The shared counting job (the broker examples and the runtime tests run it too), its workers measuring themselves. */
+const JOB = new URL('./runtime-job.js', import.meta.url)
 const NOTES = fileURLToPath(new URL('../../bench/notes/runtime.md', import.meta.url))
-
-/** CPU time (user + system) of a process so far, in seconds, from /proc (Linux). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  // utime and stime, fields 14 and 15 of stat: in clock ticks of 1/100 s on Linux.
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
 
 const ownCpuSeconds = (): number => {
   const u = process.cpuUsage()
@@ -77,40 +71,45 @@ interface RuntimeResult {
 
 async function onRuntime(events: number, keys: number, parallelism: number, checkpointIntervalMs: number | undefined): Promise<RuntimeResult> {
   const dir = await mkdtemp(join(tmpdir(), 'ks-bench-runtime-'))
+  const reportDir = await mkdtemp(join(tmpdir(), 'ks-bench-workers-'))
   let checkpoints = 0
   try {
+    const params: BenchParams = { events, keys, reportDir }
     const job = await runJob({
       job: JOB,
-      params: { events, keys },
+      params: { ...params },
       parallelism,
       backend: 'rocksdb',
       storage: new FileSystemCheckpointStorage(dir),
       ...(checkpointIntervalMs ? { checkpointIntervalMs } : {}),
-      // The default heartbeat interval: a worker reports its finish at once anyway.
+      // The default heartbeat interval: the workers measure themselves, and report their finish at once.
       onEvent: (e) => {
         if (e.type === 'checkpoint') checkpoints++
       },
     })
-    // From every worker ready (runJob resolved) to every worker's source read and processed.
-    const pids = job.workers.map((w) => (w as unknown as { pid: number }).pid)
     const t0 = performance.now()
-    const cpu0 = pids.map(cpuSecondsOf)
     const coordinator0 = ownCpuSeconds()
-    // Each worker's CPU time when it reported its finish (it idles afterwards, until every worker is done).
-    const cpuAtFinish: (number | undefined)[] = pids.map(() => undefined)
-    while (cpuAtFinish.some((c) => c === undefined)) {
-      await sleep(2)
-      for (const [i, w] of job.workers.entries()) if (w.progress.finished && cpuAtFinish[i] === undefined) cpuAtFinish[i] = cpuSecondsOf(pids[i]!)
-    }
-    const seconds = (performance.now() - t0) / 1000
-    const coordinatorCpuShare = (ownCpuSeconds() - coordinator0) / seconds
-    const perWorker = job.workers.map((w) => w.progress.processed / seconds)
-    const perWorkerCpu = job.workers.map((w, i) => w.progress.processed / (cpuAtFinish[i]! - cpu0[i]!))
+    while (!job.workers.every((w) => w.progress.finished)) await sleep(2)
+    const coordinatorCpuShare = (ownCpuSeconds() - coordinator0) / ((performance.now() - t0) / 1000)
     const periodic = checkpoints
     await job.done
-    return { parallelism, checkpointIntervalMs, eventsPerSecond: events / seconds, perWorker, perWorkerCpu, coordinatorCpuShare, checkpoints: periodic }
+    // Each worker from its first event to the end of its input; the job from the first worker's first event to the last one's end.
+    const measures = await Promise.all(job.workers.map(async (_, i) => JSON.parse(await readFile(join(reportDir, `worker-${i}.json`), 'utf8')) as WorkerMeasure))
+    const seconds = (Math.max(...measures.map((m) => m.endMs)) - Math.min(...measures.map((m) => m.startMs))) / 1000
+    const processed = measures.reduce((n, m) => n + m.events, 0)
+    if (processed !== events) throw new Error(`the workers processed ${processed} events, not ${events}`)
+    return {
+      parallelism,
+      checkpointIntervalMs,
+      eventsPerSecond: events / seconds,
+      perWorker: measures.map((m) => m.events / ((m.endMs - m.startMs) / 1000)),
+      perWorkerCpu: measures.map((m) => m.events / m.cpuSeconds),
+      coordinatorCpuShare,
+      checkpoints: periodic,
+    }
   } finally {
     await rm(dir, { recursive: true, force: true })
+    await rm(reportDir, { recursive: true, force: true })
   }
 }
 
@@ -179,11 +178,11 @@ async function main(): Promise<void> {
       `The plain loop calls the same operator code in one process: **${fmt(plain.eventsPerSecond)} events/s** wall, ` +
       `**${fmt(plain.eventsPerCpuSecond)} events per CPU second**.`,
     '',
-    'What per worker means: the job is timed from every worker ready to every worker done, and *wall* per worker is the events a worker ' +
-      'processed / that time. The machine has 2 cores, and at parallelism 2 the two workers, the coordinator (this process: heartbeats, ' +
+    'What per worker means: each worker measures itself from its first event to the end of its input, and *wall* per worker is its events ' +
+      '/ that time (the job: all events / first event to last end). The machine has 2 cores, and at parallelism 2 the two workers, the coordinator (this process: heartbeats, ' +
       'checkpoint coordination) and everything else running share them, so a worker also waits for a core; wall per worker is what a worker ' +
       'gets here, not what it costs. *CPU* per worker is the events a worker processed / its process\'s CPU time (user + system, all its ' +
-      'threads, RocksDB\'s background work included, from /proc) until it finished: what the runtime costs per event against the plain ' +
+      'threads, RocksDB\'s background work included, process.cpuUsage() in the worker) over the same span: what the runtime costs per event against the plain ' +
       'loop\'s events per CPU second, whatever else runs. Cost of checkpoints: wall = drop of the job\'s events/s, CPU = drop of events per CPU second.',
     '',
     '| parallelism | checkpoints | events/s (job) | wall per worker | vs plain loop | per worker CPU second | vs plain loop | coordinator CPU | cost of checkpoints (wall / CPU) |',
