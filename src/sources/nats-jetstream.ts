@@ -102,6 +102,8 @@ const PER_KEY_GROUP_SHARE = 4
 const BUFFER_MAX = 4096
 /** How long an empty poll waits for messages before answering []. */
 const EMPTY_POLL_WAIT_MS = 20
+/** A consumer said to have messages pending but silent this long is asked for its state. */
+const QUIET_FEED_MS = 1000
 
 export function natsJetStreamSource<E>(options: NatsSourceOptions<E>): Source<E> {
   const r = resolve(options)
@@ -123,6 +125,10 @@ interface Feed {
   messages: ConsumerMessages
   /** Messages of this consumer's filter not yet delivered to us, as of the last message (or the consumer's creation). */
   pending: number
+  /** Stream sequence of the last message received (the one before the start when none). */
+  lastSeq: number
+  /** When it last delivered a message or was asked for its state (performance.now()). */
+  heardMs: number
 }
 
 class NatsReader<E> implements SourceReader<E> {
@@ -182,6 +188,8 @@ class NatsReader<E> implements SourceReader<E> {
     try {
       for await (const m of feed.messages) {
         feed.pending = m.info.pending
+        feed.lastSeq = m.seq
+        feed.heardMs = performance.now()
         this.buffer.push(m)
         this.wake?.()
         while (this.buffer.length >= BUFFER_MAX && !this.closed) await new Promise((resolve) => setTimeout(resolve, 5))
@@ -205,14 +213,37 @@ class NatsReader<E> implements SourceReader<E> {
       if (this.closed) return []
       const caughtUp = this.feeds.every((f) => f.pending === 0)
       await this.waitForMessage(EMPTY_POLL_WAIT_MS)
-      if (this.buffer.length === 0 && caughtUp) return []
+      if (this.buffer.length > 0) continue
+      if (caughtUp) return []
+      await this.askQuietFeeds()
     }
   }
 
-  /** Messages the consumer has not delivered yet, plus those delivered and not yet polled. */
+  /**
+   * Messages the consumers have not delivered yet, plus those delivered and not yet polled. Asks the
+   * server (a message's pending count is stale once the consumer is quiet); with one whole-stream
+   * consumer it counts other key groups' messages too.
+   */
   async lag(): Promise<number> {
-    const info = await this.consumerInfo()
-    return info.num_pending + this.buffer.length
+    const infos = await Promise.all(this.feeds.map((f) => f.consumer.info()))
+    return infos.reduce((n, info) => n + info.num_pending, this.buffer.length)
+  }
+
+  /**
+   * A consumer whose last word was "more pending" but that has delivered nothing for a while is asked
+   * again: the messages may have left the stream (limits, a purge) and will never come. It is caught up
+   * when nothing is pending and nothing it delivered is still on its way to us.
+   */
+  private async askQuietFeeds(): Promise<void> {
+    const now = performance.now()
+    const quiet = this.feeds.filter((f) => f.pending > 0 && now - f.heardMs >= QUIET_FEED_MS)
+    await Promise.all(
+      quiet.map(async (f) => {
+        f.heardMs = now
+        const info = await f.consumer.info()
+        if (info.num_pending === 0 && info.delivered.stream_seq <= f.lastSeq) f.pending = 0
+      }),
+    )
   }
 
   private waitForMessage(ms: number): Promise<void> {
@@ -278,7 +309,8 @@ async function closeFeeds(jsm: JetStreamManager, stream: string, feeds: Feed[]):
 async function openFeed(js: JetStreamClient, stream: string, options: Partial<OrderedConsumerOptions>, maxMessages: number): Promise<Feed> {
   const consumer = await js.consumers.get(stream, options)
   const { num_pending: pending } = await consumer.info(true)
-  return { consumer, messages: await consumer.consume({ max_messages: maxMessages }), pending }
+  const lastSeq = (options.opt_start_seq ?? 1) - 1
+  return { consumer, messages: await consumer.consume({ max_messages: maxMessages }), pending, lastSeq, heardMs: performance.now() }
 }
 
 export interface NatsProducer<E> {

@@ -11,7 +11,7 @@ import { stringSerializer } from '../../src/serializers/primitives.js'
 import type { SourcePosition, SourceRecord } from '../../src/runtime/source.js'
 import { natsJetStreamProducer, natsJetStreamSource } from '../../src/sources/nats-jetstream.js'
 import { isInstalled, startNatsServer } from '../../examples/brokers/local-servers.js'
-import { eventAt, type CountEvent } from '../runtime/counting-job.js'
+import { eventAt, type CountEvent } from '../../examples/counting-job.js'
 
 const MAX_PARALLELISM = 16
 const EVENTS = 1500
