@@ -30,7 +30,7 @@ export interface CountEvent {
   type: string
 }
 
-export type BrokerParams = { kind: 'nats'; url: string; stream: string } | { kind: 'redis'; url: string; prefix: string }
+export type BrokerParams = { kind: 'nats'; url: string; stream: string; perKeyGroupConsumers?: boolean } | { kind: 'redis'; url: string; prefix: string }
 
 export interface CountingParams {
   /** Events of the generator (a broker's stream is unbounded; the producer decides how many). */
@@ -83,7 +83,10 @@ export const countingJob = defineJob<CountEvent, string, CountingParams>({
   keyOf: (e) => e.key,
   operator: () => new Counter(),
   source: (p) => {
-    if (p.broker?.kind === 'nats') return natsJetStreamSource<CountEvent>({ servers: p.broker.url, stream: p.broker.stream })
+    if (p.broker?.kind === 'nats') {
+      const { url, stream, perKeyGroupConsumers } = p.broker
+      return natsJetStreamSource<CountEvent>({ servers: url, stream, ...(perKeyGroupConsumers !== undefined ? { perKeyGroupConsumers } : {}) })
+    }
     if (p.broker?.kind === 'redis') return redisStreamsSource<CountEvent>({ url: p.broker.url, prefix: p.broker.prefix })
     return generatorSource({
       events: p.events,

@@ -8,7 +8,8 @@
 // needs (a start, a checkpoint at the new parallelism), never for time, and
 // the producer writes until the last rescale is done, so every failure and
 // rescale happens while it writes. At the end every key's state equals what
-// the producer wrote.
+// the producer wrote. On NATS the first coordinator's workers read with one
+// consumer per key group, the later ones with the default.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -131,7 +132,7 @@ async function killEverythingAndRescale(b: Broker, openStorage: (root: string) =
   const producer = await b.producer(server.url)
   try {
     const base = { storage: s.location, localDir: join(root, 'local'), params: { events: 0, keys: KEYS, broker: b.params(server.url) } }
-    const start = (args: { parallelism: number; restoreFrom?: 'latest' }): Driver => {
+    const start = (args: { parallelism: number; restoreFrom?: 'latest'; params?: object }): Driver => {
       const d = startDriver({ ...base, ...args }, s.env)
       drivers.push(d)
       return d
@@ -139,7 +140,11 @@ async function killEverythingAndRescale(b: Broker, openStorage: (root: string) =
     const producing = produce(producer)
 
     // A worker gets SIGKILL: the job restarts from its latest checkpoint; then it rescales 2 → 3.
-    const first = start({ parallelism: 2 })
+    // The first coordinator's NATS workers read with one consumer per key group (by default only from a quarter
+    // of the key groups down); the next ones with the default, one whole-stream consumer: both readers go
+    // through failures and rescales, and a switch between them resumes every key group where its state says.
+    const broker = b.params(server.url)
+    const first = start({ parallelism: 2, params: { ...base.params, broker: broker.kind === 'nats' ? { ...broker, perKeyGroupConsumers: true } : broker } })
     const { pids } = await first.next('started')
     await first.next('checkpoint')
     process.kill(pids[0]!, 'SIGKILL')
