@@ -94,7 +94,9 @@ async function onRuntime(events: number, keys: number, parallelism: number, chec
     const periodic = checkpoints
     await job.done
     // Each worker from its first event to the end of its input; the job from the first worker's first event to the last one's end.
-    const measures = await Promise.all(job.workers.map(async (_, i) => JSON.parse(await readFile(join(reportDir, `worker-${i}.json`), 'utf8')) as WorkerMeasure))
+    const all = await Promise.all(job.workers.map(async (_, i) => JSON.parse(await readFile(join(reportDir, `worker-${i}.json`), 'utf8')) as WorkerMeasure))
+    // A worker without events (more workers than keys) has no span to measure.
+    const measures = all.filter((m) => m.events > 0)
     const seconds = (Math.max(...measures.map((m) => m.endMs)) - Math.min(...measures.map((m) => m.startMs))) / 1000
     const processed = measures.reduce((n, m) => n + m.events, 0)
     if (processed !== events) throw new Error(`the workers processed ${processed} events, not ${events}`)

@@ -41,6 +41,9 @@ export interface GeneratorSourceOptions<E> {
   ratePerSecond?: number
 }
 
+/** A reader keeps a key group per key index (2 bytes each): at most 64 MiB. */
+const MAX_KEY_COUNT = 2 ** 25
+
 /** Offsets a poll may walk past (other key groups' events) once it has some records: bounds one poll's time. */
 const SCAN_BUDGET = 16_384
 
@@ -49,8 +52,11 @@ export function generatorSource<E>(options: GeneratorSourceOptions<E>): Source<E
   if (!(events === Infinity || (Number.isSafeInteger(events) && events >= 0))) {
     throw new KeyedStateError('INVALID_ARGUMENT', `generatorSource: events must be a non-negative integer or Infinity, got ${String(events)}`)
   }
-  if (keys !== undefined && !(Number.isSafeInteger(keys.count) && keys.count > 0 && keys.count <= 2 ** 30 && typeof keys.indexAt === 'function')) {
-    throw new KeyedStateError('INVALID_ARGUMENT', `generatorSource: keys must be { count: a positive integer, indexAt(offset) }, got count ${String(keys?.count)}`)
+  if (keys !== undefined && !(Number.isSafeInteger(keys.count) && keys.count > 0 && keys.count <= MAX_KEY_COUNT && typeof keys.indexAt === 'function')) {
+    throw new KeyedStateError(
+      'INVALID_ARGUMENT',
+      `generatorSource: keys must be { count: an integer from 1 to ${MAX_KEY_COUNT}, indexAt(offset) }, got count ${String(keys?.count)}`,
+    )
   }
   return {
     description: `generator of ${events} events${keys ? ` over ${keys.count} keys` : ''}`,
@@ -72,8 +78,8 @@ class GeneratorReader<E> implements SourceReader<E> {
   private nextOffset: number
   /** When every key group resumes at the same offset and the range is all key groups, no event needs its key group. */
   private readonly keepsEverything: boolean
-  /** With a key space: the key group of each key index, -1 until an event with that index was generated. */
-  private readonly keyGroupOfIndex: Int32Array | undefined
+  /** With a key space: the key group of each key index (below MAX_PARALLELISM_LIMIT, 32768), -1 until an event with that index was generated. */
+  private readonly keyGroupOfIndex: Int16Array | undefined
   private readonly startedMs = performance.now()
   private readonly startOffset: number
 
@@ -86,7 +92,7 @@ class GeneratorReader<E> implements SourceReader<E> {
     for (let kg = range.start; kg <= range.end; kg++) this.resumeAt.push(offsetOf(open.positions.get(kg), kg))
     this.nextOffset = this.startOffset = Math.min(...this.resumeAt)
     this.keepsEverything = rangeSize(range) === open.maxParallelism && this.resumeAt.every((o) => o === this.startOffset)
-    this.keyGroupOfIndex = options.keys && !this.keepsEverything ? new Int32Array(options.keys.count).fill(-1) : undefined
+    this.keyGroupOfIndex = options.keys && !this.keepsEverything ? new Int16Array(options.keys.count).fill(-1) : undefined
   }
 
   get finished(): boolean {
@@ -119,7 +125,7 @@ class GeneratorReader<E> implements SourceReader<E> {
   }
 
   /** Walks past other key groups' offsets until it has `maxRecords` (or a scan budget's worth, or none are available yet: []). */
-  private pollByKeyIndex(maxRecords: number, limit: number, table: Int32Array): SourceRecord<E>[] {
+  private pollByKeyIndex(maxRecords: number, limit: number, table: Int16Array): SourceRecord<E>[] {
     const { eventAt, keys } = this.options
     const { indexAt } = keys!
     const { keyGroupRange: range, keyGroupOf } = this.open
