@@ -131,8 +131,9 @@ OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value value) {
                   "disableWal", "compression", "compactionStyle", "disableAutoCompactions",
                   "level0FileNumCompactionTrigger", "level0SlowdownWritesTrigger", "level0StopWritesTrigger",
                   "targetFileSizeBytes", "universalSizeRatio", "universalMinMergeWidth", "universalMaxMergeWidth",
-                  "universalMaxSizeAmplificationPercent", "universalStopStyle", "statistics"});
+                  "universalMaxSizeAmplificationPercent", "universalStopStyle", "statistics", "mmapReads"});
   config.statistics = OptionalBool(env, options, "statistics", false);
+  config.mmapReads = OptionalBool(env, options, "mmapReads", config.mmapReads);
   config.createIfMissing = OptionalBool(env, options, "createIfMissing", config.createIfMissing);
   config.disableWal = OptionalBool(env, options, "disableWal", config.disableWal);
   config.disableAutoCompactions =
@@ -208,6 +209,7 @@ rocksdb::DBOptions MakeDbOptions(const OpenConfig& config) {
   // Bounds the WAL a checkpoint copies: past this, RocksDB flushes the column
   // families that hold the oldest WAL file.
   options.max_total_wal_size = kMaxTotalWalBytes;
+  options.allow_mmap_reads = config.mmapReads;
   return options;
 }
 

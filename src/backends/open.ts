@@ -5,7 +5,7 @@ import type { KeyedStateBackend, KeyedStateBackendOptions } from '../state-backe
 const KNOWN_OPTIONS = new Set([
   'kind', 'keySerializer', 'maxParallelism', 'keyGroupRange', 'dir', 'restoreFrom', 'localRestoreFrom',
   'localRecoveryDir', 'checkpointMode', 'storage', 'knownEmptyRanges', 'timers', 'rocksdb',
-  'memory', 'onLocalFallback', 'restoreHooks', 'rocksdbStatistics',
+  'memory', 'onLocalFallback', 'restoreHooks', 'rocksdbStatistics', 'rocksdbMmapReads',
 ])
 
 /** Opens a heap or RocksDB keyed-state backend, restoring from handles when given. */

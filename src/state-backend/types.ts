@@ -68,6 +68,17 @@ export interface KeyedStateBackendOptions<K> {
    * 1% of an update (bench/notes/metrics-statistics.md).
    */
   rocksdbStatistics?: boolean
+  /**
+   * RocksDB: read SST files through a memory map (RocksDB's allow_mmap_reads).
+   * Default true: a block the block cache misses is read from the page cache
+   * without a syscall and a copy, about 1.5x the random reads of a state larger
+   * than the cache (bench/RESULTS.md). Block checksums are verified either way.
+   * With it, an I/O error of the disk under a state file kills the process
+   * (SIGBUS; the job restarts from its last checkpoint) instead of failing the
+   * read with IO_ERROR, and the file pages it touched count in its RSS (page
+   * cache the kernel can reclaim). Set false to trade that speed for errors.
+   */
+  rocksdbMmapReads?: boolean
   /** Named points in the restore, for tests (see RestoreHooks). */
   restoreHooks?: RestoreHooks
 }

@@ -89,6 +89,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
   private readonly memory: ReturnType<typeof memoryOpenOptions>
   /** Statistics tickers for the metrics (KeyedStateBackendOptions.rocksdbStatistics). */
   private readonly statistics: boolean
+  /** KeyedStateBackendOptions.rocksdbMmapReads. */
+  private readonly mmapReads: boolean
 
   constructor(options: KeyedStateBackendOptions<K>, native: NativeBinding) {
     super(options)
@@ -105,6 +107,9 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     const { rocksdbStatistics = false } = options
     if (typeof rocksdbStatistics !== 'boolean') throw new KeyedStateError('INVALID_ARGUMENT', `rocksdbStatistics must be a boolean, got ${JSON.stringify(rocksdbStatistics)}`)
     this.statistics = rocksdbStatistics
+    const { rocksdbMmapReads = true } = options
+    if (typeof rocksdbMmapReads !== 'boolean') throw new KeyedStateError('INVALID_ARGUMENT', `rocksdbMmapReads must be a boolean, got ${JSON.stringify(rocksdbMmapReads)}`)
+    this.mmapReads = rocksdbMmapReads
   }
 
   /** Lineage id of this working directory (created once; new after a restore). */
@@ -153,6 +158,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
       // The process's shared block cache and write-buffer budget (memory-budget.ts).
       ...this.memory,
       statistics: this.statistics,
+      mmapReads: this.mmapReads,
     })
     this.reader = new ValueReader(this.db)
     this.families = new StateColumnFamilies(this.db)

@@ -36,6 +36,8 @@ export interface NativeOpenOptions {
   memoryBudgetIsDefault?: boolean
   /** Keep statistics tickers (tickers()); default false: about 6% of the CPU time of a state read. */
   statistics?: boolean
+  /** Read SST files through a memory map (RocksDB allow_mmap_reads); default true (KeyedStateBackendOptions.rocksdbMmapReads). */
+  mmapReads?: boolean
   /** Memtable size per column family; default 64 MiB, at least 64 KiB. */
   writeBufferBytes?: number
   /**
