@@ -35,7 +35,7 @@ type Rates = Record<'api' | 'binding' | 'cpp', Partial<Record<HotOp, number | st
 
 async function measureKind<K>(ctx: RunContext, w: HotWorkload<K>): Promise<Rates> {
   const native = benchNativeBinding()
-  if (isUnavailable(native)) throw native
+  if (isUnavailable(native)) throw new Error(`the bench addon: ${native.reason}`)
   ctx.progress.step(`hot path (${w.kind} keys): fill ${w.keys.length.toLocaleString('en-US')} keys twice`)
   const api = await apiSubject(ctx.tmp, w)
   const raw = openRawHotDb(native, ctx.tmp, w)
