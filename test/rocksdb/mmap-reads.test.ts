@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { open, readdir, readFile, stat } from 'node:fs/promises'
+import { open, readdir, readFile, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openKeyedStateBackend } from '../../src/backends/open.js'
 import { isKeyedStateError } from '../../src/errors.js'
@@ -91,3 +91,51 @@ test('rocksdbMmapReads must be a boolean', async () => {
     await dir.remove()
   }
 })
+
+// Cut short, the file fails RocksDB's size checks at open: CORRUPTION through pread; through the
+// map RocksDB reports the read past the end as an IO error. Either is typed and names the file.
+const cutShort = (e: unknown, file: string): boolean =>
+  (isKeyedStateError(e, 'CORRUPTION') || isKeyedStateError(e, 'IO_ERROR')) && e.message.includes(file)
+
+for (const mmapReads of [true, false]) {
+test(`rocksdbMmapReads ${mmapReads}: an SST file cut short before the backend opens it is a typed error naming it, never a crash or a wrong value`, async () => {
+  const dir = await tempDir()
+  try {
+    const a = await openIn(dir.path, { rocksdbMmapReads: mmapReads })
+    const s = a.getPartitionedState('ns', stringSerializer, d)
+    for (let i = 0; i < KEYS; i++) {
+      a.setCurrentKey(`user-${i}`)
+      s.update(valueOf(i))
+    }
+    await a.close()
+    const dbDir = join(dir.path, 'db')
+    const ssts = await Promise.all((await readdir(dbDir)).filter((f) => f.endsWith('.sst')).map(async (f) => ({ f, size: (await stat(join(dbDir, f))).size })))
+    const largest = ssts.sort((x, y) => y.size - x.size)[0]!
+    await truncate(join(dbDir, largest.f), Math.floor(largest.size / 2))
+
+    let opened: Awaited<ReturnType<typeof openIn>> | undefined
+    try {
+      opened = await openIn(dir.path, { rocksdbMmapReads: mmapReads })
+    } catch (e) {
+      assert.ok(cutShort(e, largest.f), `open fails with a typed error naming ${largest.f}, got ${String(e)}`)
+      return
+    }
+    // RocksDB may open the file lazily: then the reads that need it fail, none returns a wrong value.
+    const q = opened.getPartitionedState('ns', stringSerializer, d)
+    let corrupt = 0
+    for (let i = 0; i < KEYS; i++) {
+      opened.setCurrentKey(`user-${i}`)
+      try {
+        assert.equal(q.value(), valueOf(i))
+      } catch (e) {
+        if (!cutShort(e, largest.f)) throw e
+        corrupt++
+      }
+    }
+    assert.ok(corrupt > 0, 'the cut file is reported')
+    await opened.close()
+  } finally {
+    await dir.remove()
+  }
+})
+}
