@@ -41,3 +41,10 @@ export function checkKnownOptions(options: object, known: ReadonlySet<string> | 
     throw new KeyedStateError('INVALID_ARGUMENT', `unknown ${what} '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`, details)
   }
 }
+
+/** A boolean option: `defaultValue` when absent, else INVALID_ARGUMENT unless it is a boolean. */
+export function booleanOption(value: unknown, name: string, defaultValue: boolean): boolean {
+  if (value === undefined) return defaultValue
+  if (typeof value !== 'boolean') throw new KeyedStateError('INVALID_ARGUMENT', `${name} must be a boolean, got ${JSON.stringify(value)}`)
+  return value
+}

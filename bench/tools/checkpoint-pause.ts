@@ -175,11 +175,8 @@ async function main(): Promise<void> {
       if (i % 100_000 === 0) await nextTick()
     }
   }
-  const stats: Record<Path, PathStats> = {
-    none: { callMs: [], timings: [], delay: new WindowDelay(), outcomes: {}, longestTurnMs: [], longestGcMs: [], stallMs: [] },
-    old: { callMs: [], timings: [], delay: new WindowDelay(), outcomes: {}, longestTurnMs: [], longestGcMs: [], stallMs: [] },
-    new: { callMs: [], timings: [], delay: new WindowDelay(), outcomes: {}, longestTurnMs: [], longestGcMs: [], stallMs: [] },
-  }
+  const newStats = (): PathStats => ({ callMs: [], timings: [], delay: new WindowDelay(), outcomes: {}, longestTurnMs: [], longestGcMs: [], stallMs: [] })
+  const stats: Record<Path, PathStats> = { none: newStats(), old: newStats(), new: newStats() }
   const cps = tmp.dir('checkpoints')
   for (let i = 0; i < ROUNDS; i++) {
     for (const path of i % 2 === 0 ? (['old', 'new', 'none'] as const) : (['none', 'new', 'old'] as const)) {

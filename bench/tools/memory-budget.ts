@@ -51,20 +51,22 @@ async function child(keys: number, budgetBytes: number, mmapReads: boolean): Pro
   const value = new Uint8Array(VALUE_BYTES).fill(120)
   let peakRss = 0
   let peakAnon = 0
+  const samplePeaks = (): void => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss())
+    peakAnon = Math.max(peakAnon, anonRss())
+  }
   const start = performance.now()
   for (let i = 0; i < keys; i++) {
     const { backend, state } = states[i % states.length]!
     backend.setCurrentKey(`key-${i}`)
     state.update(value)
     if (i % 20_000 === 0) {
-      peakRss = Math.max(peakRss, process.memoryUsage.rss())
-      peakAnon = Math.max(peakAnon, anonRss())
+      samplePeaks()
       await nextTurn()
     }
   }
   const seconds = (performance.now() - start) / 1000
-  peakRss = Math.max(peakRss, process.memoryUsage.rss())
-  peakAnon = Math.max(peakAnon, anonRss())
+  samplePeaks()
   const heap = process.memoryUsage().heapTotal - startHeap
   const db = (backends[0] as unknown as { db: { getProperty(cf: number, name: string): string } }).db
   const cacheUsage = Number(db.getProperty(0, 'rocksdb.block-cache-usage'))

@@ -26,7 +26,7 @@ import { operatorStateProblem, readMetadata, type CheckpointMetadata, type JsonV
 import { restoreAssignment } from '../checkpoint/assignment.js'
 import { isKeyedStateError, KeyedStateError } from '../errors.js'
 import { checkMaxParallelism, DEFAULT_MAX_PARALLELISM, keyGroupRangeForOperator } from '../keygroups.js'
-import { checkKnownOptions } from '../option-checks.js'
+import { booleanOption, checkKnownOptions } from '../option-checks.js'
 import { FileSystemCheckpointStorage } from '../storage/fs.js'
 import type { CheckpointStorage } from '../storage/types.js'
 import { jobMetrics, type JobMetrics, type RestartCause, type WorkerSample } from '../metrics/job-metrics.js'
@@ -126,9 +126,7 @@ function checkOptions(o: RunJobOptions): void {
     if (o[name] !== undefined) positiveInteger(name, o[name])
   }
   if (o.restartStrategy !== undefined) checkRestartStrategy(o.restartStrategy)
-  if (o.rocksdbStatistics !== undefined && typeof o.rocksdbStatistics !== 'boolean') {
-    throw new KeyedStateError('INVALID_ARGUMENT', `runJob: rocksdbStatistics must be a boolean, got ${JSON.stringify(o.rocksdbStatistics)}`)
-  }
+  booleanOption(o.rocksdbStatistics, 'runJob: rocksdbStatistics', false)
   const problem = o.params === undefined ? undefined : operatorStateProblem(o.params)
   if (problem) throw new KeyedStateError('INVALID_ARGUMENT', `runJob: ${problem.replace(/^operatorState/, 'params').replace('operator state', 'params')}`)
 }

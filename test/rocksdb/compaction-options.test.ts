@@ -4,7 +4,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import type { RocksDBCompactionOptions } from '../../src/state-backend/types.js'
@@ -16,14 +15,11 @@ import { loadNative } from '../../src/backends/rocksdb/native/binding.js'
 import type { NativeOpenOptions } from '../../src/backends/rocksdb/native/types.js'
 import { int32Serializer, stringSerializer } from '../../src/serializers/primitives.js'
 import { ValueStateDescriptor } from '../../src/state/descriptors.js'
-import { openIn, tempDir, type TestOptions } from './helpers.js'
+import { newestOptionsText, openIn, tempDir, type TestOptions } from './helpers.js'
 
 /** The [CFOptions "default"] section of the newest OPTIONS file, with compaction_options_universal unpacked. */
 async function cfOptionsOf(dbDir: string): Promise<Map<string, string>> {
-  const files = (await readdir(dbDir)).filter((f) => /^OPTIONS-\d+$/.test(f))
-  const newest = files.sort((a, b) => Number(a.slice(8)) - Number(b.slice(8))).at(-1)
-  assert.ok(newest, `no OPTIONS file in ${dbDir}`)
-  const text = await readFile(join(dbDir, newest), 'utf8')
+  const text = await newestOptionsText(dbDir)
   const section = text.split('[CFOptions "default"]')[1]!.split('\n[')[0]!
   const out = new Map<string, string>()
   for (const line of section.split('\n')) {

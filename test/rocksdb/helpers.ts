@@ -1,6 +1,6 @@
 // Shared set-up for the RocksDB backend tests: temporary working directories
 // and raw access to a closed backend's database through the addon.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openRocksDBBackend, type RocksDBKeyedStateBackend } from '../../src/backends/rocksdb/backend.js'
@@ -27,6 +27,14 @@ export function openIn<K = string>(dir: string, options: TestOptions<K> = {}): P
     checkpointMode: 'full',
     ...options,
   })
+}
+
+/** The text of the newest OPTIONS file RocksDB wrote in `dbDir` (the options it runs with). */
+export async function newestOptionsText(dbDir: string): Promise<string> {
+  const files = (await readdir(dbDir)).filter((f) => /^OPTIONS-\d+$/.test(f))
+  const newest = files.sort((a, b) => Number(a.slice(8)) - Number(b.slice(8))).at(-1)
+  if (newest === undefined) throw new Error(`no OPTIONS file in ${dbDir}`)
+  return readFile(join(dbDir, newest), 'utf8')
 }
 
 /** Opens the backend's database directly (the backend must be closed). */

@@ -7,13 +7,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { open, readdir, readFile, stat, truncate } from 'node:fs/promises'
+import { open, readdir, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openKeyedStateBackend } from '../../src/backends/open.js'
 import { isKeyedStateError } from '../../src/errors.js'
 import { stringSerializer } from '../../src/serializers/primitives.js'
 import { ValueStateDescriptor } from '../../src/state/descriptors.js'
-import { openIn, tempDir } from './helpers.js'
+import { newestOptionsText, openIn, tempDir } from './helpers.js'
 
 const KEYS = 3000
 const d = new ValueStateDescriptor('v', stringSerializer)
@@ -22,9 +22,7 @@ const valueOf = (i: number): string => createHash('sha256').update(String(i)).di
 
 /** allow_mmap_reads as the database's newest OPTIONS file records it. */
 async function mmapOption(dbDir: string): Promise<string | undefined> {
-  const files = (await readdir(dbDir)).filter((f) => /^OPTIONS-\d+$/.test(f))
-  const newest = files.sort((a, b) => Number(a.slice(8)) - Number(b.slice(8))).at(-1)!
-  return /^\s*allow_mmap_reads=(\w+)$/m.exec(await readFile(join(dbDir, newest), 'utf8'))?.[1]
+  return /^\s*allow_mmap_reads=(\w+)$/m.exec(await newestOptionsText(dbDir))?.[1]
 }
 
 type Options = { rocksdbMmapReads?: boolean }

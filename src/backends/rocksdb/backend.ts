@@ -9,6 +9,7 @@ import { AbstractKeyedStateBackend, type RegisteredState } from '../../state-bac
 import type { BackendStats, KeyedStateBackendOptions, StateStats } from '../../state-backend/types.js'
 import { keyGroupPrefix, readVarint } from '../../encoding.js'
 import { KeyedStateError } from '../../errors.js'
+import { booleanOption } from '../../option-checks.js'
 import { loadNative } from './native/binding.js'
 import type { NativeBinding, NativeDb } from './native/types.js'
 import { serializerConfig, type Serializer } from '../../serializers/serializer.js'
@@ -104,12 +105,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> im
     this.checkpointMode = mode
     this.compaction = compactionOpenOptions(options.rocksdb, mode)
     this.memory = memoryOpenOptions(options.memory)
-    const { rocksdbStatistics = false } = options
-    if (typeof rocksdbStatistics !== 'boolean') throw new KeyedStateError('INVALID_ARGUMENT', `rocksdbStatistics must be a boolean, got ${JSON.stringify(rocksdbStatistics)}`)
-    this.statistics = rocksdbStatistics
-    const { rocksdbMmapReads = true } = options
-    if (typeof rocksdbMmapReads !== 'boolean') throw new KeyedStateError('INVALID_ARGUMENT', `rocksdbMmapReads must be a boolean, got ${JSON.stringify(rocksdbMmapReads)}`)
-    this.mmapReads = rocksdbMmapReads
+    this.statistics = booleanOption(options.rocksdbStatistics, 'rocksdbStatistics', false)
+    this.mmapReads = booleanOption(options.rocksdbMmapReads, 'rocksdbMmapReads', true)
   }
 
   /** Lineage id of this working directory (created once; new after a restore). */
