@@ -9,6 +9,8 @@
   # `--ks_bench=yes` to node-gyp, which makes it a gyp variable).
   'variables': {
     'ks_bench%': 'no',
+    # libdeflate's CRC-32 (native/crc32.cc) when the system has it (Debian libdeflate-dev), else zlib's.
+    'ks_libdeflate%': "<!(pkg-config --exists libdeflate && echo yes || echo no)",
     'ks_sources': [
       'native/addon.cc',
       'native/addon_data.cc',
@@ -24,6 +26,7 @@
       'native/options.cc',
       'native/snapshot.cc',
       'native/block_codec.cc',
+      'native/crc32.cc',
       'native/sst_writer.cc',
       'native/sst_writer_async.cc',
       'native/status.cc',
@@ -74,6 +77,12 @@
     },
   ],
   'conditions': [
+    ['ks_libdeflate=="yes"', {
+      'target_defaults': {
+        'defines': ['KS_HAVE_LIBDEFLATE'],
+        'libraries': ["<!@(pkg-config --libs libdeflate)"],
+      },
+    }],
     ['ks_bench=="yes"', {
       'targets': [
         {

@@ -10,6 +10,7 @@
 #include "iterator.h"
 #include "snapshot.h"
 #include "block_codec.h"
+#include "crc32.h"
 #include "sst_writer.h"
 #include "ttl_compaction_filter.h"
 
@@ -56,6 +57,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sstWriter", Napi::Function::New<SstWriter::Create>(env, "sstWriter"));
   exports.Set("snappyUncompress", Napi::Function::New<SnappyUncompress>(env, "snappyUncompress"));
   exports.Set("snappyUncompressAsync", Napi::Function::New<SnappyUncompressAsync>(env, "snappyUncompressAsync"));
+  exports.Set("snappyCompressedLength", Napi::Function::New<SnappyCompressedLength>(env, "snappyCompressedLength"));
+  exports.Set("crc32", Napi::Function::New<Crc32Sync>(env, "crc32"));
+  exports.Set("crc32Implementation", Napi::String::New(env, Crc32Implementation()));
   exports.Set("crc32Async", Napi::Function::New<Crc32Async>(env, "crc32Async"));
 #ifdef KS_BENCH_LOOP
   exports.Set("benchRawLoop", Napi::Function::New<BenchRawLoop>(env, "benchRawLoop"));

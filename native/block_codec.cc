@@ -1,18 +1,21 @@
 #include "block_codec.h"
 
 #include <snappy.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <memory>
 #include <string>
 
 #include "args.h"
+#include "crc32.h"
 #include "status.h"
 
 namespace ks {
 
 namespace {
+
+// A sample is compressed on the caller's thread: keep it small.
+constexpr size_t kSampleBytesMax = 1 << 20;
 
 // Bound of a block's raw size here; the format's own limit (BLOCK_RAW_BYTES_LIMIT) is lower.
 constexpr int64_t kRawBytesMax = int64_t{1} << 31;
@@ -29,16 +32,6 @@ void CheckAnnounced(Napi::Env env, const rocksdb::Slice& stored, size_t rawLengt
   }
 }
 
-uint32_t Crc32(const char* data, size_t size) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  while (size > 0) {
-    const uInt n = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(data), n);
-    data += n;
-    size -= n;
-  }
-  return static_cast<uint32_t>(crc);
-}
 
 // One call on the thread pool: a CRC of `input`, or its decompression into `output`.
 struct BlockWork {
@@ -56,7 +49,7 @@ struct BlockWork {
 void ExecuteBlockWork(napi_env, void* data) {
   auto* work = static_cast<BlockWork*>(data);
   if (work->output == nullptr) {
-    work->crc = Crc32(work->data, work->size);
+    work->crc = Crc32(0, work->data, work->size);
     work->ok = true;
   } else {
     work->ok = snappy::RawUncompress(work->data, work->size, work->raw);
@@ -140,6 +133,18 @@ Napi::Value SnappyUncompressAsync(const Napi::CallbackInfo& info) {
   work->size = stored.size();
   work->raw = raw.Data();
   return Queue(env, info[0], raw, std::move(work), "keyed-state:snappyUncompressAsync");
+}
+
+Napi::Value SnappyCompressedLength(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rocksdb::Slice bytes = Bytes(env, info[0], "bytes");
+  if (bytes.size() > kSampleBytesMax) {
+    Throw(env, ErrorCode::kInvalidArgument, "snappyCompressedLength takes at most " + std::to_string(kSampleBytesMax) + " bytes");
+  }
+  std::string compressed(snappy::MaxCompressedLength(bytes.size()), '\0');
+  size_t length = 0;
+  snappy::RawCompress(bytes.data(), bytes.size(), compressed.data(), &length);
+  return Napi::Number::New(env, static_cast<double>(length));
 }
 
 Napi::Value Crc32Async(const Napi::CallbackInfo& info) {

@@ -15,6 +15,9 @@ namespace ks {
 Napi::Value SnappyUncompress(const Napi::CallbackInfo& info);
 // snappyUncompressAsync(stored: Uint8Array, rawLength: number): Promise<Buffer>
 Napi::Value SnappyUncompressAsync(const Napi::CallbackInfo& info);
+// snappyCompressedLength(sample: Uint8Array): number — how well a sample
+// compresses (a restore skips compressing files RocksDB would store raw).
+Napi::Value SnappyCompressedLength(const Napi::CallbackInfo& info);
 // crc32Async(bytes: Uint8Array): Promise<number>
 Napi::Value Crc32Async(const Napi::CallbackInfo& info);
 

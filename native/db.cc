@@ -69,7 +69,7 @@ Napi::Value Db::Destroy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringValue(env, info[0], "path");
   if (path.empty()) Throw(env, ErrorCode::kInvalidArgument, "path must not be empty");
-  Check(env, rocksdb::DestroyDB(path, MakeSstWriterOptions()), "destroy " + path);
+  Check(env, rocksdb::DestroyDB(path, MakeSstWriterOptions(DefaultCompression())), "destroy " + path);
   return env.Undefined();
 }
 

@@ -33,18 +33,6 @@ bool Supported(rocksdb::CompressionType type) {
   return std::find(supported.begin(), supported.end(), type) != supported.end();
 }
 
-rocksdb::CompressionType ParseCompression(Napi::Env env, const std::string& name) {
-  for (const auto& c : kCompressions) {
-    if (name != c.name) continue;
-    if (!Supported(c.type)) {
-      Throw(env, ErrorCode::kNotSupported,
-            "open: compression '" + name + "' is not supported by this librocksdb");
-    }
-    return c.type;
-  }
-  Throw(env, ErrorCode::kInvalidArgument,
-        "open: compression must be one of 'none', 'snappy', 'lz4', 'zstd', got '" + name + "'");
-}
 
 // An optional integer option in [min, max]; `fallback` when absent.
 int64_t OptionalInteger(Napi::Env env, Napi::Object options, const char* key, int64_t min, int64_t max,
@@ -114,6 +102,19 @@ void ParseCompactionTuning(Napi::Env env, Napi::Object options, OpenConfig& conf
 }
 
 }  // namespace
+
+rocksdb::CompressionType ParseCompression(Napi::Env env, const std::string& name) {
+  for (const auto& c : kCompressions) {
+    if (name != c.name) continue;
+    if (!Supported(c.type)) {
+      Throw(env, ErrorCode::kNotSupported,
+            "compression '" + name + "' is not supported by this librocksdb");
+    }
+    return c.type;
+  }
+  Throw(env, ErrorCode::kInvalidArgument,
+        "compression must be one of 'none', 'snappy', 'lz4', 'zstd', got '" + name + "'");
+}
 
 rocksdb::CompressionType DefaultCompression() {
   if (Supported(rocksdb::kLZ4Compression)) return rocksdb::kLZ4Compression;
@@ -264,9 +265,9 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const OpenConfig& config,
   return options;
 }
 
-rocksdb::Options MakeSstWriterOptions() {
+rocksdb::Options MakeSstWriterOptions(rocksdb::CompressionType compression) {
   OpenConfig config;
-  config.compression = DefaultCompression();
+  config.compression = compression;
   rocksdb::ColumnFamilyOptions cf = MakeCfOptions(config, nullptr);
   return rocksdb::Options(MakeDbOptions(config), cf);
 }

@@ -70,6 +70,9 @@ struct OpenConfig {
 // librocksdb lacks.
 OpenConfig ParseOpenConfig(Napi::Env env, Napi::Value options);
 
+// 'none', 'snappy', 'lz4' or 'zstd'; NOT_SUPPORTED when this librocksdb lacks it.
+rocksdb::CompressionType ParseCompression(Napi::Env env, const std::string& name);
+
 // LZ4 when the library has it, else Snappy, else none.
 rocksdb::CompressionType DefaultCompression();
 
@@ -77,7 +80,9 @@ rocksdb::DBOptions MakeDbOptions(const OpenConfig& config);
 // `blockCache` null: RocksDB's default per-table-factory cache (SST writers only).
 rocksdb::ColumnFamilyOptions MakeCfOptions(const OpenConfig& config,
                                            const std::shared_ptr<rocksdb::Cache>& blockCache);
-// Options for SstFileWriter: the column family options of a DB opened with defaults.
-rocksdb::Options MakeSstWriterOptions();
+// Options for SstFileWriter: the column family options of a DB opened with
+// defaults, with `compression` for the blocks (a restore builds files of
+// incompressible state without it: RocksDB would store those blocks raw anyway).
+rocksdb::Options MakeSstWriterOptions(rocksdb::CompressionType compression);
 
 }  // namespace ks

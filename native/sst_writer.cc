@@ -135,8 +135,15 @@ Napi::Value SstWriter::Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringValue(env, info[0], "path");
   if (path.empty()) Throw(env, ErrorCode::kInvalidArgument, "path must not be empty");
+  rocksdb::CompressionType compression = DefaultCompression();
+  if (info.Length() > 1 && !IsNullish(env, info[1])) {
+    Napi::Object options = ObjectArg(env, info[1], "sstWriter options");
+    CheckKnownKeys(env, options, "sstWriter options", {"compression"});
+    Napi::Value name = options.Get("compression");
+    if (!IsNullish(env, name)) compression = ParseCompression(env, StringValue(env, name, "compression"));
+  }
   Napi::Object object = AddonData::Of(env)->sstWriterClass.New({});
-  Unwrap(object)->file_ = std::make_shared<SstFile>(std::move(path), MakeSstWriterOptions());
+  Unwrap(object)->file_ = std::make_shared<SstFile>(std::move(path), MakeSstWriterOptions(compression));
   return object;
 }
 

@@ -72,7 +72,7 @@ class SstWriter : public Wrapped<SstWriter> {
   static constexpr const char* kClassName = "SstWriter";
 
   static Napi::Function DefineClass(Napi::Env env);
-  // Export: sstWriter(path).
+  // Export: sstWriter(path, { compression }?).
   static Napi::Value Create(const Napi::CallbackInfo& info);
   explicit SstWriter(const Napi::CallbackInfo& info);
 

@@ -6,7 +6,7 @@
 // user's back. Without RocksDB it names the packages to install and fails.
 // KEYED_STATE_PREBUILT_ADDON=<dir> reuses an addon compiled from the same
 // sources for the same Node (see scripts/addon.mjs).
-import { ensureAddon, rocksdbInstalled, isRootOnDebian, aptInstall, ROCKSDB_MISSING } from './addon.mjs'
+import { ensureAddon, rocksdbInstalled, isRootOnDebian, aptInstall, ADDON_PACKAGES, ROCKSDB_MISSING } from './addon.mjs'
 
 // Inside our own set-up (scripts/setup.mjs runs npm install), setup builds the addon itself.
 if (process.env.KEYED_STATE_SETUP === '1') process.exit(0)
@@ -15,7 +15,7 @@ if (process.env.KEYED_STATE_SETUP === '1') process.exit(0)
 const haveRocksDB = process.env.KEYED_STATE_ASSUME_NO_ROCKSDB !== '1' && rocksdbInstalled()
 if (!haveRocksDB) {
   if (process.env.KEYED_STATE_INSTALL_ROCKSDB === '1' && isRootOnDebian()) {
-    aptInstall(['librocksdb-dev', 'pkg-config', 'g++', 'make'])
+    aptInstall(ADDON_PACKAGES)
   } else {
     process.stderr.write(ROCKSDB_MISSING)
     process.exit(1)

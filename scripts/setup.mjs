@@ -8,7 +8,7 @@
 // apt-get (as root on Debian): it runs in our own clone only.
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { root, log, run, has, rocksdbInstalled, isRootOnDebian, aptInstall, ensureAddon, ROCKSDB_MISSING } from './addon.mjs'
+import { root, log, run, has, rocksdbInstalled, libdeflateInstalled, isRootOnDebian, aptInstall, ensureAddon, ADDON_PACKAGES, ROCKSDB_MISSING } from './addon.mjs'
 
 const forBench = process.argv.includes('--bench')
 const forTests = process.argv.includes('--test')
@@ -20,7 +20,9 @@ const CHROMIUM = '/usr/bin/chromium'
 
 function ensureSystemPackages() {
   const wanted = []
-  if (!rocksdbInstalled() || !has('pkg-config', ['--version'])) wanted.push('librocksdb-dev', 'pkg-config', 'g++', 'make')
+  if (!rocksdbInstalled() || !has('pkg-config', ['--version'])) wanted.push(...ADDON_PACKAGES)
+  // Optional (the addon falls back to zlib's CRC-32), so only installed where apt-get may run.
+  else if (!libdeflateInstalled()) wanted.push('libdeflate-dev')
   // ldb (rocksdb-tools) is only used by a few tests; they skip without it.
   if (!has('ldb', ['--version']) && !existsSync('/usr/bin/ldb')) wanted.push('rocksdb-tools')
   if (forTests && !existsSync(CHROMIUM)) wanted.push('chromium')

@@ -4,18 +4,19 @@
 // chunk the writer refuses (nothing of it is ingested, no file is left).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { IngestingRestoreSink, type RestoreTarget } from '../../src/backends/rocksdb/full-restore.js'
 import { isKeyedStateError } from '../../src/errors.js'
-import { b, encodeChunk, native, openDb, scan, tempDir } from './native/helpers.js'
+import { b, drain, encodeChunk, native, openDb, scan, tempDir } from './native/helpers.js'
 
 function key(keyGroup: number, rest: string): Buffer {
   return Buffer.concat([Buffer.from([keyGroup >> 8, keyGroup & 0xff]), b(rest)])
 }
 
-function targetOf(range: { start: number; end: number }): { target: RestoreTarget; cf: (name: string) => number; stagingDir: string } {
-  const { db } = openDb({ columnFamilies: ['a', 'b'] })
+function targetOf(range: { start: number; end: number }): { target: RestoreTarget; cf: (name: string) => number; stagingDir: string; dbPath: string } {
+  const { db, path: dbPath } = openDb({ columnFamilies: ['a', 'b'] })
   const stagingDir = join(tempDir(), 'staging')
   const target: RestoreTarget = {
     native,
@@ -25,7 +26,7 @@ function targetOf(range: { start: number; end: number }): { target: RestoreTarge
     registerRestoredStates: () => {},
     columnFamilyHandle: (name) => db.columnFamily(name),
   }
-  return { target, cf: (name) => db.columnFamily(name), stagingDir }
+  return { target, cf: (name) => db.columnFamily(name), stagingDir, dbPath }
 }
 
 test('interleaved lanes, out-of-order key groups and strays: every entry of the range is ingested once, in order', async () => {
@@ -67,4 +68,39 @@ test('a chunk the writer refuses fails the restore with CORRUPTION naming the st
   await sink.discard()
   assert.deepEqual(scan(target.db, cf('a')), [], 'nothing ingested')
   assert.equal(existsSync(stagingDir), false, 'staged files removed')
+})
+
+/**
+ * Whether each SST file of the DB was built without compression: such a file's
+ * properties block is stored raw and names NoCompression; a compressed file's
+ * is compressed too (so the name is not in its plain bytes).
+ */
+function builtUncompressed(dbPath: string): boolean[] {
+  return readdirSync(dbPath)
+    .filter((f) => f.endsWith('.sst'))
+    .map((f) => readFileSync(join(dbPath, f)).includes('NoCompression', 0, 'latin1'))
+}
+
+test('files of state that does not compress are built uncompressed, files of state that does keep the DB\'s compression; both read back', async () => {
+  for (const [kind, value] of [
+    ['incompressible', (i: number) => randomBytes(200 + (i % 7))],
+    ['compressible', (i: number) => b(`{"user":"user-${i}","events":[${'"click",'.repeat(20)}"view"]}`)],
+  ] as const) {
+    const { target, cf, dbPath } = targetOf({ start: 0, end: 3 })
+    const sink = new IngestingRestoreSink(target)
+    const entries = Array.from({ length: 5000 }, (_, i): [Buffer, Buffer] => [key(2, `k${String(i).padStart(5, '0')}`), Buffer.from(value(i))])
+    await sink.restoreChunk('a', 2, encodeChunk(entries), 0)
+    await sink.flushRestore()
+    await sink.discard()
+    assert.deepEqual(builtUncompressed(dbPath), [kind === 'incompressible'], kind)
+    const rawBytes = entries.reduce((sum, [k, v]) => sum + k.length + v.length, 0)
+    const sstBytes = Number(target.db.getProperty(cf('a'), 'rocksdb.total-sst-files-size'))
+    if (kind === 'compressible') assert.ok(sstBytes < rawBytes / 2, `compressed: ${sstBytes} bytes of SST for ${rawBytes} bytes of entries`)
+    else assert.ok(sstBytes >= rawBytes, `${sstBytes} bytes of SST for ${rawBytes} bytes of random entries`)
+    const it = target.db.iterator(cf('a'))
+    const read = drain(it)
+    it.close()
+    assert.equal(read.length, entries.length, kind)
+    for (const [i, e] of read.entries()) assert.ok(e.key.equals(entries[i]![0]) && e.value.equals(entries[i]![1]), `${kind} entry ${i}`)
+  }
 })

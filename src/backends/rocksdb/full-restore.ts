@@ -15,7 +15,6 @@
 import { mkdirSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { crc32 } from 'node:zlib'
 import { isKeyedStateError, KeyedStateError } from '../../errors.js'
 import type { KeyGroupRange } from '../../keygroups.js'
 import type { NativeBinding, NativeDb, NativeSstWriter } from './native/types.js'
@@ -42,11 +41,12 @@ const ASYNC_BLOCK_BYTES = 64 * 1024
 /**
  * The addon's block work for the format reader: CRC-32 and snappy on the
  * thread pool for big blocks (the lanes of a restore side by side, off the
- * event loop); snappy with a ninth of the CPU of the snappy package's.
+ * event loop); snappy with a ninth of the CPU of the snappy package's, CRC-32
+ * with libdeflate's when the addon has it (4× zlib's).
  */
 export function nativeBlockWork(native: NativeBinding): BlockWork {
   return {
-    crc32: (bytes) => (bytes.length >= ASYNC_BLOCK_BYTES ? native.crc32Async(bytes) : crc32(bytes)),
+    crc32: (bytes) => (bytes.length >= ASYNC_BLOCK_BYTES ? native.crc32Async(bytes) : native.crc32(bytes)),
     snappyUncompress: (stored, rawLength) =>
       stored.length >= ASYNC_BLOCK_BYTES ? native.snappyUncompressAsync(stored, rawLength) : native.snappyUncompress(stored, rawLength),
   }
@@ -62,6 +62,31 @@ const BATCH_BYTES = 1024 * 1024
 const QUEUED_BYTES_MAX = 32 * 1024 * 1024
 /** Bytes handed to writers and not yet written, all lanes: past it the reader waits. */
 const IN_FLIGHT_BYTES_MAX = 64 * 1024 * 1024
+
+/** Bytes of a file's first batch compressed to judge whether its blocks compress. */
+const COMPRESSION_SAMPLE_BYTES = 64 * 1024
+
+/**
+ * The compression of a file built from `batch` and what follows it: none
+ * when a sample of it does not compress, else the DB's (undefined). RocksDB
+ * keeps a compressed block only when it saves at least an eighth
+ * (GoodCompressionRatio); for state that does not compress it compresses every
+ * block and stores it raw: a quarter of a restore's CPU for nothing
+ * (bench/notes/profiles.md). Each file is judged by its own first batch.
+ */
+export function compressionOf(native: NativeBinding, batch: readonly Uint8Array[]): 'none' | undefined {
+  const parts: Uint8Array[] = []
+  let bytes = 0
+  for (const chunk of batch) {
+    if (bytes >= COMPRESSION_SAMPLE_BYTES) break
+    const part = chunk.subarray(0, COMPRESSION_SAMPLE_BYTES - bytes)
+    parts.push(part)
+    bytes += part.length
+  }
+  if (bytes === 0) return undefined
+  const sample = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes)
+  return native.snappyCompressedLength(sample) > bytes - bytes / 8 ? 'none' : undefined
+}
 
 /** The file a (state, lane) is writing, and the work queued for it. */
 interface Lane {
@@ -155,7 +180,7 @@ export class IngestingRestoreSink implements RestoreSink {
     lane.queued = []
     lane.queuedBytes = 0
     this.queuedBytes -= bytes
-    const { writer } = (lane.file ??= this.newFile())
+    const { writer } = (lane.file ??= this.newFile(batch))
     const { start, end } = this.target.keyGroupRange
     this.inFlightBytes += bytes
     this.chain(lane, () => writer.putChunksAsync(batch, start, end), () => {
@@ -250,13 +275,14 @@ export class IngestingRestoreSink implements RestoreSink {
     if (groups.length > 0) this.target.db.ingestAll(groups, { move: true })
   }
 
-  private newFile(): { writer: NativeSstWriter; path: string } {
+  /** A new staged file; its first batch decides its compression (see compressionOf). */
+  private newFile(firstBatch: readonly Uint8Array[]): { writer: NativeSstWriter; path: string } {
     if (!this.stagingReady) {
       mkdirSync(this.target.stagingDir, { recursive: true })
       this.stagingReady = true
     }
     const path = join(this.target.stagingDir, `restore-${String(++this.fileSeq).padStart(6, '0')}.sst`)
-    const writer = this.target.native.sstWriter(path)
+    const writer = this.target.native.sstWriter(path, { compression: compressionOf(this.target.native, firstBatch) })
     this.writers.push(writer)
     return { writer, path }
   }

@@ -234,6 +234,7 @@ export class FullSnapshotStrategy implements SnapshotStrategy {
           localRecoveryDir: options.type === 'checkpoint' ? this.ctx.localRecoveryDir : undefined,
           onSettled: ticket.settle,
           transformers: this.ctx.ttlTransformers?.(),
+          crc32: this.ctx.native.crc32,
         },
         syncDurationMs,
       )

@@ -2,6 +2,7 @@
 // The backend does the synchronous part (captures FullSnapshotResources at the
 // barrier); runFullSnapshot runs the asynchronous part, restoreFullHandles reads
 // handles back into any key-group range.
+import type { Crc32 } from '../format/encoder.js'
 import type { KeyGroupRange } from '../../keygroups.js'
 import type { SerializerConfig } from '../../serializers/serializer.js'
 import type { CheckpointStorage } from '../../storage/types.js'
@@ -32,6 +33,8 @@ export interface FullSnapshotContext {
   onSettled?: () => void
   /** Format tuning (block bound); defaults suit production. */
   tuning?: FullSnapshotTuning
+  /** The payloads' CRC-32, when the backend has a faster one than node:zlib's (see EncoderOptions.crc32). */
+  crc32?: Crc32
 }
 
 /**

@@ -307,6 +307,7 @@ export class FullSnapshotRunImpl implements SnapshotRun {
     const builder = new BlockPayloadBuilder(Math.min(blockRawBytesMax + 64 * 1024, 4 * 1024 * 1024 + 64 * 1024))
     const encoder = new FullSnapshotEncoder(meta, codec, (bytes, onWritten) => out.write(bytes, onWritten), {
       onPayloadReleased: (payload) => builder.recycle(payload),
+      ...(this.context.crc32 ? { crc32: this.context.crc32 } : {}),
     })
     this.encoder = encoder
     await encoder.begin()

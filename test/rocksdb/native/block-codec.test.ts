@@ -1,4 +1,4 @@
-// The addon's block work for restores (native/block_codec.cc): the same CRC-32
+// The addon's block work for restores (native/block_codec.cc, crc32.cc): the same CRC-32
 // as node:zlib and the same bytes as the snappy package, on the JS thread and
 // on the thread pool; forged or damaged blocks are refused with CORRUPTION,
 // a forged length before anything is allocated.
@@ -9,11 +9,15 @@ import fc from 'fast-check'
 import { compressSync } from 'snappy'
 import { codeOf, native, rejectionCode } from './helpers.js'
 
-test('crc32Async equals node:zlib crc32; snappyUncompress(Async) returns what the snappy package compressed', async () => {
+test('crc32 and crc32Async equal node:zlib crc32 (continued from any value too); snappyUncompress(Async) returns what the snappy package compressed', async () => {
+  assert.ok(['libdeflate', 'zlib'].includes(native.crc32Implementation))
   await fc.assert(
-    fc.asyncProperty(fc.uint8Array({ maxLength: 5000 }), fc.nat(3), async (bytes, repeat) => {
+    fc.asyncProperty(fc.uint8Array({ maxLength: 5000 }), fc.nat(3), fc.integer({ min: 0, max: 0xffffffff }), async (bytes, repeat, initial) => {
       const raw = Buffer.concat(Array.from({ length: repeat + 1 }, () => Buffer.from(bytes)))
       assert.equal(await native.crc32Async(raw), crc32(raw))
+      assert.equal(native.crc32(raw), crc32(raw))
+      // Zero bytes leave a CRC as it was; node:zlib answers 0 when the empty view has no memory (zlib's "initial value" call).
+      assert.equal(native.crc32(raw, initial), raw.length === 0 ? initial : crc32(raw, initial))
       const stored = compressSync(raw)
       assert.deepEqual(native.snappyUncompress(stored, raw.length), raw)
       assert.deepEqual(await native.snappyUncompressAsync(stored, raw.length), raw)
@@ -37,6 +41,8 @@ test('damaged or forged snappy blocks are refused with CORRUPTION, a forged leng
   for (const bad of [undefined, 'x', 5]) {
     assert.equal(codeOf(() => native.snappyUncompress(bad as never, 1)), 'INVALID_ARGUMENT')
     assert.equal(codeOf(() => void native.crc32Async(bad as never)), 'INVALID_ARGUMENT')
+    assert.equal(codeOf(() => native.crc32(bad as never)), 'INVALID_ARGUMENT')
+    assert.equal(codeOf(() => native.crc32(Buffer.from('x'), bad === 5 ? -1 : (bad as never))), bad === undefined ? undefined : 'INVALID_ARGUMENT')
   }
   assert.equal(codeOf(() => native.snappyUncompress(stored, -1)), 'INVALID_ARGUMENT')
 })

@@ -251,6 +251,11 @@ test('wrong argument types throw INVALID_ARGUMENT NativeErrors and never crash',
     ['ingest options', () => db.ingest(0, [], { copy: true } as never)],
     ['checkpoint dir', () => db.checkpoint(undefined as never)],
     ['sstWriter path', () => native.sstWriter(undefined as never)],
+    ['sstWriter options', () => native.sstWriter('/tmp/x.sst', 'lz4' as never)],
+    ['sstWriter option name', () => native.sstWriter('/tmp/x.sst', { codec: 'lz4' } as never)],
+    ['sstWriter compression', () => native.sstWriter('/tmp/x.sst', { compression: 'gzip' as never })],
+    ['compression sample', () => native.snappyCompressedLength('abc' as never)],
+    ['compression sample size', () => native.snappyCompressedLength(new Uint8Array(2 << 20))],
     ['destroy path', () => native.destroy(null as never)],
   ]
   for (const [what, fn] of bad) {

@@ -265,7 +265,10 @@ export interface NativeBinding {
   setColumnFamilyTtl(db: NativeDb, cf: number, config: NativeTtlConfig | null): void
   /** Entries (values, map entries, list elements) the TTL compaction filter dropped from column family `cf` since the DB opened. */
   ttlCleanedEntries(db: NativeDb, cf: number): number
-  sstWriter(path: string): NativeSstWriter
+  /** A writer of one SST file; `compression` of its blocks defaults to the DB's default (LZ4 when the library has it). */
+  sstWriter(path: string, options?: { compression?: 'none' | 'snappy' | 'lz4' | 'zstd' | undefined }): NativeSstWriter
+  /** The length `sample` (at most 1 MiB) compresses to with snappy: how compressible the data is. */
+  snappyCompressedLength(sample: Uint8Array): number
   /**
    * Decompresses a raw snappy block that must announce `rawLength` bytes
    * (CORRUPTION otherwise, or when it does not decompress) into a new Buffer.
@@ -273,7 +276,11 @@ export interface NativeBinding {
   snappyUncompress(stored: Uint8Array, rawLength: number): Buffer
   /** snappyUncompress on the thread pool; `stored` must not change until it settles. */
   snappyUncompressAsync(stored: Uint8Array, rawLength: number): Promise<Buffer>
-  /** zlib's CRC-32 of `bytes` on the thread pool; `bytes` must not change until it settles. */
+  /** CRC-32 (zlib's polynomial) of `bytes` continuing from `initial` (0), on the calling thread. */
+  crc32(bytes: Uint8Array, initial?: number): number
+  /** Which CRC-32 code the addon was built with: 'libdeflate' (carry-less multiply) or 'zlib'. */
+  readonly crc32Implementation: 'libdeflate' | 'zlib'
+  /** crc32 of `bytes` on the thread pool; `bytes` must not change until it settles. */
   crc32Async(bytes: Uint8Array): Promise<number>
   /** Removes a DB directory (RocksDB DestroyDB). */
   destroy(path: string): void
