@@ -10,6 +10,8 @@ namespace ks {
 
 namespace {
 
+constexpr uint64_t kBytesPerSync = 1 << 20;
+
 uint32_t ReadU32le(const char* p) {
   const auto* b = reinterpret_cast<const unsigned char*>(p);
   return static_cast<uint32_t>(b[0]) | static_cast<uint32_t>(b[1]) << 8 |
@@ -35,8 +37,12 @@ bool SstFile::Add(const rocksdb::Slice& key, const rocksdb::Slice& value, SstFai
     return false;
   }
   if (writer_ == nullptr) {
+    // Start writing pages out every MiB (sync_file_range, not waiting) so Finish's fsync has
+    // little left: without it a 1 GB restore sat idle ~0.4 s at the end waiting on the disk.
+    rocksdb::EnvOptions envOptions;
+    envOptions.bytes_per_sync = kBytesPerSync;
     // Keep written pages cached: the file is usually ingested right away.
-    auto writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), options_, nullptr,
+    auto writer = std::make_unique<rocksdb::SstFileWriter>(envOptions, options_, nullptr,
                                                            /*invalidate_page_cache=*/false);
     rocksdb::Status s = writer->Open(path_);
     if (!s.ok()) return Fail(s, "sstWriter.open", failure);
