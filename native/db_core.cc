@@ -1,5 +1,7 @@
 #include "db_core.h"
 
+#include <mutex>
+
 #include <rocksdb/cache.h>
 
 #include <algorithm>
@@ -35,6 +37,25 @@ DbCore::DbCore(std::string path, const OpenConfig& config, SharedMemory memory,
 
 DbCore::~DbCore() { Close(); }
 
+namespace {
+
+// RocksDB's flush and compaction threads run below the event loop's priority
+// (nice 19, process-wide, once): on a machine with as many busy threads as
+// cores, a flush that preempted the thread doing the job's puts held up a turn
+// of the event loop by milliseconds (bench/notes/profiles.md, checkpoint pause).
+// They still get every core the job leaves idle.
+void LowerBackgroundPriority() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    rocksdb::Env* env = rocksdb::Env::Default();
+    // Statuses ignored on purpose: where the platform cannot lower priorities, threads keep the default.
+    env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH, rocksdb::CpuPriority::kLow).PermitUncheckedError();
+    env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow).PermitUncheckedError();
+  });
+}
+
+}  // namespace
+
 rocksdb::Status DbCore::Open(const std::string& path, const OpenConfig& config,
                              std::unordered_set<DbCore*>* registry, std::shared_ptr<DbCore>* out) {
   SharedMemory memory;
@@ -43,6 +64,7 @@ rocksdb::Status DbCore::Open(const std::string& path, const OpenConfig& config,
     if (!s.ok()) return s;
   }
   std::shared_ptr<DbCore> core(new DbCore(path, config, memory, registry));
+  LowerBackgroundPriority();
   rocksdb::DBOptions dbOptions = MakeDbOptions(config);
   dbOptions.write_buffer_manager = memory.writeBuffers;
   dbOptions.statistics = core->statistics_;

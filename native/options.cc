@@ -211,6 +211,10 @@ rocksdb::DBOptions MakeDbOptions(const OpenConfig& config) {
   // families that hold the oldest WAL file.
   options.max_total_wal_size = kMaxTotalWalBytes;
   options.allow_mmap_reads = config.mmapReads;
+  // The event loop's thread never frees a flushed memtable or deletes obsolete
+  // files itself (the last reference to a memtable can be dropped by a put or an
+  // iterator's close on that thread): a background job does it.
+  options.avoid_unnecessary_blocking_io = true;
   return options;
 }
 
