@@ -65,6 +65,8 @@ const IN_FLIGHT_BYTES_MAX = 64 * 1024 * 1024
 
 /** Bytes of a file's first batch compressed to judge whether its blocks compress. */
 const COMPRESSION_SAMPLE_BYTES = 64 * 1024
+/** A first batch smaller than this keeps the DB's compression: a few bytes say little about the rest. */
+const COMPRESSION_SAMPLE_MIN_BYTES = 4 * 1024
 
 /**
  * The compression of a file built from `batch` and what follows it: none
@@ -83,7 +85,8 @@ export function compressionOf(native: NativeBinding, batch: readonly Uint8Array[
     parts.push(part)
     bytes += part.length
   }
-  if (bytes === 0) return undefined
+  // Too little to judge by (a lane's last few entries): the DB's compression, which costs little on so few bytes.
+  if (bytes < COMPRESSION_SAMPLE_MIN_BYTES) return undefined
   const sample = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes)
   return native.snappyCompressedLength(sample) > bytes - bytes / 8 ? 'none' : undefined
 }
