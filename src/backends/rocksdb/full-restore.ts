@@ -19,6 +19,7 @@ import { isKeyedStateError, KeyedStateError } from '../../errors.js'
 import type { KeyGroupRange } from '../../keygroups.js'
 import type { NativeBinding, NativeDb, NativeSstWriter } from './native/types.js'
 import type { BlockWork } from '../../snapshot/format/codec.js'
+import { compressionOf } from './sst-compression.js'
 import type { RestoreSink } from '../../snapshot/types.js'
 import type { StateMetaInfo } from '../../state/meta.js'
 
@@ -62,34 +63,6 @@ const BATCH_BYTES = 1024 * 1024
 const QUEUED_BYTES_MAX = 32 * 1024 * 1024
 /** Bytes handed to writers and not yet written, all lanes: past it the reader waits. */
 const IN_FLIGHT_BYTES_MAX = 64 * 1024 * 1024
-
-/** Bytes of a file's first batch compressed to judge whether its blocks compress. */
-const COMPRESSION_SAMPLE_BYTES = 64 * 1024
-/** A first batch smaller than this keeps the DB's compression: a few bytes say little about the rest. */
-const COMPRESSION_SAMPLE_MIN_BYTES = 4 * 1024
-
-/**
- * The compression of a file built from `batch` and what follows it: none
- * when a sample of it does not compress, else the DB's (undefined). RocksDB
- * keeps a compressed block only when it saves at least an eighth
- * (GoodCompressionRatio); for state that does not compress it compresses every
- * block and stores it raw: a quarter of a restore's CPU for nothing
- * (bench/notes/profiles.md). Each file is judged by its own first batch.
- */
-export function compressionOf(native: NativeBinding, batch: readonly Uint8Array[]): 'none' | undefined {
-  const parts: Uint8Array[] = []
-  let bytes = 0
-  for (const chunk of batch) {
-    if (bytes >= COMPRESSION_SAMPLE_BYTES) break
-    const part = chunk.subarray(0, COMPRESSION_SAMPLE_BYTES - bytes)
-    parts.push(part)
-    bytes += part.length
-  }
-  // Too little to judge by (a lane's last few entries): the DB's compression, which costs little on so few bytes.
-  if (bytes < COMPRESSION_SAMPLE_MIN_BYTES) return undefined
-  const sample = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes)
-  return native.snappyCompressedLength(sample) > bytes - bytes / 8 ? 'none' : undefined
-}
 
 /** The file a (state, lane) is writing, and the work queued for it. */
 interface Lane {

@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { SNAPSHOT_CHUNK } from './packed-chunks.js'
+import { compressionOf } from './sst-compression.js'
 import { keyGroupPrefix } from '../../encoding.js'
 import { fromFsError } from '../../errors.js'
 import type { KeyGroupRange } from '../../keygroups.js'
@@ -67,7 +68,7 @@ export async function copyRangeToSstFiles(
       if (!writer) {
         const path = join(stagingDir, `${prefix}-${String(files.length).padStart(4, '0')}.sst`)
         files.push(path)
-        writer = native.sstWriter(path)
+        writer = native.sstWriter(path, { compression: compressionOf(native, [chunk]) })
         writtenBytes = 0
       }
       writer.putChunk(chunk)
