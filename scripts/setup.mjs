@@ -36,6 +36,7 @@ function ensureSystemPackages() {
     return
   }
   if (rocksdbInstalled()) {
+    if (wanted.includes('libdeflate-dev')) log('libdeflate is not installed: the addon computes CRC-32 with zlib (slower; Debian/Ubuntu: sudo apt-get install libdeflate-dev)')
     if (wanted.includes('chromium')) log(`${CHROMIUM} is missing: the browser test of the checkpoint page will skip`)
     const brokers = wanted.filter((p) => p === 'nats-server' || p === 'redis-server')
     if (brokers.length > 0) log(`${brokers.join(' and ')} not installed: the broker tests will skip (Debian/Ubuntu: sudo apt-get install ${brokers.join(' ')})`)
