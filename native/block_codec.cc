@@ -2,7 +2,6 @@
 
 #include <snappy.h>
 
-#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -31,7 +30,6 @@ void CheckAnnounced(Napi::Env env, const rocksdb::Slice& stored, size_t rawLengt
           "snappy block announces " + std::to_string(announced) + " bytes, expected " + std::to_string(rawLength));
   }
 }
-
 
 // One call on the thread pool: a CRC of `input`, or its decompression into `output`.
 struct BlockWork {

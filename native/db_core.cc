@@ -1,11 +1,10 @@
 #include "db_core.h"
 
-#include <mutex>
-
 #include <rocksdb/cache.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
 
 namespace ks {

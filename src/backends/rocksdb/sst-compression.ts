@@ -4,6 +4,7 @@
 // compresses every block and stores it raw: a quarter of a restore's CPU for
 // nothing (bench/notes/profiles.md). So a file whose first data does not
 // compress is built without compression; compactions later use the DB's.
+import { savesEnough } from '../../snapshot/format/codec.js'
 import type { NativeBinding } from './native/types.js'
 
 /** Bytes of a file's first batch compressed to judge whether its blocks compress. */
@@ -28,5 +29,5 @@ export function compressionOf(native: NativeBinding, batch: readonly Uint8Array[
   // Too little to judge by (a lane's last few entries): the DB's compression, which costs little on so few bytes.
   if (bytes < COMPRESSION_SAMPLE_MIN_BYTES) return undefined
   const sample = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes)
-  return native.snappyCompressedLength(sample) > bytes - bytes / 8 ? 'none' : undefined
+  return savesEnough(bytes, native.snappyCompressedLength(sample)) ? undefined : 'none'
 }
